@@ -1,0 +1,387 @@
+//! The JPKI certificate profile: how J-LIS's certificates say what they are and whom they name.
+//!
+//! - The signature certificate (署名用電子証明書) carries the holder's basic 4 information as
+//!   subjectAltName `otherName` entries under 1.2.392.200149.8.5.5, each value an `[0] EXPLICIT
+//!   UTF8String` (../shared/reference/jpki-card.md §13).
+//! - The authentication certificate (利用者証明用電子証明書) carries no personal information.
+//! - The certificate policy tells the two apart and, by its class, a card certificate from a smartphone
+//!   one: 1.2.392.200149.8.5.1.1.20 signature (card), 1.2.392.200149.8.5.1.3.30 authentication (card);
+//!   the test environment's signature policy is 1.2.392.200149.8.5.1.0.20. A secondary source reports
+//!   class 40 (1.2.392.200149.8.5.1.1.40) for smartphone signature certificates; the smartphone
+//!   authentication class is not public, and openjpki uses 1.2.392.200149.8.5.1.3.40. Decoding treats any
+//!   class of 40 or more as a smartphone certificate. Confirm against J-LIS's profile specification
+//!   (公的個人認証サービス プロファイル仕様書) when it can be read.
+//! - CA certificates are self-signed roots, one per CA and generation (2015, 2023), with
+//!   `OU=JPKI for digital signature` or `OU=JPKI for user authentication`.
+
+use const_oid::db::rfc5280::{ID_CE_CERTIFICATE_POLICIES, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME};
+use const_oid::db::rfc5280::{ID_CE_BASIC_CONSTRAINTS, ID_KP_OCSP_SIGNING};
+use const_oid::ObjectIdentifier;
+use der::asn1::{Any, OctetString, Utf8StringRef};
+use der::{Decode, Encode, Tag, Tagged};
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, OtherName};
+use x509_cert::ext::pkix::{
+    BasicConstraints, CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName,
+};
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+use x509_cert::Certificate;
+
+use crate::four_info::{AltCharFlags, BirthDate, FourInfo, FourInfoError, Sex};
+
+/// 1.2.392.200149.8.5.5.x: the basic 4 information in the signature certificate's subjectAltName.
+pub mod oid {
+    use const_oid::ObjectIdentifier as Oid;
+    pub const NAME: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.1");
+    pub const NAME_ALT_FLAGS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.2");
+    pub const SEX: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.3");
+    pub const BIRTH_DATE: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.4");
+    pub const ADDRESS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.5");
+    pub const ADDRESS_ALT_FLAGS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.6");
+
+    /// The JPKI certificate-policy arc; `.1.<purpose>.<class>`.
+    pub const POLICY_ARC: Oid = Oid::new_unwrap("1.2.392.200149.8.5.1");
+    pub const POLICY_SIGN_CARD: Oid = Oid::new_unwrap("1.2.392.200149.8.5.1.1.20");
+    pub const POLICY_AUTH_CARD: Oid = Oid::new_unwrap("1.2.392.200149.8.5.1.3.30");
+    pub const POLICY_SIGN_SMARTPHONE: Oid = Oid::new_unwrap("1.2.392.200149.8.5.1.1.40");
+    pub const POLICY_AUTH_SMARTPHONE: Oid = Oid::new_unwrap("1.2.392.200149.8.5.1.3.40");
+}
+
+/// The first policy class used for smartphone certificates.
+const SMARTPHONE_CLASS: u32 = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("not a DER X.509 certificate: {0}")]
+    Der(#[from] der::Error),
+    #[error("certificate extension {oid} is malformed: {source}")]
+    Extension { oid: ObjectIdentifier, source: der::Error },
+    #[error("signature certificate's {field} attribute is missing")]
+    MissingAttribute { field: &'static str },
+    #[error("signature certificate's {field} attribute is not a UTF8String")]
+    AttributeEncoding { field: &'static str },
+    #[error("signature certificate's 4 information is invalid: {0}")]
+    FourInfo(#[from] FourInfoError),
+    #[error("the certificate's validity period is out of range")]
+    Validity,
+}
+
+/// What a certificate is for, in JPKI's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertKind {
+    /// 署名用電子証明書.
+    Signature,
+    /// 利用者証明用電子証明書.
+    Authentication,
+    /// The signature CA (署名用認証局).
+    SignatureCa,
+    /// The user-authentication CA (利用者証明用認証局).
+    AuthenticationCa,
+    /// A CA this profile does not name.
+    OtherCa,
+    /// A delegated OCSP responder.
+    OcspResponder,
+    /// None of the above.
+    Other,
+}
+
+impl CertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertKind::Signature => "signature",
+            CertKind::Authentication => "authentication",
+            CertKind::SignatureCa => "signature_ca",
+            CertKind::AuthenticationCa => "authentication_ca",
+            CertKind::OtherCa => "other_ca",
+            CertKind::OcspResponder => "ocsp_responder",
+            CertKind::Other => "other",
+        }
+    }
+}
+
+/// Where the end-entity key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    Card,
+    Smartphone,
+}
+
+impl Device {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Card => "card",
+            Device::Smartphone => "smartphone",
+        }
+    }
+}
+
+/// The facts a relying party reads off a JPKI certificate.
+#[derive(Debug, Clone, Serialize)]
+pub struct JpkiCertificate {
+    pub kind: CertKind,
+    /// `None` for CA and responder certificates.
+    pub device: Option<Device>,
+    /// Issued under the JPKI test environment's policy (試験用).
+    pub test_environment: bool,
+    /// Lower-case hex of the serial number's magnitude.
+    pub serial: String,
+    pub subject: String,
+    pub issuer: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// The holder's 4 information (signature certificates only).
+    pub four_info: Option<FourInfo>,
+}
+
+fn ext<'a>(cert: &'a Certificate, oid: ObjectIdentifier) -> Option<&'a Extension> {
+    cert.tbs_certificate.extensions.as_deref().unwrap_or_default().iter().find(|e| e.extn_id == oid)
+}
+
+fn decode_ext<'a, T: Decode<'a>>(cert: &'a Certificate, oid: ObjectIdentifier) -> Result<Option<T>, ProfileError> {
+    ext(cert, oid)
+        .map(|e| T::from_der(e.extn_value.as_bytes()).map_err(|source| ProfileError::Extension { oid, source }))
+        .transpose()
+}
+
+/// Serial number as lower-case hex without leading zero bytes.
+pub fn serial_hex(bytes: &[u8]) -> String {
+    let trimmed = match bytes.iter().position(|&b| b != 0) {
+        Some(i) => &bytes[i..],
+        None => &[0u8][..],
+    };
+    trimmed.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn to_time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, ProfileError> {
+    let secs = i64::try_from(t.to_unix_duration().as_secs()).map_err(|_| ProfileError::Validity)?;
+    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| ProfileError::Validity)
+}
+
+/// Purpose and class of a JPKI policy OID: `(purpose, class)` for `1.2.392.200149.8.5.1.<purpose>.<class>`.
+fn jpki_policy(oid: &ObjectIdentifier) -> Option<(u32, u32)> {
+    let arcs: Vec<u32> = oid.arcs().collect();
+    let base: Vec<u32> = oid::POLICY_ARC.arcs().collect();
+    match arcs.strip_prefix(base.as_slice()) {
+        Some([purpose, class]) => Some((*purpose, *class)),
+        _ => None,
+    }
+}
+
+impl JpkiCertificate {
+    pub fn from_der(der: &[u8]) -> Result<Self, ProfileError> {
+        Self::from_certificate(&Certificate::from_der(der)?)
+    }
+
+    pub fn from_certificate(cert: &Certificate) -> Result<Self, ProfileError> {
+        let tbs = &cert.tbs_certificate;
+        let basic: Option<BasicConstraints> = decode_ext(cert, ID_CE_BASIC_CONSTRAINTS)?;
+        let eku: Option<ExtendedKeyUsage> = decode_ext(cert, ID_CE_EXT_KEY_USAGE)?;
+        let ku: Option<KeyUsage> = decode_ext(cert, ID_CE_KEY_USAGE)?;
+        let policies: Option<CertificatePolicies> = decode_ext(cert, ID_CE_CERTIFICATE_POLICIES)?;
+        let san: Option<SubjectAltName> = decode_ext(cert, ID_CE_SUBJECT_ALT_NAME)?;
+        let subject = tbs.subject.to_string();
+
+        let jpki_policy = policies.iter().flat_map(|p| p.0.iter()).find_map(|p| jpki_policy(&p.policy_identifier));
+        let four_info = san.as_ref().map(four_info_from_san).transpose()?.flatten();
+
+        let (kind, device, test_environment) = if basic.is_some_and(|b| b.ca) {
+            let lower = subject.to_lowercase();
+            let kind = if lower.contains("jpki for digital signature") {
+                CertKind::SignatureCa
+            } else if lower.contains("jpki for user authentication") {
+                CertKind::AuthenticationCa
+            } else {
+                CertKind::OtherCa
+            };
+            (kind, None, false)
+        } else if eku.is_some_and(|e| e.0.contains(&ID_KP_OCSP_SIGNING)) {
+            (CertKind::OcspResponder, None, false)
+        } else if let Some((purpose, class)) = jpki_policy {
+            let kind = match purpose {
+                0 | 1 => CertKind::Signature,
+                3 => CertKind::Authentication,
+                _ => CertKind::Other,
+            };
+            let device = if class >= SMARTPHONE_CLASS { Device::Smartphone } else { Device::Card };
+            (kind, Some(device), purpose == 0)
+        } else if four_info.is_some() || ku.is_some_and(|k| k.0.contains(KeyUsages::NonRepudiation)) {
+            (CertKind::Signature, Some(Device::Card), false)
+        } else if ku.is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature)) {
+            (CertKind::Authentication, Some(Device::Card), false)
+        } else {
+            (CertKind::Other, None, false)
+        };
+        if kind == CertKind::Signature && four_info.is_none() {
+            return Err(ProfileError::MissingAttribute { field: "name" });
+        }
+
+        Ok(JpkiCertificate {
+            kind,
+            device,
+            test_environment,
+            serial: serial_hex(tbs.serial_number.as_bytes()),
+            subject,
+            issuer: tbs.issuer.to_string(),
+            not_before: to_time(&tbs.validity.not_before)?,
+            not_after: to_time(&tbs.validity.not_after)?,
+            four_info,
+        })
+    }
+}
+
+fn attribute_text(value: &Any, field: &'static str) -> Result<String, ProfileError> {
+    match value.tag() {
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String => std::str::from_utf8(value.value())
+            .map(str::to_owned)
+            .map_err(|_| ProfileError::AttributeEncoding { field }),
+        _ => Err(ProfileError::AttributeEncoding { field }),
+    }
+}
+
+/// Reads the 4 information from a subjectAltName; `None` when it carries no JPKI attribute at all.
+///
+/// Sources disagree on which of .5.5.5 and .5.5.6 holds the address and which its flags; the flags are
+/// told from the address by their content (only `0` and `1`), so both orders decode.
+pub fn four_info_from_san(san: &SubjectAltName) -> Result<Option<FourInfo>, ProfileError> {
+    let mut attrs: Vec<(ObjectIdentifier, String)> = Vec::new();
+    for name in &san.0 {
+        if let GeneralName::OtherName(other) = name {
+            if jpki_attribute_field(&other.type_id).is_some() {
+                let field = jpki_attribute_field(&other.type_id).unwrap_or("attribute");
+                attrs.push((other.type_id, attribute_text(&other.value, field)?));
+            }
+        }
+    }
+    if attrs.is_empty() {
+        return Ok(None);
+    }
+    let get = |oid: ObjectIdentifier| attrs.iter().find(|(o, _)| *o == oid).map(|(_, v)| v.as_str());
+    let require = |oid, field| get(oid).ok_or(ProfileError::MissingAttribute { field });
+
+    let name = require(oid::NAME, "name")?;
+    let sex_text = require(oid::SEX, "sex")?;
+    let sex = sex_text
+        .parse::<u8>()
+        .ok()
+        .and_then(Sex::from_code)
+        .ok_or_else(|| FourInfoError::BadSex(sex_text.to_owned()))?;
+    let birth_date = BirthDate::from_jpki(require(oid::BIRTH_DATE, "date of birth")?)?;
+    let five = require(oid::ADDRESS, "address")?;
+    let six = get(oid::ADDRESS_ALT_FLAGS);
+    let is_flags = |s: &str| !s.is_empty() && s.chars().all(|c| c == '0' || c == '1');
+    let (address, address_flags) = match six {
+        Some(six) if is_flags(five) && !is_flags(six) => (six, Some(five)),
+        other => (five, other),
+    };
+
+    let mut info = FourInfo::new(name, address, birth_date, sex)?;
+    if let Some(flags) = get(oid::NAME_ALT_FLAGS) {
+        info.name_alt = AltCharFlags::parse("name", &info.name, flags)?;
+    }
+    if let Some(flags) = address_flags {
+        info.address_alt = AltCharFlags::parse("address", &info.address, flags)?;
+    }
+    Ok(Some(info))
+}
+
+fn jpki_attribute_field(oid: &ObjectIdentifier) -> Option<&'static str> {
+    Some(match *oid {
+        oid::NAME => "name",
+        oid::NAME_ALT_FLAGS => "name flags",
+        oid::SEX => "sex",
+        oid::BIRTH_DATE => "date of birth",
+        oid::ADDRESS => "address",
+        oid::ADDRESS_ALT_FLAGS => "address flags",
+        _ => return None,
+    })
+}
+
+fn other_name(type_id: ObjectIdentifier, text: &str) -> Result<GeneralName, der::Error> {
+    let value = Any::from(Utf8StringRef::new(text)?);
+    Ok(GeneralName::OtherName(OtherName { type_id, value }))
+}
+
+/// The signature certificate's subjectAltName for `info`.
+pub fn four_info_san(info: &FourInfo) -> Result<SubjectAltName, der::Error> {
+    Ok(SubjectAltName(vec![
+        other_name(oid::NAME, &info.name)?,
+        other_name(oid::NAME_ALT_FLAGS, &info.name_alt.to_string())?,
+        other_name(oid::SEX, &info.sex.code().to_string())?,
+        other_name(oid::BIRTH_DATE, &info.birth_date.to_jpki())?,
+        other_name(oid::ADDRESS, &info.address)?,
+        other_name(oid::ADDRESS_ALT_FLAGS, &info.address_alt.to_string())?,
+    ]))
+}
+
+fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension, der::Error> {
+    Ok(Extension { extn_id: oid, critical, extn_value: OctetString::new(value.to_der()?)? })
+}
+
+/// The end-entity certificates JPKI issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndEntity {
+    Signature,
+    Authentication,
+}
+
+impl EndEntity {
+    pub fn policy(self, device: Device) -> ObjectIdentifier {
+        match (self, device) {
+            (EndEntity::Signature, Device::Card) => oid::POLICY_SIGN_CARD,
+            (EndEntity::Authentication, Device::Card) => oid::POLICY_AUTH_CARD,
+            (EndEntity::Signature, Device::Smartphone) => oid::POLICY_SIGN_SMARTPHONE,
+            (EndEntity::Authentication, Device::Smartphone) => oid::POLICY_AUTH_SMARTPHONE,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndEntity::Signature => "signature",
+            EndEntity::Authentication => "authentication",
+        }
+    }
+}
+
+/// Profile extensions of an end-entity certificate (key identifiers are added by the issuing CA):
+/// critical key usage (signature: digitalSignature + nonRepudiation; authentication: digitalSignature),
+/// the JPKI policy, the 4 information (signature only) and the CRL distribution point, which J-LIS writes
+/// as the issuing CA's directory name.
+pub fn end_entity_extensions(
+    which: EndEntity,
+    device: Device,
+    info: Option<&FourInfo>,
+    issuer: &Name,
+) -> Result<Vec<Extension>, der::Error> {
+    let usage = match which {
+        EndEntity::Signature => KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
+        EndEntity::Authentication => KeyUsages::DigitalSignature.into(),
+    };
+    let policies = CertificatePolicies(vec![PolicyInformation {
+        policy_identifier: which.policy(device),
+        policy_qualifiers: None,
+    }]);
+    let crl_dp = CrlDistributionPoints(vec![DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::DirectoryName(issuer.clone())])),
+        reasons: None,
+        crl_issuer: None,
+    }]);
+    let mut exts = vec![
+        extension(ID_CE_KEY_USAGE, true, &KeyUsage(usage))?,
+        extension(ID_CE_CERTIFICATE_POLICIES, true, &policies)?,
+        extension(const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS, false, &crl_dp)?,
+    ];
+    if let (EndEntity::Signature, Some(info)) = (which, info) {
+        exts.push(extension(ID_CE_SUBJECT_ALT_NAME, false, &four_info_san(info)?)?);
+    }
+    Ok(exts)
+}

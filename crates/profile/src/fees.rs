@@ -1,0 +1,128 @@
+//! J-LIS's fees for revocation information (電子証明書失効情報手数料), paid by the business that receives
+//! the information, per certificate checked.
+//!
+//! Source: seed 001 §3-2-3 (Digital Agency, 民間事業者における電子証明書手数料の当面無料化について):
+//! - 署名用 20円/件, 認証用（利用者証明用） 2円/件;
+//! - from 令和5年1月 (2023-01-01), OCSP (one certificate per query) is free "for the time being, 3 years";
+//! - the CRL method (one list a day) is free permanently from the same date.
+//!
+//! The end of the OCSP waiver is not fixed by the source beyond "3 years"; this table ends it on
+//! 2025-12-31. Operators update [`FEE_TABLE`] when J-LIS announces otherwise: it is the only place fees live.
+
+use serde::Serialize;
+use time::{macros::date, Date};
+
+/// Which certificate the revocation information is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeCertKind {
+    Signature,
+    Authentication,
+}
+
+/// How the revocation information was provided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisionMethod {
+    Ocsp,
+    Crl,
+}
+
+impl ProvisionMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProvisionMethod::Ocsp => "ocsp",
+            ProvisionMethod::Crl => "crl",
+        }
+    }
+}
+
+impl FeeCertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeeCertKind::Signature => "signature",
+            FeeCertKind::Authentication => "authentication",
+        }
+    }
+}
+
+/// One row of the fee table: the fee in yen per certificate, for dates `from..=until`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FeeRule {
+    pub method: ProvisionMethod,
+    pub kind: FeeCertKind,
+    pub from: Date,
+    pub until: Option<Date>,
+    pub yen: u32,
+}
+
+const fn rule(method: ProvisionMethod, kind: FeeCertKind, from: Date, until: Option<Date>, yen: u32) -> FeeRule {
+    FeeRule { method, kind, from, until, yen }
+}
+
+use FeeCertKind::{Authentication as Auth, Signature as Sign};
+use ProvisionMethod::{Crl, Ocsp};
+
+const EPOCH: Date = date!(2016 - 01 - 01); // JPKI on the My Number Card began in January 2016.
+const WAIVER_START: Date = date!(2023 - 01 - 01);
+const BEFORE_WAIVER: Option<Date> = Some(date!(2022 - 12 - 31));
+const OCSP_WAIVER_END: Option<Date> = Some(date!(2025 - 12 - 31));
+const AFTER_OCSP_WAIVER: Date = date!(2026 - 01 - 01);
+
+/// The fee table, effective-dated.
+pub const FEE_TABLE: &[FeeRule] = &[
+    rule(Ocsp, Sign, EPOCH, BEFORE_WAIVER, 20),
+    rule(Ocsp, Auth, EPOCH, BEFORE_WAIVER, 2),
+    rule(Crl, Sign, EPOCH, BEFORE_WAIVER, 20),
+    rule(Crl, Auth, EPOCH, BEFORE_WAIVER, 2),
+    rule(Ocsp, Sign, WAIVER_START, OCSP_WAIVER_END, 0),
+    rule(Ocsp, Auth, WAIVER_START, OCSP_WAIVER_END, 0),
+    rule(Ocsp, Sign, AFTER_OCSP_WAIVER, None, 20),
+    rule(Ocsp, Auth, AFTER_OCSP_WAIVER, None, 2),
+    rule(Crl, Sign, WAIVER_START, None, 0),
+    rule(Crl, Auth, WAIVER_START, None, 0),
+];
+
+/// The fee in yen for one certificate's revocation information provided on `on`; `None` for a date the
+/// table does not cover (before JPKI on the My Number Card).
+pub fn fee_yen(method: ProvisionMethod, kind: FeeCertKind, on: Date) -> Option<u32> {
+    FEE_TABLE
+        .iter()
+        .find(|r| r.method == method && r.kind == kind && r.from <= on && r.until.is_none_or(|u| on <= u))
+        .map(|r| r.yen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fees_by_date() {
+        assert_eq!(fee_yen(Ocsp, Sign, date!(2022 - 06 - 01)), Some(20));
+        assert_eq!(fee_yen(Ocsp, Auth, date!(2022 - 12 - 31)), Some(2));
+        assert_eq!(fee_yen(Ocsp, Sign, date!(2023 - 01 - 01)), Some(0));
+        assert_eq!(fee_yen(Ocsp, Auth, date!(2025 - 12 - 31)), Some(0));
+        assert_eq!(fee_yen(Ocsp, Sign, date!(2026 - 01 - 01)), Some(20));
+        assert_eq!(fee_yen(Ocsp, Auth, date!(2026 - 11 - 23)), Some(2));
+        assert_eq!(fee_yen(Crl, Sign, date!(2022 - 01 - 01)), Some(20));
+        assert_eq!(fee_yen(Crl, Sign, date!(2030 - 01 - 01)), Some(0));
+        assert_eq!(fee_yen(Crl, Auth, date!(2015 - 01 - 01)), None);
+    }
+
+    #[test]
+    fn table_has_no_overlaps_or_gaps() {
+        for method in [Ocsp, Crl] {
+            for kind in [Sign, Auth] {
+                let mut rows: Vec<&FeeRule> =
+                    FEE_TABLE.iter().filter(|r| r.method == method && r.kind == kind).collect();
+                rows.sort_by_key(|r| r.from);
+                assert_eq!(rows[0].from, EPOCH);
+                for pair in rows.windows(2) {
+                    let until = pair[0].until.expect("only the last row is open-ended");
+                    assert_eq!(until.next_day(), Some(pair[1].from), "{method:?} {kind:?}");
+                }
+                assert!(rows.last().unwrap().until.is_none());
+            }
+        }
+    }
+}

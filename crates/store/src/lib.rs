@@ -1,0 +1,165 @@
+//! One storage layer for every openjpki component: SQLite by default, PostgreSQL when a `postgres://`
+//! URL is given. Both run the same schema (`migrations/sqlite` and `migrations/postgres` differ only in
+//! column types) and the same queries, written with `$n` placeholders, which both engines accept.
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub use sqlx;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool with the schema migrated.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Opens (creating if needed) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let options = AnyConnectOptions::from_str(url).map_err(StoreError::Connect)?.disable_statement_logging();
+        let pool_options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the one writer; FULL sync makes each commit durable.
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::Connect)?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Database { pool, backend })
+    }
+
+    /// The SQLite URL for a file, created on first use.
+    pub fn sqlite_url(path: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A random identifier: 16 bytes of CSPRNG output as hex, with a readable prefix (`person_…`).
+pub fn new_id(prefix: &str) -> String {
+    let bytes: [u8; 16] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}_{hex}")
+}
+
+/// Databases for tests: a fresh SQLite file always, and a fresh PostgreSQL database when
+/// `JPKI_TEST_POSTGRES_URL` names a server (CI sets it; see `.ci/run`).
+pub mod testing {
+    use super::*;
+
+    /// Where the PostgreSQL tests run, or `None` (after saying so on stderr) when they are skipped.
+    /// Under `CI=true` a missing URL is an error: CI must never skip them silently.
+    pub fn postgres_admin_url() -> Option<String> {
+        match std::env::var("JPKI_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("CI=true but JPKI_TEST_POSTGRES_URL is not set: the PostgreSQL tests must run in CI");
+                }
+                eprintln!("SKIPPED: PostgreSQL tests (set JPKI_TEST_POSTGRES_URL=postgres://user@host/db to run them)");
+                None
+            }
+        }
+    }
+
+    /// Creates a new, empty PostgreSQL database on the server of `admin_url` and returns its URL.
+    pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, StoreError> {
+        sqlx::any::install_default_drivers();
+        let name = new_id("jpki_test");
+        let admin = AnyPoolOptions::new().max_connections(1).connect(admin_url).await.map_err(StoreError::Connect)?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
+        admin.close().await;
+        let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(admin_url);
+        Ok(format!("{base}/{name}"))
+    }
+
+    /// URLs of the databases a test should run against: a SQLite file under `dir`, and PostgreSQL when
+    /// configured.
+    pub async fn database_urls(dir: &Path) -> Vec<String> {
+        let mut urls = vec![Database::sqlite_url(&dir.join("test.sqlite3"))];
+        if let Some(admin) = postgres_admin_url() {
+            urls.push(fresh_postgres_database(&admin).await.expect("create a fresh PostgreSQL database"));
+        }
+        urls
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn opens_and_migrates_every_backend_twice() {
+        let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for url in testing::database_urls(&dir).await {
+            for _ in 0..2 {
+                let db = Database::open(&url).await.unwrap();
+                let (epoch,): (i64,) =
+                    sqlx::query_as("SELECT status_epoch FROM issuer_state WHERE id = 1").fetch_one(db.pool()).await.unwrap();
+                assert_eq!(epoch, 0);
+                db.close().await;
+            }
+        }
+        assert!(matches!(Database::open("mysql://x").await, Err(StoreError::UnsupportedUrl(_))));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
