@@ -85,6 +85,11 @@ impl RsaKey {
         self.pair.public_key().as_ref().to_vec()
     }
 
+    /// Length in bytes of the modulus, and so of every signature.
+    pub fn signature_len(&self) -> usize {
+        self.pair.public_modulus_len()
+    }
+
     /// sha256WithRSAEncryption over `message`.
     pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut sig = vec![0u8; self.pair.public_modulus_len()];

@@ -106,7 +106,7 @@ impl CertKind {
 }
 
 /// Where the end-entity key lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Device {
     Card,
@@ -384,4 +384,67 @@ pub fn end_entity_extensions(
         exts.push(extension(ID_CE_SUBJECT_ALT_NAME, false, &four_info_san(info)?)?);
     }
     Ok(exts)
+}
+
+/// Youngest age at which a signature certificate is issued: J-LIS issues none to people under 15 in
+/// principle (総務省/J-LIS: 「15歳未満の方…には、原則として署名用電子証明書は発行されません」).
+pub const SIGNATURE_CERT_MIN_AGE: i32 = 15;
+
+/// Japan Standard Time, in which J-LIS counts validity days.
+pub const JST: time::UtcOffset = match time::UtcOffset::from_hms(9, 0, 0) {
+    Ok(o) => o,
+    Err(_) => panic!("JST"),
+};
+
+/// End of an end-entity certificate's validity: the end (23:59:59 JST) of the holder's fifth birthday
+/// after issuance (電子証明書の有効期間は「発行の日後５回目の誕生日まで」; 公的個人認証法施行規則, as
+/// explained by J-LIS and e.g. NTT East's column on JPKI certificate validity), and never after the
+/// card or device carrying the key expires.
+pub fn end_entity_not_after(birth: BirthDate, issued_at: OffsetDateTime, carrier_expires: OffsetDateTime) -> OffsetDateTime {
+    let issued = issued_at.to_offset(JST).date();
+    let fifth = nth_birthday_after(birth, issued, 5);
+    let end = fifth.with_hms(23, 59, 59).expect("valid time").assume_offset(JST).to_offset(time::UtcOffset::UTC);
+    end.min(carrier_expires)
+}
+
+/// The card's own validity (マイナンバーカードの有効期間, 番号法施行規則 第26条): the 10th birthday after
+/// issuance for holders aged 18 or over at issuance, the 5th for younger holders; end of day JST.
+pub fn card_not_after(birth: BirthDate, issued_at: OffsetDateTime) -> OffsetDateTime {
+    let issued = issued_at.to_offset(JST).date();
+    let years = if birth.age_on(issued) >= 18 { 10 } else { 5 };
+    let day = nth_birthday_after(birth, issued, years);
+    day.with_hms(23, 59, 59).expect("valid time").assume_offset(JST).to_offset(time::UtcOffset::UTC)
+}
+
+
+fn nth_birthday_after(birth: BirthDate, issued: time::Date, n: i32) -> time::Date {
+    // The first birthday strictly after the issue date counts as the first.
+    let this_year = birth.birthday_in(issued.year());
+    let first = if this_year > issued { issued.year() } else { issued.year() + 1 };
+    birth.birthday_in(first + n - 1)
+}
+
+#[cfg(test)]
+mod validity_tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn fifth_birthday_rule() {
+        let birth = BirthDate::parse_iso("1980-02-17").unwrap();
+        let far = datetime!(2100-01-01 0:00 UTC);
+        // Issued 2026-11-23: birthdays 2027..2031, the fifth is 2031-02-17.
+        let end = end_entity_not_after(birth, datetime!(2026-11-23 01:00 UTC), far);
+        assert_eq!(end, datetime!(2031-02-17 14:59:59 UTC));
+        // Issued on the birthday itself: that day does not count.
+        let end = end_entity_not_after(birth, datetime!(2026-02-17 03:00 UTC), far);
+        assert_eq!(end, datetime!(2031-02-17 14:59:59 UTC));
+        // Capped by the carrier.
+        let card = datetime!(2029-01-01 0:00 UTC);
+        assert_eq!(end_entity_not_after(birth, datetime!(2026-11-23 01:00 UTC), card), card);
+        // Card: 10th birthday for adults, 5th for minors.
+        assert_eq!(card_not_after(birth, datetime!(2026-11-23 01:00 UTC)), datetime!(2036-02-17 14:59:59 UTC));
+        let child = BirthDate::parse_iso("2015-06-01").unwrap();
+        assert_eq!(card_not_after(child, datetime!(2026-11-23 01:00 UTC)), datetime!(2031-06-01 14:59:59 UTC));
+    }
 }

@@ -86,9 +86,10 @@ CREATE TABLE provision (
     id TEXT PRIMARY KEY,
     operator_id TEXT,                            -- NULL: an anonymous requester
     provided_at BIGINT NOT NULL,
+    month TEXT NOT NULL,                         -- YYYY-MM in JST, the billing period
     method TEXT NOT NULL,                        -- 'ocsp' | 'crl' | 'latest_4_info'
     cert_kind TEXT NOT NULL,                     -- 'signature' | 'authentication'
     serial TEXT,
     fee_yen BIGINT                               -- NULL where the fee table sets no fee
 );
-CREATE INDEX provision_operator ON provision (operator_id, provided_at);
+CREATE INDEX provision_operator ON provision (operator_id, month);

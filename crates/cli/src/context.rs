@@ -1,0 +1,81 @@
+//! Where the command's state lives: the data directory and the database.
+
+use std::path::{Path, PathBuf};
+
+use jpki_issuer::{CaRole, Issuer, IssuerError};
+use jpki_store::Database;
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Issuer(#[from] IssuerError),
+    #[error("{0}")]
+    Store(#[from] jpki_store::StoreError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub struct Context {
+    pub data_dir: PathBuf,
+    database_url: Option<String>,
+    pub json: bool,
+}
+
+impl Context {
+    pub fn new(data_dir: PathBuf, database_url: Option<String>, json: bool) -> Self {
+        Context { data_dir, database_url, json }
+    }
+
+    fn default_sqlite(&self) -> PathBuf {
+        self.data_dir.join("jpki.sqlite3")
+    }
+
+    /// Opens the database; with `create` false, a missing default SQLite file is an error rather than a
+    /// new empty database (so a mistyped data directory writes nothing).
+    pub async fn database(&self, create: bool) -> CliResult<Database> {
+        let url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let path = self.default_sqlite();
+                if !create && !path.exists() {
+                    return Err(IssuerError::NotInitialized.into());
+                }
+                std::fs::create_dir_all(&self.data_dir).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", self.data_dir.display())))?;
+                Database::sqlite_url(&path)
+            }
+        };
+        Ok(Database::open(&url).await?)
+    }
+
+    pub async fn issuer(&self) -> CliResult<Issuer> {
+        Ok(Issuer::open(self.database(false).await?).await?)
+    }
+
+    pub fn trust_dir(&self) -> PathBuf {
+        self.data_dir.join("trust")
+    }
+
+    pub fn crl_dir(&self) -> PathBuf {
+        self.data_dir.join("crl")
+    }
+
+    /// Writes the CA certificates to `<data-dir>/trust/{sign,auth}-ca.pem`.
+    pub fn export_trust(&self, issuer: &Issuer) -> CliResult<Vec<PathBuf>> {
+        let dir = self.trust_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
+        CaRole::ALL
+            .iter()
+            .map(|&role| {
+                let path = dir.join(format!("{}-ca.pem", role.file_stem()));
+                jpki_issuer::card_dir::write_atomic(&path, issuer.ca(role).certificate_pem().as_bytes())?;
+                Ok(path)
+            })
+            .collect()
+    }
+}
+
+pub fn display(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,74 @@
+//! `jpki`: the openjpki command line. A thin layer over the library crates.
+#![forbid(unsafe_code)]
+
+mod cert;
+mod context;
+mod output;
+mod sandbox;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "jpki", version, about = "openjpki: Japan's My Number Card ecosystem (JPKI) for relying parties and platform operators")]
+pub struct Cli {
+    /// Where openjpki keeps its database, trust anchors and CRLs.
+    #[arg(long, global = true, env = "JPKI_DATA_DIR", default_value = "./jpki-data")]
+    data_dir: PathBuf,
+    /// Database URL (sqlite://… or postgres://…); defaults to SQLite inside the data directory.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The simulated issuer (J-LIS, the resident registry and municipalities) for testing without real cards.
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+    /// Run the server (the sandbox issuer with --sandbox).
+    Serve(serve::ServeArgs),
+    /// Inspect certificates.
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx = context::Context::new(cli.data_dir, cli.database_url, cli.json);
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Sandbox(cmd) => sandbox::run(&ctx, cmd).await,
+            Command::Serve(args) => serve::run(&ctx, args).await,
+            Command::Cert(cmd) => cert::run(&ctx, cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

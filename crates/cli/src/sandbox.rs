@@ -1,0 +1,314 @@
+//! `jpki sandbox …`: the simulated issuer.
+
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use jpki_issuer::cards::CardPins;
+use jpki_issuer::lifecycle::EventOutcome;
+use jpki_issuer::CaRole;
+use jpki_profile::{BirthDate, Device, FourInfo, MyNumber, Sex};
+
+use crate::context::{display, CliError, CliResult, Context};
+use crate::output::emit;
+
+#[derive(Subcommand)]
+pub enum SandboxCommand {
+    /// Create the sandbox CAs (never replaces existing ones) and export them to <data-dir>/trust.
+    Init,
+    /// The resident registry.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// Cards.
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// Certificates on an issued card.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Life events and their consequences for certificates.
+    #[command(subcommand)]
+    Event(EventCommand),
+    /// Certificate revocation lists.
+    #[command(subcommand)]
+    Crl(CrlCommand),
+    /// Platform operators who receive revocation information.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// A person's consent to latest-4-info provision to an operator.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Metered provisions per operator and month, with fees.
+    Usage,
+}
+
+#[derive(Subcommand)]
+pub enum PersonCommand {
+    /// Register a person; prints the person id and My Number.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        birth_date: String,
+        /// male, female, not-applicable or unknown
+        #[arg(long)]
+        sex: String,
+        /// 12 digits with a valid check digit; drawn at random when omitted.
+        #[arg(long)]
+        my_number: Option<String>,
+    },
+    /// Show a person.
+    Show { id: String },
+    /// List everyone.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum CardCommand {
+    /// Issue a card (retiring any card the person already has) into a new directory.
+    Issue {
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Signature password: 6-16 capital letters and digits, mixing both.
+        #[arg(long)]
+        sign_pin: String,
+        /// Authentication PIN: 4 digits.
+        #[arg(long)]
+        auth_pin: String,
+        /// Input-assistance PIN: 4 digits.
+        #[arg(long)]
+        input_pin: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Which {
+    Sign,
+    Auth,
+    Both,
+}
+
+impl Which {
+    fn roles(self) -> Vec<CaRole> {
+        match self {
+            Which::Sign => vec![CaRole::Signature],
+            Which::Auth => vec![CaRole::Authentication],
+            Which::Both => CaRole::ALL.to_vec(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum CertCommand {
+    /// Put new certificates on a card: renewal, or replacement after a 4-info change.
+    Reissue {
+        #[arg(long)]
+        card: PathBuf,
+        #[arg(long, value_enum, default_value = "both")]
+        which: Which,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DeviceArg {
+    Card,
+    Smartphone,
+}
+
+#[derive(Subcommand)]
+pub enum EventCommand {
+    /// 転居: new address; signature certificates are revoked (affiliationChanged).
+    Move {
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        address: String,
+    },
+    /// 氏名変更: new name; signature certificates are revoked (affiliationChanged).
+    Rename {
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// 紛失届: every certificate on the device goes on hold (certificateHold, never lifted).
+    Lost {
+        #[arg(long)]
+        person: String,
+        #[arg(long, value_enum, default_value = "card")]
+        device: DeviceArg,
+    },
+    /// A lost card was found: held certificates stay held, new ones are put on the card.
+    Found {
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        card: PathBuf,
+    },
+    /// 死亡: every certificate ends (cessationOfOperation).
+    Death {
+        #[arg(long)]
+        person: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CrlCommand {
+    /// Write <data-dir>/crl/sign.crl and auth.crl (DER).
+    Publish,
+}
+
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// Register a platform operator; prints its API key once.
+    Add {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConsentCommand {
+    Grant {
+        #[arg(long)]
+        person: String,
+        /// Operator name or id.
+        #[arg(long)]
+        operator: String,
+    },
+    Withdraw {
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        operator: String,
+    },
+}
+
+fn four_info(name: &str, address: &str, birth_date: &str, sex: &str) -> CliResult<FourInfo> {
+    let birth_date = BirthDate::parse_iso(birth_date).map_err(jpki_issuer::IssuerError::from)?;
+    let sex: Sex = sex.parse().map_err(jpki_issuer::IssuerError::from)?;
+    Ok(FourInfo::new(name, address, birth_date, sex).map_err(jpki_issuer::IssuerError::from)?)
+}
+
+fn event_lines(o: &EventOutcome) -> String {
+    let mut lines = vec![format!("{} recorded for {}", o.event, o.person_id)];
+    lines.extend(o.revoked.iter().map(|r| format!("revoked {} ({})", r.serial, r.reason)));
+    lines.extend(o.issued.iter().map(|c| format!("issued {} certificate {}", c.role.as_str(), c.serial)));
+    lines.join("\n")
+}
+
+pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
+    match cmd {
+        SandboxCommand::Init => {
+            let (issuer, created) = jpki_issuer::Issuer::init(ctx.database(true).await?).await?;
+            let files = ctx.export_trust(&issuer)?;
+            let report = serde_json::json!({ "created": created, "trust_anchors": files });
+            emit(ctx, &report, || {
+                let verb = if created { "created" } else { "already initialized; kept" };
+                format!("sandbox CAs {verb}\n{}", files.iter().map(|f| format!("trust anchor: {}", display(f))).collect::<Vec<_>>().join("\n"))
+            });
+        }
+        SandboxCommand::Person(PersonCommand::Add { name, address, birth_date, sex, my_number }) => {
+            let info = four_info(&name, &address, &birth_date, &sex)?;
+            let my_number = my_number
+                .map(|n| n.parse::<MyNumber>())
+                .transpose()
+                .map_err(|e| CliError::Usage(format!("--my-number: {e}")))?;
+            let person = ctx.issuer().await?.add_person(info, my_number).await?;
+            let digits = person.my_number.as_digits();
+            let report = serde_json::json!({ "id": person.id, "my_number": digits, "four_info": person.four_info });
+            emit(ctx, &report, || format!("person {}\nMy Number {}", person.id, digits));
+        }
+        SandboxCommand::Person(PersonCommand::Show { id }) => {
+            let p = ctx.issuer().await?.person(&id).await?;
+            emit(ctx, &p, || {
+                let f = &p.four_info;
+                format!(
+                    "person {}\nname {}\naddress {}\nbirth date {}\nsex {}{}",
+                    p.id,
+                    f.name,
+                    f.address,
+                    f.birth_date,
+                    f.sex.as_str(),
+                    p.deceased_at.map(|d| format!("\ndeceased {d}")).unwrap_or_default()
+                )
+            });
+        }
+        SandboxCommand::Person(PersonCommand::List) => {
+            let people = ctx.issuer().await?.people().await?;
+            emit(ctx, &people, || people.iter().map(|p| format!("{}\t{}\t{}", p.id, p.four_info.name, p.four_info.birth_date)).collect::<Vec<_>>().join("\n"));
+        }
+        SandboxCommand::Card(CardCommand::Issue { person, out, sign_pin, auth_pin, input_pin }) => {
+            let pins = CardPins { signature: sign_pin, authentication: auth_pin, input_assistance: input_pin };
+            let card = ctx.issuer().await?.issue_card(&person, &pins, &out).await?;
+            emit(ctx, &card, || {
+                let mut lines = vec![format!("card {} issued into {}", card.card_id, display(&card.directory))];
+                lines.extend(card.certificates.iter().map(|c| format!("{} certificate {} valid until {}", c.role.as_str(), c.serial, c.not_after)));
+                lines.extend(card.notes.iter().cloned());
+                lines.join("\n")
+            });
+        }
+        SandboxCommand::Cert(CertCommand::Reissue { card, which }) => {
+            let issued = ctx.issuer().await?.reissue_certificates(&card, &which.roles()).await?;
+            emit(ctx, &issued, || issued.iter().map(|c| format!("issued {} certificate {}", c.role.as_str(), c.serial)).collect::<Vec<_>>().join("\n"));
+        }
+        SandboxCommand::Event(event) => {
+            let issuer = ctx.issuer().await?;
+            let outcome = match event {
+                EventCommand::Move { person, address } => issuer.move_address(&person, &address).await?,
+                EventCommand::Rename { person, name } => issuer.rename(&person, &name).await?,
+                EventCommand::Lost { person, device } => {
+                    let device = match device {
+                        DeviceArg::Card => Device::Card,
+                        DeviceArg::Smartphone => Device::Smartphone,
+                    };
+                    issuer.report_lost(&person, device).await?
+                }
+                EventCommand::Found { person, card } => issuer.report_found(&person, &card).await?,
+                EventCommand::Death { person } => issuer.record_death(&person).await?,
+            };
+            emit(ctx, &outcome, || event_lines(&outcome));
+        }
+        SandboxCommand::Crl(CrlCommand::Publish) => {
+            let issuer = ctx.issuer().await?;
+            let mut summaries = Vec::new();
+            for role in CaRole::ALL {
+                summaries.push(issuer.publish_crl(role, &ctx.crl_dir()).await?);
+            }
+            emit(ctx, &summaries, || {
+                summaries
+                    .iter()
+                    .map(|s| format!("{}: CRL #{} with {} entries, next update {}", display(&s.path), s.number, s.entries, s.next_update))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        SandboxCommand::Operator(OperatorCommand::Add { name }) => {
+            let op = ctx.issuer().await?.add_operator(&name).await?;
+            emit(ctx, &op, || format!("operator {} ({})\nAPI key (shown once): {}", op.name, op.id, op.api_key));
+        }
+        SandboxCommand::Consent(ConsentCommand::Grant { person, operator }) => {
+            ctx.issuer().await?.grant_consent(&person, &operator).await?;
+            emit(ctx, &serde_json::json!({ "granted": true }), || format!("{person} consents to provision to {operator}"));
+        }
+        SandboxCommand::Consent(ConsentCommand::Withdraw { person, operator }) => {
+            ctx.issuer().await?.withdraw_consent(&person, &operator).await?;
+            emit(ctx, &serde_json::json!({ "withdrawn": true }), || format!("{person} withdrew consent for {operator}"));
+        }
+        SandboxCommand::Usage => {
+            let issuer = ctx.issuer().await?;
+            let lines = jpki_issuer::meter::usage(issuer.db()).await?;
+            emit(ctx, &lines, || {
+                let mut out = vec!["month\toperator\tmethod\tkind\tcount\tfee_yen".to_owned()];
+                out.extend(lines.iter().map(|l| {
+                    format!("{}\t{}\t{}\t{}\t{}\t{}", l.month, l.operator_id.as_deref().unwrap_or("-"), l.method, l.cert_kind, l.count, l.fee_yen)
+                }));
+                out.join("\n")
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Issuing cards and their certificates.
+//!
+//! A card carries a signature certificate (not for holders under 15) and an authentication certificate,
+//! each valid until the holder's fifth birthday after issuance and never beyond the card
+//! ([`jpki_profile::cert_profile::end_entity_not_after`]). Issuing a new card to someone who has one
+//! retires the old card and supersedes its certificates (card re-issue); [`Issuer::reissue_certificates`]
+//! puts new certificates on an existing card (renewal, after a 4-info change or a found card).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use jpki_crypto::RsaKey;
+use jpki_profile::cert_profile::{card_not_after, end_entity_extensions, end_entity_not_after, SIGNATURE_CERT_MIN_AGE};
+use jpki_profile::pin_policy::PinKind;
+use jpki_profile::Device;
+use jpki_store::sqlx;
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::crl::CrlReason;
+
+use crate::ca::{end_entity_subject, random_serial, sign_certificate, CertSpec};
+use crate::card_dir::{pin_name, CardState, KeySlot, PinState, CARD_FORMAT};
+use crate::lifecycle::revoke;
+use crate::registry::Person;
+use crate::{now, CaRole, Issuer, IssuerError};
+
+/// The PINs a holder chooses at issuance.
+pub struct CardPins {
+    pub signature: String,
+    pub authentication: String,
+    pub input_assistance: String,
+}
+
+impl CardPins {
+    fn validate(&self) -> Result<(), IssuerError> {
+        PinKind::Signature.validate_new(&self.signature)?;
+        PinKind::Authentication.validate_new(&self.authentication)?;
+        PinKind::InputAssistance.validate_new(&self.input_assistance)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedCertificate {
+    pub role: CaRole,
+    pub serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedCard {
+    pub card_id: String,
+    pub person_id: String,
+    pub directory: PathBuf,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub certificates: Vec<IssuedCertificate>,
+    /// Why a certificate was not issued, if one was not.
+    pub notes: Vec<String>,
+}
+
+/// A certificate made but not yet recorded.
+struct NewCertificate {
+    role: CaRole,
+    key: RsaKey,
+    der: Vec<u8>,
+    serial: String,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+impl Issuer {
+    fn make_certificate(
+        &self,
+        role: CaRole,
+        device: Device,
+        person: &Person,
+        at: OffsetDateTime,
+        carrier_expires: OffsetDateTime,
+    ) -> Result<NewCertificate, IssuerError> {
+        let ca = self.ca(role);
+        let key = RsaKey::generate_2048()?;
+        let serial = random_serial();
+        let not_after = end_entity_not_after(person.four_info.birth_date, at, carrier_expires).min(ca.not_after());
+        let info = (role == CaRole::Signature).then_some(&person.four_info);
+        let mut extensions = end_entity_extensions(role.end_entity(), device, info, ca.name())?;
+        extensions.push(ca.authority_key_id()?);
+        let spec = CertSpec { serial: &serial, subject: end_entity_subject()?, subject_key: &key, not_before: at, not_after, extensions };
+        let der = sign_certificate(spec, ca.name(), &ca.key)?;
+        Ok(NewCertificate { role, key, der, serial: jpki_profile::cert_profile::serial_hex(&serial), not_before: at, not_after })
+    }
+
+    fn roles_for(person: &Person, at: OffsetDateTime, notes: &mut Vec<String>) -> Vec<CaRole> {
+        let age = person.four_info.birth_date.age_on(at.to_offset(jpki_profile::cert_profile::JST).date());
+        if age < SIGNATURE_CERT_MIN_AGE {
+            notes.push(format!("no signature certificate: the holder is {age}, under {SIGNATURE_CERT_MIN_AGE}"));
+            vec![CaRole::Authentication]
+        } else {
+            CaRole::ALL.to_vec()
+        }
+    }
+
+    /// Issues a new card to `person_id` into the directory `out`, which must not exist or be empty.
+    pub async fn issue_card(&self, person_id: &str, pins: &CardPins, out: &Path) -> Result<IssuedCard, IssuerError> {
+        pins.validate()?;
+        check_output_dir(out)?;
+        let person = self.person(person_id).await?;
+        if person.deceased_at.is_some() {
+            return Err(IssuerError::Deceased(person.id));
+        }
+        let at = now();
+        let expires_at = card_not_after(person.four_info.birth_date, at);
+        let mut notes = Vec::new();
+        let certs = Self::roles_for(&person, at, &mut notes)
+            .into_iter()
+            .map(|role| self.make_certificate(role, Device::Card, &person, at, expires_at))
+            .collect::<Result<Vec<_>, _>>()?;
+        let card_id = jpki_store::new_id("card");
+
+        let state = CardState {
+            format: CARD_FORMAT.to_owned(),
+            card_id: card_id.clone(),
+            person_id: person.id.clone(),
+            device: Device::Card,
+            issued_at: at,
+            expires_at,
+            my_number: person.my_number.as_digits(),
+            four_info: person.four_info.clone(),
+            pins: [
+                (PinKind::Signature, &pins.signature),
+                (PinKind::Authentication, &pins.authentication),
+                (PinKind::InputAssistance, &pins.input_assistance),
+            ]
+            .into_iter()
+            .map(|(kind, pin)| (pin_name(kind).to_owned(), PinState::new(kind, pin)))
+            .collect(),
+            keys: certs.iter().map(|c| (c.role.as_str().to_owned(), KeySlot::new(&c.key, &c.der, &c.serial))).collect(),
+            ca_certificates: self.ca_certificates_b64(),
+        };
+
+        // The card is written completely beside its destination first; the database then records it;
+        // the rename publishes it. A crash before the commit leaves only a hidden temporary directory.
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| IssuerError::io(parent, e))?;
+        let staging = tempfile::Builder::new().prefix(".card-").tempdir_in(parent).map_err(|e| IssuerError::io(parent, e))?;
+        state.save(staging.path())?;
+
+        let mut tx = self.db.begin_write().await?;
+        lock_person(&mut tx, &person.id, at).await?;
+        let old_cards: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM card WHERE person_id = $1 AND device = 'card' AND status IN ('active', 'found', 'lost')")
+                .bind(&person.id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (old,) in &old_cards {
+            sqlx::query("UPDATE card SET status = 'retired' WHERE id = $1").bind(old).execute(&mut *tx).await?;
+            let serials: Vec<(String,)> =
+                sqlx::query_as("SELECT serial FROM certificate WHERE card_id = $1 AND revoked_at IS NULL")
+                    .bind(old)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let serials: Vec<String> = serials.into_iter().map(|(s,)| s).collect();
+            revoke(&mut tx, &serials, CrlReason::Superseded, at, None).await?;
+        }
+        sqlx::query("INSERT INTO card (id, person_id, device, status, issued_at, expires_at) VALUES ($1, $2, 'card', 'active', $3, $4)")
+            .bind(&card_id)
+            .bind(&person.id)
+            .bind(at.unix_timestamp())
+            .bind(expires_at.unix_timestamp())
+            .execute(&mut *tx)
+            .await?;
+        for cert in &certs {
+            insert_certificate(&mut tx, cert, &person.id, &card_id).await?;
+        }
+        tx.commit().await?;
+
+        publish_dir(staging, out)?;
+        Ok(IssuedCard {
+            card_id,
+            person_id: person.id,
+            directory: out.to_path_buf(),
+            expires_at,
+            certificates: certs.iter().map(|c| IssuedCertificate { role: c.role, serial: c.serial.clone(), not_after: c.not_after }).collect(),
+            notes,
+        })
+    }
+
+    fn ca_certificates_b64(&self) -> BTreeMap<String, String> {
+        CaRole::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), base64::engine::general_purpose::STANDARD.encode(&self.ca(*r).certificate_der)))
+            .collect()
+    }
+
+    /// Puts new certificates of `roles` on the card in `card_dir`: a renewal when the old certificate is
+    /// still good (the old one is superseded), a replacement after a revocation or hold (the old one
+    /// keeps its reason). The new certificates carry the person's current 4 information.
+    pub async fn reissue_certificates(&self, card_dir: &Path, roles: &[CaRole]) -> Result<Vec<IssuedCertificate>, IssuerError> {
+        let mut state = CardState::load(card_dir)?;
+        let person = self.person(&state.person_id).await?;
+        if person.deceased_at.is_some() {
+            return Err(IssuerError::Deceased(person.id));
+        }
+        let status: Option<(String,)> = sqlx::query_as("SELECT status FROM card WHERE id = $1")
+            .bind(&state.card_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        match status.as_ref().map(|(s,)| s.as_str()) {
+            Some("active") | Some("found") => {}
+            Some(other) => return Err(IssuerError::Refused(format!("card {} is {other}; it cannot take new certificates", state.card_id))),
+            None => return Err(IssuerError::Refused(format!("card {} was not issued by this sandbox", state.card_id))),
+        }
+        let at = now();
+        let mut notes = Vec::new();
+        let allowed = Self::roles_for(&person, at, &mut notes);
+        if let Some(role) = roles.iter().find(|r| !allowed.contains(r)) {
+            return Err(IssuerError::Refused(format!("cannot issue a {} certificate: {}", role.as_str(), notes.join("; "))));
+        }
+        let certs = roles
+            .iter()
+            .map(|&role| self.make_certificate(role, state.device, &person, at, state.expires_at))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut tx = self.db.begin_write().await?;
+        lock_person(&mut tx, &person.id, at).await?;
+        for cert in &certs {
+            let current: Vec<(String, Option<i64>)> = sqlx::query_as(
+                "SELECT serial, revoked_at FROM certificate WHERE card_id = $1 AND ca_role = $2 AND replaced_by IS NULL",
+            )
+            .bind(&state.card_id)
+            .bind(cert.role.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            let good: Vec<String> = current.iter().filter(|(_, r)| r.is_none()).map(|(s, _)| s.clone()).collect();
+            revoke(&mut tx, &good, CrlReason::Superseded, at, None).await?;
+            for (old, _) in &current {
+                sqlx::query("UPDATE certificate SET replaced_by = $1 WHERE serial = $2").bind(&cert.serial).bind(old).execute(&mut *tx).await?;
+            }
+            insert_certificate(&mut tx, cert, &person.id, &state.card_id).await?;
+        }
+        sqlx::query("UPDATE card SET status = 'active' WHERE id = $1").bind(&state.card_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+
+        state.four_info = person.four_info.clone();
+        for cert in &certs {
+            state.keys.insert(cert.role.as_str().to_owned(), KeySlot::new(&cert.key, &cert.der, &cert.serial));
+        }
+        state.save(card_dir)?;
+        Ok(certs.iter().map(|c| IssuedCertificate { role: c.role, serial: c.serial.clone(), not_after: c.not_after }).collect())
+    }
+}
+
+/// Serializes changes to one person across processes (a row lock on PostgreSQL; SQLite's write lock
+/// is already held by `begin_write`).
+pub(crate) async fn lock_person(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &str, at: OffsetDateTime) -> Result<(), IssuerError> {
+    let updated = sqlx::query("UPDATE person SET updated_at = $1 WHERE id = $2")
+        .bind(at.unix_timestamp())
+        .bind(person_id)
+        .execute(&mut **tx)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(IssuerError::UnknownPerson(person_id.to_owned()));
+    }
+    Ok(())
+}
+
+async fn insert_certificate(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    cert: &NewCertificate,
+    person_id: &str,
+    card_id: &str,
+) -> Result<(), IssuerError> {
+    sqlx::query(
+        "INSERT INTO certificate (serial, ca_role, person_id, card_id, not_before, not_after, der) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&cert.serial)
+    .bind(cert.role.as_str())
+    .bind(person_id)
+    .bind(card_id)
+    .bind(cert.not_before.unix_timestamp())
+    .bind(cert.not_after.unix_timestamp())
+    .bind(cert.der.clone())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn check_output_dir(out: &Path) -> Result<(), IssuerError> {
+    let mut entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(IssuerError::io(out, e)),
+    };
+    if entries.next().is_some() {
+        return Err(IssuerError::CardDirectory {
+            path: out.display().to_string(),
+            reason: "exists and is not empty; choose a new directory".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Moves a fully written staging directory to `out` (replacing an empty `out`).
+fn publish_dir(staging: tempfile::TempDir, out: &Path) -> Result<(), IssuerError> {
+    if out.exists() {
+        std::fs::remove_dir(out).map_err(|e| IssuerError::io(out, e))?;
+    }
+    let path = staging.keep();
+    std::fs::rename(&path, out).map_err(|e| IssuerError::io(out, e))?;
+    crate::card_dir::sync_dir(out.parent().unwrap_or(Path::new(".")));
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The issuer's HTTP endpoints, mounted by `jpki serve --sandbox`:
+//!
+//! - `GET /issuer/crl/sign.crl`, `GET /issuer/crl/auth.crl`: the published CRLs (`application/pkix-crl`);
+//! - `POST /issuer/ocsp` and `GET /issuer/ocsp/{base64 request}`: OCSP (RFC 6960 Appendix A);
+//! - `POST /issuer/latest-4-info`: `{"serial": "…"}` with an operator's `Authorization: Bearer` key.
+//!
+//! A platform operator may send its key with OCSP and CRL requests too, so that they are metered to it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use jpki_profile::fees::ProvisionMethod;
+
+use crate::crl::crl_path;
+use crate::meter::{Meter, Provision};
+use crate::ocsp::OcspResponder;
+use crate::provision::Operator;
+use crate::{now, CaRole, Issuer, IssuerError};
+
+#[derive(Clone)]
+pub struct IssuerService {
+    pub issuer: Issuer,
+    pub responder: Arc<OcspResponder>,
+    pub meter: Meter,
+    pub crl_dir: PathBuf,
+}
+
+/// Largest OCSP request accepted (a request for hundreds of certificates fits easily).
+const MAX_OCSP_REQUEST: usize = 64 * 1024;
+
+pub fn router(service: IssuerService) -> Router {
+    Router::new()
+        .route("/issuer/crl/{file}", get(crl))
+        .route("/issuer/ocsp", post(ocsp_post))
+        .route("/issuer/ocsp/{*request}", get(ocsp_get))
+        .route("/issuer/latest-4-info", post(latest_four_info))
+        .layer(DefaultBodyLimit::max(MAX_OCSP_REQUEST))
+        .with_state(service)
+}
+
+/// A JSON error body: `{"error": {"code": …, "message": …}}`.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<IssuerError> for ApiError {
+    fn from(e: IssuerError) -> Self {
+        let (status, code) = match &e {
+            IssuerError::UnknownOperator => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            IssuerError::NoConsent { .. } => (StatusCode::FORBIDDEN, "no_consent"),
+            IssuerError::UnknownCertificate(_) => (StatusCode::NOT_FOUND, "unknown_certificate"),
+            IssuerError::NotRevoked(_) => (StatusCode::CONFLICT, "not_revoked"),
+            _ => {
+                tracing::error!(error = %e, "issuer request failed");
+                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// The operator a request is from: `None` without a key; an error for a key that is not valid.
+async fn operator(service: &IssuerService, headers: &HeaderMap) -> Result<Option<Operator>, ApiError> {
+    match bearer(headers) {
+        None => Ok(None),
+        Some(key) => Ok(Some(service.issuer.authenticate_operator(key).await?)),
+    }
+}
+
+async fn crl(State(service): State<IssuerService>, headers: HeaderMap, Path(file): Path<String>) -> Result<Response, ApiError> {
+    let role = match file.as_str() {
+        "sign.crl" => CaRole::Signature,
+        "auth.crl" => CaRole::Authentication,
+        _ => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no CRL named {file:?}; try sign.crl or auth.crl"))),
+    };
+    let operator = operator(&service, &headers).await?;
+    let path = crl_path(&service.crl_dir, role);
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_published", "no CRL published yet: run `jpki sandbox crl publish`"))
+        }
+        Err(e) => return Err(IssuerError::io(&path, e).into()),
+    };
+    let provision = Provision::revocation_info(operator.map(|o| o.id), role, ProvisionMethod::Crl, None, now());
+    service.meter.record(vec![provision]).await?;
+    Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], bytes).into_response())
+}
+
+fn ocsp_response(der: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/ocsp-response")], der).into_response()
+}
+
+async fn ocsp_post(State(service): State<IssuerService>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let operator = operator(&service, &headers).await?;
+    Ok(ocsp_response(service.responder.respond(&body, operator.as_ref().map(|o| o.id.as_str())).await))
+}
+
+async fn ocsp_get(State(service): State<IssuerService>, headers: HeaderMap, Path(request): Path<String>) -> Result<Response, ApiError> {
+    let operator = operator(&service, &headers).await?;
+    let operator_id = operator.as_ref().map(|o| o.id.as_str());
+    // RFC 6960 Appendix A.1: the path is the URL-encoding of the base64 of the DER request.
+    let der = base64::engine::general_purpose::STANDARD.decode(request.trim_start_matches('/')).unwrap_or_default();
+    Ok(ocsp_response(service.responder.respond(&der, operator_id).await))
+}
+
+#[derive(serde::Deserialize)]
+struct LatestRequest {
+    serial: String,
+}
+
+async fn latest_four_info(
+    State(service): State<IssuerService>,
+    headers: HeaderMap,
+    body: Result<Json<LatestRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Some(operator) = operator(&service, &headers).await? else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the operator API key as `Authorization: Bearer …`"));
+    };
+    let Json(request) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let answer = service.issuer.latest_four_info(&operator, &request.serial, &service.meter).await?;
+    Ok(Json(answer).into_response())
+}

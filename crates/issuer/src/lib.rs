@@ -1,0 +1,171 @@
+//! The sandbox issuer: a simulated J-LIS for relying parties that build and test without real cards.
+//!
+//! - [`registry`]: the resident registry (people, their 4 information and My Number);
+//! - [`ca`]: the signature and authentication CAs and their OCSP responder certificates;
+//! - [`cards`]: issuing cards and certificates, and the card directory a virtual card runs from;
+//! - [`lifecycle`]: life events (move, rename, loss, found card, death) and their JPKI consequences;
+//! - [`crl`]: full CRLs, streamed to disk and published atomically;
+//! - [`ocsp`]: the OCSP responder (RFC 6960);
+//! - [`provision`]: platform operators, consent, and the latest-4-info provision;
+//! - [`meter`]: metering of every revocation-information provision against the fee table;
+//! - [`http`]: the issuer's HTTP endpoints.
+#![forbid(unsafe_code)]
+
+pub mod ca;
+pub mod card_dir;
+pub mod cards;
+pub mod crl;
+pub mod http;
+pub mod lifecycle;
+pub mod meter;
+pub mod ocsp;
+pub mod provision;
+pub mod registry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jpki_store::{sqlx, Database};
+use time::OffsetDateTime;
+
+pub use ca::{Ca, CaRole};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    #[error("the sandbox is not initialized: run `jpki sandbox init` first")]
+    NotInitialized,
+    #[error("no person with id {0:?} in the sandbox registry")]
+    UnknownPerson(String),
+    #[error("My Number {0} is already registered to another person")]
+    MyNumberTaken(String),
+    #[error("person {0} is recorded as deceased")]
+    Deceased(String),
+    #[error("{0}")]
+    FourInfo(#[from] jpki_profile::FourInfoError),
+    #[error("{0}")]
+    Pin(#[from] jpki_profile::pin_policy::PinError),
+    #[error("no certificate with serial {0} was issued by the sandbox")]
+    UnknownCertificate(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("card directory {path}: {reason}")]
+    CardDirectory { path: String, reason: String },
+    #[error("no operator with that API key (or it was revoked)")]
+    UnknownOperator,
+    #[error("no operator named {0:?}")]
+    UnknownOperatorName(String),
+    #[error("the holder of certificate {serial} has not consented to provision to this operator")]
+    NoConsent { serial: String },
+    #[error("certificate {0} is not revoked: its 4 information is current")]
+    NotRevoked(String),
+    #[error("operator {0:?} already exists")]
+    OperatorExists(String),
+    #[error("date out of the supported range")]
+    Time,
+    #[error("ASN.1 encoding: {0}")]
+    Der(#[from] der::Error),
+    #[error("{0}")]
+    Crypto(#[from] jpki_crypto::CryptoError),
+    #[error("{0}")]
+    Store(#[from] jpki_store::StoreError),
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("I/O on {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+impl IssuerError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        IssuerError::Io { path: path.display().to_string(), source }
+    }
+}
+
+/// The sandbox issuer over one database.
+#[derive(Clone)]
+pub struct Issuer {
+    db: Database,
+    cas: Arc<HashMap<CaRole, Ca>>,
+}
+
+impl Issuer {
+    /// Creates the CAs if the database has none; never replaces existing ones. Returns whether any CA
+    /// was created. Safe to run concurrently: the first writer's CAs win.
+    pub async fn init(db: Database) -> Result<(Issuer, bool), IssuerError> {
+        let now = now();
+        let mut created = false;
+        for role in CaRole::ALL {
+            let exists: Option<(String,)> = sqlx::query_as("SELECT role FROM issuer_ca WHERE role = $1")
+                .bind(role.as_str())
+                .fetch_optional(db.pool())
+                .await?;
+            if exists.is_some() {
+                continue;
+            }
+            let ca = Ca::create(role, now)?;
+            let inserted = sqlx::query(
+                "INSERT INTO issuer_ca (role, certificate, private_key, responder_certificate, responder_private_key, next_crl_number, created_at)
+                 VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (role) DO NOTHING",
+            )
+            .bind(role.as_str())
+            .bind(ca.certificate_der.clone())
+            .bind(ca.key.pkcs8_der().to_vec())
+            .bind(ca.responder_certificate_der.clone())
+            .bind(ca.responder_key.pkcs8_der().to_vec())
+            .bind(now.unix_timestamp())
+            .execute(db.pool())
+            .await?;
+            created |= inserted.rows_affected() == 1;
+        }
+        Ok((Issuer::open(db).await?, created))
+    }
+
+    /// Loads the CAs of an initialized sandbox.
+    pub async fn open(db: Database) -> Result<Issuer, IssuerError> {
+        let rows: Vec<(String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT role, certificate, private_key, responder_certificate, responder_private_key FROM issuer_ca",
+        )
+        .fetch_all(db.pool())
+        .await?;
+        let mut cas = HashMap::new();
+        for (role, cert, key, responder_cert, responder_key) in rows {
+            let Some(role) = CaRole::parse(&role) else { continue };
+            let ca = Ca::from_parts(
+                role,
+                &cert,
+                jpki_crypto::RsaKey::from_pkcs8_der(&key)?,
+                &responder_cert,
+                jpki_crypto::RsaKey::from_pkcs8_der(&responder_key)?,
+            )?;
+            cas.insert(role, ca);
+        }
+        if CaRole::ALL.iter().any(|r| !cas.contains_key(r)) {
+            return Err(IssuerError::NotInitialized);
+        }
+        Ok(Issuer { db, cas: Arc::new(cas) })
+    }
+
+    pub fn ca(&self, role: CaRole) -> &Ca {
+        self.cas.get(&role).expect("both CAs are loaded by open()")
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+}
+
+/// The current time, truncated to whole seconds (certificates and CRLs carry seconds).
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+pub(crate) fn from_unix(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Records that certificate statuses changed, inside the transaction that changed them; OCSP responders
+/// in every process watch this counter and drop their cached responses.
+pub(crate) async fn bump_status_epoch(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), IssuerError> {
+    sqlx::query("UPDATE issuer_state SET status_epoch = status_epoch + 1 WHERE id = 1").execute(&mut **tx).await?;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Life events and their JPKI consequences (../shared/reference/jpki-lifecycle.md, after J-LIS's
+//! certification practice statements §4.9):
+//!
+//! | event | signature certificate | authentication certificate |
+//! |---|---|---|
+//! | move / rename (4-info change) | revoked, affiliationChanged | stays valid |
+//! | loss reported (any hour) | certificateHold, never lifted | certificateHold, never lifted |
+//! | card found | stays held; new certificates issued | stays held; new certificates issued |
+//! | death | revoked, cessationOfOperation | revoked, cessationOfOperation |
+//! | renewal / card re-issue | superseded | superseded |
+
+use std::path::Path;
+
+use jpki_profile::Device;
+use jpki_store::sqlx;
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::crl::CrlReason;
+
+use crate::cards::{lock_person, IssuedCertificate};
+use crate::registry::Person;
+use crate::{bump_status_epoch, now, CaRole, Issuer, IssuerError};
+
+/// What a life event did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventOutcome {
+    pub event: &'static str,
+    pub person_id: String,
+    pub revoked: Vec<RevokedSerial>,
+    pub issued: Vec<IssuedCertificate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RevokedSerial {
+    pub serial: String,
+    pub reason: &'static str,
+}
+
+pub fn reason_name(reason: CrlReason) -> &'static str {
+    match reason {
+        CrlReason::Unspecified => "unspecified",
+        CrlReason::KeyCompromise => "keyCompromise",
+        CrlReason::CaCompromise => "cACompromise",
+        CrlReason::AffiliationChanged => "affiliationChanged",
+        CrlReason::Superseded => "superseded",
+        CrlReason::CessationOfOperation => "cessationOfOperation",
+        CrlReason::CertificateHold => "certificateHold",
+        CrlReason::RemoveFromCRL => "removeFromCRL",
+        CrlReason::PrivilegeWithdrawn => "privilegeWithdrawn",
+        CrlReason::AaCompromise => "aACompromise",
+    }
+}
+
+pub fn reason_from_code(code: i64) -> CrlReason {
+    match code {
+        1 => CrlReason::KeyCompromise,
+        2 => CrlReason::CaCompromise,
+        3 => CrlReason::AffiliationChanged,
+        4 => CrlReason::Superseded,
+        5 => CrlReason::CessationOfOperation,
+        6 => CrlReason::CertificateHold,
+        8 => CrlReason::RemoveFromCRL,
+        9 => CrlReason::PrivilegeWithdrawn,
+        10 => CrlReason::AaCompromise,
+        _ => CrlReason::Unspecified,
+    }
+}
+
+/// Revokes the given certificates that are not yet revoked, recording reason and times, and tells OCSP
+/// responders that statuses changed. A certificate already revoked keeps its first reason: J-LIS never
+/// lifts a hold, and a revocation is final.
+pub(crate) async fn revoke(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    serials: &[String],
+    reason: CrlReason,
+    at: OffsetDateTime,
+    invalidity: Option<OffsetDateTime>,
+) -> Result<Vec<RevokedSerial>, IssuerError> {
+    let mut revoked = Vec::new();
+    for serial in serials {
+        let done = sqlx::query(
+            "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, invalidity_date = $3 WHERE serial = $4 AND revoked_at IS NULL",
+        )
+        .bind(at.unix_timestamp())
+        .bind(reason as i64)
+        .bind(invalidity.map(|t| t.unix_timestamp()))
+        .bind(serial)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            revoked.push(RevokedSerial { serial: serial.clone(), reason: reason_name(reason) });
+        }
+    }
+    if !revoked.is_empty() {
+        bump_status_epoch(tx).await?;
+    }
+    Ok(revoked)
+}
+
+async fn unrevoked_serials(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    person_id: &str,
+    role: Option<CaRole>,
+    device: Option<Device>,
+) -> Result<Vec<String>, IssuerError> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.serial, c.ca_role, k.device FROM certificate c JOIN card k ON k.id = c.card_id
+         WHERE c.person_id = $1 AND c.revoked_at IS NULL",
+    )
+    .bind(person_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, r, d)| role.is_none_or(|role| role.as_str() == r) && device.is_none_or(|dev| dev.as_str() == d))
+        .map(|(s, _, _)| s)
+        .collect())
+}
+
+async fn record_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    person_id: &str,
+    kind: &str,
+    detail: serde_json::Value,
+    at: OffsetDateTime,
+) -> Result<(), IssuerError> {
+    sqlx::query("INSERT INTO life_event (id, person_id, kind, detail, occurred_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(jpki_store::new_id("event"))
+        .bind(person_id)
+        .bind(kind)
+        .bind(detail.to_string())
+        .bind(at.unix_timestamp())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn living(person: &Person) -> Result<(), IssuerError> {
+    match person.deceased_at {
+        Some(_) => Err(IssuerError::Deceased(person.id.clone())),
+        None => Ok(()),
+    }
+}
+
+impl Issuer {
+    /// 転居 (move): a new address; the signature certificates carrying the old one are revoked.
+    pub async fn move_address(&self, person_id: &str, address: &str) -> Result<EventOutcome, IssuerError> {
+        let person = self.person(person_id).await?;
+        living(&person)?;
+        let info = person.four_info.with_address(address)?;
+        self.change_four_info(person, info, "move").await
+    }
+
+    /// 氏名変更 (rename): a new name; the signature certificates carrying the old one are revoked.
+    pub async fn rename(&self, person_id: &str, name: &str) -> Result<EventOutcome, IssuerError> {
+        let person = self.person(person_id).await?;
+        living(&person)?;
+        let info = person.four_info.with_name(name)?;
+        self.change_four_info(person, info, "rename").await
+    }
+
+    async fn change_four_info(&self, person: Person, info: jpki_profile::FourInfo, event: &'static str) -> Result<EventOutcome, IssuerError> {
+        let at = now();
+        let mut tx = self.db.begin_write().await?;
+        lock_person(&mut tx, &person.id, at).await?;
+        sqlx::query("UPDATE person SET name = $1, name_alt = $2, address = $3, address_alt = $4 WHERE id = $5")
+            .bind(&info.name)
+            .bind(info.name_alt.to_string())
+            .bind(&info.address)
+            .bind(info.address_alt.to_string())
+            .bind(&person.id)
+            .execute(&mut *tx)
+            .await?;
+        let serials = unrevoked_serials(&mut tx, &person.id, Some(CaRole::Signature), None).await?;
+        let revoked = revoke(&mut tx, &serials, CrlReason::AffiliationChanged, at, Some(at)).await?;
+        record_event(&mut tx, &person.id, event, serde_json::json!({ "revoked": serials }), at).await?;
+        tx.commit().await?;
+        Ok(EventOutcome { event, person_id: person.id, revoked, issued: vec![] })
+    }
+
+    /// 紛失届 (loss report): every certificate on the person's cards (or phones) of `device` goes on
+    /// certificateHold at once.
+    pub async fn report_lost(&self, person_id: &str, device: Device) -> Result<EventOutcome, IssuerError> {
+        let person = self.person(person_id).await?;
+        let at = now();
+        let mut tx = self.db.begin_write().await?;
+        lock_person(&mut tx, &person.id, at).await?;
+        let lost = sqlx::query("UPDATE card SET status = 'lost' WHERE person_id = $1 AND device = $2 AND status IN ('active', 'found')")
+            .bind(&person.id)
+            .bind(device.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if lost.rows_affected() == 0 {
+            return Err(IssuerError::Refused(format!("person {} has no {} in use to report lost", person.id, device.as_str())));
+        }
+        let serials = unrevoked_serials(&mut tx, &person.id, None, Some(device)).await?;
+        let revoked = revoke(&mut tx, &serials, CrlReason::CertificateHold, at, Some(at)).await?;
+        record_event(&mut tx, &person.id, "lost", serde_json::json!({ "device": device.as_str(), "held": serials }), at).await?;
+        tx.commit().await?;
+        Ok(EventOutcome { event: "lost", person_id: person.id, revoked, issued: vec![] })
+    }
+
+    /// A lost card was found: it can be used again, but its held certificates stay held; new ones are
+    /// issued onto it.
+    pub async fn report_found(&self, person_id: &str, card_dir: &Path) -> Result<EventOutcome, IssuerError> {
+        let person = self.person(person_id).await?;
+        living(&person)?;
+        let state = crate::card_dir::CardState::load(card_dir)?;
+        if state.person_id != person.id {
+            return Err(IssuerError::Refused(format!("the card in {} belongs to another person", card_dir.display())));
+        }
+        let at = now();
+        let mut tx = self.db.begin_write().await?;
+        lock_person(&mut tx, &person.id, at).await?;
+        let found = sqlx::query("UPDATE card SET status = 'found' WHERE id = $1 AND status = 'lost'")
+            .bind(&state.card_id)
+            .execute(&mut *tx)
+            .await?;
+        if found.rows_affected() == 0 {
+            return Err(IssuerError::Refused(format!("card {} is not reported lost", state.card_id)));
+        }
+        record_event(&mut tx, &person.id, "found", serde_json::json!({ "card": state.card_id }), at).await?;
+        tx.commit().await?;
+        let roles: Vec<CaRole> = state.keys.keys().filter_map(|r| CaRole::parse(r)).collect();
+        let issued = self.reissue_certificates(card_dir, &roles).await?;
+        Ok(EventOutcome { event: "found", person_id: person.id, revoked: vec![], issued })
+    }
+
+    /// 死亡: every certificate ends (cessationOfOperation) and the cards are retired.
+    pub async fn record_death(&self, person_id: &str) -> Result<EventOutcome, IssuerError> {
+        let person = self.person(person_id).await?;
+        living(&person)?;
+        let at = now();
+        let mut tx = self.db.begin_write().await?;
+        lock_person(&mut tx, &person.id, at).await?;
+        sqlx::query("UPDATE person SET deceased_at = $1 WHERE id = $2").bind(at.unix_timestamp()).bind(&person.id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE card SET status = 'retired' WHERE person_id = $1").bind(&person.id).execute(&mut *tx).await?;
+        let serials = unrevoked_serials(&mut tx, &person.id, None, None).await?;
+        let revoked = revoke(&mut tx, &serials, CrlReason::CessationOfOperation, at, Some(at)).await?;
+        record_event(&mut tx, &person.id, "death", serde_json::json!({ "revoked": serials }), at).await?;
+        tx.commit().await?;
+        Ok(EventOutcome { event: "death", person_id: person.id, revoked, issued: vec![] })
+    }
+}

@@ -1,0 +1,287 @@
+//! The OCSP responder (RFC 6960).
+//!
+//! - Each CA has a delegated responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck, §4.2.2.2);
+//!   responses name it by key hash and carry it.
+//! - A request without a nonce for one certificate is answered from a cache of pre-produced responses;
+//!   the cache is dropped whenever a certificate's status changes anywhere (the database's status
+//!   epoch, polled), and an entry is produced again once half its validity has passed.
+//! - A request with a nonce (RFC 8954) gets a freshly signed response echoing it.
+//! - A serial the CA never issued is `unknown`; a CertID naming neither CA is answered `unauthorized`
+//!   (§2.3); anything that does not decode is `malformedRequest`. No input makes it fail otherwise.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use const_oid::db::rfc5912::{ID_SHA_1, ID_SHA_256};
+use const_oid::ObjectIdentifier;
+use der::asn1::{BitString, Null, OctetString};
+use der::{Decode, Encode};
+use jpki_profile::fees::ProvisionMethod;
+use jpki_store::sqlx;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::crl::CrlReason;
+use x509_ocsp::{
+    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData,
+    RevokedInfo, SingleResponse, Version,
+};
+
+use crate::ca::{generalized_time, key_id, sha256_with_rsa};
+use crate::lifecycle::reason_from_code;
+use crate::meter::{Meter, Provision};
+use crate::{from_unix, now, CaRole, Issuer, IssuerError};
+
+/// id-pkix-ocsp-nonce (RFC 6960 §4.4.1).
+pub const ID_PKIX_OCSP_NONCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
+
+/// How long a response is current (its nextUpdate − thisUpdate).
+pub const RESPONSE_VALIDITY: time::Duration = time::Duration::hours(1);
+
+/// How often the responder looks for status changes made by other processes.
+const EPOCH_POLL: Duration = Duration::from_millis(250);
+
+/// The issuer name and key hashes by which requests name one CA.
+struct CaIndex {
+    role: CaRole,
+    hashes: Vec<(ObjectIdentifier, Vec<u8>, Vec<u8>)>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    role: CaRole,
+    hash_algorithm: ObjectIdentifier,
+    serial: String,
+}
+
+struct Cached {
+    der: Arc<Vec<u8>>,
+    produced_at: OffsetDateTime,
+    /// Whether the answer is about a certificate the CA issued (and so is metered).
+    known: bool,
+}
+
+/// What one answer said, for metering and callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Good,
+    Revoked,
+    Unknown,
+}
+
+pub struct OcspResponder {
+    issuer: Issuer,
+    index: Vec<CaIndex>,
+    cache: RwLock<HashMap<CacheKey, Cached>>,
+    epoch: AtomicI64,
+    meter: Meter,
+}
+
+fn digest(alg: &ObjectIdentifier, data: &[u8]) -> Vec<u8> {
+    if *alg == ID_SHA_1 {
+        jpki_crypto::sha1(data).to_vec()
+    } else {
+        jpki_crypto::sha256(data).to_vec()
+    }
+}
+
+impl OcspResponder {
+    /// A responder for both CAs of `issuer`; starts watching the status epoch.
+    pub async fn start(issuer: Issuer, meter: Meter) -> Result<Arc<OcspResponder>, IssuerError> {
+        let mut index = Vec::new();
+        for role in CaRole::ALL {
+            let ca = issuer.ca(role);
+            let name = ca.name().to_der()?;
+            let key = ca.certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
+            let hashes = [ID_SHA_1, ID_SHA_256].into_iter().map(|alg| (alg, digest(&alg, &name), digest(&alg, key))).collect();
+            index.push(CaIndex { role, hashes });
+        }
+        let epoch = current_epoch(&issuer).await?;
+        let responder = Arc::new(OcspResponder { issuer, index, cache: RwLock::new(HashMap::new()), epoch: AtomicI64::new(epoch), meter });
+        let weak = Arc::downgrade(&responder);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(EPOCH_POLL).await;
+                let Some(r) = weak.upgrade() else { break };
+                match current_epoch(&r.issuer).await {
+                    Ok(e) if e != r.epoch.load(Ordering::Acquire) => {
+                        r.cache.write().expect("cache lock").clear();
+                        r.epoch.store(e, Ordering::Release);
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = %err, "cannot read the status epoch"),
+                }
+            }
+        });
+        Ok(responder)
+    }
+
+    /// Drops every cached response (the next request re-produces it).
+    pub fn invalidate(&self) {
+        self.cache.write().expect("cache lock").clear();
+    }
+
+    fn ca_for(&self, id: &CertId) -> Option<CaRole> {
+        let alg = id.hash_algorithm.oid;
+        self.index.iter().find_map(|ca| {
+            ca.hashes
+                .iter()
+                .any(|(a, n, k)| *a == alg && n.as_slice() == id.issuer_name_hash.as_bytes() && k.as_slice() == id.issuer_key_hash.as_bytes())
+                .then_some(ca.role)
+        })
+    }
+
+    /// Answers one DER OCSPRequest with a DER OCSPResponse. `operator_id` names the platform operator
+    /// the answer is metered to (`None`: anonymous).
+    pub async fn respond(&self, request: &[u8], operator_id: Option<&str>) -> Vec<u8> {
+        match self.try_respond(request, operator_id).await {
+            Ok(der) => der,
+            Err(Failure::Malformed) => status_only(OcspResponse::malformed_request()),
+            Err(Failure::Unauthorized) => status_only(OcspResponse::unauthorized()),
+            Err(Failure::Internal(e)) => {
+                tracing::error!(error = %e, "OCSP responder failed");
+                status_only(OcspResponse::internal_error())
+            }
+        }
+    }
+
+    async fn try_respond(&self, request: &[u8], operator_id: Option<&str>) -> Result<Vec<u8>, Failure> {
+        let request = OcspRequest::from_der(request).map_err(|_| Failure::Malformed)?;
+        let tbs = &request.tbs_request;
+        if tbs.request_list.is_empty() {
+            return Err(Failure::Malformed);
+        }
+        let nonce = tbs.request_extensions.iter().flatten().find(|e| e.extn_id == ID_PKIX_OCSP_NONCE).cloned();
+        let roles: Vec<Option<CaRole>> = tbs.request_list.iter().map(|r| self.ca_for(&r.req_cert)).collect();
+        // One response is signed by one responder: the CA of the first certificate it can speak for.
+        let Some(signer) = roles.iter().flatten().next().copied() else { return Err(Failure::Unauthorized) };
+
+        let at = now();
+        if nonce.is_none() && tbs.request_list.len() == 1 {
+            let id = &tbs.request_list[0].req_cert;
+            let key = CacheKey { role: signer, hash_algorithm: id.hash_algorithm.oid, serial: serial_of(id) };
+            let hit = self.cache.read().expect("cache lock").get(&key).and_then(|c| {
+                (at - c.produced_at < RESPONSE_VALIDITY / 2).then(|| (c.der.clone(), c.known))
+            });
+            let (der, known) = match hit {
+                Some(hit) => hit,
+                None => {
+                    let (der, answers) = self.produce(signer, &[(id, Some(signer))], None, at).await?;
+                    let known = answers[0] != Answer::Unknown;
+                    let der = Arc::new(der);
+                    self.cache.write().expect("cache lock").insert(key.clone(), Cached { der: der.clone(), produced_at: at, known });
+                    (der, known)
+                }
+            };
+            if known {
+                self.meter(operator_id, &[(signer, key.serial)], at).await?;
+            }
+            return Ok(der.as_ref().clone());
+        }
+
+        let ids: Vec<(&CertId, Option<CaRole>)> = tbs.request_list.iter().map(|r| &r.req_cert).zip(roles.iter().map(|r| r.filter(|r| *r == signer))).collect();
+        let (der, answers) = self.produce(signer, &ids, nonce, at).await?;
+        let metered: Vec<(CaRole, String)> =
+            ids.iter().zip(&answers).filter(|(_, a)| **a != Answer::Unknown).map(|((id, _), _)| (signer, serial_of(id))).collect();
+        self.meter(operator_id, &metered, at).await?;
+        Ok(der)
+    }
+
+    async fn meter(&self, operator_id: Option<&str>, serials: &[(CaRole, String)], at: OffsetDateTime) -> Result<(), Failure> {
+        let items = serials
+            .iter()
+            .map(|(role, serial)| Provision::revocation_info(operator_id.map(str::to_owned), *role, ProvisionMethod::Ocsp, Some(serial.clone()), at))
+            .collect();
+        self.meter.record(items).await.map_err(Failure::Internal)
+    }
+
+    /// Looks up and signs answers for `ids` (a `None` role: a CA this responder does not speak for).
+    async fn produce(
+        &self,
+        signer: CaRole,
+        ids: &[(&CertId, Option<CaRole>)],
+        nonce: Option<x509_cert::ext::Extension>,
+        at: OffsetDateTime,
+    ) -> Result<(Vec<u8>, Vec<Answer>), Failure> {
+        let mut responses = Vec::with_capacity(ids.len());
+        let mut answers = Vec::with_capacity(ids.len());
+        for (id, role) in ids {
+            let (status, answer) = match role {
+                Some(role) => self.status(*role, &serial_of(id)).await.map_err(Failure::Internal)?,
+                None => (CertStatus::Unknown(Null), Answer::Unknown),
+            };
+            answers.push(answer);
+            responses.push(SingleResponse {
+                cert_id: (*id).clone(),
+                cert_status: status,
+                this_update: OcspGeneralizedTime(generalized_time(at).map_err(der_failure)?),
+                next_update: Some(OcspGeneralizedTime(generalized_time(at + RESPONSE_VALIDITY).map_err(der_failure)?)),
+                single_extensions: None,
+            });
+        }
+        let ca = self.issuer.ca(signer);
+        let data = ResponseData {
+            version: Version::V1,
+            responder_id: ResponderId::ByKey(
+                OctetString::new(key_id(&ca.responder_certificate.tbs_certificate.subject_public_key_info).to_vec()).map_err(der_failure)?,
+            ),
+            produced_at: OcspGeneralizedTime(generalized_time(at).map_err(der_failure)?),
+            responses,
+            response_extensions: nonce.map(|n| vec![n]),
+        };
+        let signature = ca.responder_key.sign_sha256(&data.to_der().map_err(der_failure)?).map_err(|e| Failure::Internal(e.into()))?;
+        let basic = BasicOcspResponse {
+            tbs_response_data: data,
+            signature_algorithm: sha256_with_rsa(),
+            signature: BitString::from_bytes(&signature).map_err(der_failure)?,
+            certs: Some(vec![ca.responder_certificate.clone()]),
+        };
+        let response = OcspResponse::successful(basic).map_err(der_failure)?;
+        Ok((response.to_der().map_err(der_failure)?, answers))
+    }
+
+    async fn status(&self, role: CaRole, serial: &str) -> Result<(CertStatus, Answer), IssuerError> {
+        let row: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT 1, revoked_at, revocation_reason FROM certificate WHERE serial = $1 AND ca_role = $2",
+        )
+        .bind(serial)
+        .bind(role.as_str())
+        .fetch_optional(self.issuer.db().pool())
+        .await?;
+        Ok(match row {
+            None => (CertStatus::Unknown(Null), Answer::Unknown),
+            Some((_, None, _)) => (CertStatus::good(), Answer::Good),
+            Some((_, Some(at), reason)) => {
+                let reason: CrlReason = reason_from_code(reason.unwrap_or(0));
+                let info = RevokedInfo {
+                    revocation_time: OcspGeneralizedTime(generalized_time(from_unix(at))?),
+                    revocation_reason: Some(reason),
+                };
+                (CertStatus::Revoked(info), Answer::Revoked)
+            }
+        })
+    }
+}
+
+enum Failure {
+    Malformed,
+    Unauthorized,
+    Internal(IssuerError),
+}
+
+fn der_failure(e: der::Error) -> Failure {
+    Failure::Internal(e.into())
+}
+
+fn serial_of(id: &CertId) -> String {
+    jpki_profile::cert_profile::serial_hex(id.serial_number.as_bytes())
+}
+
+fn status_only(response: OcspResponse) -> Vec<u8> {
+    response.to_der().expect("a status-only OCSPResponse encodes")
+}
+
+async fn current_epoch(issuer: &Issuer) -> Result<i64, IssuerError> {
+    let (epoch,): (i64,) = sqlx::query_as("SELECT status_epoch FROM issuer_state WHERE id = 1").fetch_one(issuer.db().pool()).await?;
+    Ok(epoch)
+}
