@@ -1,8 +1,8 @@
 //! `jpki`: the openjpki command line. A thin layer over the library crates.
 #![forbid(unsafe_code)]
 
-mod cert;
 mod context;
+mod inspect;
 mod output;
 mod sandbox;
 mod serve;
@@ -37,7 +37,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Inspect certificates.
     #[command(subcommand)]
-    Cert(cert::CertCommand),
+    Cert(inspect::CertCommand),
+    /// Inspect CRLs.
+    #[command(subcommand)]
+    Crl(inspect::CrlCommand),
 }
 
 fn main() -> ExitCode {
@@ -61,7 +64,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Sandbox(cmd) => sandbox::run(&ctx, cmd).await,
             Command::Serve(args) => serve::run(&ctx, args).await,
-            Command::Cert(cmd) => cert::run(&ctx, cmd).await,
+            Command::Cert(cmd) => inspect::run(&ctx, cmd).await,
+            Command::Crl(cmd) => inspect::run_crl(&ctx, cmd),
         }
     });
     match result {

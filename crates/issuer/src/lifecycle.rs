@@ -36,20 +36,7 @@ pub struct RevokedSerial {
     pub reason: &'static str,
 }
 
-pub fn reason_name(reason: CrlReason) -> &'static str {
-    match reason {
-        CrlReason::Unspecified => "unspecified",
-        CrlReason::KeyCompromise => "keyCompromise",
-        CrlReason::CaCompromise => "cACompromise",
-        CrlReason::AffiliationChanged => "affiliationChanged",
-        CrlReason::Superseded => "superseded",
-        CrlReason::CessationOfOperation => "cessationOfOperation",
-        CrlReason::CertificateHold => "certificateHold",
-        CrlReason::RemoveFromCRL => "removeFromCRL",
-        CrlReason::PrivilegeWithdrawn => "privilegeWithdrawn",
-        CrlReason::AaCompromise => "aACompromise",
-    }
-}
+pub use jpki_profile::revocation_list::reason_name;
 
 pub fn reason_from_code(code: i64) -> CrlReason {
     match code {

@@ -27,7 +27,7 @@ impl Provision {
     /// Revocation information about one certificate of `role`, priced by the fee table.
     pub fn revocation_info(operator_id: Option<String>, role: CaRole, method: ProvisionMethod, serial: Option<String>, at: OffsetDateTime) -> Self {
         Provision {
-            fee_yen: fee_yen(method, role.fee_kind(), at.date()),
+            fee_yen: fee_yen(method, role.fee_kind(), at.to_offset(jpki_profile::cert_profile::JST).date()),
             operator_id,
             at,
             method: method.as_str(),

@@ -146,19 +146,13 @@ impl OcspResponder {
     }
 
     async fn try_respond(&self, request: &[u8], operator_id: Option<&str>) -> Result<Vec<u8>, Failure> {
-        let request = OcspRequest::from_der(request).map_err(|_| Failure::Malformed)?;
-        let tbs = &request.tbs_request;
-        if tbs.request_list.is_empty() {
-            return Err(Failure::Malformed);
-        }
-        let nonce = tbs.request_extensions.iter().flatten().find(|e| e.extn_id == ID_PKIX_OCSP_NONCE).cloned();
-        let roles: Vec<Option<CaRole>> = tbs.request_list.iter().map(|r| self.ca_for(&r.req_cert)).collect();
+        let request = parse_request(request)?;
+        let roles: Vec<Option<CaRole>> = request.cert_ids.iter().map(|id| self.ca_for(id)).collect();
         // One response is signed by one responder: the CA of the first certificate it can speak for.
         let Some(signer) = roles.iter().flatten().next().copied() else { return Err(Failure::Unauthorized) };
 
         let at = now();
-        if nonce.is_none() && tbs.request_list.len() == 1 {
-            let id = &tbs.request_list[0].req_cert;
+        if let (None, [id]) = (&request.nonce, request.cert_ids.as_slice()) {
             let key = CacheKey { role: signer, hash_algorithm: id.hash_algorithm.oid, serial: serial_of(id) };
             let hit = self.cache.read().expect("cache lock").get(&key).and_then(|c| {
                 (at - c.produced_at < RESPONSE_VALIDITY / 2).then(|| (c.der.clone(), c.known))
@@ -179,8 +173,9 @@ impl OcspResponder {
             return Ok(der.as_ref().clone());
         }
 
-        let ids: Vec<(&CertId, Option<CaRole>)> = tbs.request_list.iter().map(|r| &r.req_cert).zip(roles.iter().map(|r| r.filter(|r| *r == signer))).collect();
-        let (der, answers) = self.produce(signer, &ids, nonce, at).await?;
+        let ids: Vec<(&CertId, Option<CaRole>)> =
+            request.cert_ids.iter().zip(roles.iter().map(|r| r.filter(|r| *r == signer))).collect();
+        let (der, answers) = self.produce(signer, &ids, request.nonce, at).await?;
         let metered: Vec<(CaRole, String)> =
             ids.iter().zip(&answers).filter(|(_, a)| **a != Answer::Unknown).map(|((id, _), _)| (signer, serial_of(id))).collect();
         self.meter(operator_id, &metered, at).await?;
@@ -263,7 +258,35 @@ impl OcspResponder {
     }
 }
 
-enum Failure {
+/// What the responder needs from an OCSPRequest.
+#[derive(Debug)]
+pub struct ParsedRequest {
+    pub cert_ids: Vec<CertId>,
+    /// The nonce extension, echoed as received.
+    pub nonce: Option<x509_cert::ext::Extension>,
+}
+
+/// Decodes a DER OCSPRequest (RFC 6960 §4.1.1). Fails on anything that is not one, on an empty request
+/// list, and on a nonce outside RFC 8954's 1..=32 octets.
+pub fn parse_request(der: &[u8]) -> Result<ParsedRequest, Failure> {
+    let request = OcspRequest::from_der(der).map_err(|_| Failure::Malformed)?;
+    let tbs = request.tbs_request;
+    if tbs.request_list.is_empty() {
+        return Err(Failure::Malformed);
+    }
+    let nonce = tbs.request_extensions.into_iter().flatten().find(|e| e.extn_id == ID_PKIX_OCSP_NONCE);
+    if let Some(n) = &nonce {
+        let value = OctetString::from_der(n.extn_value.as_bytes()).map(|o| o.as_bytes().len()).unwrap_or(n.extn_value.as_bytes().len());
+        if !(1..=32).contains(&value) {
+            return Err(Failure::Malformed);
+        }
+    }
+    Ok(ParsedRequest { cert_ids: tbs.request_list.into_iter().map(|r| r.req_cert).collect(), nonce })
+}
+
+/// Why a request got no successful response.
+#[derive(Debug)]
+pub enum Failure {
     Malformed,
     Unauthorized,
     Internal(IssuerError),

@@ -6,7 +6,8 @@
 //! - [`era`]: Japanese era dates, as JPKI and the card applications encode birth dates;
 //! - [`cert_profile`]: the JPKI certificate profile, to read real J-LIS certificates and make sandbox ones;
 //! - [`pin_policy`]: the card's PINs, their formats and retry limits;
-//! - [`fees`]: J-LIS's effective-dated fee table for revocation information.
+//! - [`fees`]: J-LIS's effective-dated fee table for revocation information;
+//! - [`revocation_list`]: reading CRLs and their reason codes.
 #![forbid(unsafe_code)]
 
 pub mod cert_profile;
@@ -15,6 +16,7 @@ pub mod fees;
 pub mod four_info;
 pub mod my_number;
 pub mod pin_policy;
+pub mod revocation_list;
 
 pub use cert_profile::{CertKind, Device, JpkiCertificate, ProfileError};
 pub use four_info::{BirthDate, FourInfo, FourInfoError, Sex};

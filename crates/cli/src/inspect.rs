@@ -1,9 +1,10 @@
-//! `jpki cert …`: certificate inspection.
+//! `jpki cert show` and `jpki crl show`: reading certificates and CRLs.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use der::Decode;
+use jpki_profile::revocation_list::RevocationList;
 use jpki_profile::JpkiCertificate;
 use jpki_store::sqlx;
 use x509_cert::der::DecodePem;
@@ -34,6 +35,30 @@ struct Shown {
     #[serde(flatten)]
     certificate: JpkiCertificate,
     revocation: Option<serde_json::Value>,
+}
+
+#[derive(Subcommand)]
+pub enum CrlCommand {
+    /// Issuer, validity, number and every revoked serial with its reason.
+    Show { file: PathBuf },
+}
+
+pub fn run_crl(ctx: &Context, cmd: CrlCommand) -> CliResult {
+    let CrlCommand::Show { file } = cmd;
+    let bytes = std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let crl = RevocationList::from_der(&bytes).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    emit(ctx, &crl, || {
+        let mut lines = vec![
+            format!("issuer: {}", crl.issuer),
+            format!("number: {}", crl.number.as_deref().unwrap_or("-")),
+            format!("this update: {}", crl.this_update),
+            format!("next update: {}", crl.next_update.map(|t| t.to_string()).unwrap_or_else(|| "-".into())),
+            format!("entries: {}", crl.entries.len()),
+        ];
+        lines.extend(crl.entries.iter().map(|e| format!("{}	{}	{}", e.serial, e.revoked_at, e.reason.unwrap_or("unspecified"))));
+        lines.join("\n")
+    });
+    Ok(())
 }
 
 pub async fn run(ctx: &Context, cmd: CertCommand) -> CliResult {

@@ -1,0 +1,207 @@
+//! Test harness: runs the real `jpki` binary against a fresh data directory and database, and
+//! `openssl` as the independent oracle.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const JPKI: &str = env!("CARGO_BIN_EXE_jpki");
+
+/// Every database the tests run against: SQLite always, PostgreSQL when `JPKI_TEST_POSTGRES_URL` is
+/// set (each run gets a fresh database).
+pub fn database_urls(dir: &Path) -> Vec<String> {
+    tokio::runtime::Runtime::new().unwrap().block_on(jpki_store::testing::database_urls(dir))
+}
+
+/// `openssl` on PATH, or `None` after saying the test is skipped.
+pub fn openssl_available(test: &str) -> bool {
+    let ok = Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but openssl is not installed");
+        }
+        eprintln!("SKIPPED: {test} (openssl is not installed)");
+    }
+    ok
+}
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+}
+
+impl Sandbox {
+    /// A sandbox for each configured database.
+    pub fn all() -> Vec<Sandbox> {
+        let scratch = tempfile::tempdir().unwrap();
+        database_urls(scratch.path())
+            .into_iter()
+            .map(|url| {
+                let dir = tempfile::tempdir().unwrap();
+                let db_url = if url.starts_with("sqlite:") { jpki_store::Database::sqlite_url(&dir.path().join("data/jpki.sqlite3")) } else { url };
+                std::fs::create_dir_all(dir.path().join("data")).unwrap();
+                Sandbox { dir, db_url }
+            })
+            .collect()
+    }
+
+    pub fn label(&self) -> &'static str {
+        if self.db_url.starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path("data")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(JPKI);
+        c.arg("--data-dir").arg(self.data()).arg("--database-url").arg(&self.db_url).current_dir(self.dir.path());
+        c.env_remove("JPKI_DATA_DIR").env_remove("DATABASE_URL").stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "jpki {args:?} failed on {}: {}", self.label(), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// Runs and expects failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "jpki {args:?} should have failed on {}", self.label());
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn add_person(&self, name: &str, birth: &str) -> String {
+        let v = self.json(&["sandbox", "person", "add", "--name", name, "--address", "東京都千代田区霞が関２－１－２", "--birth-date", birth, "--sex", "female"]);
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Issues a card into `dir`; returns (signature serial, authentication serial) — the former `None`
+    /// for holders under 15.
+    pub fn issue_card(&self, person: &str, dir: &str) -> (Option<String>, String) {
+        let v = self.json(&["sandbox", "card", "issue", "--person", person, "--out", dir, "--sign-pin", "ABC123", "--auth-pin", "1234", "--input-pin", "5678"]);
+        let serial = |role: &str| v["certificates"].as_array().unwrap().iter().find(|c| c["role"] == role).map(|c| c["serial"].as_str().unwrap().to_owned());
+        (serial("signature"), serial("authentication").unwrap())
+    }
+
+    pub fn serve(&self) -> Server {
+        let mut child = self
+            .command()
+            .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected serve output {line:?}")).to_owned();
+        Server { child, addr }
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A plain HTTP/1.1 request; returns status and body.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).unwrap();
+        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP response head");
+        let head = String::from_utf8_lossy(&resp[..split]).to_string();
+        let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let mut body = resp[split + 4..].to_vec();
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            body = dechunk(&body);
+        }
+        (status, body)
+    }
+
+    pub fn post_json(&self, path: &str, bearer: Option<&str>, body: &str) -> (u16, serde_json::Value) {
+        let auth = bearer.map(|k| format!("Bearer {k}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        let (status, body) = self.request("POST", path, &headers, body.as_bytes());
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else { break };
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..eol]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+    out
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "openssl {args:?} failed: {text}");
+    text
+}
+
+/// `openssl ocsp` for one certificate (or serial) against the running responder.
+pub fn ocsp(server: &Server, issuer: &Path, target: &[&str], nonce: bool) -> String {
+    let issuer = issuer.to_str().unwrap();
+    let url = server.url("/issuer/ocsp");
+    let mut args = vec!["ocsp", "-issuer", issuer, "-CAfile", issuer, "-url", url.as_str()];
+    args.extend_from_slice(target);
+    if !nonce {
+        args.push("-no_nonce");
+    }
+    openssl(&args)
+}

@@ -1,0 +1,116 @@
+//! Reading a CRL (RFC 5280 §5) as a relying party does: who issued it, when it is current, its number,
+//! and each revoked serial with its reason code (§5.3.1) and invalidity date (§5.3.2).
+//!
+//! Platform operators learn of 4-info changes from J-LIS's daily CRL: an `affiliationChanged` entry on a
+//! signature certificate means the holder moved or changed name (seed 001 §3-2-2).
+
+use const_oid::db::rfc5280::{ID_CE_CRL_NUMBER, ID_CE_CRL_REASONS, ID_CE_INVALIDITY_DATE};
+use der::asn1::GeneralizedTime;
+use der::Decode;
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_cert::crl::CertificateList;
+use x509_cert::ext::pkix::crl::CrlReason;
+use x509_cert::ext::pkix::CrlNumber;
+use x509_cert::ext::Extension;
+
+use crate::cert_profile::serial_hex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrlError {
+    #[error("not a DER CRL: {0}")]
+    Der(#[from] der::Error),
+    #[error("CRL extension {0} is malformed")]
+    Extension(&'static str),
+    #[error("a CRL date is out of range")]
+    Time,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RevokedSerial {
+    pub serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoked_at: OffsetDateTime,
+    /// RFC 5280 reason name (`affiliationChanged`, `certificateHold`, …); `None` when absent (unspecified).
+    pub reason: Option<&'static str>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub invalidity_date: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RevocationList {
+    pub issuer: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub this_update: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_update: Option<OffsetDateTime>,
+    /// The CRL number, as lower-case hex.
+    pub number: Option<String>,
+    pub entries: Vec<RevokedSerial>,
+}
+
+pub fn reason_name(reason: CrlReason) -> &'static str {
+    match reason {
+        CrlReason::Unspecified => "unspecified",
+        CrlReason::KeyCompromise => "keyCompromise",
+        CrlReason::CaCompromise => "cACompromise",
+        CrlReason::AffiliationChanged => "affiliationChanged",
+        CrlReason::Superseded => "superseded",
+        CrlReason::CessationOfOperation => "cessationOfOperation",
+        CrlReason::CertificateHold => "certificateHold",
+        CrlReason::RemoveFromCRL => "removeFromCRL",
+        CrlReason::PrivilegeWithdrawn => "privilegeWithdrawn",
+        CrlReason::AaCompromise => "aACompromise",
+    }
+}
+
+fn time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, CrlError> {
+    let secs = i64::try_from(t.to_unix_duration().as_secs()).map_err(|_| CrlError::Time)?;
+    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| CrlError::Time)
+}
+
+fn find<'a>(exts: &'a Option<Vec<Extension>>, oid: const_oid::ObjectIdentifier) -> Option<&'a Extension> {
+    exts.as_deref().unwrap_or_default().iter().find(|e| e.extn_id == oid)
+}
+
+impl RevocationList {
+    /// Decodes a DER CRL. The signature is not checked here: that is the verifier's job.
+    pub fn from_der(der: &[u8]) -> Result<Self, CrlError> {
+        let crl = CertificateList::from_der(der)?;
+        let tbs = crl.tbs_cert_list;
+        let number = match find(&tbs.crl_extensions, ID_CE_CRL_NUMBER) {
+            Some(e) => {
+                let n = CrlNumber::from_der(e.extn_value.as_bytes()).map_err(|_| CrlError::Extension("cRLNumber"))?;
+                Some(serial_hex(n.0.as_bytes()))
+            }
+            None => None,
+        };
+        let mut entries = Vec::new();
+        for entry in tbs.revoked_certificates.unwrap_or_default() {
+            let reason = match find(&entry.crl_entry_extensions, ID_CE_CRL_REASONS) {
+                Some(e) => Some(reason_name(CrlReason::from_der(e.extn_value.as_bytes()).map_err(|_| CrlError::Extension("reasonCode"))?)),
+                None => None,
+            };
+            let invalidity_date = match find(&entry.crl_entry_extensions, ID_CE_INVALIDITY_DATE) {
+                Some(e) => {
+                    let t = GeneralizedTime::from_der(e.extn_value.as_bytes()).map_err(|_| CrlError::Extension("invalidityDate"))?;
+                    Some(OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).map_err(|_| CrlError::Time)?)
+                }
+                None => None,
+            };
+            entries.push(RevokedSerial {
+                serial: serial_hex(entry.serial_number.as_bytes()),
+                revoked_at: time(&entry.revocation_date)?,
+                reason,
+                invalidity_date,
+            });
+        }
+        Ok(RevocationList {
+            issuer: tbs.issuer.to_string(),
+            this_update: time(&tbs.this_update)?,
+            next_update: tbs.next_update.as_ref().map(time).transpose()?,
+            number,
+            entries,
+        })
+    }
+}
