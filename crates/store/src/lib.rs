@@ -114,6 +114,13 @@ pub fn new_id(prefix: &str) -> String {
 pub mod testing {
     use super::*;
 
+    /// Says on the terminal that something was skipped. Written to the stderr handle directly, so the
+    /// test harness's output capture does not hide it.
+    pub fn skipped(what: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: {what}");
+    }
+
     /// Where the PostgreSQL tests run, or `None` (after saying so on stderr) when they are skipped.
     /// Under `CI=true` a missing URL is an error: CI must never skip them silently.
     pub fn postgres_admin_url() -> Option<String> {
@@ -123,7 +130,7 @@ pub mod testing {
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
                     panic!("CI=true but JPKI_TEST_POSTGRES_URL is not set: the PostgreSQL tests must run in CI");
                 }
-                eprintln!("SKIPPED: PostgreSQL tests (set JPKI_TEST_POSTGRES_URL=postgres://user@host/db to run them)");
+                skipped("PostgreSQL tests (set JPKI_TEST_POSTGRES_URL=postgres://user@host/db to run them)");
                 None
             }
         }

@@ -22,7 +22,7 @@ pub fn openssl_available(test: &str) -> bool {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true but openssl is not installed");
         }
-        eprintln!("SKIPPED: {test} (openssl is not installed)");
+        jpki_store::testing::skipped(&format!("{test} (openssl is not installed)"));
     }
     ok
 }
