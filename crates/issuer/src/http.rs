@@ -108,7 +108,7 @@ async fn crl(State(service): State<IssuerService>, headers: HeaderMap, Path(file
         }
         Err(e) => return Err(IssuerError::io(&path, e).into()),
     };
-    let provision = Provision::revocation_info(operator.map(|o| o.id), role, ProvisionMethod::Crl, None, now());
+    let provision = Provision::revocation_info(operator.map(|o| o.id), role, ProvisionMethod::Crl, now());
     service.meter.record(vec![provision]).await?;
     Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], bytes).into_response())
 }

@@ -1,9 +1,12 @@
 //! Metering of revocation-information provisions against the fee table ([`jpki_profile::fees`]).
 //!
 //! Every OCSP answer about a known certificate, every CRL download and every latest-4-info provision is
-//! recorded before the response leaves: requests hand their records to one writer task, which commits
-//! whatever has queued up in a single transaction (group commit) and only then releases the requests.
-//! Billing records are therefore durable without one database round trip per request.
+//! counted before the response leaves: requests hand their records to one writer task, which adds up
+//! whatever has queued up and commits it in a single transaction (group commit), then releases the
+//! requests. J-LIS bills per item, so the store keeps counts and fees per operator, billing month, method
+//! and certificate kind: a commit touches a handful of rows however many requests it carries.
+
+use std::collections::BTreeMap;
 
 use jpki_profile::fees::{fee_yen, ProvisionMethod};
 use jpki_store::{sqlx, Database};
@@ -12,27 +15,25 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{CaRole, IssuerError};
 
-/// One provision to record.
+/// One provision to count.
 #[derive(Debug, Clone)]
 pub struct Provision {
     pub operator_id: Option<String>,
     pub at: OffsetDateTime,
     pub method: &'static str,
     pub cert_kind: &'static str,
-    pub serial: Option<String>,
     pub fee_yen: Option<u32>,
 }
 
 impl Provision {
     /// Revocation information about one certificate of `role`, priced by the fee table.
-    pub fn revocation_info(operator_id: Option<String>, role: CaRole, method: ProvisionMethod, serial: Option<String>, at: OffsetDateTime) -> Self {
+    pub fn revocation_info(operator_id: Option<String>, role: CaRole, method: ProvisionMethod, at: OffsetDateTime) -> Self {
         Provision {
             fee_yen: fee_yen(method, role.fee_kind(), at.to_offset(jpki_profile::cert_profile::JST).date()),
             operator_id,
             at,
             method: method.as_str(),
             cert_kind: role.fee_kind().as_str(),
-            serial,
         }
     }
 }
@@ -45,10 +46,8 @@ pub struct Meter {
     queue: mpsc::Sender<Batch>,
 }
 
-/// Most rows written by one statement (8 parameters each, well under SQLite's limit).
-const ROWS_PER_STATEMENT: usize = 200;
-/// Most rows committed together.
-const ROWS_PER_COMMIT: usize = 5_000;
+/// Most provisions committed together.
+const ROWS_PER_COMMIT: usize = 10_000;
 
 impl Meter {
     /// Starts the writer task on the current Tokio runtime.
@@ -67,8 +66,7 @@ impl Meter {
                         Err(_) => break,
                     }
                 }
-                let items: Vec<&Provision> = batches.iter().flat_map(|(items, _)| items.iter()).collect();
-                let result = write(&db, &items).await.map_err(|e| e.to_string());
+                let result = write(&db, batches.iter().flat_map(|(items, _)| items.iter())).await.map_err(|e| e.to_string());
                 if let Err(e) = &result {
                     tracing::error!(error = %e, rows, "metering write failed");
                 }
@@ -92,35 +90,33 @@ impl Meter {
     }
 }
 
-async fn write(db: &Database, items: &[&Provision]) -> Result<(), IssuerError> {
-    let mut tx = db.begin_write().await?;
-    for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let placeholders: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 8;
-                let params: Vec<String> = (b + 1..=b + 8).map(|n| format!("${n}")).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO provision (id, operator_id, provided_at, month, method, cert_kind, serial, fee_yen) VALUES {}",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for p in chunk {
-            q = q
-                .bind(jpki_store::new_id("prov"))
-                .bind(p.operator_id.clone())
-                .bind(p.at.unix_timestamp())
-                .bind(billing_month(p.at))
-                .bind(p.method)
-                .bind(p.cert_kind)
-                .bind(p.serial.clone())
-                .bind(p.fee_yen.map(i64::from));
-        }
-        q.execute(&mut *tx).await?;
+/// Adds the provisions to their counters: one statement (atomic on its own), so one database round trip
+/// per group commit.
+async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) -> Result<(), IssuerError> {
+    let mut totals: BTreeMap<(&str, String, &str, &str), (i64, i64)> = BTreeMap::new();
+    for p in items {
+        let key = (p.operator_id.as_deref().unwrap_or(""), billing_month(p.at), p.method, p.cert_kind);
+        let t = totals.entry(key).or_default();
+        t.0 += 1;
+        t.1 += i64::from(p.fee_yen.unwrap_or(0));
     }
-    tx.commit().await?;
+    let rows: Vec<String> = (0..totals.len())
+        .map(|i| {
+            let params: Vec<String> = (i * 6 + 1..=i * 6 + 6).map(|n| format!("${n}")).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO provision_count (operator_id, month, method, cert_kind, count, fee_yen) VALUES {}
+         ON CONFLICT (operator_id, month, method, cert_kind)
+         DO UPDATE SET count = provision_count.count + excluded.count, fee_yen = provision_count.fee_yen + excluded.fee_yen",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for ((operator, month, method, kind), (count, fee)) in totals {
+        query = query.bind(operator).bind(month).bind(method).bind(kind).bind(count).bind(fee);
+    }
+    query.execute(db.pool()).await?;
     Ok(())
 }
 
@@ -143,14 +139,20 @@ fn billing_month(at: OffsetDateTime) -> String {
 
 /// Totals per operator, month (JST), method and certificate kind.
 pub async fn usage(db: &Database) -> Result<Vec<UsageLine>, IssuerError> {
-    let rows: Vec<(Option<String>, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT operator_id, month, method, cert_kind, COUNT(*), CAST(COALESCE(SUM(fee_yen), 0) AS BIGINT) FROM provision
-         GROUP BY operator_id, month, method, cert_kind ORDER BY month, operator_id, method, cert_kind",
+    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT operator_id, month, method, cert_kind, count, fee_yen FROM provision_count ORDER BY month, operator_id, method, cert_kind",
     )
     .fetch_all(db.pool())
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(operator_id, month, method, cert_kind, count, fee_yen)| UsageLine { operator_id, month, method, cert_kind, count, fee_yen })
+        .map(|(operator, month, method, cert_kind, count, fee_yen)| UsageLine {
+            operator_id: (!operator.is_empty()).then_some(operator),
+            month,
+            method,
+            cert_kind,
+            count,
+            fee_yen,
+        })
         .collect())
 }

@@ -168,7 +168,7 @@ impl OcspResponder {
                 }
             };
             if known {
-                self.meter(operator_id, &[(signer, key.serial)], at).await?;
+                self.meter(operator_id, &[signer], at).await?;
             }
             return Ok(der.as_ref().clone());
         }
@@ -176,16 +176,15 @@ impl OcspResponder {
         let ids: Vec<(&CertId, Option<CaRole>)> =
             request.cert_ids.iter().zip(roles.iter().map(|r| r.filter(|r| *r == signer))).collect();
         let (der, answers) = self.produce(signer, &ids, request.nonce, at).await?;
-        let metered: Vec<(CaRole, String)> =
-            ids.iter().zip(&answers).filter(|(_, a)| **a != Answer::Unknown).map(|((id, _), _)| (signer, serial_of(id))).collect();
+        let metered: Vec<CaRole> = answers.iter().filter(|a| **a != Answer::Unknown).map(|_| signer).collect();
         self.meter(operator_id, &metered, at).await?;
         Ok(der)
     }
 
-    async fn meter(&self, operator_id: Option<&str>, serials: &[(CaRole, String)], at: OffsetDateTime) -> Result<(), Failure> {
-        let items = serials
+    async fn meter(&self, operator_id: Option<&str>, roles: &[CaRole], at: OffsetDateTime) -> Result<(), Failure> {
+        let items = roles
             .iter()
-            .map(|(role, serial)| Provision::revocation_info(operator_id.map(str::to_owned), *role, ProvisionMethod::Ocsp, Some(serial.clone()), at))
+            .map(|role| Provision::revocation_info(operator_id.map(str::to_owned), *role, ProvisionMethod::Ocsp, at))
             .collect();
         self.meter.record(items).await.map_err(Failure::Internal)
     }

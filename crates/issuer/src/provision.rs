@@ -158,7 +158,6 @@ impl Issuer {
                 at,
                 method: "latest_4_info",
                 cert_kind: CaRole::Signature.fee_kind().as_str(),
-                serial: Some(serial.clone()),
                 fee_yen: None,
             }])
             .await?;

@@ -56,8 +56,10 @@ impl Database {
         let pool_options = match backend {
             Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
                 Box::pin(async move {
-                    // WAL lets readers run beside the one writer; FULL sync makes each commit durable.
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
+                    // WAL lets readers run beside the one writer. With WAL, synchronous = NORMAL keeps every commit
+                    // across a process crash (kill -9) and the database consistent across a power loss, which may
+                    // lose only the last commits (https://www.sqlite.org/pragma.html#pragma_synchronous).
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
                     Ok(())
                 })
             }),

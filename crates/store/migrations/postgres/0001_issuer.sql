@@ -82,14 +82,14 @@ CREATE TABLE consent (
     PRIMARY KEY (person_id, operator_id)
 );
 
-CREATE TABLE provision (
-    id TEXT PRIMARY KEY,
-    operator_id TEXT,                            -- NULL: an anonymous requester
-    provided_at BIGINT NOT NULL,
-    month TEXT NOT NULL,                         -- YYYY-MM in JST, the billing period
-    method TEXT NOT NULL,                        -- 'ocsp' | 'crl' | 'latest_4_info'
-    cert_kind TEXT NOT NULL,                     -- 'signature' | 'authentication'
-    serial TEXT,
-    fee_yen BIGINT                               -- NULL where the fee table sets no fee
+-- Metered provisions of revocation information, counted per operator ('' = anonymous), billing month
+-- (YYYY-MM, JST), method ('ocsp' | 'crl' | 'latest_4_info') and certificate kind, with the fees due.
+CREATE TABLE provision_count (
+    operator_id TEXT NOT NULL,
+    month TEXT NOT NULL,
+    method TEXT NOT NULL,
+    cert_kind TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    fee_yen BIGINT NOT NULL,
+    PRIMARY KEY (operator_id, month, method, cert_kind)
 );
-CREATE INDEX provision_operator ON provision (operator_id, month);

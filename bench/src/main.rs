@@ -1,0 +1,493 @@
+//! `jpki-bench`: see README.md.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use const_oid::db::rfc5912::ID_SHA_1;
+use der::asn1::{Any, Null, OctetString};
+use der::Encode;
+use jpki_issuer::cards::CardPins;
+use jpki_issuer::{CaRole, Issuer};
+use jpki_profile::{BirthDate, FourInfo, Sex};
+use jpki_store::{sqlx, Database};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::serial_number::SerialNumber;
+use x509_ocsp::{CertId, OcspRequest, Request, TbsRequest, Version};
+
+type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+fn arg(args: &[String], name: &str, default: u64) -> u64 {
+    args.windows(2).find(|w| w[0] == name).and_then(|w| w[1].parse().ok()).unwrap_or(default)
+}
+
+fn main() -> BenchResult {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ocsp") => ocsp(arg(&args, "--seconds", 10), arg(&args, "--clients", 32) as usize),
+        Some("crl") => crl(arg(&args, "--entries", 20_000_000), arg(&args, "--baseline", 1_000_000)),
+        Some("crl-publish-child") => crl_publish_child(Path::new(&args[1])),
+        _ => {
+            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N]");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("tokio runtime")
+}
+
+/// Builds the `jpki` binary in release mode and returns its path.
+fn jpki_binary() -> BenchResult<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo).args(["build", "--release", "--quiet", "--bin", "jpki"]).status()?;
+    if !status.success() {
+        return Err("building jpki failed".into());
+    }
+    let exe = std::env::current_exe()?;
+    Ok(exe.parent().ok_or("no target dir")?.join("jpki"))
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    jpki_issuer::ca::pem(label, der)
+}
+
+fn openssl_time(t: time::OffsetDateTime) -> String {
+    format!("{:02}{:02}{:02}{:02}{:02}{:02}Z", t.year() % 100, t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
+}
+
+// ---------------------------------------------------------------------------------------------- OCSP
+
+fn ocsp(seconds: u64, clients: usize) -> BenchResult {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    let url = Database::sqlite_url(&data.join("jpki.sqlite3"));
+    let rt = runtime();
+    // A sandbox with 20 people, 10 of whom moved (their signature certificates revoked).
+    let (ca_pem, responder_pem, responder_key_pem, index, requests) = rt.block_on(async {
+        let (issuer, _) = Issuer::init(Database::open(&url).await?).await?;
+        let pins = CardPins { signature: "ABC123".into(), authentication: "1234".into(), input_assistance: "1234".into() };
+        for i in 0..20 {
+            let info = FourInfo::new(&format!("試験　{i}"), "東京都千代田区", BirthDate::parse_iso("1980-01-01")?, Sex::Female)?;
+            let person = issuer.add_person(info, None).await?;
+            issuer.issue_card(&person.id, &pins, &dir.path().join(format!("card{i}"))).await?;
+            if i % 2 == 0 {
+                issuer.move_address(&person.id, "大阪府大阪市").await?;
+            }
+        }
+        let rows: Vec<(String, i64, Option<i64>)> =
+            sqlx::query_as("SELECT serial, not_after, revoked_at FROM certificate WHERE ca_role = 'signature'").fetch_all(issuer.db().pool()).await?;
+        let ca = issuer.ca(CaRole::Signature);
+        let mut index = String::new();
+        let mut serials = Vec::new();
+        for (serial, not_after, revoked) in &rows {
+            let exp = openssl_time(time::OffsetDateTime::from_unix_timestamp(*not_after)?);
+            let upper = serial.to_uppercase();
+            let upper = if upper.len() % 2 == 1 { format!("0{upper}") } else { upper };
+            match revoked {
+                None => index.push_str(&format!("V\t{exp}\t\t{upper}\tunknown\t/CN={serial}\n")),
+                Some(at) => {
+                    let at = openssl_time(time::OffsetDateTime::from_unix_timestamp(*at)?);
+                    index.push_str(&format!("R\t{exp}\t{at},affiliationChanged\t{upper}\tunknown\t/CN={serial}\n"));
+                }
+            }
+            serials.push(hex::decode(serial)?);
+        }
+        for unknown in 1u8..=5 {
+            serials.push(vec![0x7f, unknown, 0x55]);
+        }
+        let name_hash = jpki_crypto::sha1(&ca.name().to_der()?);
+        let key_hash = jpki_crypto::sha1(ca.certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes());
+        let mut requests = Vec::new();
+        for s in &serials {
+            let id = CertId {
+                hash_algorithm: AlgorithmIdentifierOwned { oid: ID_SHA_1, parameters: Some(Any::from(Null)) },
+                issuer_name_hash: OctetString::new(name_hash)?,
+                issuer_key_hash: OctetString::new(key_hash)?,
+                serial_number: SerialNumber::new(s)?,
+            };
+            let req = OcspRequest {
+                tbs_request: TbsRequest {
+                    version: Version::V1,
+                    requestor_name: None,
+                    request_list: vec![Request { req_cert: id, single_request_extensions: None }],
+                    request_extensions: None,
+                },
+                optional_signature: None,
+            };
+            requests.push(req.to_der()?);
+        }
+        issuer.db().close().await;
+        Ok::<_, Box<dyn std::error::Error>>((
+            ca.certificate_pem(),
+            pem("CERTIFICATE", &ca.responder_certificate_der),
+            ca.responder_key.pkcs8_pem(),
+            index,
+            requests,
+        ))
+    })?;
+    let requests = Arc::new(requests);
+    for (name, text) in [("ca.pem", &ca_pem), ("responder.pem", &responder_pem), ("responder.key", &responder_key_pem), ("index.txt", &index)] {
+        std::fs::write(dir.path().join(name), text)?;
+    }
+    std::fs::write(dir.path().join("index.txt.attr"), "unique_subject = no\n")?;
+
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    println!(
+        "OCSP: {} certificates ({} requests in rotation), {clients} keep-alive clients, {seconds} s each, {cores} cores",
+        index.lines().count(),
+        requests.len()
+    );
+
+    let port = free_port()?;
+    let openssl = Guard(
+        Command::new("openssl")
+            .current_dir(dir.path())
+            .args(["ocsp", "-index", "index.txt", "-port", &port.to_string(), "-rsigner", "responder.pem", "-rkey", "responder.key", "-CA", "ca.pem", "-ignore_err", "-nmin", "60", "-multi", &cores.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?,
+    );
+    wait_listening(&format!("127.0.0.1:{port}"))?;
+    let base = measure(&format!("127.0.0.1:{port}"), "/", &requests, clients, seconds)?;
+    drop(openssl);
+
+    let jpki = jpki_binary()?;
+    let mut child = Command::new(jpki)
+        .args(["--data-dir", data.to_str().unwrap(), "serve", "--sandbox", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+    let server = Guard(child);
+    let addr = line.trim().trim_start_matches("listening on http://").to_owned();
+    let ours = measure(&addr, "/issuer/ocsp", &requests, clients, seconds)?;
+    // openssl's responder does not answer wrk (it replies HTTP/1.0 to wrk's HTTP/1.1 keep-alive), so wrk
+    // measures only ours: what the responder does when the load generator is not the limit.
+    let wrk = WrkLoad::prepare(dir.path(), &requests)?.run(&addr, "/issuer/ocsp", clients, seconds)?;
+    drop(server);
+
+    println!("openssl ocsp : {:>10.0} responses/s ({} errors)", base.rate, base.errors);
+    println!("jpki serve   : {:>10.0} responses/s ({} errors)", ours.rate, ours.errors);
+    println!("ratio        : {:>10.1}x (goal >= 20x), same client for both", ours.rate / base.rate);
+    if let Some(w) = wrk {
+        println!("jpki serve   : {:>10.0} responses/s under wrk ({} errors), {:.1}x openssl's rate above", w.rate, w.errors, w.rate / base.rate);
+    }
+    Ok(())
+}
+
+/// A server process, stopped on drop. `openssl ocsp -multi` forks workers that outlive a killed parent,
+/// so it runs in its own process group and the whole group is stopped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> BenchResult<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_listening(addr: &str) -> BenchResult {
+    for _ in 0..100 {
+        if TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("nothing listens on {addr}").into())
+}
+
+struct Load {
+    rate: f64,
+    errors: u64,
+}
+
+/// `wrk` with a script that posts the requests in rotation, when wrk is installed.
+struct WrkLoad {
+    script: Option<PathBuf>,
+    bodies: Vec<PathBuf>,
+}
+
+const WRK_SCRIPT: &str = r#"
+local bodies = {}
+local n = 0
+init = function(args)
+  for i, path in ipairs(args) do
+    local f = io.open(path, "rb"); bodies[i] = f:read("*all"); f:close()
+  end
+end
+request = function()
+  n = n % #bodies + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/ocsp-request"}, bodies[n])
+end
+"#;
+
+impl WrkLoad {
+    fn available() -> bool {
+        Command::new("wrk").arg("--version").output().is_ok()
+    }
+
+    fn prepare(dir: &Path, requests: &[Vec<u8>]) -> BenchResult<WrkLoad> {
+        if !Self::available() {
+            return Ok(WrkLoad { script: None, bodies: vec![] });
+        }
+        let script = dir.join("ocsp.lua");
+        std::fs::write(&script, WRK_SCRIPT)?;
+        let bodies = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let p = dir.join(format!("req{i}.der"));
+                std::fs::write(&p, r).map(|_| p)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(WrkLoad { script: Some(script), bodies })
+    }
+}
+
+/// Checks for one second that the server answers every request with a successful OCSP response, then
+/// measures its throughput with the built-in client.
+fn measure(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, seconds: u64) -> BenchResult<Load> {
+    let check = load(addr, path, requests, 4, 1)?;
+    if check.errors > 0 || check.rate == 0.0 {
+        return Err(format!("{addr}{path} did not answer with successful OCSP responses ({} errors)", check.errors).into());
+    }
+    load(addr, path, requests, clients, seconds)
+}
+
+impl WrkLoad {
+    /// Throughput under wrk, or `None` when wrk is not installed.
+    fn run(&self, addr: &str, path: &str, clients: usize, seconds: u64) -> BenchResult<Option<Load>> {
+        let Some(script) = &self.script else { return Ok(None) };
+        let mut cmd = Command::new("wrk");
+        cmd.args(["-t", "2", "-c", &clients.to_string(), "-d", &format!("{seconds}s"), "-s", script.to_str().unwrap(), &format!("http://{addr}{path}"), "--"]);
+        cmd.args(&self.bodies);
+        let out = String::from_utf8(cmd.output()?.stdout)?;
+        let rate = out.lines().find_map(|l| l.strip_prefix("Requests/sec:")).and_then(|v| v.trim().parse::<f64>().ok()).ok_or("no rate in wrk output")?;
+        let errors = out.lines().filter_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:")).filter_map(|v| v.trim().parse::<u64>().ok()).sum();
+        Ok(Some(Load { rate, errors }))
+    }
+}
+
+/// Sends the requests in rotation from `clients` threads for `seconds`, each over a keep-alive
+/// connection (reopened when the server closes it). A response counts when it is an HTTP 200 carrying a
+/// successful OCSPResponse (`30 82 LL LL 0A 01 00`).
+fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, seconds: u64) -> BenchResult<Load> {
+    let ok = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let (addr, path, requests, ok, errors, stop) = (addr.to_owned(), path.to_owned(), requests.clone(), ok.clone(), errors.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut conn: Option<BufReader<TcpStream>> = None;
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = &requests[i % requests.len()];
+                    i += 1;
+                    if conn.is_none() {
+                        conn = TcpStream::connect(&addr).ok().map(|s| {
+                            let _ = s.set_nodelay(true);
+                            BufReader::new(s)
+                        });
+                    }
+                    let Some(c) = conn.as_mut() else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    match exchange(c, &addr, &path, body) {
+                        Ok((good, keep)) => {
+                            if good { ok.fetch_add(1, Ordering::Relaxed) } else { errors.fetch_add(1, Ordering::Relaxed) };
+                            if !keep {
+                                conn = None;
+                            }
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            conn = None;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok(Load { rate: ok.load(Ordering::Relaxed) as f64 / elapsed, errors: errors.load(Ordering::Relaxed) })
+}
+
+/// One POST on a connection; returns (successful OCSP response, connection reusable).
+fn exchange(conn: &mut BufReader<TcpStream>, addr: &str, path: &str, body: &[u8]) -> std::io::Result<(bool, bool)> {
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\n\r\n", body.len());
+    let stream = conn.get_mut();
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut status = String::new();
+    conn.read_line(&mut status)?;
+    let (mut length, mut keep) = (None, status.starts_with("HTTP/1.1"));
+    loop {
+        let mut line = String::new();
+        if conn.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse::<usize>().ok();
+        } else if lower.starts_with("connection:") {
+            keep = lower.contains("keep-alive") || (keep && !lower.contains("close"));
+        }
+    }
+    let mut resp = Vec::new();
+    match length {
+        Some(n) => {
+            resp.resize(n, 0);
+            conn.read_exact(&mut resp)?;
+        }
+        None => {
+            conn.read_to_end(&mut resp)?;
+            keep = false;
+        }
+    }
+    let good = status.split_whitespace().nth(1) == Some("200") && resp.len() > 7 && resp[0] == 0x30 && resp[4..7] == [0x0a, 0x01, 0x00];
+    Ok((good, keep))
+}
+
+// ----------------------------------------------------------------------------------------------- CRL
+
+/// Fills the sandbox database under `data` with `n` revoked signature certificates.
+async fn fill_revoked(data: &Path, n: u64) -> BenchResult<Duration> {
+    let (issuer, _) = Issuer::init(Database::open(&Database::sqlite_url(&data.join("jpki.sqlite3"))).await?).await?;
+    let info = FourInfo::new("試験　太郎", "東京都千代田区", BirthDate::parse_iso("1980-01-01")?, Sex::Male)?;
+    let person = issuer.add_person(info, None).await?;
+    let now = jpki_issuer::now().unix_timestamp();
+    let card = jpki_store::new_id("card");
+    sqlx::query("INSERT INTO card (id, person_id, device, status, issued_at, expires_at) VALUES ($1, $2, 'card', 'active', $3, $4)")
+        .bind(&card)
+        .bind(&person.id)
+        .bind(now)
+        .bind(now + 86_400 * 3650)
+        .execute(issuer.db().pool())
+        .await?;
+    let start = Instant::now();
+    // 0x40… keeps every serial 8 bytes long and positive, like the issuer's own.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+         INSERT INTO certificate (serial, ca_role, person_id, card_id, not_before, not_after, der, revoked_at, revocation_reason, invalidity_date)
+         SELECT printf('%016x', i + 4611686018427387904), 'signature', $2, $3, $4, $5, X'', $4, 3 + (i % 4), $4 FROM n",
+    )
+    .bind(n as i64)
+    .bind(&person.id)
+    .bind(&card)
+    .bind(now)
+    .bind(now + 86_400 * 1800)
+    .execute(issuer.db().pool())
+    .await?;
+    issuer.db().close().await;
+    Ok(start.elapsed())
+}
+
+/// Publishes the signature CRL of the sandbox in `data` in a child process; returns (time, peak RSS in
+/// kB, entries, bytes).
+fn publish_in_child(data: &Path) -> BenchResult<(Duration, u64, u64, u64)> {
+    let start = Instant::now();
+    let out = Command::new(std::env::current_exe()?).args(["crl-publish-child", data.to_str().unwrap()]).output()?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        return Err(format!("CRL publication failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let field = |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Ok((elapsed, field("rss_kb="), field("entries="), field("bytes=")))
+}
+
+fn crl_publish_child(data: &Path) -> BenchResult {
+    let summary = runtime().block_on(async {
+        let issuer = Issuer::open(Database::open(&Database::sqlite_url(&data.join("jpki.sqlite3"))).await?).await?;
+        Ok::<_, Box<dyn std::error::Error>>(issuer.publish_crl(CaRole::Signature, &data.join("crl")).await?)
+    })?;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches("kB").trim().to_owned()).unwrap_or_default();
+    println!("rss_kb={hwm} entries={} bytes={}", summary.entries, summary.bytes);
+    Ok(())
+}
+
+fn crl(entries: u64, baseline: u64) -> BenchResult {
+    let rt = runtime();
+    // Baseline: the same entries through `openssl ca -gencrl` and through openjpki.
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    rt.block_on(fill_revoked(&data, baseline))?;
+    let (ours, _, n, _) = publish_in_child(&data)?;
+    let (ca_pem, key_pem) = rt.block_on(async {
+        let issuer = Issuer::open(Database::open(&Database::sqlite_url(&data.join("jpki.sqlite3"))).await?).await?;
+        let ca = issuer.ca(CaRole::Signature);
+        Ok::<_, Box<dyn std::error::Error>>((ca.certificate_pem(), ca.key.pkcs8_pem()))
+    })?;
+    let ssl = dir.path().join("openssl");
+    std::fs::create_dir_all(&ssl)?;
+    std::fs::write(ssl.join("ca.pem"), ca_pem)?;
+    std::fs::write(ssl.join("ca.key"), key_pem)?;
+    std::fs::write(ssl.join("crlnumber"), "01\n")?;
+    std::fs::write(ssl.join("index.txt.attr"), "unique_subject = no\n")?;
+    std::fs::write(
+        ssl.join("ca.cnf"),
+        "[ca]\ndefault_ca = sb\n[sb]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 1\ncertificate = ca.pem\nprivate_key = ca.key\nunique_subject = no\n",
+    )?;
+    {
+        let now = openssl_time(time::OffsetDateTime::now_utc());
+        let exp = openssl_time(time::OffsetDateTime::now_utc() + time::Duration::days(1800));
+        let reasons = ["affiliationChanged", "superseded", "cessationOfOperation", "certificateHold"];
+        let mut w = std::io::BufWriter::new(std::fs::File::create(ssl.join("index.txt"))?);
+        for i in 1..=baseline {
+            writeln!(w, "R\t{exp}\t{now},{}\t{:016X}\tunknown\t/CN=x", reasons[(i % 4) as usize], i + 4611686018427387904)?;
+        }
+    }
+    let start = Instant::now();
+    let status = Command::new("openssl").current_dir(&ssl).args(["ca", "-config", "ca.cnf", "-gencrl", "-out", "base.crl"]).stderr(Stdio::null()).status()?;
+    let base = start.elapsed();
+    if !status.success() {
+        return Err("openssl ca -gencrl failed".into());
+    }
+    println!("CRL baseline, {n} entries: openssl ca -gencrl {:.2} s, openjpki {:.2} s, ratio {:.1}x", base.as_secs_f64(), ours.as_secs_f64(), base.as_secs_f64() / ours.as_secs_f64());
+    drop(dir);
+
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    let fill = rt.block_on(fill_revoked(&data, entries))?;
+    let (took, rss_kb, n, bytes) = publish_in_child(&data)?;
+    println!(
+        "CRL, {n} entries ({} MB): generated in {:.1} s, peak RSS {:.1} MB (goal <= 256 MB); database filled in {:.1} s",
+        bytes / 1_000_000,
+        took.as_secs_f64(),
+        rss_kb as f64 / 1024.0,
+        fill.as_secs_f64()
+    );
+    Ok(())
+}
