@@ -15,6 +15,7 @@ use const_oid::ObjectIdentifier;
 use der::asn1::{Any, BitString, GeneralizedTime, Null, OctetString, PrintableStringRef, SetOfVec, UtcTime, Utf8StringRef};
 use der::{Decode, Encode};
 use jpki_crypto::RsaKey;
+pub(crate) use jpki_profile::cert_profile::extension;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use time::OffsetDateTime;
 use x509_cert::attr::AttributeTypeAndValue;
@@ -138,10 +139,6 @@ pub(crate) fn generalized_time(t: OffsetDateTime) -> Result<GeneralizedTime, der
 
 pub(crate) fn sha256_with_rsa() -> AlgorithmIdentifierOwned {
     AlgorithmIdentifierOwned { oid: SHA_256_WITH_RSA_ENCRYPTION, parameters: Some(Any::from(Null)) }
-}
-
-pub(crate) fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension, der::Error> {
-    Ok(Extension { extn_id: oid, critical, extn_value: OctetString::new(value.to_der()?)? })
 }
 
 /// A random positive serial number of 8 bytes (RFC 5280 §4.1.2.2 allows up to 20).

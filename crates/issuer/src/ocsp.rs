@@ -116,11 +116,6 @@ impl OcspResponder {
         Ok(responder)
     }
 
-    /// Drops every cached response (the next request re-produces it).
-    pub fn invalidate(&self) {
-        self.cache.write().expect("cache lock").clear();
-    }
-
     fn ca_for(&self, id: &CertId) -> Option<CaRole> {
         let alg = id.hash_algorithm.oid;
         self.index.iter().find_map(|ca| {

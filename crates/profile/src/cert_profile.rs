@@ -322,7 +322,8 @@ pub fn four_info_san(info: &FourInfo) -> Result<SubjectAltName, der::Error> {
     ]))
 }
 
-fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension, der::Error> {
+/// An X.509 extension holding the DER of `value`.
+pub fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension, der::Error> {
     Ok(Extension { extn_id: oid, critical, extn_value: OctetString::new(value.to_der()?)? })
 }
 

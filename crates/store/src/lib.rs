@@ -1,6 +1,6 @@
 //! One storage layer for every openjpki component: SQLite by default, PostgreSQL when a `postgres://`
-//! URL is given. Both run the same schema (`migrations/sqlite` and `migrations/postgres` differ only in
-//! column types) and the same queries, written with `$n` placeholders, which both engines accept.
+//! URL is given. Both run the same migrations (`migrations/`, portable SQL only) and the same queries,
+//! written with `$n` placeholders, which both engines accept.
 #![forbid(unsafe_code)]
 
 use std::path::Path;
@@ -13,8 +13,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use sqlx;
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,10 +69,7 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
+        MIGRATIONS.run(&pool).await?;
         Ok(Database { pool, backend })
     }
 

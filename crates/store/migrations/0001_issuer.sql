@@ -1,12 +1,12 @@
 -- Sandbox issuer: CAs, resident registry, cards, certificates, life events, consents, provisions.
--- Keep in step with ../postgres/0001_issuer.sql: the two differ only in the binary column type.
+-- One schema for SQLite and PostgreSQL: portable types only (SQLite stores BYTEA columns as blobs).
 
 CREATE TABLE issuer_ca (
     role TEXT PRIMARY KEY,                       -- 'signature' | 'authentication'
-    certificate BLOB NOT NULL,                   -- DER, self-signed
-    private_key BLOB NOT NULL,                   -- PKCS#8 DER (sandbox keys only)
-    responder_certificate BLOB NOT NULL,         -- delegated OCSP responder, DER
-    responder_private_key BLOB NOT NULL,
+    certificate BYTEA NOT NULL,                   -- DER, self-signed
+    private_key BYTEA NOT NULL,                   -- PKCS#8 DER (sandbox keys only)
+    responder_certificate BYTEA NOT NULL,         -- delegated OCSP responder, DER
+    responder_private_key BYTEA NOT NULL,
     next_crl_number BIGINT NOT NULL,
     created_at BIGINT NOT NULL
 );
@@ -48,7 +48,7 @@ CREATE TABLE certificate (
     card_id TEXT NOT NULL REFERENCES card (id),
     not_before BIGINT NOT NULL,
     not_after BIGINT NOT NULL,
-    der BLOB NOT NULL,
+    der BYTEA NOT NULL,
     revoked_at BIGINT,
     revocation_reason INTEGER,                   -- RFC 5280 CRLReason
     invalidity_date BIGINT,
