@@ -201,3 +201,31 @@ async fn streamed_crl_with_many_entries_is_exact() {
         Err(_) => jpki_store::testing::skipped("openssl check of the 100 000-entry CRL (openssl is not installed)"),
     }
 }
+
+/// A publication that fails half-way (here: the entry stream breaks) leaves the previous CRL untouched
+/// and no temporary file behind.
+#[tokio::test]
+async fn failed_publication_keeps_the_previous_crl() {
+    let dir = tempfile::tempdir().unwrap();
+    let previous = sample_crl(dir.path(), 10).await;
+    let ca = sample_ca();
+    let now = jpki_issuer::now();
+    let params = CrlParams {
+        issuer: ca.name(),
+        issuer_key: &ca.key,
+        authority_key_id: ca.authority_key_id().unwrap(),
+        number: 8,
+        this_update: now,
+        next_update: now + time::Duration::days(1),
+    };
+    let entries = stream::iter((0..1000u64).map(move |i| {
+        if i == 500 {
+            return Err(jpki_issuer::IssuerError::Refused("database went away".into()));
+        }
+        Ok(RevokedEntry { serial: (i + 1).to_be_bytes().to_vec(), revoked_at: now, reason: CrlReason::Superseded, invalidity_date: None })
+    }));
+    assert!(write_crl(params, entries, &dir.path().join("test.crl")).await.is_err());
+    assert_eq!(std::fs::read(dir.path().join("test.crl")).unwrap(), previous);
+    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, vec!["test.crl".to_owned()]);
+}
