@@ -2,9 +2,9 @@
 //!
 //! - Each CA has a delegated responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck, §4.2.2.2);
 //!   responses name it by key hash and carry it.
-//! - A request without a nonce for one certificate is answered from a cache of pre-produced responses;
-//!   the cache is dropped whenever a certificate's status changes anywhere (the database's status
-//!   epoch, polled), and an entry is produced again once half its validity has passed.
+//! - A request without a nonce for one certificate is answered from a cache of pre-produced responses.
+//!   When a certificate's status changes anywhere (the database's status epoch, polled), the cached
+//!   responses are re-produced; an entry is also produced again once half its validity has passed.
 //! - A request with a nonce (RFC 8954) gets a freshly signed response echoing it.
 //! - A serial the CA never issued is `unknown`; a CertID naming neither CA is answered `unauthorized`
 //!   (§2.3); anything that does not decode is `malformedRequest`. No input makes it fail otherwise.
@@ -38,6 +38,9 @@ pub const ID_PKIX_OCSP_NONCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1
 /// How long a response is current (its nextUpdate − thisUpdate).
 pub const RESPONSE_VALIDITY: time::Duration = time::Duration::hours(1);
 
+/// Most responses re-produced after one status change (each costs one signature).
+const MAX_REFRESH: usize = 10_000;
+
 /// How often the responder looks for status changes made by other processes.
 const EPOCH_POLL: Duration = Duration::from_millis(250);
 
@@ -55,6 +58,7 @@ struct CacheKey {
 }
 
 struct Cached {
+    cert_id: CertId,
     der: Arc<Vec<u8>>,
     produced_at: OffsetDateTime,
     /// Whether the answer is about a certificate the CA issued (and so is metered).
@@ -105,8 +109,9 @@ impl OcspResponder {
                 let Some(r) = weak.upgrade() else { break };
                 match current_epoch(&r.issuer).await {
                     Ok(e) if e != r.epoch.load(Ordering::Acquire) => {
-                        r.cache.write().expect("cache lock").clear();
+                        let stale = std::mem::take(&mut *r.cache.write().expect("cache lock"));
                         r.epoch.store(e, Ordering::Release);
+                        r.refresh(stale).await;
                     }
                     Ok(_) => {}
                     Err(err) => tracing::warn!(error = %err, "cannot read the status epoch"),
@@ -114,6 +119,22 @@ impl OcspResponder {
             }
         });
         Ok(responder)
+    }
+
+    /// Re-produces, after a status change, the responses that were being served, so that the certificates
+    /// clients ask about keep being answered from pre-produced responses. The cache was emptied first:
+    /// until a response is re-produced, requests produce it themselves.
+    async fn refresh(&self, stale: HashMap<CacheKey, Cached>) {
+        for (key, old) in stale.into_iter().take(MAX_REFRESH) {
+            let at = now();
+            match self.produce(key.role, &[(&old.cert_id, Some(key.role))], None, at).await {
+                Ok((der, answers)) => {
+                    let cached = Cached { cert_id: old.cert_id, der: Arc::new(der), produced_at: at, known: answers[0] != Answer::Unknown };
+                    self.cache.write().expect("cache lock").entry(key).or_insert(cached);
+                }
+                Err(_) => tracing::warn!(serial = %key.serial, "could not re-produce an OCSP response"),
+            }
+        }
     }
 
     fn ca_for(&self, id: &CertId) -> Option<CaRole> {
@@ -158,7 +179,8 @@ impl OcspResponder {
                     let (der, answers) = self.produce(signer, &[(id, Some(signer))], None, at).await?;
                     let known = answers[0] != Answer::Unknown;
                     let der = Arc::new(der);
-                    self.cache.write().expect("cache lock").insert(key.clone(), Cached { der: der.clone(), produced_at: at, known });
+                    let cached = Cached { cert_id: id.clone(), der: der.clone(), produced_at: at, known };
+                    self.cache.write().expect("cache lock").insert(key.clone(), cached);
                     (der, known)
                 }
             };
