@@ -121,7 +121,8 @@ impl Issuer {
 
     /// Loads the CAs of an initialized sandbox.
     pub async fn open(db: Database) -> Result<Issuer, IssuerError> {
-        let rows: Vec<(String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        type CaRow = (String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+        let rows: Vec<CaRow> = sqlx::query_as(
             "SELECT role, certificate, private_key, responder_certificate, responder_private_key FROM issuer_ca",
         )
         .fetch_all(db.pool())

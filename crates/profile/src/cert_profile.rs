@@ -142,7 +142,7 @@ pub struct JpkiCertificate {
     pub four_info: Option<FourInfo>,
 }
 
-fn ext<'a>(cert: &'a Certificate, oid: ObjectIdentifier) -> Option<&'a Extension> {
+fn ext(cert: &Certificate, oid: ObjectIdentifier) -> Option<&Extension> {
     cert.tbs_certificate.extensions.as_deref().unwrap_or_default().iter().find(|e| e.extn_id == oid)
 }
 

@@ -69,7 +69,7 @@ fn time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, CrlError> {
     OffsetDateTime::from_unix_timestamp(secs).map_err(|_| CrlError::Time)
 }
 
-fn find<'a>(exts: &'a Option<Vec<Extension>>, oid: const_oid::ObjectIdentifier) -> Option<&'a Extension> {
+fn find(exts: &Option<Vec<Extension>>, oid: const_oid::ObjectIdentifier) -> Option<&Extension> {
     exts.as_deref().unwrap_or_default().iter().find(|e| e.extn_id == oid)
 }
 
