@@ -1,7 +1,6 @@
 //! `jpki-bench`: see README.md.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -205,7 +204,7 @@ fn free_port() -> BenchResult<u16> {
 
 fn wait_listening(addr: &str) -> BenchResult {
     for _ in 0..100 {
-        if TcpStream::connect(addr).is_ok() {
+        if std::net::TcpStream::connect(addr).is_ok() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -285,77 +284,84 @@ impl WrkLoad {
     }
 }
 
-/// Sends the requests in rotation from `clients` threads for `seconds`, each over a keep-alive
-/// connection (reopened when the server closes it). A response counts when it is an HTTP 200 carrying a
-/// successful OCSPResponse (`30 82 LL LL 0A 01 00`).
+/// Sends the requests in rotation over `clients` keep-alive connections for `seconds`, all driven by one
+/// single-threaded async runtime so that the load generator takes as little CPU as it can from the
+/// server it shares the machine with. A connection the server closes is reopened. A response counts when
+/// it is an HTTP 200 carrying a successful OCSPResponse (`30 82 LL LL 0A 01 00`).
 fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, seconds: u64) -> BenchResult<Load> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let (addr, path, requests, ok, errors, stop) = (addr.to_owned(), path.to_owned(), requests.clone(), ok.clone(), errors.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut conn: Option<BufReader<TcpStream>> = None;
-                let mut i = c;
-                while !stop.load(Ordering::Relaxed) {
-                    let body = &requests[i % requests.len()];
-                    i += 1;
-                    if conn.is_none() {
-                        conn = TcpStream::connect(&addr).ok().map(|s| {
-                            let _ = s.set_nodelay(true);
-                            BufReader::new(s)
-                        });
-                    }
-                    let Some(c) = conn.as_mut() else {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    };
-                    match exchange(c, &addr, &path, body) {
-                        Ok((good, keep)) => {
-                            if good { ok.fetch_add(1, Ordering::Relaxed) } else { errors.fetch_add(1, Ordering::Relaxed) };
-                            if !keep {
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let (addr, path, requests, ok, errors, stop) =
+                    (addr.to_owned(), path.to_owned(), requests.clone(), ok.clone(), errors.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut conn: Option<tokio::io::BufReader<tokio::net::TcpStream>> = None;
+                    let mut i = c;
+                    while !stop.load(Ordering::Relaxed) {
+                        let body = &requests[i % requests.len()];
+                        i += 1;
+                        if conn.is_none() {
+                            conn = tokio::net::TcpStream::connect(&addr).await.ok().map(|s| {
+                                let _ = s.set_nodelay(true);
+                                tokio::io::BufReader::new(s)
+                            });
+                        }
+                        let Some(c) = conn.as_mut() else {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            continue;
+                        };
+                        match exchange(c, &addr, &path, body).await {
+                            Ok((good, keep)) => {
+                                if good { ok.fetch_add(1, Ordering::Relaxed) } else { errors.fetch_add(1, Ordering::Relaxed) };
+                                if !keep {
+                                    conn = None;
+                                }
+                            }
+                            Err(_) => {
+                                errors.fetch_add(1, Ordering::Relaxed);
                                 conn = None;
                             }
                         }
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                            conn = None;
-                        }
                     }
-                }
+                })
             })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(seconds));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
-    }
+            .collect();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
     let elapsed = start.elapsed().as_secs_f64();
     Ok(Load { rate: ok.load(Ordering::Relaxed) as f64 / elapsed, errors: errors.load(Ordering::Relaxed) })
 }
 
 /// One POST on a connection; returns (successful OCSP response, connection reusable).
-fn exchange(conn: &mut BufReader<TcpStream>, addr: &str, path: &str, body: &[u8]) -> std::io::Result<(bool, bool)> {
-    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\n\r\n", body.len());
-    let stream = conn.get_mut();
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut status = String::new();
-    conn.read_line(&mut status)?;
-    let (mut length, mut keep) = (None, status.starts_with("HTTP/1.1"));
+async fn exchange(conn: &mut tokio::io::BufReader<tokio::net::TcpStream>, addr: &str, path: &str, body: &[u8]) -> std::io::Result<(bool, bool)> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    request.extend_from_slice(body);
+    conn.get_mut().write_all(&request).await?;
+    let mut line = String::new();
+    conn.read_line(&mut line).await?;
+    let ok_status = line.split_whitespace().nth(1) == Some("200");
+    let (mut length, mut keep) = (None, line.starts_with("HTTP/1.1"));
     loop {
-        let mut line = String::new();
-        if conn.read_line(&mut line)? == 0 {
+        line.clear();
+        if conn.read_line(&mut line).await? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        let line = line.trim_end();
-        if line.is_empty() {
+        let header = line.trim_end();
+        if header.is_empty() {
             break;
         }
-        let lower = line.to_ascii_lowercase();
+        let lower = header.to_ascii_lowercase();
         if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse::<usize>().ok();
         } else if lower.starts_with("connection:") {
@@ -366,14 +372,14 @@ fn exchange(conn: &mut BufReader<TcpStream>, addr: &str, path: &str, body: &[u8]
     match length {
         Some(n) => {
             resp.resize(n, 0);
-            conn.read_exact(&mut resp)?;
+            conn.read_exact(&mut resp).await?;
         }
         None => {
-            conn.read_to_end(&mut resp)?;
+            conn.read_to_end(&mut resp).await?;
             keep = false;
         }
     }
-    let good = status.split_whitespace().nth(1) == Some("200") && resp.len() > 7 && resp[0] == 0x30 && resp[4..7] == [0x0a, 0x01, 0x00];
+    let good = ok_status && resp.len() > 7 && resp[0] == 0x30 && resp[4..7] == [0x0a, 0x01, 0x00];
     Ok((good, keep))
 }
 

@@ -113,7 +113,7 @@ async fn crl(State(service): State<IssuerService>, headers: HeaderMap, Path(file
     Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], bytes).into_response())
 }
 
-fn ocsp_response(der: Vec<u8>) -> Response {
+fn ocsp_response(der: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/ocsp-response")], der).into_response()
 }
 

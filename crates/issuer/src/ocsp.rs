@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
 use std::time::Duration;
 
 use const_oid::db::rfc5912::{ID_SHA_1, ID_SHA_256};
@@ -59,7 +61,7 @@ struct CacheKey {
 
 struct Cached {
     cert_id: CertId,
-    der: Arc<Vec<u8>>,
+    der: Bytes,
     produced_at: OffsetDateTime,
     /// Whether the answer is about a certificate the CA issued (and so is metered).
     known: bool,
@@ -129,7 +131,7 @@ impl OcspResponder {
             let at = now();
             match self.produce(key.role, &[(&old.cert_id, Some(key.role))], None, at).await {
                 Ok((der, answers)) => {
-                    let cached = Cached { cert_id: old.cert_id, der: Arc::new(der), produced_at: at, known: answers[0] != Answer::Unknown };
+                    let cached = Cached { cert_id: old.cert_id, der: Bytes::from(der), produced_at: at, known: answers[0] != Answer::Unknown };
                     self.cache.write().expect("cache lock").entry(key).or_insert(cached);
                 }
                 Err(_) => tracing::warn!(serial = %key.serial, "could not re-produce an OCSP response"),
@@ -149,7 +151,7 @@ impl OcspResponder {
 
     /// Answers one DER OCSPRequest with a DER OCSPResponse. `operator_id` names the platform operator
     /// the answer is metered to (`None`: anonymous).
-    pub async fn respond(&self, request: &[u8], operator_id: Option<&str>) -> Vec<u8> {
+    pub async fn respond(&self, request: &[u8], operator_id: Option<&str>) -> Bytes {
         match self.try_respond(request, operator_id).await {
             Ok(der) => der,
             Err(Failure::Malformed) => status_only(OcspResponse::malformed_request()),
@@ -161,7 +163,7 @@ impl OcspResponder {
         }
     }
 
-    async fn try_respond(&self, request: &[u8], operator_id: Option<&str>) -> Result<Vec<u8>, Failure> {
+    async fn try_respond(&self, request: &[u8], operator_id: Option<&str>) -> Result<Bytes, Failure> {
         let request = parse_request(request)?;
         let roles: Vec<Option<CaRole>> = request.cert_ids.iter().map(|id| self.ca_for(id)).collect();
         // One response is signed by one responder: the CA of the first certificate it can speak for.
@@ -178,7 +180,7 @@ impl OcspResponder {
                 None => {
                     let (der, answers) = self.produce(signer, &[(id, Some(signer))], None, at).await?;
                     let known = answers[0] != Answer::Unknown;
-                    let der = Arc::new(der);
+                    let der = Bytes::from(der);
                     let cached = Cached { cert_id: id.clone(), der: der.clone(), produced_at: at, known };
                     self.cache.write().expect("cache lock").insert(key.clone(), cached);
                     (der, known)
@@ -187,7 +189,7 @@ impl OcspResponder {
             if known {
                 self.meter(operator_id, &[signer], at).await?;
             }
-            return Ok(der.as_ref().clone());
+            return Ok(der);
         }
 
         let ids: Vec<(&CertId, Option<CaRole>)> =
@@ -195,7 +197,7 @@ impl OcspResponder {
         let (der, answers) = self.produce(signer, &ids, request.nonce, at).await?;
         let metered: Vec<CaRole> = answers.iter().filter(|a| **a != Answer::Unknown).map(|_| signer).collect();
         self.meter(operator_id, &metered, at).await?;
-        Ok(der)
+        Ok(Bytes::from(der))
     }
 
     async fn meter(&self, operator_id: Option<&str>, roles: &[CaRole], at: OffsetDateTime) -> Result<(), Failure> {
@@ -316,8 +318,8 @@ fn serial_of(id: &CertId) -> String {
     jpki_profile::cert_profile::serial_hex(id.serial_number.as_bytes())
 }
 
-fn status_only(response: OcspResponse) -> Vec<u8> {
-    response.to_der().expect("a status-only OCSPResponse encodes")
+fn status_only(response: OcspResponse) -> Bytes {
+    Bytes::from(response.to_der().expect("a status-only OCSPResponse encodes"))
 }
 
 async fn current_epoch(issuer: &Issuer) -> Result<i64, IssuerError> {
