@@ -93,7 +93,7 @@ impl Meter {
 /// Adds the provisions to their counters: one statement (atomic on its own), so one database round trip
 /// per group commit.
 async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) -> Result<(), IssuerError> {
-    let mut totals: BTreeMap<(&str, String, &str, &str), (i64, i64)> = BTreeMap::new();
+    let mut totals: BTreeMap<(&str, (i32, u8), &str, &str), (i64, i64)> = BTreeMap::new();
     for p in items {
         let key = (p.operator_id.as_deref().unwrap_or(""), billing_month(p.at), p.method, p.cert_kind);
         let t = totals.entry(key).or_default();
@@ -114,7 +114,8 @@ async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) ->
     );
     let mut query = sqlx::query(&sql);
     for ((operator, month, method, kind), (count, fee)) in totals {
-        query = query.bind(operator).bind(month).bind(method).bind(kind).bind(count).bind(fee);
+        let (year, month) = month;
+        query = query.bind(operator).bind(format!("{year:04}-{month:02}")).bind(method).bind(kind).bind(count).bind(fee);
     }
     query.execute(db.pool()).await?;
     Ok(())
@@ -131,10 +132,10 @@ pub struct UsageLine {
     pub fee_yen: i64,
 }
 
-/// The billing period of a provision: its month in Japan Standard Time.
-fn billing_month(at: OffsetDateTime) -> String {
+/// The billing period of a provision: its year and month in Japan Standard Time.
+fn billing_month(at: OffsetDateTime) -> (i32, u8) {
     let t = at.to_offset(jpki_profile::cert_profile::JST);
-    format!("{:04}-{:02}", t.year(), t.month() as u8)
+    (t.year(), t.month() as u8)
 }
 
 /// Totals per operator, month (JST), method and certificate kind.
