@@ -143,17 +143,21 @@ async fn responder_answers_every_malformed_request_with_an_ocsp_response() {
     }
 }
 
-async fn sample_crl(dir: &std::path::Path, entries: u64) -> Vec<u8> {
-    let ca = sample_ca();
-    let now = jpki_issuer::now();
-    let params = CrlParams {
+fn crl_params(ca: &Ca, number: u64, now: time::OffsetDateTime) -> CrlParams<'_> {
+    CrlParams {
         issuer: ca.name(),
         issuer_key: &ca.key,
         authority_key_id: ca.authority_key_id().unwrap(),
-        number: 7,
+        number,
         this_update: now,
         next_update: now + time::Duration::days(1),
-    };
+    }
+}
+
+async fn sample_crl(dir: &std::path::Path, entries: u64) -> Vec<u8> {
+    let ca = sample_ca();
+    let now = jpki_issuer::now();
+    let params = crl_params(&ca, 7, now);
     let reasons = [CrlReason::AffiliationChanged, CrlReason::CertificateHold, CrlReason::Unspecified, CrlReason::Superseded];
     let entries = stream::iter((0..entries).map(move |i| {
         Ok(RevokedEntry {
@@ -210,14 +214,7 @@ async fn failed_publication_keeps_the_previous_crl() {
     let previous = sample_crl(dir.path(), 10).await;
     let ca = sample_ca();
     let now = jpki_issuer::now();
-    let params = CrlParams {
-        issuer: ca.name(),
-        issuer_key: &ca.key,
-        authority_key_id: ca.authority_key_id().unwrap(),
-        number: 8,
-        this_update: now,
-        next_update: now + time::Duration::days(1),
-    };
+    let params = crl_params(&ca, 8, now);
     let entries = stream::iter((0..1000u64).map(move |i| {
         if i == 500 {
             return Err(jpki_issuer::IssuerError::Refused("database went away".into()));
