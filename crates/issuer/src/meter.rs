@@ -93,7 +93,9 @@ impl Meter {
 /// Adds the provisions to their counters: one statement (atomic on its own), so one database round trip
 /// per group commit.
 async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) -> Result<(), IssuerError> {
-    let mut totals: BTreeMap<(&str, (i32, u8), &str, &str), (i64, i64)> = BTreeMap::new();
+    // (operator, billing month, method, certificate kind) → (count, fee in yen)
+    type Key<'a> = (&'a str, (i32, u8), &'a str, &'a str);
+    let mut totals: BTreeMap<Key<'_>, (i64, i64)> = BTreeMap::new();
     for p in items {
         let key = (p.operator_id.as_deref().unwrap_or(""), billing_month(p.at), p.method, p.cert_kind);
         let t = totals.entry(key).or_default();
