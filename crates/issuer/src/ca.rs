@@ -121,6 +121,11 @@ fn name(attrs: &[Attr<'_>]) -> Result<Name, der::Error> {
     Ok(RdnSequence(rdns))
 }
 
+/// `C=JP, O=JPKI-SANDBOX, OU=<the CA's unit>, <last>`: the names of a sandbox CA and of its responder.
+fn sandbox_name(role: CaRole, last: Attr<'_>) -> Result<Name, der::Error> {
+    name(&[Attr::Printable(ID_AT_COUNTRY_NAME, "JP"), Attr::Utf8(O, "JPKI-SANDBOX"), Attr::Utf8(OU, role.unit()), last])
+}
+
 pub(crate) fn x509_time(t: OffsetDateTime) -> Result<Time, der::Error> {
     let secs = u64::try_from(t.unix_timestamp()).map_err(|_| der::ErrorKind::DateTime)?;
     let d = std::time::Duration::from_secs(secs);
@@ -211,12 +216,7 @@ impl Ca {
     /// Creates a new CA of `role`, valid from `now` for ten years, with its responder.
     pub fn create(role: CaRole, now: OffsetDateTime) -> Result<Ca, IssuerError> {
         let key = RsaKey::generate_2048()?;
-        let subject = name(&[
-            Attr::Printable(ID_AT_COUNTRY_NAME, "JP"),
-            Attr::Utf8(O, "JPKI-SANDBOX"),
-            Attr::Utf8(OU, role.unit()),
-            Attr::Utf8(OU, "openjpki sandbox issuer (not J-LIS)"),
-        ])?;
+        let subject = sandbox_name(role, Attr::Utf8(OU, "openjpki sandbox issuer (not J-LIS)"))?;
         let alt_name = name(&[
             Attr::Printable(ID_AT_COUNTRY_NAME, "JP"),
             Attr::Utf8(O, "公的個人認証サービス（サンドボックス）"),
@@ -237,12 +237,7 @@ impl Ca {
         let certificate_der = sign_certificate(spec, &subject, &key)?;
 
         let responder_key = RsaKey::generate_2048()?;
-        let responder_subject = name(&[
-            Attr::Printable(ID_AT_COUNTRY_NAME, "JP"),
-            Attr::Utf8(O, "JPKI-SANDBOX"),
-            Attr::Utf8(OU, role.unit()),
-            Attr::Utf8(CN, "OCSP Responder"),
-        ])?;
+        let responder_subject = sandbox_name(role, Attr::Utf8(CN, "OCSP Responder"))?;
         let responder_spki = SubjectPublicKeyInfoOwned::from_der(&responder_key.public_key_spki_der())?;
         let responder_extensions = vec![
             extension(ID_CE_KEY_USAGE, true, &KeyUsage(KeyUsages::DigitalSignature.into()))?,

@@ -71,6 +71,12 @@ struct NewCertificate {
     not_after: OffsetDateTime,
 }
 
+impl NewCertificate {
+    fn issued(&self) -> IssuedCertificate {
+        IssuedCertificate { role: self.role, serial: self.serial.clone(), not_after: self.not_after }
+    }
+}
+
 impl Issuer {
     fn make_certificate(
         &self,
@@ -182,7 +188,7 @@ impl Issuer {
             person_id: person.id,
             directory: out.to_path_buf(),
             expires_at,
-            certificates: certs.iter().map(|c| IssuedCertificate { role: c.role, serial: c.serial.clone(), not_after: c.not_after }).collect(),
+            certificates: certs.iter().map(NewCertificate::issued).collect(),
             notes,
         })
     }
@@ -248,7 +254,7 @@ impl Issuer {
             state.keys.insert(cert.role.as_str().to_owned(), KeySlot::new(&cert.key, &cert.der, &cert.serial));
         }
         state.save(card_dir)?;
-        Ok(certs.iter().map(|c| IssuedCertificate { role: c.role, serial: c.serial.clone(), not_after: c.not_after }).collect())
+        Ok(certs.iter().map(NewCertificate::issued).collect())
     }
 }
 

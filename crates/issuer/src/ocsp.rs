@@ -128,10 +128,8 @@ impl OcspResponder {
     /// until a response is re-produced, requests produce it themselves.
     async fn refresh(&self, stale: HashMap<CacheKey, Cached>) {
         for (key, old) in stale.into_iter().take(MAX_REFRESH) {
-            let at = now();
-            match self.produce(key.role, &[(&old.cert_id, Some(key.role))], None, at).await {
-                Ok((der, answers)) => {
-                    let cached = Cached { cert_id: old.cert_id, der: Bytes::from(der), produced_at: at, known: answers[0] != Answer::Unknown };
+            match self.produce_cached(key.role, &old.cert_id, now()).await {
+                Ok(cached) => {
                     self.cache.write().expect("cache lock").entry(key).or_insert(cached);
                 }
                 Err(_) => tracing::warn!(serial = %key.serial, "could not re-produce an OCSP response"),
@@ -178,12 +176,10 @@ impl OcspResponder {
             let (der, known) = match hit {
                 Some(hit) => hit,
                 None => {
-                    let (der, answers) = self.produce(signer, &[(id, Some(signer))], None, at).await?;
-                    let known = answers[0] != Answer::Unknown;
-                    let der = Bytes::from(der);
-                    let cached = Cached { cert_id: id.clone(), der: der.clone(), produced_at: at, known };
-                    self.cache.write().expect("cache lock").insert(key.clone(), cached);
-                    (der, known)
+                    let cached = self.produce_cached(signer, id, at).await?;
+                    let hit = (cached.der.clone(), cached.known);
+                    self.cache.write().expect("cache lock").insert(key, cached);
+                    hit
                 }
             };
             if known {
@@ -198,6 +194,12 @@ impl OcspResponder {
         let metered: Vec<CaRole> = answers.iter().filter(|a| **a != Answer::Unknown).map(|_| signer).collect();
         self.meter(operator_id, &metered, at).await?;
         Ok(Bytes::from(der))
+    }
+
+    /// A signed response about one certificate without a nonce, ready to be cached.
+    async fn produce_cached(&self, role: CaRole, id: &CertId, at: OffsetDateTime) -> Result<Cached, Failure> {
+        let (der, answers) = self.produce(role, &[(id, Some(role))], None, at).await?;
+        Ok(Cached { cert_id: id.clone(), der: Bytes::from(der), produced_at: at, known: answers[0] != Answer::Unknown })
     }
 
     async fn meter(&self, operator_id: Option<&str>, roles: &[CaRole], at: OffsetDateTime) -> Result<(), Failure> {
