@@ -53,9 +53,6 @@ fn jpki_binary() -> BenchResult<PathBuf> {
     Ok(exe.parent().ok_or("no target dir")?.join("jpki"))
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
-    jpki_issuer::ca::pem(label, der)
-}
 
 fn openssl_time(t: time::OffsetDateTime) -> String {
     format!("{:02}{:02}{:02}{:02}{:02}{:02}Z", t.year() % 100, t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
@@ -72,11 +69,16 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
     // A sandbox with 20 people, 10 of whom moved (their signature certificates revoked).
     let (ca_pem, responder_pem, responder_key_pem, index, requests) = rt.block_on(async {
         let (issuer, _) = Issuer::init(Database::open(&url).await?).await?;
-        let pins = CardPins { signature: "ABC123".into(), authentication: "1234".into(), input_assistance: "1234".into() };
+        let pins = CardPins {
+            signature: "ABC123".into(),
+            authentication: "1234".into(),
+            input_assistance: "1234".into(),
+            resident_registry: "1234".into(),
+        };
         for i in 0..20 {
             let info = FourInfo::new(&format!("試験　{i}"), "東京都千代田区", BirthDate::parse_iso("1980-01-01")?, Sex::Female)?;
             let person = issuer.add_person(info, None).await?;
-            issuer.issue_card(&person.id, &pins, &dir.path().join(format!("card{i}"))).await?;
+            issuer.issue_card(&person.id, &pins, None, &dir.path().join(format!("card{i}"))).await?;
             if i % 2 == 0 {
                 issuer.move_address(&person.id, "大阪府大阪市").await?;
             }
@@ -126,7 +128,7 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
         issuer.db().close().await;
         Ok::<_, Box<dyn std::error::Error>>((
             ca.certificate_pem(),
-            pem("CERTIFICATE", &ca.responder_certificate_der),
+            jpki_card::card_dir::pem("CERTIFICATE", &ca.responder_certificate_der),
             ca.responder_key.pkcs8_pem(),
             index,
             requests,

@@ -14,6 +14,8 @@ pub enum CliError {
     #[error("{0}")]
     Store(#[from] jpki_store::StoreError),
     #[error("{0}")]
+    CardDir(#[from] jpki_card::card_dir::CardDirError),
+    #[error("{0}")]
     Usage(String),
 }
 
@@ -69,7 +71,7 @@ impl Context {
             .iter()
             .map(|&role| {
                 let path = dir.join(format!("{}-ca.pem", role.file_stem()));
-                jpki_issuer::card_dir::write_atomic(&path, issuer.ca(role).certificate_pem().as_bytes())?;
+                jpki_card::card_dir::write_atomic(&path, issuer.ca(role).certificate_pem().as_bytes())?;
                 Ok(path)
             })
             .collect()

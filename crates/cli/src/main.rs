@@ -1,6 +1,7 @@
 //! `jpki`: the openjpki command line. A thin layer over the library crates.
 #![forbid(unsafe_code)]
 
+mod card;
 mod context;
 mod inspect;
 mod output;
@@ -33,6 +34,9 @@ enum Command {
     /// The simulated issuer (J-LIS, the resident registry and municipalities) for testing without real cards.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+    /// A My Number card: in a PC/SC reader, or a virtual one (emulate).
+    #[command(subcommand)]
+    Card(card::CardCommand),
     /// Run the server (the sandbox issuer with --sandbox).
     Serve(serve::ServeArgs),
     /// Inspect certificates.
@@ -45,7 +49,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Serve(_) | Command::Card(card::CardCommand::Emulate { .. })) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Sandbox(cmd) => sandbox::run(&ctx, cmd).await,
             Command::Serve(args) => serve::run(&ctx, args).await,
+            Command::Card(cmd) => card::run(&ctx, cmd).await,
             Command::Cert(cmd) => inspect::run(&ctx, cmd).await,
             Command::Crl(cmd) => inspect::run_crl(&ctx, cmd),
         }

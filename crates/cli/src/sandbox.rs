@@ -6,6 +6,8 @@ use clap::{Subcommand, ValueEnum};
 use jpki_issuer::cards::CardPins;
 use jpki_issuer::lifecycle::EventOutcome;
 use jpki_issuer::CaRole;
+use jpki_card::card_dir::Photo;
+use jpki_profile::pin_policy::PinKind;
 use jpki_profile::{BirthDate, Device, FourInfo, MyNumber, Sex};
 
 use crate::context::{display, CliError, CliResult, Context};
@@ -81,7 +83,57 @@ pub enum CardCommand {
         /// Input-assistance PIN: 4 digits.
         #[arg(long)]
         input_pin: String,
+        /// Resident-registry PIN: 4 digits (defaults to the authentication PIN, as many holders choose).
+        #[arg(long)]
+        resident_pin: Option<String>,
+        /// Face photo (any image file; a portrait is generated when omitted).
+        #[arg(long)]
+        photo: Option<PathBuf>,
     },
+    /// The municipality's PIN reset after a lock or a forgotten PIN (暗証番号の再設定).
+    ResetPin {
+        #[arg(long)]
+        card: PathBuf,
+        #[arg(long, value_enum)]
+        pin: PinArg,
+        /// The holder's new PIN (not for the codes printed on the card, whose tries are just restored).
+        #[arg(long)]
+        new_pin: Option<String>,
+    },
+    /// Put a business's application in the card's free area; prints its AID and access key once.
+    AuthorizeFreeArea {
+        #[arg(long)]
+        card: PathBuf,
+        #[arg(long)]
+        business: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PinArg {
+    Sign,
+    Auth,
+    Input,
+    Resident,
+    /// 照合番号A.
+    CodeA,
+    /// 照合番号B.
+    CodeB,
+    BirthDate,
+}
+
+impl PinArg {
+    pub fn kind(self) -> PinKind {
+        match self {
+            PinArg::Sign => PinKind::Signature,
+            PinArg::Auth => PinKind::Authentication,
+            PinArg::Input => PinKind::InputAssistance,
+            PinArg::Resident => PinKind::ResidentRegistry,
+            PinArg::CodeA => PinKind::CardNumberCode,
+            PinArg::CodeB => PinKind::CardFaceCode,
+            PinArg::BirthDate => PinKind::BirthDateCode,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -241,15 +293,30 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
             let people = ctx.issuer().await?.people().await?;
             emit(ctx, &people, || people.iter().map(|p| format!("{}\t{}\t{}", p.id, p.four_info.name, p.four_info.birth_date)).collect::<Vec<_>>().join("\n"));
         }
-        SandboxCommand::Card(CardCommand::Issue { person, out, sign_pin, auth_pin, input_pin }) => {
-            let pins = CardPins { signature: sign_pin, authentication: auth_pin, input_assistance: input_pin };
-            let card = ctx.issuer().await?.issue_card(&person, &pins, &out).await?;
+        SandboxCommand::Card(CardCommand::Issue { person, out, sign_pin, auth_pin, input_pin, resident_pin, photo }) => {
+            let photo = photo
+                .map(|path| {
+                    let bytes = std::fs::read(&path).map_err(|e| CliError::Usage(format!("cannot read the photo {}: {e}", path.display())))?;
+                    Ok::<_, CliError>(Photo::new(media_type(&bytes), &bytes))
+                })
+                .transpose()?;
+            let resident_registry = resident_pin.unwrap_or_else(|| auth_pin.clone());
+            let pins = CardPins { signature: sign_pin, authentication: auth_pin, input_assistance: input_pin, resident_registry };
+            let card = ctx.issuer().await?.issue_card(&person, &pins, photo, &out).await?;
             emit(ctx, &card, || {
                 let mut lines = vec![format!("card {} issued into {}", card.card_id, display(&card.directory))];
                 lines.extend(card.certificates.iter().map(|c| format!("{} certificate {} valid until {}", c.role.as_str(), c.serial, c.not_after)));
                 lines.extend(card.notes.iter().cloned());
                 lines.join("\n")
             });
+        }
+        SandboxCommand::Card(CardCommand::ResetPin { card, pin, new_pin }) => {
+            ctx.issuer().await?.reset_pin(&card, pin.kind(), new_pin.as_deref()).await?;
+            emit(ctx, &serde_json::json!({ "reset": format!("{:?}", pin.kind()) }), || format!("{} reset", pin.kind()));
+        }
+        SandboxCommand::Card(CardCommand::AuthorizeFreeArea { card, business }) => {
+            let grant = ctx.issuer().await?.authorize_free_area(&card, &business).await?;
+            emit(ctx, &grant, || format!("free-area application for {}\naid {}\naccess key {} (shown once; keep it secret)", grant.business, grant.aid, grant.access_key));
         }
         SandboxCommand::Cert(CertCommand::Reissue { card, which }) => {
             let issued = ctx.issuer().await?.reissue_certificates(&card, &which.roles()).await?;
@@ -311,4 +378,14 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// The media type of an image file, from its signature bytes.
+fn media_type(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0x89, b'P', b'N', b'G', ..] => "image/png",
+        [0xff, 0xd8, 0xff, ..] => "image/jpeg",
+        [0, 0, 0, 0x0c, b'j', b'P', b' ', b' ', ..] => "image/jp2",
+        _ => "application/octet-stream",
+    }
 }

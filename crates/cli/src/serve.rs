@@ -68,7 +68,7 @@ async fn publish_daily(issuer: Issuer, dir: std::path::PathBuf) {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -85,6 +85,21 @@ impl RsaKey {
         self.pair.public_key().as_ref().to_vec()
     }
 
+    /// The public modulus and exponent, big-endian without leading zeros.
+    pub fn public_components(&self) -> (Vec<u8>, Vec<u8>) {
+        use rsa::traits::PublicKeyParts;
+        let key = self.raw();
+        (key.n().to_bytes_be(), key.e().to_bytes_be())
+    }
+
+    fn raw(&self) -> &rsa::RsaPrivateKey {
+        self.prehash.get_or_init(|| {
+            let mut key = rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8).expect("key parsed at construction");
+            key.precompute().expect("RSA CRT values");
+            key
+        })
+    }
+
     /// Length in bytes of the modulus, and so of every signature.
     pub fn signature_len(&self) -> usize {
         self.pair.public_modulus_len()
@@ -109,14 +124,25 @@ impl RsaKey {
     /// PKCS#1 v1.5 type-1 padding of `digest_info` as given, then the private-key operation: what a JPKI
     /// card's COMPUTE DIGITAL SIGNATURE does.
     pub fn sign_digest_info(&self, digest_info: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let key = self.prehash.get_or_init(|| {
-            let mut key = rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8).expect("key parsed at construction");
-            key.precompute().expect("RSA CRT values");
-            key
-        });
-        key.sign_with_rng(&mut rand::thread_rng(), rsa::Pkcs1v15Sign::new_unprefixed(), digest_info)
+        self.raw()
+            .sign_with_rng(&mut rand::thread_rng(), rsa::Pkcs1v15Sign::new_unprefixed(), digest_info)
             .map_err(|_| CryptoError::Signing)
     }
+}
+
+/// Verifies a PKCS#1 v1.5 SHA-256 signature with a key given as modulus and exponent (big-endian), the
+/// form card-verifiable certificates carry.
+pub fn verify_rsa_sha256_components(n: &[u8], e: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    signature::RsaPublicKeyComponents { n, e }.verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig).is_ok()
+}
+
+/// Verifies a PKCS#1 v1.5 signature over `digest_info` as given (no DigestInfo is added): the check of
+/// what [`RsaKey::sign_digest_info`] makes.
+pub fn verify_digest_info_components(n: &[u8], e: &[u8], digest_info: &[u8], sig: &[u8]) -> bool {
+    let Ok(key) = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from_bytes_be(e)) else {
+        return false;
+    };
+    key.verify(rsa::Pkcs1v15Sign::new_unprefixed(), digest_info, sig).is_ok()
 }
 
 /// Verifies sha256WithRSAEncryption with a DER RSAPublicKey.
@@ -130,6 +156,17 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     aws_lc_rs::digest::digest(&SHA256, data).as_ref().try_into().expect("SHA-256 is 32 bytes")
+}
+
+/// HMAC-SHA-256 (RFC 2104) of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    aws_lc_rs::hmac::sign(&key, message).as_ref().try_into().expect("HMAC-SHA-256 is 32 bytes")
+}
+
+/// Compares two secrets (PIN hashes, MACs) in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
 /// Fills a buffer from the system CSPRNG.
@@ -152,9 +189,25 @@ mod tests {
         assert_eq!(a, b, "PKCS#1 v1.5 is deterministic, both paths must agree");
         assert!(verify_rsa_sha256(&key.public_key_pkcs1_der(), msg, &a));
         assert!(!verify_rsa_sha256(&key.public_key_pkcs1_der(), b"other", &a));
+        let (n, e) = key.public_components();
+        assert_eq!(e, [1, 0, 1]);
+        assert!(verify_rsa_sha256_components(&n, &e, msg, &a));
+        assert!(!verify_rsa_sha256_components(&n, &e, b"other", &a));
+        let raw = key.sign_digest_info(b"any bytes").unwrap();
+        assert!(verify_digest_info_components(&n, &e, b"any bytes", &raw));
+        assert!(!verify_digest_info_components(&n, &e, b"any byte", &raw));
         let again = RsaKey::from_pkcs8_pem(&key.pkcs8_pem()).unwrap();
         assert_eq!(again.public_key_spki_der(), key.public_key_spki_der());
         assert!(RsaKey::from_pkcs8_der(b"\x30\x03\x02\x01\x00").is_err());
         assert!(RsaKey::from_pkcs8_pem("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n").is_err());
+    }
+
+    #[test]
+    fn hmac_matches_rfc4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let expected: [u8; 32] = [0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43];
+        assert_eq!(mac, expected);
+        assert!(constant_time_eq(&mac, &mac));
+        assert!(!constant_time_eq(&mac, &mac[..31]));
     }
 }

@@ -210,7 +210,7 @@ impl Ca {
     }
 
     pub fn certificate_pem(&self) -> String {
-        pem("CERTIFICATE", &self.certificate_der)
+        jpki_card::card_dir::pem("CERTIFICATE", &self.certificate_der)
     }
 
     /// Creates a new CA of `role`, valid from `now` for ten years, with its responder.
@@ -317,6 +317,3 @@ pub(crate) fn end_entity_subject() -> Result<Name, der::Error> {
     name(&[Attr::Printable(ID_AT_COUNTRY_NAME, "JP"), Attr::Printable(CN, &cn)])
 }
 
-pub fn pem(label: &str, der: &[u8]) -> String {
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der).expect("PEM encoding of bytes")
-}

@@ -20,9 +20,10 @@ use time::OffsetDateTime;
 use x509_cert::ext::pkix::crl::CrlReason;
 
 use crate::ca::{end_entity_subject, random_serial, sign_certificate, CertSpec};
-use crate::card_dir::{pin_name, CardState, KeySlot, PinState, CARD_FORMAT};
+use jpki_card::card_dir::{CardDir, CardState, KeySlot, Photo, CARD_FORMAT};
 use crate::lifecycle::revoke;
-use crate::registry::Person;
+use crate::registry::{random_digits, Person};
+use jpki_card::applications::{card_data, images};
 use crate::{now, CaRole, Issuer, IssuerError};
 
 /// The PINs a holder chooses at issuance.
@@ -30,16 +31,27 @@ pub struct CardPins {
     pub signature: String,
     pub authentication: String,
     pub input_assistance: String,
+    pub resident_registry: String,
 }
 
 impl CardPins {
-    fn validate(&self) -> Result<(), IssuerError> {
-        PinKind::Signature.validate_new(&self.signature)?;
-        PinKind::Authentication.validate_new(&self.authentication)?;
-        PinKind::InputAssistance.validate_new(&self.input_assistance)?;
-        Ok(())
+    fn by_kind(&self) -> Result<BTreeMap<PinKind, String>, IssuerError> {
+        let pins = BTreeMap::from([
+            (PinKind::Signature, self.signature.clone()),
+            (PinKind::Authentication, self.authentication.clone()),
+            (PinKind::InputAssistance, self.input_assistance.clone()),
+            (PinKind::ResidentRegistry, self.resident_registry.clone()),
+        ]);
+        for (kind, pin) in &pins {
+            kind.validate_new(pin)?;
+        }
+        Ok(pins)
     }
 }
+
+/// The issuing municipality code the sandbox writes into cards: 99999 is no real municipality's
+/// (全国地方公共団体コード are 5 digits; real ones would make sandbox cards look like real ones).
+const SANDBOX_MUNICIPALITY_CODE: &str = "99999";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedCertificate {
@@ -108,9 +120,10 @@ impl Issuer {
         }
     }
 
-    /// Issues a new card to `person_id` into the directory `out`, which must not exist or be empty.
-    pub async fn issue_card(&self, person_id: &str, pins: &CardPins, out: &Path) -> Result<IssuedCard, IssuerError> {
-        pins.validate()?;
+    /// Issues a new card to `person_id` into the directory `out`, which must not exist or be empty. The
+    /// face photo is the one given (any image format), or a generated one.
+    pub async fn issue_card(&self, person_id: &str, pins: &CardPins, photo: Option<Photo>, out: &Path) -> Result<IssuedCard, IssuerError> {
+        let pins = pins.by_kind()?;
         check_output_dir(out)?;
         let person = self.person(person_id).await?;
         if person.deceased_at.is_some() {
@@ -125,7 +138,8 @@ impl Issuer {
             .collect::<Result<Vec<_>, _>>()?;
         let card_id = jpki_store::new_id("card");
 
-        let state = CardState {
+        let photo = photo.unwrap_or_else(|| Photo::new("image/png", &images::generated_photo(person.id.as_bytes())));
+        let mut state = CardState {
             format: CARD_FORMAT.to_owned(),
             card_id: card_id.clone(),
             person_id: person.id.clone(),
@@ -134,24 +148,26 @@ impl Issuer {
             expires_at,
             my_number: person.my_number.as_digits(),
             four_info: person.four_info.clone(),
-            pins: [
-                (PinKind::Signature, &pins.signature),
-                (PinKind::Authentication, &pins.authentication),
-                (PinKind::InputAssistance, &pins.input_assistance),
-            ]
-            .into_iter()
-            .map(|(kind, pin)| (pin_name(kind).to_owned(), PinState::new(kind, pin)))
-            .collect(),
+            resident_code: person.resident_code.clone(),
+            card_serial: random_digits(15),
+            municipality_code: SANDBOX_MUNICIPALITY_CODE.to_owned(),
+            security_code: random_digits(4),
+            photo,
+            pins: BTreeMap::new(),
             keys: certs.iter().map(|c| (c.role.as_str().to_owned(), KeySlot::new(&c.key, &c.der, &c.serial))).collect(),
             ca_certificates: self.ca_certificates_b64(),
+            seal: Default::default(),
+            free_area: BTreeMap::new(),
         };
+        state.set_pins(&pins);
+        state.seal = self.seal(&state)?;
 
         // The card is written completely beside its destination first; the database then records it;
         // the rename publishes it. A crash before the commit leaves only a hidden temporary directory.
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| IssuerError::io(parent, e))?;
         let staging = tempfile::Builder::new().prefix(".card-").tempdir_in(parent).map_err(|e| IssuerError::io(parent, e))?;
-        state.save(staging.path())?;
+        CardDir::new(staging.path()).save(&state)?;
 
         let mut tx = self.db.begin_write().await?;
         lock_person(&mut tx, &person.id, at).await?;
@@ -193,6 +209,10 @@ impl Issuer {
         })
     }
 
+    fn seal(&self, state: &CardState) -> Result<jpki_card::card_dir::CardDataSeal, IssuerError> {
+        card_data::seal(state, &self.card_data_key).map_err(IssuerError::Refused)
+    }
+
     fn ca_certificates_b64(&self) -> BTreeMap<String, String> {
         CaRole::ALL
             .iter()
@@ -204,7 +224,8 @@ impl Issuer {
     /// still good (the old one is superseded), a replacement after a revocation or hold (the old one
     /// keeps its reason). The new certificates carry the person's current 4 information.
     pub async fn reissue_certificates(&self, card_dir: &Path, roles: &[CaRole]) -> Result<Vec<IssuedCertificate>, IssuerError> {
-        let mut state = CardState::load(card_dir)?;
+        let dir = CardDir::new(card_dir);
+        let state = dir.load()?;
         let person = self.person(&state.person_id).await?;
         if person.deceased_at.is_some() {
             return Err(IssuerError::Deceased(person.id));
@@ -249,11 +270,17 @@ impl Issuer {
         sqlx::query("UPDATE card SET status = 'active' WHERE id = $1").bind(&state.card_id).execute(&mut *tx).await?;
         tx.commit().await?;
 
-        state.four_info = person.four_info.clone();
-        for cert in &certs {
-            state.keys.insert(cert.role.as_str().to_owned(), KeySlot::new(&cert.key, &cert.der, &cert.serial));
-        }
-        state.save(card_dir)?;
+        // The card's own counters may have moved since it was loaded: apply the change under its lock.
+        let seal_for = |state: &CardState| self.seal(state);
+        let updated = dir.update(|state| {
+            state.four_info = person.four_info.clone();
+            for cert in &certs {
+                state.keys.insert(cert.role.as_str().to_owned(), KeySlot::new(&cert.key, &cert.der, &cert.serial));
+            }
+            state.seal = seal_for(state)?;
+            Ok::<_, IssuerError>(state.clone())
+        })?;
+        dir.write_exports(&updated)?;
         Ok(certs.iter().map(NewCertificate::issued).collect())
     }
 }
@@ -315,6 +342,96 @@ fn publish_dir(staging: tempfile::TempDir, out: &Path) -> Result<(), IssuerError
     }
     let path = staging.keep();
     std::fs::rename(&path, out).map_err(|e| IssuerError::io(out, e))?;
-    crate::card_dir::sync_dir(out.parent().unwrap_or(Path::new(".")));
+    jpki_card::card_dir::sync_dir(out.parent().unwrap_or(Path::new(".")));
     Ok(())
+}
+
+/// A free-area application put on a card: what the business needs to open it. The key is shown once.
+#[derive(Debug, Clone, Serialize)]
+pub struct FreeAreaGrant {
+    pub business: String,
+    /// Hex.
+    pub aid: String,
+    /// Hex; the card keeps the only other copy.
+    pub access_key: String,
+}
+
+impl Issuer {
+    /// Checks that `state` is a card this sandbox issued and still in use.
+    async fn issued_card(&self, state: &CardState) -> Result<(), IssuerError> {
+        let status: Option<(String,)> =
+            sqlx::query_as("SELECT status FROM card WHERE id = $1").bind(&state.card_id).fetch_optional(self.db.pool()).await?;
+        match status.as_ref().map(|(s,)| s.as_str()) {
+            Some("active") | Some("found") => Ok(()),
+            Some(other) => Err(IssuerError::Refused(format!("card {} is {other}", state.card_id))),
+            None => Err(IssuerError::Refused(format!("card {} was not issued by this sandbox", state.card_id))),
+        }
+    }
+
+    /// The municipality's PIN reset (暗証番号の再設定): a chosen PIN gets `new_pin` and full tries; a
+    /// verification code read off the card face gets its tries back. Every application's counter for
+    /// that PIN is reset.
+    pub async fn reset_pin(&self, card_dir: &Path, kind: PinKind, new_pin: Option<&str>) -> Result<(), IssuerError> {
+        let dir = CardDir::new(card_dir);
+        let state = dir.load()?;
+        self.issued_card(&state).await?;
+        let chosen = PinKind::CHOSEN.contains(&kind);
+        match (chosen, new_pin) {
+            (true, None) => return Err(IssuerError::Refused(format!("a reset {kind} needs the new PIN the holder chooses"))),
+            (false, Some(_)) => return Err(IssuerError::Refused(format!("the {kind} is printed on the card; it cannot be set"))),
+            (true, Some(pin)) => kind.validate_new(pin)?,
+            (false, None) => {}
+        }
+        dir.update(|state| {
+            for slot in jpki_card::PinSlot::of_kind(kind) {
+                match new_pin {
+                    Some(pin) => {
+                        state.pins.insert(slot.name().to_owned(), jpki_card::card_dir::PinState::new(kind, pin));
+                    }
+                    None => {
+                        if let Some(p) = state.pin_mut(slot) {
+                            p.tries_left = kind.rule().max_tries;
+                        }
+                    }
+                }
+            }
+            Ok::<_, IssuerError>(())
+        })?;
+        let at = now();
+        let mut tx = self.db.begin_write().await?;
+        crate::lifecycle::record_event(&mut tx, &state.person_id, "pin_reset", serde_json::json!({ "card": state.card_id, "pin": format!("{kind:?}") }), at)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts a free-area application for `business` on the card (the business is authorized by the
+    /// sandbox acting as the Minister).
+    pub async fn authorize_free_area(&self, card_dir: &Path, business: &str) -> Result<FreeAreaGrant, IssuerError> {
+        let business = business.trim();
+        if business.is_empty() || business.len() > 64 || business.chars().any(char::is_control) {
+            return Err(IssuerError::Refused("a business name is 1 to 64 printable characters".into()));
+        }
+        let dir = CardDir::new(card_dir);
+        self.issued_card(&dir.load()?).await?;
+        let key = jpki_crypto::random_bytes::<32>();
+        let aid = hex::encode(jpki_card::applications::free_area::aid_for(business));
+        let b64 = base64::engine::general_purpose::STANDARD;
+        dir.update(|state| {
+            if state.free_area.contains_key(business) {
+                return Err(IssuerError::Refused(format!("{business} already has an application on this card")));
+            }
+            state.free_area.insert(
+                business.to_owned(),
+                jpki_card::card_dir::FreeAreaApp {
+                    business: business.to_owned(),
+                    aid: aid.clone(),
+                    access_key: b64.encode(key),
+                    record: b64.encode([0u8; jpki_card::applications::free_area::RECORD_SIZE]),
+                },
+            );
+            Ok(())
+        })?;
+        Ok(FreeAreaGrant { business: business.to_owned(), aid, access_key: hex::encode(key) })
+    }
 }

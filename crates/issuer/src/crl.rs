@@ -172,7 +172,7 @@ where
     drop(w);
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(out).map_err(|e| IssuerError::io(out, e.error))?;
-    crate::card_dir::sync_dir(dir);
+    jpki_card::card_dir::sync_dir(dir);
     let bytes = std::fs::metadata(out).map_err(io)?.len();
     Ok(CrlSummary {
         path: out.to_path_buf(),

@@ -2,7 +2,8 @@
 //!
 //! - [`registry`]: the resident registry (people, their 4 information and My Number);
 //! - [`ca`]: the signature and authentication CAs and their OCSP responder certificates;
-//! - [`cards`]: issuing cards and certificates, and the card directory a virtual card runs from;
+//! - [`cards`]: issuing cards and certificates into the card directory a virtual card runs from
+//!   (`jpki_card::card_dir`), sealed with the issuer's card-data key;
 //! - [`lifecycle`]: life events (move, rename, loss, found card, death) and their JPKI consequences;
 //! - [`crl`]: full CRLs, streamed to disk and published atomically;
 //! - [`ocsp`]: the OCSP responder (RFC 6960);
@@ -12,7 +13,6 @@
 #![forbid(unsafe_code)]
 
 pub mod ca;
-pub mod card_dir;
 pub mod cards;
 pub mod crl;
 pub mod http;
@@ -50,6 +50,8 @@ pub enum IssuerError {
     Refused(String),
     #[error("card directory {path}: {reason}")]
     CardDirectory { path: String, reason: String },
+    #[error(transparent)]
+    Card(#[from] jpki_card::card_dir::CardDirError),
     #[error("no operator with that API key (or it was revoked)")]
     UnknownOperator,
     #[error("no operator named {0:?}")]
@@ -85,7 +87,10 @@ impl IssuerError {
 pub struct Issuer {
     db: Database,
     cas: Arc<HashMap<CaRole, Ca>>,
+    card_data_key: Arc<jpki_crypto::RsaKey>,
 }
+
+const CARD_DATA_KEY: &str = "card_data";
 
 impl Issuer {
     /// Creates the CAs if the database has none; never replaces existing ones. Returns whether any CA
@@ -116,6 +121,13 @@ impl Issuer {
             .await?;
             created |= inserted.rows_affected() == 1;
         }
+        let key = jpki_crypto::RsaKey::generate_2048()?;
+        sqlx::query("INSERT INTO issuer_key (name, private_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(CARD_DATA_KEY)
+            .bind(key.pkcs8_der().to_vec())
+            .bind(now.unix_timestamp())
+            .execute(db.pool())
+            .await?;
         Ok((Issuer::open(db).await?, created))
     }
 
@@ -142,7 +154,12 @@ impl Issuer {
         if CaRole::ALL.iter().any(|r| !cas.contains_key(r)) {
             return Err(IssuerError::NotInitialized);
         }
-        Ok(Issuer { db, cas: Arc::new(cas) })
+        let key: Option<(Vec<u8>,)> = sqlx::query_as("SELECT private_key FROM issuer_key WHERE name = $1")
+            .bind(CARD_DATA_KEY)
+            .fetch_optional(db.pool())
+            .await?;
+        let card_data_key = jpki_crypto::RsaKey::from_pkcs8_der(&key.ok_or(IssuerError::NotInitialized)?.0)?;
+        Ok(Issuer { db, cas: Arc::new(cas), card_data_key: Arc::new(card_data_key) })
     }
 
     pub fn ca(&self, role: CaRole) -> &Ca {

@@ -104,7 +104,7 @@ async fn unrevoked_serials(
         .collect())
 }
 
-async fn record_event(
+pub(crate) async fn record_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     person_id: &str,
     kind: &str,
@@ -192,7 +192,7 @@ impl Issuer {
     pub async fn report_found(&self, person_id: &str, card_dir: &Path) -> Result<EventOutcome, IssuerError> {
         let person = self.person(person_id).await?;
         living(&person)?;
-        let state = crate::card_dir::CardState::load(card_dir)?;
+        let state = jpki_card::CardDir::new(card_dir).load()?;
         if state.person_id != person.id {
             return Err(IssuerError::Refused(format!("the card in {} belongs to another person", card_dir.display())));
         }

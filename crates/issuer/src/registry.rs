@@ -15,24 +15,28 @@ pub struct Person {
     #[serde(skip)]
     pub my_number: MyNumber,
     pub four_info: FourInfo,
+    /// 住民票コード.
+    #[serde(skip)]
+    pub resident_code: String,
     #[serde(with = "time::serde::rfc3339::option")]
     pub deceased_at: Option<OffsetDateTime>,
 }
 
-pub(crate) type PersonRow = (String, String, String, String, String, String, String, i64, Option<i64>);
+pub(crate) type PersonRow = (String, String, String, String, String, String, String, i64, Option<i64>, Option<String>);
 
 pub(crate) const PERSON_COLUMNS: &str =
-    "id, my_number, name, name_alt, address, address_alt, birth_date, sex, deceased_at";
+    "id, my_number, name, name_alt, address, address_alt, birth_date, sex, deceased_at, resident_code";
 
 pub(crate) fn person_from_row(row: PersonRow) -> Result<Person, IssuerError> {
-    let (id, my_number, name, name_alt, address, address_alt, birth_date, sex, deceased_at) = row;
+    let (id, my_number, name, name_alt, address, address_alt, birth_date, sex, deceased_at, resident_code) = row;
     let birth_date = BirthDate::parse_iso(&birth_date)?;
     let sex = u8::try_from(sex).ok().and_then(Sex::from_code).unwrap_or(Sex::NotKnown);
     let mut four_info = FourInfo::new(&name, &address, birth_date, sex)?;
     four_info.name_alt = AltCharFlags::parse("name", &four_info.name, &name_alt)?;
     four_info.address_alt = AltCharFlags::parse("address", &four_info.address, &address_alt)?;
     let my_number = my_number.parse().map_err(|_| IssuerError::Refused(format!("stored My Number of {id} is invalid")))?;
-    Ok(Person { id, my_number, four_info, deceased_at: deceased_at.map(from_unix) })
+    let resident_code = resident_code.ok_or_else(|| IssuerError::Refused(format!("person {id} has no resident code")))?;
+    Ok(Person { id, my_number, four_info, resident_code, deceased_at: deceased_at.map(from_unix) })
 }
 
 impl Issuer {
@@ -54,9 +58,10 @@ impl Issuer {
                 Some(_) => my_number = MyNumber::random(&mut rand::thread_rng()),
             }
         }
+        let resident_code = random_digits(11);
         sqlx::query(
-            "INSERT INTO person (id, my_number, name, name_alt, address, address_alt, birth_date, sex, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            "INSERT INTO person (id, my_number, name, name_alt, address, address_alt, birth_date, sex, created_at, updated_at, resident_code)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
         )
         .bind(&id)
         .bind(my_number.as_digits())
@@ -67,10 +72,11 @@ impl Issuer {
         .bind(info.birth_date.to_string())
         .bind(i64::from(info.sex.code()))
         .bind(at)
+        .bind(&resident_code)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Person { id, my_number, four_info: info, deceased_at: None })
+        Ok(Person { id, my_number, four_info: info, resident_code, deceased_at: None })
     }
 
     pub async fn person(&self, id: &str) -> Result<Person, IssuerError> {
@@ -87,4 +93,11 @@ impl Issuer {
             .await?;
         rows.into_iter().map(person_from_row).collect()
     }
+}
+
+/// `n` random decimal digits.
+pub(crate) fn random_digits(n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..n).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect()
 }

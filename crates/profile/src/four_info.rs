@@ -138,6 +138,18 @@ impl BirthDate {
         BirthDate::parse_iso(&format!("{}-{}-{}", &digits[..4], &digits[4..6], &digits[6..]))
     }
 
+    /// `YYYYMMDD`, as the card applications store it.
+    pub fn to_compact(self) -> String {
+        compact(self.0)
+    }
+
+    /// `YYMMDD` with the year counted in its Japanese era (昭和55年2月17日 → `550217`), as printed on the
+    /// card and typed as the card-face application's birth-date code and the start of 照合番号B.
+    pub fn era_yymmdd(self) -> String {
+        let era = Era::of(self.0).expect("checked at construction");
+        format!("{:02}{:02}{:02}", era.year_of(self.0) % 100, self.0.month() as u8, self.0.day())
+    }
+
     /// Age in whole years on `on`.
     pub fn age_on(self, on: Date) -> i32 {
         let mut age = on.year() - self.0.year();
@@ -316,6 +328,10 @@ mod tests {
         assert_eq!(d.to_jpki(), "319800217");
         assert_eq!(BirthDate::from_jpki("319800217").unwrap(), d);
         assert_eq!(BirthDate::from_jpki("19800217").unwrap(), d);
+        assert_eq!(d.to_compact(), "19800217");
+        // The reference's confirmed 照合番号B example starts with 550217 for 1980-02-17 (昭和55).
+        assert_eq!(d.era_yymmdd(), "550217");
+        assert_eq!(BirthDate::parse_iso("2019-05-01").unwrap().era_yymmdd(), "010501");
         assert!(matches!(BirthDate::parse_iso("2001-02-29"), Err(FourInfoError::BadDate(_))));
         assert!(matches!(BirthDate::parse_iso("1990-13-01"), Err(FourInfoError::BadDate(_))));
         assert!(matches!(BirthDate::parse_iso("1800-01-01"), Err(FourInfoError::ImpossibleBirthDate(_))));

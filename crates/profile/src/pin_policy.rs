@@ -2,11 +2,15 @@
 //!
 //! Sources: ../shared/reference/jpki-card.md §7 (OpenSC `card-jpki.c` JPKI_AUTH_PIN_MAX_TRIES and the
 //! PKCS#15 PIN objects, jpki/myna `validate_jpki_sign_password`), and seed 001's description of the card's
-//! four passwords. A locked PIN is reset only at the municipality (市区町村窓口).
+//! four passwords. A locked PIN is reset only at the municipality (市区町村窓口). The lock after 3 (4-digit
+//! PINs) and 5 (signature password) wrong tries is stated by municipalities, e.g.
+//! <http://www.town.masaki.ehime.jp/soshiki/7/17837.html>. The verification codes read off the card face
+//! (照合番号A/B, the birth-date key) have no official retry count; a secondary source reports 10 for the
+//! card-face application, which we use for all three [unconfirmed].
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PinKind {
     /// 署名用電子証明書のパスワード: protects the signature key and the signature certificate.
     Signature,
@@ -16,6 +20,14 @@ pub enum PinKind {
     InputAssistance,
     /// 住民基本台帳用の暗証番号: the resident-registry application's PIN.
     ResidentRegistry,
+    /// 照合番号A: the 12-digit My Number, opening the card-face and input-assistance data to someone who
+    /// holds the card and reads its number off the back (券面事項確認AP, 券面事項入力補助AP).
+    CardNumberCode,
+    /// 照合番号B: date of birth in the Japanese era (YYMMDD) + the card's expiry year (YYYY) + the 4-digit
+    /// security code printed on the front, 14 digits in all.
+    CardFaceCode,
+    /// The card-face application's date-of-birth key: YYMMDD in the Japanese era, opening the age record.
+    BirthDateCode,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -40,7 +52,18 @@ pub struct PinRule {
 }
 
 impl PinKind {
-    pub const ALL: [PinKind; 4] =
+    pub const ALL: [PinKind; 7] = [
+        PinKind::Signature,
+        PinKind::Authentication,
+        PinKind::InputAssistance,
+        PinKind::ResidentRegistry,
+        PinKind::CardNumberCode,
+        PinKind::CardFaceCode,
+        PinKind::BirthDateCode,
+    ];
+
+    /// The PINs a holder chooses (and can change); the others are read off the card face.
+    pub const CHOSEN: [PinKind; 4] =
         [PinKind::Signature, PinKind::Authentication, PinKind::InputAssistance, PinKind::ResidentRegistry];
 
     pub fn rule(self) -> PinRule {
@@ -49,6 +72,9 @@ impl PinKind {
             PinKind::Authentication | PinKind::InputAssistance | PinKind::ResidentRegistry => {
                 PinRule { min_len: 4, max_len: 4, alphanumeric: false, max_tries: 3 }
             }
+            PinKind::CardNumberCode => PinRule { min_len: 12, max_len: 12, alphanumeric: false, max_tries: 10 },
+            PinKind::CardFaceCode => PinRule { min_len: 14, max_len: 14, alphanumeric: false, max_tries: 10 },
+            PinKind::BirthDateCode => PinRule { min_len: 6, max_len: 6, alphanumeric: false, max_tries: 10 },
         }
     }
 
@@ -81,6 +107,9 @@ impl fmt::Display for PinKind {
             PinKind::Authentication => "authentication PIN (4 digits)",
             PinKind::InputAssistance => "input-assistance PIN (4 digits)",
             PinKind::ResidentRegistry => "resident-registry PIN (4 digits)",
+            PinKind::CardNumberCode => "verification code A (the 12-digit My Number)",
+            PinKind::CardFaceCode => "verification code B (birth date YYMMDD in the Japanese era, expiry year, security code)",
+            PinKind::BirthDateCode => "birth-date code (YYMMDD in the Japanese era)",
         })
     }
 }
