@@ -288,7 +288,12 @@ impl Emulator {
             Err(sw) => return sw,
         };
         if c.data.is_empty() {
-            // The tries-left query; never costs a try, even on a blocked PIN.
+            // The tries-left query; never costs a try, even on a blocked PIN. The counter is read from
+            // the card's memory, where a municipality's reset may have put a new one.
+            let fresh = self.dir.load().ok().and_then(|s| s.pin(slot).cloned());
+            if let Some(pin) = fresh {
+                self.card.state.pins.insert(slot.name().to_owned(), pin);
+            }
             return StatusWord::tries_left(self.card.state.pin(slot).map_or(0, |p| p.tries_left));
         }
         // 1. Spend the try, durably.

@@ -9,7 +9,7 @@ use jpki_card::pcsc_reader::{self, PcscReader};
 use jpki_card::{CardDir, CardError, Emulator, KeyRole, MyNumberCard, PinSlot, Transport};
 
 use crate::context::{CliError, CliResult, Context};
-use crate::output::emit;
+use crate::output::{emit, stdout};
 
 #[derive(Subcommand)]
 pub enum CardCommand {
@@ -275,7 +275,7 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
             };
             match out {
                 Some(path) => write_file(&path, &der)?,
-                None => print!("{}", jpki_card::card_dir::pem("CERTIFICATE", &der)),
+                None => stdout(&jpki_card::card_dir::pem("CERTIFICATE", &der)),
             }
         }
         CardCommand::ReadInfo { source, pin, code_a, code_b } => {
@@ -361,7 +361,7 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
             let record = source.open()?.read_free_area(&parse_hex("--aid", &aid)?, &parse_hex("--key", &key)?)?;
             match out {
                 Some(path) => write_file(&path, &record)?,
-                None => println!("{}", hex::encode(&record)),
+                None => stdout(&format!("{}\n", hex::encode(&record))),
             }
         }
         CardCommand::FreeArea(FreeAreaCommand::Write { source, aid, key, input }) => {

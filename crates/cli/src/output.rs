@@ -7,8 +7,14 @@ use crate::context::Context;
 /// Prints `value` as JSON under `--json`, else the `human` lines.
 pub fn emit<T: Serialize>(ctx: &Context, value: &T, human: impl FnOnce() -> String) {
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(value).expect("output serializes"));
+        stdout(&format!("{}\n", serde_json::to_string_pretty(value).expect("output serializes")));
     } else {
-        println!("{}", human());
+        stdout(&format!("{}\n", human()));
     }
+}
+
+/// Writes to standard output; a reader that went away (`jpki … | head`) is not an error.
+pub fn stdout(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

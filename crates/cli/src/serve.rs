@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
-    println!("listening on http://{local}");
+    crate::output::stdout(&format!("listening on http://{local}\n"));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
