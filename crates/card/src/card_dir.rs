@@ -41,7 +41,7 @@ impl CardDirError {
 }
 
 /// The card's two JPKI key pairs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyRole {
     /// 署名用電子証明書 and its key.
