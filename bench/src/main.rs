@@ -19,6 +19,8 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::serial_number::SerialNumber;
 use x509_ocsp::{CertId, OcspRequest, Request, TbsRequest, Version};
 
+mod card_sign;
+
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
@@ -31,8 +33,9 @@ fn main() -> BenchResult {
         Some("ocsp") => ocsp(arg(&args, "--seconds", 10), arg(&args, "--clients", 32) as usize),
         Some("crl") => crl(arg(&args, "--entries", 20_000_000), arg(&args, "--baseline", 1_000_000)),
         Some("crl-publish-child") => crl_publish_child(Path::new(&args[1])),
+        Some("card-sign") => card_sign::run(arg(&args, "--iterations", 200) as usize),
         _ => {
-            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N]");
+            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N] | card-sign [--iterations N]");
             std::process::exit(2)
         }
     }
