@@ -212,7 +212,18 @@ pub fn pin_or_prompt(given: Option<String>, what: &str) -> CliResult<String> {
     }
 }
 
+/// Writes an output file atomically; a device or pipe named as output (`/dev/null`, `/dev/stdout`) is
+/// written to, never replaced.
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> CliResult {
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if special {
+        use std::io::Write;
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())));
+    }
     Ok(jpki_card::card_dir::write_atomic(path, bytes)?)
 }
 

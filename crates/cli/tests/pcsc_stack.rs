@@ -248,6 +248,10 @@ fn virtual_card_through_pcscd_opensc_and_jpki() {
         jpki_store::testing::skipped("pcscd restart under the emulator (JPKI_TEST_PCSCD=own not set)");
     }
 
+    // Output to a device is written, never replaced by a file (the signatures above went to /dev/null).
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
+
     // Clear errors for a missing reader.
     let err = jpki_err(&["card", "info", "--reader", "No Such Reader"]);
     assert!(err.contains("no reader named") && err.contains(READER), "{err}");
