@@ -64,6 +64,14 @@ pub async fn serve(emulator: &mut Emulator, address: &str, shutdown: impl Future
     }
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn quick_ack(stream: &TcpStream) {
+    let _ = stream.set_quickack(true);
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn quick_ack(_: &TcpStream) {}
+
 /// Answers the reader until it disconnects.
 async fn session(emulator: &mut Emulator, stream: &mut TcpStream) -> std::io::Result<()> {
     loop {
@@ -73,8 +81,12 @@ async fn session(emulator: &mut Emulator, stream: &mut TcpStream) -> std::io::Re
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         }
+        // vpcd writes the length and the payload separately without TCP_NODELAY: acknowledging at once
+        // keeps Nagle's algorithm on its side from holding the payload for our delayed ACK (~40 ms).
+        quick_ack(stream);
         let mut payload = vec![0u8; usize::from(u16::from_be_bytes(length))];
         stream.read_exact(&mut payload).await?;
+        quick_ack(stream);
         let reply = match payload.as_slice() {
             [POWER_OFF] => {
                 emulator.power_off();
