@@ -145,6 +145,31 @@ pub fn verify_digest_info_components(n: &[u8], e: &[u8], digest_info: &[u8], sig
     key.verify(rsa::Pkcs1v15Sign::new_unprefixed(), digest_info, sig).is_ok()
 }
 
+/// The RSA signature schemes a verifier accepts (RFC 8017 §8; JPKI signs with PKCS#1 v1.5 SHA-256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaScheme {
+    Pkcs1Sha256,
+    Pkcs1Sha384,
+    Pkcs1Sha512,
+    /// RSASSA-PSS with MGF1 over the same hash and a salt as long as the hash.
+    PssSha256,
+    PssSha384,
+    PssSha512,
+}
+
+/// Verifies an RSA signature (2048 to 8192 bits) with a DER RSAPublicKey.
+pub fn verify_rsa(scheme: RsaScheme, public_key_pkcs1_der: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    let algorithm: &'static signature::RsaParameters = match scheme {
+        RsaScheme::Pkcs1Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        RsaScheme::Pkcs1Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        RsaScheme::Pkcs1Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        RsaScheme::PssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
+        RsaScheme::PssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
+        RsaScheme::PssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
+    };
+    UnparsedPublicKey::new(algorithm, public_key_pkcs1_der).verify(message, sig).is_ok()
+}
+
 /// Verifies sha256WithRSAEncryption with a DER RSAPublicKey.
 pub fn verify_rsa_sha256(public_key_pkcs1_der: &[u8], message: &[u8], sig: &[u8]) -> bool {
     UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public_key_pkcs1_der).verify(message, sig).is_ok()
@@ -167,6 +192,25 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 /// Compares two secrets (PIN hashes, MACs) in time that does not depend on where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// The digests CMS signers use with JPKI keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digest {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Digest {
+    pub fn compute(self, data: &[u8]) -> Vec<u8> {
+        let algorithm = match self {
+            Digest::Sha256 => &SHA256,
+            Digest::Sha384 => &aws_lc_rs::digest::SHA384,
+            Digest::Sha512 => &aws_lc_rs::digest::SHA512,
+        };
+        aws_lc_rs::digest::digest(algorithm, data).as_ref().to_vec()
+    }
 }
 
 /// Fills a buffer from the system CSPRNG.

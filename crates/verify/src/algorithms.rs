@@ -1,0 +1,84 @@
+//! Signature and digest algorithm identifiers (RFC 4055 §1.2, §3.1; RFC 5754 §2, §3.2) mapped to the
+//! crypto provider's schemes. Anything else is refused by name.
+
+use const_oid::db::rfc5912::{
+    ID_MGF_1, ID_RSASSA_PSS, ID_SHA_256, ID_SHA_384, ID_SHA_512, RSA_ENCRYPTION, SHA_256_WITH_RSA_ENCRYPTION,
+    SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
+};
+use der::{Decode, Encode};
+use jpki_crypto::{Digest, RsaScheme};
+use spki::AlgorithmIdentifierOwned;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlgorithmError {
+    #[error("unsupported digest algorithm {0}")]
+    Digest(String),
+    #[error("unsupported signature algorithm {0}")]
+    Signature(String),
+    #[error("RSASSA-PSS parameters not supported: {0}")]
+    PssParameters(String),
+}
+
+pub fn digest(alg: &AlgorithmIdentifierOwned) -> Result<Digest, AlgorithmError> {
+    match alg.oid {
+        ID_SHA_256 => Ok(Digest::Sha256),
+        ID_SHA_384 => Ok(Digest::Sha384),
+        ID_SHA_512 => Ok(Digest::Sha512),
+        other => Err(AlgorithmError::Digest(other.to_string())),
+    }
+}
+
+fn pkcs1_with(digest: Digest) -> RsaScheme {
+    match digest {
+        Digest::Sha256 => RsaScheme::Pkcs1Sha256,
+        Digest::Sha384 => RsaScheme::Pkcs1Sha384,
+        Digest::Sha512 => RsaScheme::Pkcs1Sha512,
+    }
+}
+
+fn pss_with(digest: Digest) -> RsaScheme {
+    match digest {
+        Digest::Sha256 => RsaScheme::PssSha256,
+        Digest::Sha384 => RsaScheme::PssSha384,
+        Digest::Sha512 => RsaScheme::PssSha512,
+    }
+}
+
+fn digest_len(digest: Digest) -> u8 {
+    match digest {
+        Digest::Sha256 => 32,
+        Digest::Sha384 => 48,
+        Digest::Sha512 => 64,
+    }
+}
+
+/// The RSA scheme of a signature algorithm. `rsaEncryption` (as CMS signer infos often say) takes its
+/// hash from `digest`, the signer's digest algorithm.
+pub fn rsa_scheme(alg: &AlgorithmIdentifierOwned, digest: Option<Digest>) -> Result<RsaScheme, AlgorithmError> {
+    match alg.oid {
+        SHA_256_WITH_RSA_ENCRYPTION => Ok(RsaScheme::Pkcs1Sha256),
+        SHA_384_WITH_RSA_ENCRYPTION => Ok(RsaScheme::Pkcs1Sha384),
+        SHA_512_WITH_RSA_ENCRYPTION => Ok(RsaScheme::Pkcs1Sha512),
+        RSA_ENCRYPTION => digest.map(pkcs1_with).ok_or_else(|| AlgorithmError::Signature("rsaEncryption without a digest".into())),
+        ID_RSASSA_PSS => pss(alg),
+        other => Err(AlgorithmError::Signature(other.to_string())),
+    }
+}
+
+/// RSASSA-PSS-params (RFC 4055 §3.1): the provider verifies MGF1 with the message hash and a salt as
+/// long as the hash, which is what every JPKI-era signer sends.
+fn pss(alg: &AlgorithmIdentifierOwned) -> Result<RsaScheme, AlgorithmError> {
+    let bad = |reason: &str| AlgorithmError::PssParameters(reason.to_owned());
+    let params = alg.parameters.as_ref().ok_or_else(|| bad("missing (SHA-1 defaults are not accepted)"))?;
+    let der = params.to_der().map_err(|e| bad(&e.to_string()))?;
+    let params = pkcs1::RsaPssParams::from_der(&der).map_err(|e| bad(&e.to_string()))?;
+    let hash = AlgorithmIdentifierOwned { oid: params.hash.oid, parameters: None };
+    let hash = digest(&hash).map_err(|e| bad(&e.to_string()))?;
+    if params.mask_gen.oid != ID_MGF_1 || params.mask_gen.parameters.as_ref().map(|p| p.oid) != Some(params.hash.oid) {
+        return Err(bad("the mask generation function must be MGF1 with the message hash"));
+    }
+    if params.salt_len != digest_len(hash) {
+        return Err(bad(&format!("salt length {} (expected {})", params.salt_len, digest_len(hash))));
+    }
+    Ok(pss_with(hash))
+}

@@ -1,0 +1,135 @@
+//! Certificate path validation for JPKI's two-level hierarchy (end entity ← CA root), RFC 5280 §6.1
+//! reduced to what JPKI uses: the issuer is a configured trust anchor with the end entity's issuer
+//! name, its signature verifies, both are within their validity at the checked time, the anchor is a
+//! CA of the same purpose (signature certificates under the signature CA, authentication under the
+//! authentication CA), and the key usage allows signing.
+
+use der::{Decode, Encode};
+use jpki_profile::{CertKind, JpkiCertificate};
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+use x509_cert::Certificate;
+
+use crate::algorithms;
+use crate::trust::{Anchor, TrustStore};
+
+/// Why a certificate is not acceptable; `code()` is stable for API clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateProblem {
+    #[error("the certificate is malformed: {0}")]
+    Malformed(String),
+    #[error("the certificate's issuer ({0}) is not a configured trust anchor")]
+    UnknownIssuer(String),
+    #[error("the certificate's signature does not verify with its issuer's key")]
+    BadSignature,
+    #[error("the certificate is not valid before {0}")]
+    NotYetValid(OffsetDateTime),
+    #[error("the certificate expired at {0}")]
+    Expired(OffsetDateTime),
+    #[error("the trust anchor {0} is outside its validity period")]
+    AnchorExpired(String),
+    #[error("a {kind} certificate cannot sign")]
+    NotEndEntity { kind: &'static str },
+    #[error("a {kind} certificate is issued by {anchor}, which is not its CA")]
+    WrongIssuer { kind: &'static str, anchor: String },
+    #[error("the key usage does not allow digital signatures")]
+    KeyUsage,
+}
+
+impl CertificateProblem {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CertificateProblem::Malformed(_) => "certificate_malformed",
+            CertificateProblem::UnknownIssuer(_) | CertificateProblem::BadSignature | CertificateProblem::WrongIssuer { .. } => "untrusted",
+            CertificateProblem::NotYetValid(_) => "not_yet_valid",
+            CertificateProblem::Expired(_) | CertificateProblem::AnchorExpired(_) => "expired",
+            CertificateProblem::NotEndEntity { .. } | CertificateProblem::KeyUsage => "wrong_certificate_kind",
+        }
+    }
+}
+
+/// A certificate that chains to a trust anchor.
+#[derive(Debug, Clone)]
+pub struct ValidCertificate {
+    pub jpki: JpkiCertificate,
+    pub certificate: Certificate,
+    pub der: Vec<u8>,
+    pub issuer: Anchor,
+}
+
+impl ValidCertificate {
+    /// The subject's RSAPublicKey.
+    pub fn public_key(&self) -> &[u8] {
+        self.certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Validity {
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+fn validity(cert: &Certificate) -> Validity {
+    let v = &cert.tbs_certificate.validity;
+    let t = |t: &x509_cert::time::Time| OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    Validity { not_before: t(&v.not_before), not_after: t(&v.not_after) }
+}
+
+/// Whether `issuer` signed `cert`.
+pub fn signed_by(cert: &Certificate, issuer_public_key: &[u8]) -> bool {
+    let Ok(tbs) = cert.tbs_certificate.to_der() else { return false };
+    let Ok(scheme) = algorithms::rsa_scheme(&cert.signature_algorithm, None) else { return false };
+    let Some(signature) = cert.signature.as_bytes() else { return false };
+    jpki_crypto::verify_rsa(scheme, issuer_public_key, &tbs, signature)
+}
+
+/// Validates an end-entity certificate (DER) against `trust` at `at`.
+pub fn validate(der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
+    let certificate = Certificate::from_der(der).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
+    let jpki = JpkiCertificate::from_certificate(&certificate).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
+    let issuer_der = certificate.tbs_certificate.issuer.to_der().map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
+    let mut named = trust.named(&issuer_der).peekable();
+    if named.peek().is_none() {
+        return Err(CertificateProblem::UnknownIssuer(jpki.issuer.clone()));
+    }
+    let issuer = named.find(|a| signed_by(&certificate, &a.public_key)).ok_or(CertificateProblem::BadSignature)?.clone();
+
+    let anchor_validity = validity(&issuer.certificate);
+    if at < anchor_validity.not_before || at > anchor_validity.not_after {
+        return Err(CertificateProblem::AnchorExpired(issuer.certificate.tbs_certificate.subject.to_string()));
+    }
+    let own = validity(&certificate);
+    if at < own.not_before {
+        return Err(CertificateProblem::NotYetValid(own.not_before));
+    }
+    if at > own.not_after {
+        return Err(CertificateProblem::Expired(own.not_after));
+    }
+    let expected_ca = match jpki.kind {
+        CertKind::Signature => CertKind::SignatureCa,
+        CertKind::Authentication => CertKind::AuthenticationCa,
+        other => return Err(CertificateProblem::NotEndEntity { kind: other.as_str() }),
+    };
+    let anchor_kind = JpkiCertificate::from_certificate(&issuer.certificate).map(|a| a.kind).unwrap_or(CertKind::Other);
+    if anchor_kind != expected_ca {
+        return Err(CertificateProblem::WrongIssuer {
+            kind: jpki.kind.as_str(),
+            anchor: issuer.certificate.tbs_certificate.subject.to_string(),
+        });
+    }
+    let usage = certificate
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_KEY_USAGE)
+        .map(|e| KeyUsage::from_der(e.extn_value.as_bytes()))
+        .transpose()
+        .map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
+    if usage.is_some_and(|u| !u.0.contains(KeyUsages::DigitalSignature)) {
+        return Err(CertificateProblem::KeyUsage);
+    }
+    Ok(ValidCertificate { jpki, certificate, der: der.to_vec(), issuer })
+}

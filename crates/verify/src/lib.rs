@@ -1,0 +1,20 @@
+//! Verifying JPKI signatures and certificates against configured trust anchors, the same way in the
+//! sandbox and in production.
+//!
+//! - [`algorithms`]: the signature and digest algorithms accepted, by OID;
+//! - [`trust`]: trust anchors (J-LIS's CA certificates, or the sandbox's);
+//! - [`chain`]: path validation of an end-entity certificate;
+//! - [`revocation`]: OCSP with a cache, failing closed;
+//! - [`signed_data`]: CMS SignedData, attached and detached;
+//! - [`verifier`]: all of it in one call, with a result that says valid or why not.
+#![forbid(unsafe_code)]
+
+pub mod algorithms;
+pub mod chain;
+pub mod revocation;
+pub mod signed_data;
+pub mod trust;
+pub mod verifier;
+
+pub use trust::TrustStore;
+pub use verifier::{Verification, Verifier};

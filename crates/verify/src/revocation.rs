@@ -1,0 +1,213 @@
+//! Revocation checking through OCSP (RFC 6960), failing closed: a certificate is good only on a
+//! verified, fresh response saying so. Responses are cached until their nextUpdate.
+//!
+//! JPKI certificates carry no OCSP address (J-LIS's responder is reached over the platform operators'
+//! dedicated network), so the responder URL is configuration: in the sandbox, the sandbox issuer's
+//! `/issuer/ocsp`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use const_oid::db::rfc5912::{ID_KP_OCSP_SIGNING, ID_SHA_1};
+use const_oid::db::rfc6960::ID_PKIX_OCSP_BASIC;
+use der::asn1::{Null, OctetString};
+use der::{Any, Decode, Encode};
+use serde::Serialize;
+use spki::AlgorithmIdentifierOwned;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::ExtendedKeyUsage;
+use x509_ocsp::{BasicOcspResponse, CertId, CertStatus, OcspRequest, OcspResponse, OcspResponseStatus, Request, TbsRequest, Version};
+
+use crate::chain::{signed_by, ValidCertificate};
+
+/// How far a responder's clock may run ahead of ours.
+const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevocationProblem {
+    #[error("no revocation information: {0}")]
+    Unavailable(String),
+    #[error("the OCSP response is not trustworthy: {0}")]
+    BadResponse(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Good,
+    Revoked,
+    Unknown,
+}
+
+/// What the revocation check found, and where from.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevocationStatus {
+    pub status: Status,
+    /// `ocsp` (asked now) or `ocsp_cached` (a response still within its nextUpdate).
+    pub method: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// RFC 5280 reason name, when revoked with one.
+    pub reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_update: Option<OffsetDateTime>,
+}
+
+fn time_of(t: &x509_ocsp::OcspGeneralizedTime) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t.0.to_unix_duration().as_secs() as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn cert_id(cert: &ValidCertificate) -> Result<CertId, der::Error> {
+    Ok(CertId {
+        hash_algorithm: AlgorithmIdentifierOwned { oid: ID_SHA_1, parameters: Some(Any::from(Null)) },
+        issuer_name_hash: OctetString::new(jpki_crypto::sha1(&cert.issuer.subject_der))?,
+        issuer_key_hash: OctetString::new(jpki_crypto::sha1(&cert.issuer.public_key))?,
+        serial_number: cert.certificate.tbs_certificate.serial_number.clone(),
+    })
+}
+
+/// The DER OCSP request for `cert` (no nonce: responses are cached and shared).
+pub fn request(cert: &ValidCertificate) -> Result<Vec<u8>, der::Error> {
+    OcspRequest {
+        tbs_request: TbsRequest {
+            version: Version::V1,
+            requestor_name: None,
+            request_list: vec![Request { req_cert: cert_id(cert)?, single_request_extensions: None }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    }
+    .to_der()
+}
+
+/// Checks an OCSP response for `cert` at `now`: signed by the issuing CA or by a responder it
+/// delegated to (id-kp-OCSPSigning), about this certificate, and fresh.
+pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
+    let bad = |reason: String| RevocationProblem::BadResponse(reason);
+    let response = OcspResponse::from_der(der).map_err(|e| bad(format!("not an OCSP response: {e}")))?;
+    if response.response_status != OcspResponseStatus::Successful {
+        return Err(RevocationProblem::Unavailable(format!("the responder answered {:?}", response.response_status)));
+    }
+    let bytes = response.response_bytes.ok_or_else(|| bad("no response bytes".into()))?;
+    if bytes.response_type != ID_PKIX_OCSP_BASIC {
+        return Err(bad(format!("response type {} is not basic", bytes.response_type)));
+    }
+    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let tbs = basic.tbs_response_data.to_der().map_err(|e| bad(e.to_string()))?;
+    let scheme = crate::algorithms::rsa_scheme(&basic.signature_algorithm, None).map_err(|e| bad(e.to_string()))?;
+    let signature = basic.signature.as_bytes().ok_or_else(|| bad("signature is not whole bytes".into()))?;
+    let issuer_key = cert.issuer.public_key.as_slice();
+    let signed_by_ca = jpki_crypto::verify_rsa(scheme, issuer_key, &tbs, signature);
+    let signed_by_delegate = || {
+        basic.certs.iter().flatten().any(|responder| {
+            let eku_ok = responder
+                .tbs_certificate
+                .extensions
+                .iter()
+                .flatten()
+                .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_EXT_KEY_USAGE)
+                .and_then(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
+                .is_some_and(|eku| eku.0.contains(&ID_KP_OCSP_SIGNING));
+            let validity = &responder.tbs_certificate.validity;
+            let in_time = now.unix_timestamp() >= validity.not_before.to_unix_duration().as_secs() as i64
+                && now.unix_timestamp() <= validity.not_after.to_unix_duration().as_secs() as i64;
+            eku_ok
+                && in_time
+                && responder.tbs_certificate.issuer == cert.issuer.certificate.tbs_certificate.subject
+                && signed_by(responder, issuer_key)
+                && jpki_crypto::verify_rsa(scheme, responder.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes(), &tbs, signature)
+        })
+    };
+    if !signed_by_ca && !signed_by_delegate() {
+        return Err(bad("not signed by the issuing CA or a responder it authorized".into()));
+    }
+    let id = cert_id(cert).map_err(|e| bad(e.to_string()))?;
+    let single = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .find(|r| r.cert_id == id)
+        .ok_or_else(|| bad("no answer about this certificate".into()))?;
+    let this_update = time_of(&single.this_update);
+    let next_update = single.next_update.as_ref().map(time_of);
+    if this_update > now + CLOCK_SKEW {
+        return Err(bad(format!("thisUpdate {this_update} is in the future")));
+    }
+    if next_update.is_some_and(|n| n < now) {
+        return Err(RevocationProblem::Unavailable(format!("the response expired at {}", next_update.unwrap())));
+    }
+    let (status, revoked_at, reason) = match &single.cert_status {
+        CertStatus::Good(_) => (Status::Good, None, None),
+        CertStatus::Unknown(_) => (Status::Unknown, None, None),
+        CertStatus::Revoked(info) => (
+            Status::Revoked,
+            Some(time_of(&info.revocation_time)),
+            info.revocation_reason.map(|r| jpki_profile::revocation_list::reason_name(r).to_owned()),
+        ),
+    };
+    Ok(RevocationStatus { status, method: "ocsp", checked_at: now, revoked_at, reason, next_update })
+}
+
+/// Something that answers OCSP requests: HTTP in production, anything in tests.
+pub trait OcspTransport: Send + Sync {
+    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// OCSP over HTTP POST (RFC 6960 Appendix A.1), with a short timeout.
+pub struct HttpTransport {
+    timeout: Duration,
+}
+
+impl HttpTransport {
+    pub fn new(timeout: Duration) -> HttpTransport {
+        HttpTransport { timeout }
+    }
+}
+
+impl OcspTransport for HttpTransport {
+    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        let agent = ureq::Agent::config_builder().timeout_global(Some(self.timeout)).http_status_as_error(true).build().new_agent();
+        let mut response = agent
+            .post(url)
+            .header("Content-Type", "application/ocsp-request")
+            .send(request)
+            .map_err(|e| format!("{url}: {e}"))?;
+        response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| format!("{url}: {e}"))
+    }
+}
+
+/// An OCSP checker with a cache shared by every verification in the process.
+pub struct OcspChecker {
+    url: String,
+    transport: Box<dyn OcspTransport>,
+    cache: Mutex<HashMap<Vec<u8>, RevocationStatus>>,
+}
+
+impl OcspChecker {
+    pub fn new(url: impl Into<String>, transport: Box<dyn OcspTransport>) -> OcspChecker {
+        OcspChecker { url: url.into(), transport, cache: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The status of `cert` at `now`, from the cache while a response is fresh, else from the responder.
+    pub fn status(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
+        let request = request(cert).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
+        if let Some(cached) = self.cache.lock().expect("cache lock").get(&request) {
+            if cached.next_update.is_some_and(|n| n >= now) {
+                return Ok(RevocationStatus { method: "ocsp_cached", ..cached.clone() });
+            }
+        }
+        let response = self.transport.post(&self.url, &request).map_err(RevocationProblem::Unavailable)?;
+        let status = check_response(cert, &response, now)?;
+        if status.next_update.is_some() {
+            self.cache.lock().expect("cache lock").insert(request, status.clone());
+        }
+        Ok(status)
+    }
+}

@@ -1,0 +1,87 @@
+//! Trust anchors: the CA certificates a verifier accepts as roots. In production these are J-LIS's
+//! real CA certificates (`trust-anchors/jlis/`); in the sandbox, the sandbox issuer's
+//! (`<data-dir>/trust/`). The code path is the same.
+
+use std::path::Path;
+
+use der::{Decode, DecodePem, Encode};
+use x509_cert::Certificate;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("cannot read trust anchors from {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} is not a certificate (PEM or DER): {reason}")]
+    NotCertificate { path: String, reason: String },
+    #[error("no trust anchors in {0}")]
+    Empty(String),
+}
+
+/// A trust anchor and what chain building needs of it.
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    pub certificate: Certificate,
+    pub der: Vec<u8>,
+    /// DER of the subject name.
+    pub subject_der: Vec<u8>,
+    /// The RSAPublicKey (content of the SPKI bit string).
+    pub public_key: Vec<u8>,
+}
+
+impl Anchor {
+    pub fn new(certificate: Certificate) -> Result<Anchor, der::Error> {
+        Ok(Anchor {
+            der: certificate.to_der()?,
+            subject_der: certificate.tbs_certificate.subject.to_der()?,
+            public_key: certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec(),
+            certificate,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TrustStore {
+    anchors: Vec<Anchor>,
+}
+
+impl TrustStore {
+    pub fn new(anchors: Vec<Anchor>) -> TrustStore {
+        TrustStore { anchors }
+    }
+
+    /// Every `.pem`, `.crt`, `.cer` and `.der` file in `dir`, PEM or DER.
+    pub fn from_dir(dir: &Path) -> Result<TrustStore, TrustError> {
+        let read = |reason: String| TrustError::Read { path: dir.display().to_string(), reason };
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| read(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| ["pem", "crt", "cer", "der"].contains(&e)))
+            .collect();
+        paths.sort();
+        let mut anchors = Vec::new();
+        for path in paths {
+            let bytes = std::fs::read(&path).map_err(|e| read(e.to_string()))?;
+            let not_cert = |reason: String| TrustError::NotCertificate { path: path.display().to_string(), reason };
+            let cert = if bytes.starts_with(b"-----BEGIN") {
+                Certificate::from_pem(&bytes).map_err(|e| not_cert(e.to_string()))?
+            } else {
+                Certificate::from_der(&bytes).map_err(|e| not_cert(e.to_string()))?
+            };
+            anchors.push(Anchor::new(cert).map_err(|e| not_cert(e.to_string()))?);
+        }
+        if anchors.is_empty() {
+            return Err(TrustError::Empty(dir.display().to_string()));
+        }
+        Ok(TrustStore { anchors })
+    }
+
+    pub fn anchors(&self) -> &[Anchor] {
+        &self.anchors
+    }
+
+    /// Anchors whose subject is `issuer_der` (a certificate's issuer name, DER).
+    pub fn named(&self, issuer_der: &[u8]) -> impl Iterator<Item = &Anchor> + '_ {
+        let issuer = issuer_der.to_vec();
+        self.anchors.iter().filter(move |a| a.subject_der == issuer)
+    }
+}

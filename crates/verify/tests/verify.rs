@@ -1,0 +1,170 @@
+//! Verification against the sandbox issuer: CMS made with a card, chain and OCSP through the issuer's
+//! own responder; every way a signature can fail gives its own code; malformed input never panics.
+
+use std::sync::Arc;
+
+use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
+use jpki_issuer::cards::CardPins;
+use jpki_issuer::ocsp::OcspResponder;
+use jpki_issuer::{CaRole, Issuer};
+use jpki_profile::{BirthDate, FourInfo, Sex};
+use jpki_verify::revocation::{OcspChecker, OcspTransport};
+use jpki_verify::{signed_data, TrustStore, Verifier};
+use time::OffsetDateTime;
+
+struct Sandbox {
+    rt: Arc<tokio::runtime::Runtime>,
+    issuer: Issuer,
+    responder: Arc<OcspResponder>,
+    dir: tempfile::TempDir,
+}
+
+/// The issuer's responder called in-process (the HTTP path is tested through `jpki serve`).
+struct InProcess {
+    rt: Arc<tokio::runtime::Runtime>,
+    responder: Arc<OcspResponder>,
+}
+
+impl OcspTransport for InProcess {
+    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(self.rt.block_on(self.responder.respond(request, None)).to_vec())
+    }
+}
+
+/// A responder that is down.
+struct Down;
+
+impl OcspTransport for Down {
+    fn post(&self, url: &str, _request: &[u8]) -> Result<Vec<u8>, String> {
+        Err(format!("{url}: connection refused"))
+    }
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let rt = Arc::new(tokio::runtime::Runtime::new().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let url = jpki_store::Database::sqlite_url(&dir.path().join("jpki.sqlite3"));
+        let (issuer, responder) = rt.block_on(async {
+            let db = jpki_store::Database::open(&url).await.unwrap();
+            let (issuer, _) = Issuer::init(db.clone()).await.unwrap();
+            let meter = jpki_issuer::meter::Meter::start(db);
+            let responder = OcspResponder::start(issuer.clone(), meter).await.unwrap();
+            (issuer, responder)
+        });
+        Sandbox { rt, issuer, responder, dir }
+    }
+
+    fn trust(&self) -> TrustStore {
+        let anchors = CaRole::ALL.iter().map(|r| jpki_verify::trust::Anchor::new(self.issuer.ca(*r).certificate.clone()).unwrap()).collect();
+        TrustStore::new(anchors)
+    }
+
+    fn verifier(&self) -> Verifier {
+        let transport = InProcess { rt: self.rt.clone(), responder: self.responder.clone() };
+        Verifier { trust: self.trust(), ocsp: Some(OcspChecker::new("in-process", Box::new(transport))) }
+    }
+
+    fn card(&self, name: &str) -> (String, std::path::PathBuf) {
+        let info = FourInfo::new(name, "東京都千代田区霞が関２－１－２", BirthDate::parse_iso("1980-02-17").unwrap(), Sex::Female).unwrap();
+        let out = self.dir.path().join(jpki_store::new_id("card"));
+        let pins = CardPins { signature: "ABC123".into(), authentication: "1234".into(), input_assistance: "1234".into(), resident_registry: "1234".into() };
+        let person = self.rt.block_on(async {
+            let person = self.issuer.add_person(info, None).await.unwrap();
+            self.issuer.issue_card(&person.id, &pins, None, &out).await.unwrap();
+            person
+        });
+        (person.id, out)
+    }
+}
+
+fn sign_with_card(card: &std::path::Path, content: &[u8], attached: bool) -> Vec<u8> {
+    let mut client = MyNumberCard::new(Emulator::open(CardDir::new(card)).unwrap());
+    let cert = client.read_certificate(KeyRole::Signature, Some("ABC123")).unwrap();
+    signed_data::build(content, &cert, attached, OffsetDateTime::now_utc(), |digest_info| client.sign(KeyRole::Signature, "ABC123", digest_info)).unwrap()
+}
+
+#[test]
+fn card_signatures_verify_and_every_failure_has_its_reason() {
+    let sb = Sandbox::new();
+    let verifier = sb.verifier();
+    let now = OffsetDateTime::now_utc();
+    let (person, card) = sb.card("署名　花子");
+    let content = b"application form".to_vec();
+
+    for attached in [true, false] {
+        let cms = sign_with_card(&card, &content, attached);
+        let detached = (!attached).then_some(content.as_slice());
+        let v = verifier.verify_cms(&cms, detached, now).unwrap();
+        assert!(v.valid, "{:?}", v.failure);
+        let signer = v.signer.as_ref().unwrap();
+        assert_eq!(signer.name.as_deref(), Some("署名　花子"));
+        assert_eq!(signer.birth_date.as_deref(), Some("1980-02-17"));
+        assert_eq!((signer.certificate_kind, signer.device), ("signature", Some("card")));
+        assert_eq!(v.revocation.as_ref().unwrap().method, if attached { "ocsp" } else { "ocsp_cached" });
+    }
+
+    // Altered content.
+    let cms = sign_with_card(&card, &content, false);
+    let v = verifier.verify_cms(&cms, Some(b"application form (edited)"), now).unwrap();
+    assert_eq!(v.failure.unwrap().code, "signature_invalid");
+
+    // Untrusted: a certificate from another sandbox's CA.
+    let other = Sandbox::new();
+    let (_, foreign_card) = other.card("他所　太郎");
+    let v = verifier.verify_cms(&sign_with_card(&foreign_card, &content, true), None, now).unwrap();
+    assert_eq!(v.failure.unwrap().code, "untrusted");
+
+    // Expired at a later time; not yet valid before.
+    let v = verifier.verify_cms(&cms, Some(&content), now + time::Duration::days(366 * 6)).unwrap();
+    assert_eq!(v.failure.unwrap().code, "expired");
+
+    // Responder down and nothing cached: fail closed.
+    let offline = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("http://127.0.0.1:9/ocsp", Box::new(Down))) };
+    let v = offline.verify_cms(&cms, Some(&content), now).unwrap();
+    assert!(!v.valid);
+    assert_eq!(v.failure.unwrap().code, "revocation_unavailable");
+    let no_ocsp = Verifier { trust: sb.trust(), ocsp: None };
+    assert_eq!(no_ocsp.verify_cms(&cms, Some(&content), now).unwrap().failure.unwrap().code, "revocation_unavailable");
+
+    // Revoked (the holder moved: affiliationChanged); a fresh verifier has no cached answer.
+    sb.rt.block_on(sb.issuer.move_address(&person, "大阪府大阪市北区梅田１")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let v = sb.verifier().verify_cms(&cms, Some(&content), OffsetDateTime::now_utc()).unwrap();
+    let failure = v.failure.unwrap();
+    assert_eq!(failure.code, "revoked", "{}", failure.message);
+    assert_eq!(v.revocation.unwrap().reason.as_deref(), Some("affiliationChanged"));
+}
+
+#[test]
+fn malformed_cms_is_an_error_not_a_panic() {
+    let sb = Sandbox::new();
+    let verifier = Verifier { trust: sb.trust(), ocsp: None };
+    let now = OffsetDateTime::now_utc();
+    let (_, card) = sb.card("壊れ　次郎");
+    let good = sign_with_card(&card, b"x", true);
+    let mut cases: Vec<Vec<u8>> = vec![vec![], vec![0x30], vec![0x30, 0x80, 0x00, 0x00], b"not der at all".to_vec(), good[..good.len() / 2].to_vec()];
+    for i in (0..good.len()).step_by(7) {
+        let mut flipped = good.clone();
+        flipped[i] ^= 0xff;
+        cases.push(flipped);
+    }
+    for case in &cases {
+        match verifier.verify_cms(case, None, now) {
+            Err(problem) => assert!(problem.is_malformed_input(), "{problem}"),
+            Ok(v) => assert!(!v.valid, "a corrupted CMS verified"),
+        }
+    }
+    // Detached content given to an attached signature, and none to a detached one.
+    assert!(matches!(verifier.verify_cms(&good, Some(b"x"), now).unwrap().failure.unwrap().code, "content_mismatch"));
+    let detached = sign_with_card(&card, b"x", false);
+    assert_eq!(verifier.verify_cms(&detached, None, now).unwrap().failure.unwrap().code, "content_mismatch");
+}
+
+#[test]
+fn jlis_roots_load_as_trust_anchors() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../trust-anchors/jlis");
+    let trust = TrustStore::from_dir(&dir).unwrap();
+    assert_eq!(trust.anchors().len(), std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "pem")).count());
+    assert!(TrustStore::from_dir(std::path::Path::new("/nonexistent")).is_err());
+}
