@@ -214,7 +214,7 @@ pub fn pin_or_prompt(given: Option<String>, what: &str) -> CliResult<String> {
 
 /// Writes an output file atomically; a device or pipe named as output (`/dev/null`, `/dev/stdout`) is
 /// written to, never replaced.
-fn write_file(path: &std::path::Path, bytes: &[u8]) -> CliResult {
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> CliResult {
     let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
     if special {
         use std::io::Write;

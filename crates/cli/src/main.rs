@@ -7,6 +7,7 @@ mod inspect;
 mod output;
 mod sandbox;
 mod serve;
+mod signing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,10 @@ enum Command {
     /// A My Number card: in a PC/SC reader, or a virtual one (emulate).
     #[command(subcommand)]
     Card(card::CardCommand),
+    /// Sign a file with the card's signature key: a CMS SignedData (.p7s).
+    Sign(signing::SignArgs),
+    /// Verify a CMS SignedData against trust anchors, with OCSP when a responder is given.
+    Verify(signing::VerifyArgs),
     /// Run the server (the sandbox issuer with --sandbox).
     Serve(serve::ServeArgs),
     /// Inspect certificates.
@@ -69,6 +74,8 @@ fn main() -> ExitCode {
             Command::Sandbox(cmd) => sandbox::run(&ctx, cmd).await,
             Command::Serve(args) => serve::run(&ctx, args).await,
             Command::Card(cmd) => card::run(&ctx, cmd).await,
+            Command::Sign(args) => signing::sign(&ctx, args),
+            Command::Verify(args) => signing::verify(&ctx, args),
             Command::Cert(cmd) => inspect::run(&ctx, cmd).await,
             Command::Crl(cmd) => inspect::run_crl(&ctx, cmd),
         }

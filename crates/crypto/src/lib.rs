@@ -151,10 +151,8 @@ pub enum RsaScheme {
     Pkcs1Sha256,
     Pkcs1Sha384,
     Pkcs1Sha512,
-    /// RSASSA-PSS with MGF1 over the same hash and a salt as long as the hash.
-    PssSha256,
-    PssSha384,
-    PssSha512,
+    /// RSASSA-PSS with MGF1 over the message hash and the given salt length (RFC 4055 §3.1).
+    Pss { digest: Digest, salt_len: usize },
 }
 
 /// Verifies an RSA signature (2048 to 8192 bits) with a DER RSAPublicKey.
@@ -163,11 +161,27 @@ pub fn verify_rsa(scheme: RsaScheme, public_key_pkcs1_der: &[u8], message: &[u8]
         RsaScheme::Pkcs1Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
         RsaScheme::Pkcs1Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
         RsaScheme::Pkcs1Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        RsaScheme::PssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
-        RsaScheme::PssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
-        RsaScheme::PssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
+        RsaScheme::Pss { digest, salt_len } => return verify_pss(digest, salt_len, public_key_pkcs1_der, message, sig),
     };
     UnparsedPublicKey::new(algorithm, public_key_pkcs1_der).verify(message, sig).is_ok()
+}
+
+/// PSS with any salt length (OpenSSL signs with the longest salt by default), through the `rsa` crate:
+/// `aws-lc-rs` verifies only salts as long as the hash. A public-key operation, so constant time is
+/// not at stake.
+fn verify_pss(digest: Digest, salt_len: usize, public_key_pkcs1_der: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    let Ok(key) = rsa::RsaPublicKey::from_pkcs1_der(public_key_pkcs1_der) else { return false };
+    if !(2048..=8192).contains(&(rsa::traits::PublicKeyParts::size(&key) * 8)) {
+        return false;
+    }
+    let hashed = digest.compute(message);
+    let scheme = match digest {
+        Digest::Sha256 => rsa::Pss::new_with_salt::<sha2::Sha256>(salt_len),
+        Digest::Sha384 => rsa::Pss::new_with_salt::<sha2::Sha384>(salt_len),
+        Digest::Sha512 => rsa::Pss::new_with_salt::<sha2::Sha512>(salt_len),
+    };
+    key.verify(scheme, &hashed, sig).is_ok()
 }
 
 /// Verifies sha256WithRSAEncryption with a DER RSAPublicKey.

@@ -36,21 +36,6 @@ fn pkcs1_with(digest: Digest) -> RsaScheme {
     }
 }
 
-fn pss_with(digest: Digest) -> RsaScheme {
-    match digest {
-        Digest::Sha256 => RsaScheme::PssSha256,
-        Digest::Sha384 => RsaScheme::PssSha384,
-        Digest::Sha512 => RsaScheme::PssSha512,
-    }
-}
-
-fn digest_len(digest: Digest) -> u8 {
-    match digest {
-        Digest::Sha256 => 32,
-        Digest::Sha384 => 48,
-        Digest::Sha512 => 64,
-    }
-}
 
 /// The RSA scheme of a signature algorithm. `rsaEncryption` (as CMS signer infos often say) takes its
 /// hash from `digest`, the signer's digest algorithm.
@@ -65,8 +50,7 @@ pub fn rsa_scheme(alg: &AlgorithmIdentifierOwned, digest: Option<Digest>) -> Res
     }
 }
 
-/// RSASSA-PSS-params (RFC 4055 §3.1): the provider verifies MGF1 with the message hash and a salt as
-/// long as the hash, which is what every JPKI-era signer sends.
+/// RSASSA-PSS-params (RFC 4055 §3.1): MGF1 with the message hash, any salt length.
 fn pss(alg: &AlgorithmIdentifierOwned) -> Result<RsaScheme, AlgorithmError> {
     let bad = |reason: &str| AlgorithmError::PssParameters(reason.to_owned());
     let params = alg.parameters.as_ref().ok_or_else(|| bad("missing (SHA-1 defaults are not accepted)"))?;
@@ -77,8 +61,5 @@ fn pss(alg: &AlgorithmIdentifierOwned) -> Result<RsaScheme, AlgorithmError> {
     if params.mask_gen.oid != ID_MGF_1 || params.mask_gen.parameters.as_ref().map(|p| p.oid) != Some(params.hash.oid) {
         return Err(bad("the mask generation function must be MGF1 with the message hash"));
     }
-    if params.salt_len != digest_len(hash) {
-        return Err(bad(&format!("salt length {} (expected {})", params.salt_len, digest_len(hash))));
-    }
-    Ok(pss_with(hash))
+    Ok(RsaScheme::Pss { digest: hash, salt_len: usize::from(params.salt_len) })
 }

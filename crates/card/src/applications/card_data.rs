@@ -118,6 +118,24 @@ impl CvCertificate {
     }
 }
 
+/// Signs the card data of `state` with the issuer's card-data `key`: what the issuer writes into the
+/// card at issuance and whenever the 4 information changes.
+pub fn seal(state: &crate::card_dir::CardState, key: &jpki_crypto::RsaKey) -> Result<crate::card_dir::CardDataSeal, String> {
+    use base64::Engine;
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let signer = CardPublicKey::of(key);
+    let face = super::card_face::to_be_signed(state, &signer)?;
+    let text = super::input_assistance::to_be_signed(&state.my_number, &state.four_info);
+    let sign = |message: &[u8]| key.sign_sha256(message).map_err(|e| e.to_string());
+    Ok(crate::card_dir::CardDataSeal {
+        cv_certificate: b64(cv_certificate(key).map_err(|e| e.to_string())?),
+        input_assistance_signature: b64(sign(&text)?),
+        card_face_signature: b64(key.sign_digest_info(&face.face_digest_info).map_err(|e| e.to_string())?),
+        age_record_signature: b64(sign(&face.age_record)?),
+        my_number_image_signature: b64(sign(&face.my_number_image)?),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,22 +156,4 @@ mod tests {
         assert!(!CvCertificate::parse(&tampered).unwrap().is_self_issued());
         assert!(CvCertificate::parse(&der[..50]).is_err());
     }
-}
-
-/// Signs the card data of `state` with the issuer's card-data `key`: what the issuer writes into the
-/// card at issuance and whenever the 4 information changes.
-pub fn seal(state: &crate::card_dir::CardState, key: &jpki_crypto::RsaKey) -> Result<crate::card_dir::CardDataSeal, String> {
-    use base64::Engine;
-    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
-    let signer = CardPublicKey::of(key);
-    let face = super::card_face::to_be_signed(state, &signer)?;
-    let text = super::input_assistance::to_be_signed(&state.my_number, &state.four_info);
-    let sign = |message: &[u8]| key.sign_sha256(message).map_err(|e| e.to_string());
-    Ok(crate::card_dir::CardDataSeal {
-        cv_certificate: b64(cv_certificate(key).map_err(|e| e.to_string())?),
-        input_assistance_signature: b64(sign(&text)?),
-        card_face_signature: b64(key.sign_digest_info(&face.face_digest_info).map_err(|e| e.to_string())?),
-        age_record_signature: b64(sign(&face.age_record)?),
-        my_number_image_signature: b64(sign(&face.my_number_image)?),
-    })
 }

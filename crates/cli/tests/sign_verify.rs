@@ -1,0 +1,97 @@
+//! `jpki sign` and `jpki verify` against openssl in both directions, with OCSP from `jpki serve
+//! --sandbox`; on SQLite and, when configured, PostgreSQL.
+
+mod common;
+
+use common::{openssl, openssl_available, Sandbox};
+
+fn verify_json(sb: &Sandbox, args: &[&str]) -> (bool, serde_json::Value) {
+    let mut all = vec!["--json", "verify"];
+    all.extend_from_slice(args);
+    let out = sb.run(&all);
+    let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("jpki verify {args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), value)
+}
+
+#[test]
+fn cms_signatures_between_jpki_and_openssl() {
+    if !openssl_available("cms_signatures_between_jpki_and_openssl") {
+        return;
+    }
+    for sb in Sandbox::all() {
+        run(&sb);
+    }
+}
+
+fn run(sb: &Sandbox) {
+    let label = sb.label();
+    sb.ok(&["sandbox", "init"]);
+    let person = sb.add_person("署名　花子", "1980-02-17");
+    sb.issue_card(&person, "card");
+    let server = sb.serve();
+    let ocsp = server.url("/issuer/ocsp");
+    let msg = sb.path("application.txt");
+    std::fs::write(&msg, "申請書 / application form\n").unwrap();
+    let msg_s = msg.to_str().unwrap();
+    let card = sb.path("card");
+    let (cert, key) = (card.join("sign-cert.pem"), card.join("sign-key.pem"));
+    let ca = sb.data().join("trust/sign-ca.pem");
+
+    // jpki sign (through the card) → openssl cms -verify.
+    let p7s = sb.path("jpki.p7s");
+    sb.ok(&["sign", "--card", card.to_str().unwrap(), "--in", msg_s, "--out", p7s.to_str().unwrap(), "--pin", "ABC123"]);
+    let out = openssl(&["cms", "-verify", "-binary", "-inform", "DER", "-in", p7s.to_str().unwrap(), "-content", msg_s, "-CAfile", ca.to_str().unwrap(), "-out", "/dev/null"]);
+    assert!(out.contains("Verification successful"), "{label}: {out}");
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", &ocsp]);
+    assert!(ok && v["valid"] == true, "{label}: {v}");
+    assert_eq!(v["signer"]["name"], "署名　花子");
+    assert_eq!(v["revocation"]["status"], "good");
+
+    // openssl cms -sign with the card's key → jpki verify: detached, attached, PSS.
+    let variants: [(&str, &[&str]); 3] = [("detached", &[]), ("attached", &["-nodetach"]), ("pss", &["-keyopt", "rsa_padding_mode:pss"])];
+    for (name, extra) in variants {
+        let out_file = sb.path(&format!("openssl-{name}.p7s"));
+        let mut args = vec!["cms", "-sign", "-binary", "-md", "sha256", "-in", msg_s, "-signer", cert.to_str().unwrap(), "-inkey", key.to_str().unwrap(), "-outform", "DER", "-out", out_file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        openssl(&args);
+        let mut verify = vec![out_file.to_str().unwrap(), "--ocsp-url", ocsp.as_str()];
+        if name != "attached" {
+            verify.extend_from_slice(&["--content", msg_s]);
+        }
+        let (ok, v) = verify_json(sb, &verify);
+        assert!(ok && v["valid"] == true, "{label} {name}: {v}");
+        assert_eq!(v["signer"]["birth_date"], "1980-02-17", "{label} {name}");
+    }
+
+    // Altered content.
+    let altered = sb.path("altered.txt");
+    std::fs::write(&altered, "申請書 / application form (edited)\n").unwrap();
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", altered.to_str().unwrap(), "--ocsp-url", &ocsp]);
+    assert!(!ok && v["failure"]["code"] == "signature_invalid", "{label}: {v}");
+
+    // OCSP responder down and nothing fresh: not valid.
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", "http://127.0.0.1:9/ocsp"]);
+    assert!(!ok && v["failure"]["code"] == "revocation_unavailable", "{label}: {v}");
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s]);
+    assert!(!ok && v["failure"]["code"] == "revocation_unavailable", "{label}: offline must not be valid: {v}");
+
+    // A certificate from an unknown CA: trust only the authentication CA.
+    let other_trust = sb.path("other-trust");
+    std::fs::create_dir_all(&other_trust).unwrap();
+    std::fs::copy(sb.data().join("trust/auth-ca.pem"), other_trust.join("auth-ca.pem")).unwrap();
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--trust", other_trust.to_str().unwrap(), "--ocsp-url", &ocsp]);
+    assert!(!ok && v["failure"]["code"] == "untrusted", "{label}: {v}");
+
+    // Revoked: the holder moved.
+    sb.ok(&["sandbox", "event", "move", "--person", &person, "--address", "大阪府大阪市北区梅田１"]);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", &ocsp]);
+    assert!(!ok && v["failure"]["code"] == "revoked", "{label}: {v}");
+    assert_eq!(v["revocation"]["reason"], "affiliationChanged");
+
+    // Malformed input: a clear error, no panic.
+    let junk = sb.path("junk.p7s");
+    std::fs::write(&junk, b"\x30\x82\xff\xff not cms").unwrap();
+    let err = sb.fails(&["verify", junk.to_str().unwrap()]);
+    assert!(err.contains("not a DER CMS ContentInfo") && !err.contains("panicked"), "{label}: {err}");
+}
