@@ -154,8 +154,8 @@ fn virtual_card_through_pcscd_opensc_and_jpki() {
     let card = card_dir.to_str().unwrap();
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(card_dir.join("card.json")).unwrap()).unwrap();
     let my_number = state["my_number"].as_str().unwrap().to_owned();
-    let child = Command::new(JPKI).args(["card", "emulate", "--card", card]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let _emulator = Emulator(child);
+    let child = Command::new(JPKI).args(["card", "emulate", "--card", card]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut emulator = Emulator(child);
     wait_for("the virtual card in the vpcd reader", card_present);
     let list = readers().unwrap();
     let ours = list.as_array().unwrap().iter().find(|x| x["name"] == READER).unwrap();
@@ -257,4 +257,23 @@ fn virtual_card_through_pcscd_opensc_and_jpki() {
     assert!(err.contains("no reader named") && err.contains(READER), "{err}");
     let err = jpki_err(&["card", "info", "--reader", "Virtual PCD 00 01"]);
     assert!(err.contains("no card"), "{err}");
+
+    // SIGTERM removes the card cleanly; the reader is then empty.
+    let pid = emulator.0.id().to_string();
+    assert!(Command::new("kill").args(["-s", "TERM", &pid]).status().unwrap().success());
+    let status = emulator.0.wait().unwrap();
+    assert!(status.success(), "the emulator must exit cleanly on SIGTERM: {status}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(emulator.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("card removed"), "{stderr}");
+    wait_for("the reader to be empty", || !card_present());
+    let err = jpki_err(&["card", "info", "--reader", READER]);
+    assert!(err.contains("no card"), "{err}");
+
+    // A dead pcscd is named as such.
+    if let Some(mut daemon) = pcscd.take() {
+        daemon.stop();
+        let err = jpki_err(&["card", "list"]);
+        assert!(err.contains("PC/SC service is not running"), "{err}");
+    }
 }
