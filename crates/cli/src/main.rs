@@ -42,6 +42,9 @@ enum Command {
     Sign(signing::SignArgs),
     /// Verify a CMS SignedData against trust anchors, with OCSP when a responder is given.
     Verify(signing::VerifyArgs),
+    /// The platform's audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run the server (the sandbox issuer with --sandbox).
     Serve(serve::ServeArgs),
     /// Inspect certificates.
@@ -50,6 +53,22 @@ enum Command {
     /// Inspect CRLs.
     #[command(subcommand)]
     Crl(inspect::CrlCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain of the audit log.
+    Verify,
+}
+
+async fn audit(ctx: &context::Context, command: AuditCommand) -> context::CliResult {
+    match command {
+        AuditCommand::Verify => {
+            let report = jpki_platform::audit::verify(&ctx.database(false).await?).await.map_err(|e| context::CliError::Usage(e.to_string()))?;
+            output::emit(ctx, &report, || format!("audit log intact: {} entries, head {}", report.entries, report.head));
+            Ok(())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -75,6 +94,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(&ctx, args).await,
             Command::Card(cmd) => card::run(&ctx, cmd).await,
             Command::Sign(args) => signing::sign(&ctx, args),
+            Command::Audit(cmd) => audit(&ctx, cmd).await,
             Command::Verify(args) => signing::verify(&ctx, args),
             Command::Cert(cmd) => inspect::run(&ctx, cmd).await,
             Command::Crl(cmd) => inspect::run_crl(&ctx, cmd),

@@ -1,5 +1,6 @@
-//! `jpki serve`: the HTTP server. With `--sandbox` it serves the sandbox issuer (CRLs, OCSP,
-//! latest-4-info provision) and publishes a fresh CRL every day, as J-LIS does.
+//! `jpki serve`: the HTTP server. It always serves the platform operator's API (`/v1`, `/openapi.json`);
+//! with `--sandbox` also the sandbox issuer (CRLs, OCSP, latest-4-info provision), publishing a fresh CRL
+//! every day as J-LIS does, and the platform then trusts the sandbox's CAs and asks its OCSP responder.
 
 use std::net::SocketAddr;
 
@@ -12,6 +13,9 @@ use jpki_issuer::meter::Meter;
 use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::{CaRole, Issuer};
 
+use jpki_platform::api::PlatformState;
+use jpki_verify::revocation::{HttpTransport, OcspChecker};
+
 use crate::context::{CliError, CliResult, Context};
 
 #[derive(Args)]
@@ -22,6 +26,17 @@ pub struct ServeArgs {
     /// Serve the sandbox issuer (initializing it on first run).
     #[arg(long)]
     sandbox: bool,
+    /// Trust anchors for verification (J-LIS's CA certificates in production, e.g. trust-anchors/jlis);
+    /// default <data-dir>/trust, where --sandbox exports its CAs.
+    #[arg(long)]
+    trust: Option<std::path::PathBuf>,
+    /// The OCSP responder verifications ask; with --sandbox, the sandbox's own. Without one, every
+    /// verification is not valid (revocation checks fail closed).
+    #[arg(long, env = "JPKI_OCSP_URL")]
+    ocsp_url: Option<String>,
+    /// Token of the admin API (tenants and keys); without it the admin API is disabled.
+    #[arg(long, env = "JPKI_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
 }
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
@@ -39,20 +54,35 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         let responder = OcspResponder::start(issuer.clone(), meter.clone()).await?;
         tokio::spawn(publish_daily(issuer.clone(), crl_dir.clone()));
         app = app.merge(jpki_issuer::http::router(IssuerService { issuer, responder, meter, crl_dir }));
-    } else {
-        tracing::warn!("no --sandbox: only /healthz is served until the platform API is configured");
     }
-    let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
+    let ocsp_url = args.ocsp_url.or_else(|| args.sandbox.then(|| format!("http://{local}/issuer/ocsp")));
+    let app = app.merge(platform_router(ctx, args.trust, ocsp_url, args.admin_token.as_deref()).await?);
+    let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
     crate::output::stdout(&format!("listening on http://{local}\n"));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
     Ok(())
+}
+
+async fn platform_router(ctx: &Context, trust: Option<std::path::PathBuf>, ocsp_url: Option<String>, admin_token: Option<&str>) -> CliResult<Router> {
+    let trust_dir = trust.unwrap_or_else(|| ctx.trust_dir());
+    let trust = jpki_verify::TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(format!("{e} (give --trust DIR, or --sandbox)")))?;
+    match &ocsp_url {
+        Some(url) => tracing::info!("verifying against {} trust anchors in {}, OCSP {url}", trust.anchors().len(), trust_dir.display()),
+        None => tracing::warn!("no OCSP responder (--ocsp-url): every verification will fail closed"),
+    }
+    let ocsp = ocsp_url.map(|url| OcspChecker::new(url, Box::new(HttpTransport::new(std::time::Duration::from_secs(10)))));
+    if admin_token.is_none() {
+        tracing::warn!("no JPKI_ADMIN_TOKEN: the admin API (tenants, keys) is disabled");
+    }
+    let state = PlatformState::new(ctx.database(true).await?, jpki_verify::Verifier { trust, ocsp }, admin_token);
+    Ok(jpki_platform::api::router(std::sync::Arc::new(state)))
 }
 
 async fn publish_daily(issuer: Issuer, dir: std::path::PathBuf) {

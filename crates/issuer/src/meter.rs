@@ -94,10 +94,10 @@ impl Meter {
 /// per group commit.
 async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) -> Result<(), IssuerError> {
     // (operator, billing month, method, certificate kind) → (count, fee in yen)
-    type Key<'a> = (&'a str, (i32, u8), &'a str, &'a str);
+    type Key<'a> = (&'a str, String, &'a str, &'a str);
     let mut totals: BTreeMap<Key<'_>, (i64, i64)> = BTreeMap::new();
     for p in items {
-        let key = (p.operator_id.as_deref().unwrap_or(""), billing_month(p.at), p.method, p.cert_kind);
+        let key = (p.operator_id.as_deref().unwrap_or(""), jpki_profile::fees::billing_month(p.at), p.method, p.cert_kind);
         let t = totals.entry(key).or_default();
         t.0 += 1;
         t.1 += i64::from(p.fee_yen.unwrap_or(0));
@@ -116,8 +116,7 @@ async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) ->
     );
     let mut query = sqlx::query(&sql);
     for ((operator, month, method, kind), (count, fee)) in totals {
-        let (year, month) = month;
-        query = query.bind(operator).bind(format!("{year:04}-{month:02}")).bind(method).bind(kind).bind(count).bind(fee);
+        query = query.bind(operator).bind(month).bind(method).bind(kind).bind(count).bind(fee);
     }
     query.execute(db.pool()).await?;
     Ok(())
@@ -132,12 +131,6 @@ pub struct UsageLine {
     pub cert_kind: String,
     pub count: i64,
     pub fee_yen: i64,
-}
-
-/// The billing period of a provision: its year and month in Japan Standard Time.
-fn billing_month(at: OffsetDateTime) -> (i32, u8) {
-    let t = at.to_offset(jpki_profile::cert_profile::JST);
-    (t.year(), t.month() as u8)
 }
 
 /// Totals per operator, month (JST), method and certificate kind.

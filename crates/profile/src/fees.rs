@@ -92,6 +92,12 @@ pub fn fee_yen(method: ProvisionMethod, kind: FeeCertKind, on: Date) -> Option<u
         .map(|r| r.yen)
 }
 
+/// The billing month (`YYYY-MM`) of something that happened at `at`: months are counted in Japan.
+pub fn billing_month(at: time::OffsetDateTime) -> String {
+    let t = at.to_offset(crate::cert_profile::JST);
+    format!("{:04}-{:02}", t.year(), t.month() as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +113,8 @@ mod tests {
         assert_eq!(fee_yen(Crl, Sign, date!(2022 - 01 - 01)), Some(20));
         assert_eq!(fee_yen(Crl, Sign, date!(2030 - 01 - 01)), Some(0));
         assert_eq!(fee_yen(Crl, Auth, date!(2015 - 01 - 01)), None);
+        // 2026-01-31 16:00 UTC is already February in Japan.
+        assert_eq!(billing_month(time::macros::datetime!(2026-01-31 16:00 UTC)), "2026-02");
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 pub const JPKI: &str = env!("CARGO_BIN_EXE_jpki");
+/// The admin token every test server is started with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 /// Every database the tests run against: SQLite always, PostgreSQL when `JPKI_TEST_POSTGRES_URL` is
 /// set (each run gets a fresh database).
@@ -112,6 +114,7 @@ impl Sandbox {
             .command()
             .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
+            .env("JPKI_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -153,6 +156,14 @@ impl Server {
             body = dechunk(&body);
         }
         (status, body)
+    }
+
+    /// A GET with an optional bearer token; the body as JSON (or Null).
+    pub fn get_json(&self, path: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
+        let auth = bearer.map(|k| format!("Bearer {k}"));
+        let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("Authorization", a)]).unwrap_or_default();
+        let (status, body) = self.request("GET", path, &headers, b"");
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
     }
 
     pub fn post_json(&self, path: &str, bearer: Option<&str>, body: &str) -> (u16, serde_json::Value) {

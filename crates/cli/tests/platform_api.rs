@@ -1,0 +1,137 @@
+//! The platform operator's API end to end through `jpki serve --sandbox`: tenants and keys, signature
+//! verification of CMS from openssl and from `jpki sign`, tenant isolation, bad input, metering and the
+//! audit chain; on SQLite and, when configured, PostgreSQL.
+
+mod common;
+
+use base64::Engine;
+use common::{openssl, openssl_available, Sandbox, ADMIN_TOKEN};
+use serde_json::json;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn platform_api_verifies_for_tenants() {
+    if !openssl_available("platform_api_verifies_for_tenants") {
+        return;
+    }
+    for sb in Sandbox::all() {
+        run(&sb);
+    }
+}
+
+fn run(sb: &Sandbox) {
+    let label = sb.label();
+    sb.ok(&["sandbox", "init"]);
+    let person = sb.add_person("検証　花子", "1985-04-01");
+    sb.issue_card(&person, "card");
+    let server = sb.serve();
+    let card = sb.path("card");
+
+    // Tenants: only with the admin token.
+    let (status, v) = server.post_json("/v1/admin/tenants", None, r#"{"name":"A"}"#);
+    assert_eq!((status, v["error"]["code"].as_str()), (401, Some("unauthorized")), "{label}");
+    let (status, a) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Bank A"}"#);
+    assert_eq!(status, 201, "{label}: {a}");
+    let key_a = a["api_key"].as_str().unwrap().to_owned();
+    let (_, b) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Shop B"}"#);
+    let key_b = b["api_key"].as_str().unwrap().to_owned();
+    let (status, _) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Bank A"}"#);
+    assert_eq!(status, 409, "{label}");
+
+    // A CMS made by openssl with the card's key verifies with the right 4 info.
+    let msg = sb.path("contract.txt");
+    std::fs::write(&msg, "口座開設申込書\n").unwrap();
+    let p7s = sb.path("openssl.p7s");
+    let card_s = card.to_str().unwrap();
+    openssl(&["cms", "-sign", "-binary", "-in", msg.to_str().unwrap(), "-signer", &format!("{card_s}/sign-cert.pem"), "-inkey", &format!("{card_s}/sign-key.pem"), "-outform", "DER", "-out", p7s.to_str().unwrap()]);
+    let body = json!({ "cms": b64(&std::fs::read(&p7s).unwrap()), "content": b64(&std::fs::read(&msg).unwrap()), "purpose": "account opening" }).to_string();
+    let (status, v) = server.post_json("/v1/signatures/verify", Some(&key_a), &body);
+    assert_eq!(status, 200, "{label}: {v}");
+    assert_eq!(v["valid"], true, "{label}: {v}");
+    assert_eq!(v["signer"]["name"], "検証　花子");
+    assert_eq!(v["signer"]["birth_date"], "1985-04-01");
+    assert_eq!(v["signer"]["certificate_kind"], "signature");
+    assert_eq!(v["revocation"]["status"], "good");
+    let id = v["verification_id"].as_str().unwrap().to_owned();
+
+    // Tenant isolation: A reads its verification, B gets 404.
+    let (status, again) = server.get_json(&format!("/v1/verifications/{id}"), Some(&key_a));
+    assert_eq!((status, &again["signer"]["name"]), (200, &json!("検証　花子")), "{label}");
+    let (status, v) = server.get_json(&format!("/v1/verifications/{id}"), Some(&key_b));
+    assert_eq!((status, v["error"]["code"].as_str()), (404, Some("not_found")), "{label}");
+
+    // jpki sign's CMS (attached) verifies too; altered content does not.
+    let ours = sb.path("ours.p7s");
+    sb.ok(&["sign", "--card", card_s, "--in", msg.to_str().unwrap(), "--out", ours.to_str().unwrap(), "--pin", "ABC123", "--attached"]);
+    let (status, v) = server.post_json("/v1/signatures/verify", Some(&key_b), &json!({ "cms": b64(&std::fs::read(&ours).unwrap()) }).to_string());
+    assert_eq!((status, &v["valid"]), (200, &json!(true)), "{label}: {v}");
+    let altered = json!({ "cms": b64(&std::fs::read(&p7s).unwrap()), "content": b64("口座解約申込書\n".as_bytes()) }).to_string();
+    let (status, v) = server.post_json("/v1/signatures/verify", Some(&key_a), &altered);
+    assert_eq!((status, &v["valid"], v["failure"]["code"].as_str()), (200, &json!(false), Some("signature_invalid")), "{label}: {v}");
+
+    // Bad input: 400 with a code naming the problem; unknown key: 401.
+    let cases = [
+        ("{not json", "invalid_json"),
+        (r#"{"cms": 5}"#, "invalid_json"),
+        (r#"{"cms": "AAAA", "extra": 1}"#, "invalid_json"),
+        (r#"{"cms": "***"}"#, "invalid_base64"),
+        (r#"{"cms": "MAMCAQA="}"#, "invalid_cms"),
+    ];
+    for (body, code) in cases {
+        let (status, v) = server.post_json("/v1/signatures/verify", Some(&key_a), body);
+        assert_eq!((status, v["error"]["code"].as_str()), (400, Some(code)), "{label}: {body} → {v}");
+    }
+    let (status, _) = server.post_json("/v1/signatures/verify", Some("jpk_0000"), &body);
+    assert_eq!(status, 401, "{label}");
+
+    // A certificate revoked before it is checked → revoked. (A good answer already cached stays good
+    // until its nextUpdate, as OCSP caching allows.)
+    let mover = sb.add_person("転居　次郎", "1970-07-07");
+    sb.issue_card(&mover, "card2");
+    let moved = sb.path("moved.p7s");
+    sb.ok(&["sign", "--card", sb.path("card2").to_str().unwrap(), "--in", msg.to_str().unwrap(), "--out", moved.to_str().unwrap(), "--pin", "ABC123", "--attached"]);
+    sb.ok(&["sandbox", "event", "move", "--person", &mover, "--address", "福岡県福岡市中央区天神１"]);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let (status, v) = server.post_json("/v1/signatures/verify", Some(&key_a), &json!({ "cms": b64(&std::fs::read(&moved).unwrap()) }).to_string());
+    assert_eq!((status, v["failure"]["code"].as_str()), (200, Some("revoked")), "{label}: {v}");
+
+    // Usage: A made three metered checks (good, altered → no revocation check, revoked).
+    let (status, usage) = server.get_json("/v1/usage", Some(&key_a));
+    assert_eq!(status, 200, "{label}");
+    let lines = usage["usage"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{label}: {usage}");
+    assert_eq!((lines[0]["cert_kind"].as_str(), lines[0]["method"].as_str(), lines[0]["count"].as_i64()), (Some("signature"), Some("ocsp"), Some(2)), "{label}: {usage}");
+    let (status, csv) = server.request("GET", "/v1/usage?format=csv", &[("Authorization", &format!("Bearer {key_a}"))], b"");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(csv).unwrap().starts_with("month,cert_kind,method,count,fee_yen\r\n"), "{label}");
+
+    // Key revocation: the key stops working.
+    let key_id = a["key_id"].as_str().unwrap();
+    let (status, _) = server.request("DELETE", &format!("/v1/admin/keys/{key_id}"), &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))], b"");
+    assert_eq!(status, 204, "{label}");
+    let (status, _) = server.get_json("/v1/usage", Some(&key_a));
+    assert_eq!(status, 401, "{label}");
+
+    // The OpenAPI document names every route.
+    let (status, doc) = server.get_json("/openapi.json", None);
+    assert_eq!(status, 200);
+    for path in ["/v1/admin/tenants", "/v1/signatures/verify", "/v1/verifications/{id}", "/v1/usage"] {
+        assert!(doc["paths"][path].is_object(), "{label}: {path} undocumented");
+    }
+    drop(server);
+
+    // The audit chain verifies, and a changed entry is caught.
+    let report = sb.json(&["audit", "verify"]);
+    assert_eq!(report["entries"], 2 + 4, "{label}: two tenants and four verifications: {report}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = jpki_store::Database::open(&sb.db_url).await.unwrap();
+        jpki_store::sqlx::query("UPDATE audit_log SET result = 'valid' WHERE seq = 5").execute(db.pool()).await.unwrap();
+        db.close().await;
+    });
+    let err = sb.fails(&["audit", "verify"]);
+    assert!(err.contains("broken at entry 5"), "{label}: {err}");
+}

@@ -1,0 +1,267 @@
+//! The `/v1` JSON API. Handlers are thin: authenticate, decode, call the library, record (verification
+//! row, usage and audit entry in one transaction, committed before the answer is sent), answer.
+//! Every error is `{"error": {"code", "message"}}` with a stable code; a client's mistake is a 4xx.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
+use jpki_store::{sqlx, Database};
+use jpki_verify::Verifier;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::tenants::{self, Tenant};
+use crate::{audit, usage, PlatformError};
+
+/// The OpenAPI 3.1 document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub struct PlatformState {
+    pub db: Database,
+    pub verifier: Arc<Verifier>,
+    /// SHA-256 of the admin token; `None` disables the admin API.
+    pub admin_token_hash: Option<[u8; 32]>,
+}
+
+impl PlatformState {
+    pub fn new(db: Database, verifier: Verifier, admin_token: Option<&str>) -> PlatformState {
+        PlatformState { db, verifier: Arc::new(verifier), admin_token_hash: admin_token.map(|t| jpki_crypto::sha256(t.as_bytes())) }
+    }
+}
+
+type AppState = State<Arc<PlatformState>>;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+
+    fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+    }
+}
+
+impl From<PlatformError> for ApiError {
+    fn from(e: PlatformError) -> ApiError {
+        match e {
+            PlatformError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            PlatformError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            other => {
+                tracing::error!("platform: {other}");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service could not complete the request; retry")
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        PlatformError::from(e).into()
+    }
+}
+
+/// A JSON body whose rejection is an [`ApiError`] naming what is wrong.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::bad("invalid_json", "the body must be JSON (Content-Type: application/json)")),
+            Err(JsonRejection::BytesRejection(e)) => Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", e.body_text())),
+            Err(e) => Err(ApiError::bad("invalid_json", e.body_text())),
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+async fn tenant(state: &PlatformState, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send a valid API key as Authorization: Bearer <key>");
+    let key = bearer(headers).ok_or_else(unauthorized)?;
+    tenants::authenticate(&state.db, key).await?.ok_or_else(unauthorized)
+}
+
+fn admin(state: &PlatformState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.admin_token_hash else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "admin_disabled", "the admin API is disabled: set JPKI_ADMIN_TOKEN"));
+    };
+    let given = bearer(headers).map(|t| jpki_crypto::sha256(t.as_bytes()));
+    if given.is_some_and(|g| jpki_crypto::constant_time_eq(&g, &expected)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the admin token as Authorization: Bearer <token>"))
+    }
+}
+
+fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, ApiError> {
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| ApiError::bad("invalid_base64", format!("{name} is not base64: {e}")))
+}
+
+pub fn router(state: Arc<PlatformState>) -> Router {
+    Router::new()
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .route("/v1/admin/tenants", post(create_tenant))
+        .route("/v1/admin/tenants/{id}/keys", post(add_key))
+        .route("/v1/admin/keys/{id}", delete(revoke_key))
+        .route("/v1/signatures/verify", post(verify_signature))
+        .route("/v1/verifications/{id}", get(get_verification))
+        .route("/v1/usage", get(get_usage))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    name: String,
+    #[serde(default)]
+    number_law_authorized: bool,
+}
+
+async fn create_tenant(State(state): AppState, headers: HeaderMap, Body(body): Body<NewTenant>) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad("invalid_name", "a tenant name is 1 to 100 printable characters"));
+    }
+    let (tenant, key) = tenants::create(&state.db, name, body.number_law_authorized).await?;
+    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    let detail = json!({ "name": tenant.name, "number_law_authorized": tenant.number_law_authorized });
+    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "tenant.create", purpose: None, result: "created", detail, at: OffsetDateTime::now_utc().unix_timestamp() };
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    let body = json!({ "id": tenant.id, "name": tenant.name, "number_law_authorized": tenant.number_law_authorized, "key_id": key.key_id, "api_key": key.api_key });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn add_key(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let key = tenants::add_key(&state.db, &id).await?;
+    Ok((StatusCode::CREATED, Json(key)).into_response())
+}
+
+async fn revoke_key(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    admin(&state, &headers)?;
+    tenants::revoke_key(&state.db, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    /// CMS SignedData, DER, base64.
+    cms: String,
+    /// The signed content, base64, when the signature is detached.
+    content: Option<String>,
+    /// Why the tenant verifies (recorded in the audit log).
+    purpose: Option<String>,
+}
+
+async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body): Body<VerifyRequest>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let cms = base64_field("cms", &body.cms)?;
+    let content = body.content.as_deref().map(|c| base64_field("content", c)).transpose()?;
+    if body.purpose.as_ref().is_some_and(|p| p.chars().count() > 200) {
+        return Err(ApiError::bad("invalid_purpose", "purpose is at most 200 characters"));
+    }
+    let verifier = state.verifier.clone();
+    let now = OffsetDateTime::now_utc();
+    let result = tokio::task::spawn_blocking(move || verifier.verify_cms(&cms, content.as_deref(), now))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?
+        .map_err(|problem| ApiError::bad("invalid_cms", problem.to_string()))?;
+
+    let id = jpki_store::new_id("verification");
+    let failure_code = result.failure.as_ref().map(|f| f.code);
+    let signer = result.signer.as_ref();
+    let outcome = if result.valid { "valid".to_owned() } else { format!("invalid:{}", failure_code.unwrap_or("")) };
+    let response = json!({
+        "verification_id": id,
+        "valid": result.valid,
+        "failure": result.failure,
+        "signer": result.signer,
+        "revocation": result.revocation,
+        "verified_at": result.verified_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    });
+
+    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    sqlx::query(
+        "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result)
+         VALUES ($1, $2, 'signature', $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(&tenant.id)
+    .bind(i32::from(result.valid))
+    .bind(failure_code)
+    .bind(signer.map(|s| s.certificate_serial.as_str()))
+    .bind(signer.map(|s| s.certificate_kind))
+    .bind(result.revocation.as_ref().map(|r| r.method))
+    .bind(now.unix_timestamp())
+    .bind(response.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if let (Some(signer), Some(_)) = (signer, &result.revocation) {
+        let kind = if signer.certificate_kind == "signature" { FeeCertKind::Signature } else { FeeCertKind::Authentication };
+        usage::record(&mut tx, &tenant.id, kind, ProvisionMethod::Ocsp, now).await?;
+    }
+    let detail = json!({ "verification_id": id, "certificate_serial": signer.map(|s| &s.certificate_serial), "released": ["4_info"] });
+    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "signature.verify", purpose: body.purpose.as_deref(), result: &outcome, detail, at: now.unix_timestamp() };
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(Json(response).into_response())
+}
+
+async fn get_verification(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let row: Option<(String,)> = sqlx::query_as("SELECT result FROM verification WHERE id = $1 AND tenant_id = $2")
+        .bind(&id)
+        .bind(&tenant.id)
+        .fetch_optional(state.db.pool())
+        .await?;
+    let (result,) = row.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no verification {id}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], result).into_response())
+}
+
+#[derive(Deserialize)]
+struct UsageQuery {
+    format: Option<String>,
+}
+
+async fn get_usage(State(state): AppState, headers: HeaderMap, Query(q): Query<UsageQuery>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let lines = usage::of_tenant(&state.db, &tenant.id).await?;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Json(json!({ "tenant_id": tenant.id, "usage": lines })).into_response()),
+        Some("csv") => Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], usage::csv(&lines)).into_response()),
+        Some(other) => Err(ApiError::bad("invalid_format", format!("format {other:?}: use json or csv"))),
+    }
+}

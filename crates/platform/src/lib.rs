@@ -1,0 +1,29 @@
+//! The platform operator (プラットフォーム事業者): verifies JPKI signatures for tenant businesses, holds
+//! the revocation information itself, and gives tenants only the result and the 4 information.
+//!
+//! - [`tenants`]: tenants and their API keys (random, shown once, stored as SHA-256, revocable);
+//! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
+//! - [`usage`]: metering per tenant, month, certificate kind and method against the fee table;
+//! - [`api`]: the `/v1` JSON API and its OpenAPI document.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod audit;
+pub mod tenants;
+pub mod usage;
+
+use jpki_store::sqlx;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    Store(#[from] jpki_store::StoreError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the audit log is broken at entry {seq}: {reason}")]
+    AuditBroken { seq: i64, reason: String },
+}

@@ -1,0 +1,103 @@
+//! Tenants and their API keys. A key is 32 random bytes shown once as `jpk_<hex>`; the store keeps its
+//! SHA-256 (a random 256-bit key needs no slow hash), so a leaked database gives no usable key.
+
+use jpki_store::{sqlx, Database};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::PlatformError;
+
+const KEY_PREFIX: &str = "jpk_";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    /// Authorized to receive My Number under the number law.
+    pub number_law_authorized: bool,
+}
+
+/// A new key: the secret is in `api_key`, here and nowhere else.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewKey {
+    pub key_id: String,
+    pub api_key: String,
+}
+
+pub fn key_hash(api_key: &str) -> String {
+    hex::encode(jpki_crypto::sha256(api_key.as_bytes()))
+}
+
+async fn insert_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant_id: &str, now: i64) -> Result<NewKey, PlatformError> {
+    let api_key = format!("{KEY_PREFIX}{}", hex::encode(jpki_crypto::random_bytes::<32>()));
+    let key_id = jpki_store::new_id("key");
+    sqlx::query("INSERT INTO tenant_key (id, tenant_id, key_hash, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&key_id)
+        .bind(tenant_id)
+        .bind(key_hash(&api_key))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(NewKey { key_id, api_key })
+}
+
+/// Creates a tenant with its first API key.
+pub async fn create(db: &Database, name: &str, number_law_authorized: bool) -> Result<(Tenant, NewKey), PlatformError> {
+    let name = name.trim();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let id = jpki_store::new_id("tenant");
+    let mut tx = db.begin_write().await?;
+    let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM tenant WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
+    if taken.is_some() {
+        return Err(PlatformError::Conflict(format!("a tenant named {name:?} exists")));
+    }
+    sqlx::query("INSERT INTO tenant (id, name, number_law_authorized, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&id)
+        .bind(name)
+        .bind(i32::from(number_law_authorized))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let key = insert_key(&mut tx, &id, now).await?;
+    tx.commit().await?;
+    Ok((Tenant { id, name: name.to_owned(), number_law_authorized }, key))
+}
+
+/// Another key for a tenant (to rotate without downtime).
+pub async fn add_key(db: &Database, tenant_id: &str) -> Result<NewKey, PlatformError> {
+    let mut tx = db.begin_write().await?;
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM tenant WHERE id = $1").bind(tenant_id).fetch_optional(&mut *tx).await?;
+    if exists.is_none() {
+        return Err(PlatformError::NotFound(format!("no tenant {tenant_id}")));
+    }
+    let key = insert_key(&mut tx, tenant_id, OffsetDateTime::now_utc().unix_timestamp()).await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+pub async fn revoke_key(db: &Database, key_id: &str) -> Result<(), PlatformError> {
+    let done = sqlx::query("UPDATE tenant_key SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .bind(key_id)
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(PlatformError::NotFound(format!("no active key {key_id}")));
+    }
+    Ok(())
+}
+
+/// The tenant an API key belongs to, if the key is known and not revoked.
+pub async fn authenticate(db: &Database, api_key: &str) -> Result<Option<Tenant>, PlatformError> {
+    if !api_key.starts_with(KEY_PREFIX) {
+        return Ok(None);
+    }
+    let row: Option<(String, String, i32)> = sqlx::query_as(
+        "SELECT t.id, t.name, t.number_law_authorized FROM tenant_key k JOIN tenant t ON t.id = k.tenant_id
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(key_hash(api_key))
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|(id, name, law)| Tenant { id, name, number_law_authorized: law != 0 }))
+}

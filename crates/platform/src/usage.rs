@@ -1,0 +1,61 @@
+//! Fee metering: every check a tenant asks for is counted per tenant, billing month (JST), certificate
+//! kind and revocation method, with the fee from `jpki_profile::fees`, in the transaction that records
+//! the check.
+
+use jpki_profile::fees::{billing_month, fee_yen, FeeCertKind, ProvisionMethod};
+use jpki_store::{sqlx, Database};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::PlatformError;
+
+pub async fn record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    kind: FeeCertKind,
+    method: ProvisionMethod,
+    at: OffsetDateTime,
+) -> Result<(), PlatformError> {
+    let fee = i64::from(fee_yen(method, kind, at.to_offset(jpki_profile::cert_profile::JST).date()).unwrap_or(0));
+    sqlx::query(
+        "INSERT INTO tenant_usage (tenant_id, month, cert_kind, method, count, fee_yen) VALUES ($1, $2, $3, $4, 1, $5)
+         ON CONFLICT (tenant_id, month, cert_kind, method)
+         DO UPDATE SET count = tenant_usage.count + 1, fee_yen = tenant_usage.fee_yen + excluded.fee_yen",
+    )
+    .bind(tenant_id)
+    .bind(billing_month(at))
+    .bind(kind.as_str())
+    .bind(method.as_str())
+    .bind(fee)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageLine {
+    pub month: String,
+    pub cert_kind: String,
+    pub method: String,
+    pub count: i64,
+    pub fee_yen: i64,
+}
+
+pub async fn of_tenant(db: &Database, tenant_id: &str) -> Result<Vec<UsageLine>, PlatformError> {
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT month, cert_kind, method, count, fee_yen FROM tenant_usage WHERE tenant_id = $1 ORDER BY month, cert_kind, method",
+    )
+    .bind(tenant_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(month, cert_kind, method, count, fee_yen)| UsageLine { month, cert_kind, method, count, fee_yen }).collect())
+}
+
+/// RFC 4180 CSV of usage lines.
+pub fn csv(lines: &[UsageLine]) -> String {
+    let mut out = String::from("month,cert_kind,method,count,fee_yen\r\n");
+    for l in lines {
+        out.push_str(&format!("{},{},{},{},{}\r\n", l.month, l.cert_kind, l.method, l.count, l.fee_yen));
+    }
+    out
+}
