@@ -108,6 +108,8 @@ fn run(sb: &Sandbox) {
     assert_eq!(status, 200);
     assert!(String::from_utf8(csv).unwrap().starts_with("month,cert_kind,method,count,fee_yen\r\n"), "{label}");
 
+    login(sb, &server, &key_b);
+
     // Key revocation: the key stops working.
     let key_id = a["key_id"].as_str().unwrap();
     let (status, _) = server.request("DELETE", &format!("/v1/admin/keys/{key_id}"), &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))], b"");
@@ -118,14 +120,14 @@ fn run(sb: &Sandbox) {
     // The OpenAPI document names every route.
     let (status, doc) = server.get_json("/openapi.json", None);
     assert_eq!(status, 200);
-    for path in ["/v1/admin/tenants", "/v1/signatures/verify", "/v1/verifications/{id}", "/v1/usage"] {
+    for path in ["/v1/admin/tenants", "/v1/signatures/verify", "/v1/verifications/{id}", "/v1/usage", "/v1/auth/challenges", "/v1/auth/verify"] {
         assert!(doc["paths"][path].is_object(), "{label}: {path} undocumented");
     }
     drop(server);
 
     // The audit chain verifies, and a changed entry is caught.
     let report = sb.json(&["audit", "verify"]);
-    assert_eq!(report["entries"], 2 + 4, "{label}: two tenants and four verifications: {report}");
+    assert_eq!(report["entries"], 2 + 4 + 5, "{label}: two tenants, four verifications, five answered logins: {report}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let db = jpki_store::Database::open(&sb.db_url).await.unwrap();
@@ -134,4 +136,64 @@ fn run(sb: &Sandbox) {
     });
     let err = sb.fails(&["audit", "verify"]);
     assert!(err.contains("broken at entry 5"), "{label}: {err}");
+}
+
+fn der_file(pem_path: &std::path::Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(pem_path).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+/// Asks `server` for a challenge and answers it with the card: (challenge id, auth signature, sign proof).
+fn answer(sb: &Sandbox, server: &common::Server, key: &str, card: &str) -> (String, String, String) {
+    let (status, c) = server.post_json("/v1/auth/challenges", Some(key), "");
+    assert_eq!(status, 201, "{c}");
+    let challenge = base64::engine::general_purpose::STANDARD.decode(c["challenge"].as_str().unwrap()).unwrap();
+    assert_eq!(challenge.len(), 32, "256-bit challenges");
+    let file = sb.path("challenge.bin");
+    std::fs::write(&file, &challenge).unwrap();
+    let (sig, proof) = (sb.path("challenge.sig"), sb.path("challenge.p7s"));
+    let card_dir = sb.path(card);
+    sb.ok(&["card", "sign", "--card", card_dir.to_str().unwrap(), "--which", "auth", "--in", file.to_str().unwrap(), "--out", sig.to_str().unwrap(), "--pin", "1234"]);
+    sb.ok(&["sign", "--card", card_dir.to_str().unwrap(), "--in", file.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--pin", "ABC123", "--attached"]);
+    (c["challenge_id"].as_str().unwrap().to_owned(), b64(&std::fs::read(sig).unwrap()), b64(&std::fs::read(proof).unwrap()))
+}
+
+fn login(sb: &Sandbox, server: &common::Server, key: &str) {
+    let label = sb.label();
+    let cert = || b64(&der_file(&sb.path("card/auth-cert.pem")));
+
+    // Registration: link the certificate to an account, with the signature-certificate proof.
+    let (id, sig, proof) = answer(sb, server, key, "card");
+    let body = json!({ "challenge_id": id, "certificate": cert(), "signature": sig, "account_id": "user-42", "signature_proof": proof }).to_string();
+    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &body);
+    assert_eq!((status, &v["valid"], &v["account_id"], &v["linked"]), (200, &json!(true), &json!("user-42"), &json!(true)), "{label}: {v}");
+    // The same challenge again: refused.
+    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &body);
+    assert_eq!((status, v["error"]["code"].as_str()), (400, Some("challenge_used")), "{label}");
+
+    // A challenge from this process, answered to another process on the same database.
+    let other = sb.serve();
+    let (id, sig, _) = answer(sb, server, key, "card");
+    let (status, v) = other.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": sig }).to_string());
+    assert_eq!((status, &v["account_id"]), (200, &json!("user-42")), "{label}: a challenge must be shared by every server: {v}");
+    drop(other);
+
+    // A wrong signature is not a login.
+    let (id, _, _) = answer(sb, server, key, "card");
+    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": b64(&[1u8; 256]) }).to_string());
+    assert_eq!((status, v["failure"]["code"].as_str(), &v["account_id"]), (200, Some("signature_invalid"), &json!(null)), "{label}: {v}");
+
+    // A re-issued authentication certificate: unknown until re-linked by the signature proof.
+    sb.ok(&["sandbox", "cert", "reissue", "--card", sb.path("card").to_str().unwrap(), "--which", "auth"]);
+    let (id, sig, _) = answer(sb, server, key, "card");
+    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": sig }).to_string());
+    assert_eq!((status, &v["valid"], &v["account_id"]), (200, &json!(true), &json!(null)), "{label}: {v}");
+    let (id, sig, proof) = answer(sb, server, key, "card");
+    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": sig, "signature_proof": proof }).to_string());
+    assert_eq!((status, &v["account_id"], &v["linked"]), (200, &json!("user-42"), &json!(true)), "{label}: {v}");
+
+    // Unknown challenge.
+    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": "challenge_x", "certificate": cert(), "signature": sig }).to_string());
+    assert_eq!((status, v["error"]["code"].as_str()), (404, Some("challenge_unknown")), "{label}");
 }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::login::{self, ChallengeProblem};
 use crate::tenants::{self, Tenant};
 use crate::{audit, usage, PlatformError};
 
@@ -136,6 +137,8 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/signatures/verify", post(verify_signature))
         .route("/v1/verifications/{id}", get(get_verification))
         .route("/v1/usage", get(get_usage))
+        .route("/v1/auth/challenges", post(new_challenge))
+        .route("/v1/auth/verify", post(verify_login))
         .with_state(state)
 }
 
@@ -264,4 +267,126 @@ async fn get_usage(State(state): AppState, headers: HeaderMap, Query(q): Query<U
         Some("csv") => Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], usage::csv(&lines)).into_response()),
         Some(other) => Err(ApiError::bad("invalid_format", format!("format {other:?}: use json or csv"))),
     }
+}
+
+async fn new_challenge(State(state): AppState, headers: HeaderMap) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let challenge = login::issue(&state.db, &tenant.id, OffsetDateTime::now_utc()).await?;
+    Ok((StatusCode::CREATED, Json(challenge)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    challenge_id: String,
+    /// The authentication certificate, DER, base64.
+    certificate: String,
+    /// sha256WithRSAEncryption of the challenge bytes by the authentication key, base64.
+    signature: String,
+    /// Registration: link the certificate to this account of the tenant (after identity proofing).
+    account_id: Option<String>,
+    /// A CMS SignedData (base64) over the challenge bytes by the same person's signature certificate:
+    /// records the proofed identity at registration, and re-links a re-issued authentication certificate.
+    signature_proof: Option<String>,
+}
+
+async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Body<LoginRequest>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let certificate = base64_field("certificate", &body.certificate)?;
+    let signature = base64_field("signature", &body.signature)?;
+    let proof = body.signature_proof.as_deref().map(|p| base64_field("signature_proof", p)).transpose()?;
+    if body.account_id.as_ref().is_some_and(|a| a.is_empty() || a.chars().count() > 200 || a.chars().any(char::is_control)) {
+        return Err(ApiError::bad("invalid_account_id", "account_id is 1 to 200 printable characters"));
+    }
+    let now = OffsetDateTime::now_utc();
+    let challenge = match login::consume(&state.db, &tenant.id, &body.challenge_id, now).await? {
+        Ok(bytes) => bytes,
+        Err(ChallengeProblem::Unknown) => return Err(ApiError::new(StatusCode::NOT_FOUND, "challenge_unknown", "no such challenge for this tenant")),
+        Err(ChallengeProblem::Expired) => return Err(ApiError::bad("challenge_expired", "the challenge expired; ask for a new one")),
+        Err(ChallengeProblem::Used) => return Err(ApiError::bad("challenge_used", "the challenge was already answered; ask for a new one")),
+    };
+
+    let verifier = state.verifier.clone();
+    let signed = challenge.clone();
+    let (mut login, proof) = tokio::task::spawn_blocking(move || {
+        let login = verifier.verify_pkcs1(&certificate, &signed, &signature, now);
+        let proof = proof.map(|cms| verifier.verify_cms(&cms, None, now));
+        (login, proof)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?;
+    if login.valid && login.signer.as_ref().is_some_and(|s| s.certificate_kind != "authentication") {
+        login.valid = false;
+        login.failure = Some(jpki_verify::verifier::Failure { code: "wrong_certificate_kind", message: "log in with the authentication certificate".into() });
+    }
+    let proof = match proof {
+        None => None,
+        Some(Err(problem)) => return Err(ApiError::bad("invalid_cms", format!("signature_proof: {problem}"))),
+        Some(Ok(p)) => Some(p),
+    };
+    let proof_identity = match &proof {
+        Some(p) if p.valid && p.signer.as_ref().is_some_and(|s| s.certificate_kind == "signature") => {
+            let content_ok = jpki_verify::signed_data::verify(&base64_field("signature_proof", body.signature_proof.as_deref().unwrap_or(""))?, None)
+                .map(|c| c.content == challenge)
+                .unwrap_or(false);
+            if !content_ok {
+                return Err(ApiError::bad("invalid_proof", "signature_proof must sign the challenge bytes (attached)"));
+            }
+            p.signer.as_ref().and_then(login::identity_hash)
+        }
+        Some(p) => {
+            let why = p.failure.as_ref().map(|f| f.code).unwrap_or("wrong_certificate_kind");
+            return Err(ApiError::bad("invalid_proof", format!("the signature proof is not valid ({why})")));
+        }
+        None => None,
+    };
+
+    let serial = login.signer.as_ref().map(|s| s.certificate_serial.clone());
+    let mut account = None;
+    let mut linked = false;
+    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    if let (true, Some(serial)) = (login.valid, serial.as_deref()) {
+        account = match (&body.account_id, &proof_identity) {
+            (Some(account_id), identity) => {
+                login::link(&mut tx, &tenant.id, account_id, serial, identity.as_deref(), now).await?;
+                linked = true;
+                Some(account_id.clone())
+            }
+            (None, identity) => match login::account_of(&state.db, &tenant.id, serial).await? {
+                Some(a) => Some(a),
+                None => match identity {
+                    Some(hash) => match login::account_by_identity(&state.db, &tenant.id, hash).await? {
+                        Some(a) => {
+                            login::link(&mut tx, &tenant.id, &a, serial, Some(hash), now).await?;
+                            linked = true;
+                            Some(a)
+                        }
+                        None => None,
+                    },
+                    None => None,
+                },
+            },
+        };
+    }
+    if login.revocation.is_some() {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Authentication, ProvisionMethod::Ocsp, now).await?;
+    }
+    if proof.as_ref().is_some_and(|p| p.revocation.is_some()) {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, ProvisionMethod::Ocsp, now).await?;
+    }
+    let outcome = if login.valid { "valid".to_owned() } else { format!("invalid:{}", login.failure.as_ref().map(|f| f.code).unwrap_or("")) };
+    let detail = json!({ "certificate_serial": serial, "account_id": account, "linked": linked, "identity_proof": proof_identity.is_some() });
+    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "auth.login", purpose: None, result: &outcome, detail, at: now.unix_timestamp() };
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(Json(json!({
+        "valid": login.valid,
+        "failure": login.failure,
+        "account_id": account,
+        "linked": linked,
+        "certificate_serial": serial,
+        "device": login.signer.as_ref().and_then(|s| s.device),
+        "revocation": login.revocation,
+    }))
+    .into_response())
 }

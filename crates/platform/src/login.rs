@@ -1,0 +1,129 @@
+//! Login with the authentication certificate (use case ⑤; modelled on web-eid's token validation):
+//! the server issues a single-use challenge of 256 random bits that expires in minutes, stored in the
+//! database so any server process can check it; the holder signs it with the authentication key
+//! (sha256WithRSAEncryption, PKCS#1 v1.5 — what `jpki card sign --which auth` does); the server checks
+//! the signature, the certificate chain and OCSP, then resolves the tenant's account linked to the
+//! certificate. An account is linked at registration (after the tenant's identity proofing) and can be
+//! re-linked to a re-issued certificate by the same person's signature-certificate proof.
+
+use jpki_store::{sqlx, Database};
+use jpki_verify::verifier::Signer;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::PlatformError;
+
+/// How long a challenge can be answered.
+pub const CHALLENGE_LIFETIME: time::Duration = time::Duration::minutes(5);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Challenge {
+    pub challenge_id: String,
+    /// 32 random bytes, base64: sign these bytes.
+    pub challenge: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+pub async fn issue(db: &Database, tenant_id: &str, now: OffsetDateTime) -> Result<Challenge, PlatformError> {
+    use base64::Engine;
+    let challenge = base64::engine::general_purpose::STANDARD.encode(jpki_crypto::random_bytes::<32>());
+    let id = jpki_store::new_id("challenge");
+    let expires_at = now + CHALLENGE_LIFETIME;
+    sqlx::query("INSERT INTO auth_challenge (id, tenant_id, challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id)
+        .bind(tenant_id)
+        .bind(&challenge)
+        .bind(now.unix_timestamp())
+        .bind(expires_at.unix_timestamp())
+        .execute(db.pool())
+        .await?;
+    Ok(Challenge { challenge_id: id, challenge, expires_at })
+}
+
+/// Why a challenge cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeProblem {
+    Unknown,
+    Expired,
+    Used,
+}
+
+/// Marks the challenge used (whatever the outcome of the login: one attempt per challenge) and returns
+/// its bytes. Atomic across processes: of two concurrent attempts, one gets it.
+pub async fn consume(db: &Database, tenant_id: &str, challenge_id: &str, now: OffsetDateTime) -> Result<Result<Vec<u8>, ChallengeProblem>, PlatformError> {
+    use base64::Engine;
+    let taken = sqlx::query("UPDATE auth_challenge SET used_at = $1 WHERE id = $2 AND tenant_id = $3 AND used_at IS NULL AND expires_at >= $1")
+        .bind(now.unix_timestamp())
+        .bind(challenge_id)
+        .bind(tenant_id)
+        .execute(db.pool())
+        .await?;
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as("SELECT challenge, expires_at, used_at FROM auth_challenge WHERE id = $1 AND tenant_id = $2")
+        .bind(challenge_id)
+        .bind(tenant_id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(match (taken.rows_affected(), row) {
+        (1, Some((challenge, _, _))) => Ok(base64::engine::general_purpose::STANDARD.decode(challenge).unwrap_or_default()),
+        (_, None) => Err(ChallengeProblem::Unknown),
+        (_, Some((_, expires_at, _))) if expires_at < now.unix_timestamp() => Err(ChallengeProblem::Expired),
+        (_, Some(_)) => Err(ChallengeProblem::Used),
+    })
+}
+
+/// SHA-256 over the identity a signature certificate proves (name, birth date, sex).
+pub fn identity_hash(signer: &Signer) -> Option<String> {
+    let info = signer.four_info.as_ref()?;
+    Some(hex::encode(jpki_crypto::sha256(format!("{}\n{}\n{}", info.name, info.birth_date, info.sex.code()).as_bytes())))
+}
+
+pub async fn account_of(db: &Database, tenant_id: &str, auth_serial: &str) -> Result<Option<String>, PlatformError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT account_id FROM account_link WHERE tenant_id = $1 AND auth_serial = $2")
+        .bind(tenant_id)
+        .bind(auth_serial)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|(a,)| a))
+}
+
+/// Links `auth_serial` to `account_id` (registration), with the proofing signature's identity if any.
+pub async fn link(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    account_id: &str,
+    auth_serial: &str,
+    identity_hash: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), PlatformError> {
+    let existing: Option<(String,)> = sqlx::query_as("SELECT account_id FROM account_link WHERE tenant_id = $1 AND auth_serial = $2")
+        .bind(tenant_id)
+        .bind(auth_serial)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some((other,)) = existing {
+        if other != account_id {
+            return Err(PlatformError::Conflict("this certificate is linked to another account".into()));
+        }
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO account_link (tenant_id, auth_serial, account_id, identity_hash, linked_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant_id)
+        .bind(auth_serial)
+        .bind(account_id)
+        .bind(identity_hash)
+        .bind(now.unix_timestamp())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The account whose proofed identity is `identity_hash` (for re-linking a re-issued certificate).
+pub async fn account_by_identity(db: &Database, tenant_id: &str, identity_hash: &str) -> Result<Option<String>, PlatformError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT account_id FROM account_link WHERE tenant_id = $1 AND identity_hash = $2 ORDER BY linked_at DESC LIMIT 1")
+        .bind(tenant_id)
+        .bind(identity_hash)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|(a,)| a))
+}
