@@ -190,6 +190,14 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
+impl Server {
+    /// `kill -9`: no chance to flush or finish anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
