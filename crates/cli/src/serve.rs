@@ -34,6 +34,12 @@ pub struct ServeArgs {
     /// verification is not valid (revocation checks fail closed).
     #[arg(long, env = "JPKI_OCSP_URL")]
     ocsp_url: Option<String>,
+    /// Serve HTTPS (rustls) with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// Token of the admin API (tenants and keys); without it the admin API is disabled.
     #[arg(long, env = "JPKI_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -41,6 +47,7 @@ pub struct ServeArgs {
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     let mut app = Router::new().route("/healthz", get(|| async { "ok\n" }));
+    let mut sandbox_ocsp = None;
     if args.sandbox {
         let (issuer, _) = Issuer::init(ctx.database(true).await?).await?;
         ctx.export_trust(&issuer)?;
@@ -52,6 +59,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         }
         let meter = Meter::start(issuer.db().clone());
         let responder = OcspResponder::start(issuer.clone(), meter.clone()).await?;
+        sandbox_ocsp = Some(responder.clone());
         tokio::spawn(publish_daily(issuer.clone(), crl_dir.clone()));
         app = app.merge(jpki_issuer::http::router(IssuerService { issuer, responder, meter, crl_dir }));
     }
@@ -59,25 +67,67 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
-    let ocsp_url = args.ocsp_url.or_else(|| args.sandbox.then(|| format!("http://{local}/issuer/ocsp")));
-    let app = app.merge(platform_router(ctx, args.trust, ocsp_url, args.admin_token.as_deref()).await?);
+    let ocsp = match (args.ocsp_url, sandbox_ocsp) {
+        (Some(url), _) => Some(OcspChecker::new(url, Box::new(HttpTransport::new(std::time::Duration::from_secs(10))))),
+        (None, Some(responder)) => {
+            let transport = SandboxResponder { runtime: tokio::runtime::Handle::current(), responder };
+            Some(OcspChecker::new(format!("http://{local}/issuer/ocsp"), Box::new(transport)))
+        }
+        (None, None) => None,
+    };
+    let app = app.merge(platform_router(ctx, args.trust, ocsp, args.admin_token.as_deref()).await?);
     let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
-    crate::output::stdout(&format!("listening on http://{local}\n"));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
+    match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .map_err(|e| CliError::Usage(format!("TLS certificate {} / key {}: {e}", cert.display(), key.display())))?;
+            let listener = listener.into_std().map_err(|e| CliError::Usage(e.to_string()))?;
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            crate::output::stdout(&format!("listening on https://{local}\n"));
+            axum_server::from_tcp_rustls(listener, config)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
+        }
+        _ => {
+            crate::output::stdout(&format!("listening on http://{local}\n"));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
+        }
+    }
     Ok(())
 }
 
-async fn platform_router(ctx: &Context, trust: Option<std::path::PathBuf>, ocsp_url: Option<String>, admin_token: Option<&str>) -> CliResult<Router> {
+/// The sandbox's own OCSP responder, asked in-process by the platform (the same request and response
+/// bytes as over HTTP, without a round trip to ourselves).
+struct SandboxResponder {
+    runtime: tokio::runtime::Handle,
+    responder: std::sync::Arc<OcspResponder>,
+}
+
+impl jpki_verify::revocation::OcspTransport for SandboxResponder {
+    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        // Called from a blocking verification task, never from the runtime's own threads.
+        Ok(self.runtime.block_on(self.responder.respond(request, None)).to_vec())
+    }
+}
+
+async fn platform_router(ctx: &Context, trust: Option<std::path::PathBuf>, ocsp: Option<OcspChecker>, admin_token: Option<&str>) -> CliResult<Router> {
     let trust_dir = trust.unwrap_or_else(|| ctx.trust_dir());
     let trust = jpki_verify::TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(format!("{e} (give --trust DIR, or --sandbox)")))?;
-    match &ocsp_url {
-        Some(url) => tracing::info!("verifying against {} trust anchors in {}, OCSP {url}", trust.anchors().len(), trust_dir.display()),
+    match &ocsp {
+        Some(ocsp) => tracing::info!("verifying against {} trust anchors in {}, OCSP {}", trust.anchors().len(), trust_dir.display(), ocsp.url()),
         None => tracing::warn!("no OCSP responder (--ocsp-url): every verification will fail closed"),
     }
-    let ocsp = ocsp_url.map(|url| OcspChecker::new(url, Box::new(HttpTransport::new(std::time::Duration::from_secs(10)))));
     if admin_token.is_none() {
         tracing::warn!("no JPKI_ADMIN_TOKEN: the admin API (tenants, keys) is disabled");
     }

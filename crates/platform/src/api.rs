@@ -31,11 +31,17 @@ pub struct PlatformState {
     pub verifier: Arc<Verifier>,
     /// SHA-256 of the admin token; `None` disables the admin API.
     pub admin_token_hash: Option<[u8; 32]>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl PlatformState {
     pub fn new(db: Database, verifier: Verifier, admin_token: Option<&str>) -> PlatformState {
-        PlatformState { db, verifier: Arc::new(verifier), admin_token_hash: admin_token.map(|t| jpki_crypto::sha256(t.as_bytes())) }
+        PlatformState {
+            db,
+            verifier: Arc::new(verifier),
+            admin_token_hash: admin_token.map(|t| jpki_crypto::sha256(t.as_bytes())),
+            metrics: Default::default(),
+        }
     }
 }
 
@@ -131,6 +137,10 @@ fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, ApiError> {
 pub fn router(state: Arc<PlatformState>) -> Router {
     Router::new()
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .route(
+            "/metrics",
+            get(|State(state): AppState| async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()) }),
+        )
         .route("/v1/admin/tenants", post(create_tenant))
         .route("/v1/admin/tenants/{id}/keys", post(add_key))
         .route("/v1/admin/keys/{id}", delete(revoke_key))
@@ -198,6 +208,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
     }
     let verifier = state.verifier.clone();
     let now = OffsetDateTime::now_utc();
+    let started = std::time::Instant::now();
     let result = tokio::task::spawn_blocking(move || verifier.verify_cms(&cms, content.as_deref(), now))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?
@@ -205,6 +216,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
 
     let id = jpki_store::new_id("verification");
     let failure_code = result.failure.as_ref().map(|f| f.code);
+    state.metrics.record("signature", failure_code.unwrap_or("valid"), started.elapsed().as_secs_f64());
     let signer = result.signer.as_ref();
     let outcome = if result.valid { "valid".to_owned() } else { format!("invalid:{}", failure_code.unwrap_or("")) };
     let response = json!({
@@ -308,6 +320,7 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
 
     let verifier = state.verifier.clone();
     let signed = challenge.clone();
+    let started = std::time::Instant::now();
     let (mut login, proof) = tokio::task::spawn_blocking(move || {
         let login = verifier.verify_pkcs1(&certificate, &signed, &signature, now);
         let proof = proof.map(|cms| verifier.verify_cms(&cms, None, now));
@@ -341,6 +354,7 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
         None => None,
     };
 
+    state.metrics.record("login", login.failure.as_ref().map(|f| f.code).unwrap_or("valid"), started.elapsed().as_secs_f64());
     let serial = login.signer.as_ref().map(|s| s.certificate_serial.clone());
     let mut account = None;
     let mut linked = false;

@@ -4,6 +4,7 @@
 //! - [`tenants`]: tenants and their API keys (random, shown once, stored as SHA-256, revocable);
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
 //! - [`login`]: authentication-certificate login: challenges, account links;
+//! - [`metrics`]: Prometheus counters and latency histogram;
 //! - [`usage`]: metering per tenant, month, certificate kind and method against the fee table;
 //! - [`api`]: the `/v1` JSON API and its OpenAPI document.
 #![forbid(unsafe_code)]
@@ -11,6 +12,7 @@
 pub mod api;
 pub mod audit;
 pub mod login;
+pub mod metrics;
 pub mod tenants;
 pub mod usage;
 

@@ -110,9 +110,15 @@ impl Sandbox {
     }
 
     pub fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    /// `jpki serve --sandbox` with more arguments; the address it printed (http or https).
+    pub fn serve_with(&self, extra: &[&str]) -> Server {
         let mut child = self
             .command()
             .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .env("JPKI_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())
@@ -121,7 +127,12 @@ impl Sandbox {
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected serve output {line:?}")).to_owned();
+        let line = line.trim();
+        let addr = line
+            .strip_prefix("listening on http://")
+            .or_else(|| line.strip_prefix("listening on https://"))
+            .unwrap_or_else(|| panic!("unexpected serve output {line:?}"))
+            .to_owned();
         Server { child, addr }
     }
 }

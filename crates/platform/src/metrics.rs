@@ -1,0 +1,46 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format) through `prometheus-client`: checks by
+//! kind and outcome, and how long they take. Labels never carry personal data or tenant secrets.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    /// `signature` or `login`.
+    pub kind: &'static str,
+    /// `valid` or the failure code.
+    pub outcome: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    checks: Family<CheckLabels, Counter>,
+    duration: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("jpki_platform");
+        let checks = Family::<CheckLabels, Counter>::default();
+        registry.register("checks", "Signature verifications and logins by outcome", checks.clone());
+        let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register("check_duration_seconds", "Time to verify (signature, chain, revocation)", duration.clone());
+        Metrics { registry, checks, duration }
+    }
+}
+
+impl Metrics {
+    pub fn record(&self, kind: &'static str, outcome: &'static str, seconds: f64) {
+        self.checks.get_or_create(&CheckLabels { kind, outcome }).inc();
+        self.duration.observe(seconds);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        out
+    }
+}
