@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use base64::Engine;
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
 use jpki_store::{sqlx, Database};
 use jpki_verify::Verifier;
@@ -20,6 +19,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::login::{self, ChallengeProblem};
+use crate::requests::{self, LoginRequest, NewTenant, VerifyRequest};
 use crate::tenants::{self, Tenant};
 use crate::{audit, usage, PlatformError};
 
@@ -128,10 +128,7 @@ fn admin(state: &PlatformState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, ApiError> {
-    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|e| ApiError::bad("invalid_base64", format!("{name} is not base64: {e}")))
+    requests::base64_field(name, value).map_err(|message| ApiError::bad("invalid_base64", message))
 }
 
 pub fn router(state: Arc<PlatformState>) -> Router {
@@ -152,13 +149,6 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .with_state(state)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTenant {
-    name: String,
-    #[serde(default)]
-    number_law_authorized: bool,
-}
 
 async fn create_tenant(State(state): AppState, headers: HeaderMap, Body(body): Body<NewTenant>) -> Result<Response, ApiError> {
     admin(&state, &headers)?;
@@ -188,16 +178,6 @@ async fn revoke_key(State(state): AppState, headers: HeaderMap, Path(id): Path<S
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VerifyRequest {
-    /// CMS SignedData, DER, base64.
-    cms: String,
-    /// The signed content, base64, when the signature is detached.
-    content: Option<String>,
-    /// Why the tenant verifies (recorded in the audit log).
-    purpose: Option<String>,
-}
 
 async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body): Body<VerifyRequest>) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;
@@ -287,20 +267,6 @@ async fn new_challenge(State(state): AppState, headers: HeaderMap) -> Result<Res
     Ok((StatusCode::CREATED, Json(challenge)).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginRequest {
-    challenge_id: String,
-    /// The authentication certificate, DER, base64.
-    certificate: String,
-    /// sha256WithRSAEncryption of the challenge bytes by the authentication key, base64.
-    signature: String,
-    /// Registration: link the certificate to this account of the tenant (after identity proofing).
-    account_id: Option<String>,
-    /// A CMS SignedData (base64) over the challenge bytes by the same person's signature certificate:
-    /// records the proofed identity at registration, and re-links a re-issued authentication certificate.
-    signature_proof: Option<String>,
-}
 
 async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Body<LoginRequest>) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;

@@ -5,6 +5,7 @@
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
 //! - [`login`]: authentication-certificate login: challenges, account links;
 //! - [`metrics`]: Prometheus counters and latency histogram;
+//! - [`requests`]: the typed JSON request bodies;
 //! - [`usage`]: metering per tenant, month, certificate kind and method against the fee table;
 //! - [`api`]: the `/v1` JSON API and its OpenAPI document.
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@ pub mod api;
 pub mod audit;
 pub mod login;
 pub mod metrics;
+pub mod requests;
 pub mod tenants;
 pub mod usage;
 

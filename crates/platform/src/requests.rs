@@ -1,0 +1,45 @@
+//! The JSON bodies the API accepts: typed, closed (unknown fields are refused), decoded by serde. The
+//! binary fields are base64 and decoded by [`base64_field`].
+
+use base64::Engine;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    pub name: String,
+    #[serde(default)]
+    pub number_law_authorized: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// CMS SignedData, DER, base64.
+    pub cms: String,
+    /// The signed content, base64, when the signature is detached.
+    pub content: Option<String>,
+    /// Why the tenant verifies (recorded in the audit log).
+    pub purpose: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub challenge_id: String,
+    /// The authentication certificate, DER, base64.
+    pub certificate: String,
+    /// sha256WithRSAEncryption of the challenge bytes by the authentication key, base64.
+    pub signature: String,
+    /// Registration: link the certificate to this account of the tenant (after identity proofing).
+    pub account_id: Option<String>,
+    /// A CMS SignedData (base64) over the challenge bytes by the same person's signature certificate:
+    /// records the proofed identity at registration, and re-links a re-issued authentication certificate.
+    pub signature_proof: Option<String>,
+}
+
+/// Decodes a base64 field (whitespace ignored); the error names the field.
+pub fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, String> {
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| format!("{name} is not base64: {e}"))
+}

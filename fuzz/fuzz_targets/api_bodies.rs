@@ -1,0 +1,20 @@
+//! The platform API's JSON request bodies and their base64 fields on arbitrary bytes: decoded or
+//! refused, never a panic.
+#![no_main]
+use jpki_platform::requests::{base64_field, LoginRequest, NewTenant, VerifyRequest};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = serde_json::from_slice::<NewTenant>(data);
+    if let Ok(v) = serde_json::from_slice::<VerifyRequest>(data) {
+        let _ = base64_field("cms", &v.cms);
+        let _ = v.content.as_deref().map(|c| base64_field("content", c));
+    }
+    if let Ok(l) = serde_json::from_slice::<LoginRequest>(data) {
+        let _ = base64_field("certificate", &l.certificate);
+        let _ = base64_field("signature", &l.signature);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = base64_field("field", text);
+    }
+});
