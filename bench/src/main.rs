@@ -20,6 +20,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_ocsp::{CertId, OcspRequest, Request, TbsRequest, Version};
 
 mod card_sign;
+mod verify;
 
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
@@ -34,8 +35,9 @@ fn main() -> BenchResult {
         Some("crl") => crl(arg(&args, "--entries", 20_000_000), arg(&args, "--baseline", 1_000_000)),
         Some("crl-publish-child") => crl_publish_child(Path::new(&args[1])),
         Some("card-sign") => card_sign::run(arg(&args, "--iterations", 200) as usize),
+        Some("verify") => verify::run(arg(&args, "--seconds", 10), arg(&args, "--clients", 8) as usize),
         _ => {
-            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N] | card-sign [--iterations N]");
+            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N] | card-sign [--iterations N] | verify [--seconds N] [--clients N]");
             std::process::exit(2)
         }
     }
@@ -321,8 +323,9 @@ fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, se
                             tokio::time::sleep(Duration::from_millis(1)).await;
                             continue;
                         };
-                        match exchange(c, &addr, &path, body).await {
-                            Ok((good, keep)) => {
+                        match exchange(c, &addr, &path, "Content-Type: application/ocsp-request\r\n", body).await {
+                            Ok((ok_status, resp, keep)) => {
+                                let good = ok_status && resp.len() > 7 && resp[0] == 0x30 && resp[4..7] == [0x0a, 0x01, 0x00];
                                 if good { ok.fetch_add(1, Ordering::Relaxed) } else { errors.fetch_add(1, Ordering::Relaxed) };
                                 if !keep {
                                     conn = None;
@@ -347,10 +350,16 @@ fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, se
     Ok(Load { rate: ok.load(Ordering::Relaxed) as f64 / elapsed, errors: errors.load(Ordering::Relaxed) })
 }
 
-/// One POST on a connection; returns (successful OCSP response, connection reusable).
-async fn exchange(conn: &mut tokio::io::BufReader<tokio::net::TcpStream>, addr: &str, path: &str, body: &[u8]) -> std::io::Result<(bool, bool)> {
+/// One POST on a keep-alive connection; returns (status 200, response body, connection reusable).
+pub(crate) async fn exchange(
+    conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+    addr: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> std::io::Result<(bool, Vec<u8>, bool)> {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
     request.extend_from_slice(body);
     conn.get_mut().write_all(&request).await?;
     let mut line = String::new();
@@ -384,8 +393,7 @@ async fn exchange(conn: &mut tokio::io::BufReader<tokio::net::TcpStream>, addr: 
             keep = false;
         }
     }
-    let good = ok_status && resp.len() > 7 && resp[0] == 0x30 && resp[4..7] == [0x0a, 0x01, 0x00];
-    Ok((good, keep))
+    Ok((ok_status, resp, keep))
 }
 
 // ----------------------------------------------------------------------------------------------- CRL

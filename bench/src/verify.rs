@@ -1,0 +1,201 @@
+//! `jpki-bench verify`: verifications per second of the library (CMS signature, chain, OCSP answered
+//! from the cache: two RSA-2048 verifications per check) on every core, as a ratio to `openssl speed
+//! -multi <cores> rsa2048`'s verify rate divided by those two; then the HTTP API
+//! (`POST /v1/signatures/verify` on `jpki serve --sandbox`) under a bounded keep-alive load from the
+//! same machine: throughput as a ratio to the library, and p50/p99 latency.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
+use jpki_issuer::cards::CardPins;
+use jpki_issuer::ocsp::OcspResponder;
+use jpki_issuer::{CaRole, Issuer};
+use jpki_profile::{BirthDate, FourInfo, Sex};
+use jpki_store::Database;
+use jpki_verify::revocation::{OcspChecker, OcspTransport};
+use jpki_verify::{signed_data, TrustStore, Verifier};
+use time::OffsetDateTime;
+
+use crate::BenchResult;
+
+/// RSA verifications in one check with a cached OCSP answer: the CMS signature and the certificate's.
+const RSA_PER_CHECK: f64 = 2.0;
+
+struct InProcess {
+    rt: Arc<tokio::runtime::Runtime>,
+    responder: Arc<OcspResponder>,
+}
+
+impl OcspTransport for InProcess {
+    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(self.rt.block_on(self.responder.respond(request, None)).to_vec())
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn openssl_verify_rate(cores: usize) -> BenchResult<f64> {
+    let out = Command::new("openssl").args(["speed", "-seconds", "3", "-multi", &cores.to_string(), "rsa2048"]).stderr(Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // With -multi the summary line is "rsa 2048 bits <sign s> <verify s> <sign/s> <verify/s>".
+    let line = text.lines().filter(|l| l.trim_start().starts_with("rsa 2048 bits")).last().ok_or("no rsa 2048 line from openssl speed")?;
+    let verify_per_s: f64 = line.split_whitespace().nth(6).ok_or("short openssl speed line")?.parse()?;
+    Ok(verify_per_s)
+}
+
+pub fn run(seconds: u64, clients: usize) -> BenchResult {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    let rt = Arc::new(tokio::runtime::Runtime::new()?);
+    let db_url = Database::sqlite_url(&data.join("jpki.sqlite3"));
+    let card_dir = tmp.path().join("card");
+    let (issuer, responder) = rt.block_on(async {
+        let db = Database::open(&db_url).await?;
+        let (issuer, _) = Issuer::init(db.clone()).await?;
+        let responder = OcspResponder::start(issuer.clone(), jpki_issuer::meter::Meter::start(db)).await?;
+        let info = FourInfo::new("計測　花子", "東京都千代田区", BirthDate::parse_iso("1985-04-01")?, Sex::Female)?;
+        let person = issuer.add_person(info, None).await?;
+        let pins = CardPins { signature: "ABC123".into(), authentication: "1234".into(), input_assistance: "1234".into(), resident_registry: "1234".into() };
+        issuer.issue_card(&person.id, &pins, None, &card_dir).await?;
+        Ok::<_, Box<dyn std::error::Error>>((issuer, responder))
+    })?;
+    let mut card = MyNumberCard::new(Emulator::open(CardDir::new(&card_dir))?);
+    let certificate = card.read_certificate(KeyRole::Signature, Some("ABC123"))?;
+    let content = b"benchmark document".to_vec();
+    let cms = signed_data::build(&content, &certificate, true, OffsetDateTime::now_utc(), |d| card.sign(KeyRole::Signature, "ABC123", d))?;
+
+    // The library on every core.
+    let anchors = CaRole::ALL.iter().map(|r| jpki_verify::trust::Anchor::new(issuer.ca(*r).certificate.clone())).collect::<Result<Vec<_>, _>>()?;
+    let verifier = Arc::new(Verifier {
+        trust: TrustStore::new(anchors),
+        ocsp: Some(OcspChecker::new("in-process", Box::new(InProcess { rt: rt.clone(), responder }))),
+    });
+    let first = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc())?;
+    if !first.valid {
+        return Err(format!("the benchmark signature does not verify: {:?}", first.failure).into());
+    }
+    let cores = cores();
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..cores)
+        .map(|_| {
+            let (verifier, cms, done, stop) = (verifier.clone(), cms.clone(), done.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let v = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc());
+                    assert!(v.is_ok_and(|v| v.valid), "verification failed under load");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().map_err(|_| "worker panicked")?;
+    }
+    let library = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    let openssl = openssl_verify_rate(cores)?;
+    let library_goal = openssl / RSA_PER_CHECK;
+
+    // The HTTP API.
+    let bin = crate::jpki_binary()?;
+    let mut server = Command::new(&bin)
+        .args(["--data-dir", data.to_str().ok_or("path")?, "serve", "--sandbox", "--listen", "127.0.0.1:0"])
+        .env("JPKI_ADMIN_TOKEN", "bench-admin")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    let group = format!("-{}", server.id());
+    let result = (|| -> BenchResult<(f64, Duration, Duration, u64)> {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.as_mut().ok_or("stdout")?), &mut line)?;
+        let addr = line.trim().strip_prefix("listening on http://").ok_or("unexpected serve output")?.to_owned();
+        let tenant = rt.block_on(async {
+            let mut conn = tokio::io::BufReader::new(tokio::net::TcpStream::connect(&addr).await?);
+            let headers = "Content-Type: application/json\r\nAuthorization: Bearer bench-admin\r\n";
+            crate::exchange(&mut conn, &addr, "/v1/admin/tenants", headers, br#"{"name":"bench"}"#).await
+        })?;
+        let tenant: serde_json::Value = serde_json::from_slice(&tenant.1)?;
+        let key = tenant["api_key"].as_str().ok_or("no api key")?.to_owned();
+        let body = serde_json::json!({ "cms": base64::engine::general_purpose::STANDARD.encode(&cms) }).to_string().into_bytes();
+        let latencies = Arc::new(Mutex::new(Vec::new()));
+        let errors = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Instant::now();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..clients)
+                .map(|_| {
+                    let (addr, key, body, latencies, errors, stop) = (addr.clone(), key.clone(), body.clone(), latencies.clone(), errors.clone(), stop.clone());
+                    tokio::spawn(async move {
+                        let headers = format!("Content-Type: application/json\r\nAuthorization: Bearer {key}\r\n");
+                        let mut conn = None;
+                        let mut mine = Vec::new();
+                        while !stop.load(Ordering::Relaxed) {
+                            if conn.is_none() {
+                                conn = tokio::net::TcpStream::connect(&addr).await.ok().map(|s| {
+                                    let _ = s.set_nodelay(true);
+                                    tokio::io::BufReader::new(s)
+                                });
+                            }
+                            let Some(c) = conn.as_mut() else {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            };
+                            let sent = Instant::now();
+                            match crate::exchange(c, &addr, "/v1/signatures/verify", &headers, &body).await {
+                                Ok((true, resp, keep)) if resp.windows(12).any(|w| w == br#""valid":true"#) => {
+                                    mine.push(sent.elapsed());
+                                    if !keep {
+                                        conn = None;
+                                    }
+                                }
+                                _ => {
+                                    errors.fetch_add(1, Ordering::Relaxed);
+                                    conn = None;
+                                }
+                            }
+                        }
+                        latencies.lock().expect("latencies").extend(mine);
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            stop.store(true, Ordering::Relaxed);
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        let elapsed = start.elapsed().as_secs_f64();
+        let mut all = latencies.lock().map_err(|_| "latencies")?.clone();
+        all.sort();
+        if all.is_empty() {
+            return Err("no successful API verification".into());
+        }
+        Ok((all.len() as f64 / elapsed, all[all.len() / 2], all[all.len() * 99 / 100], errors.load(Ordering::Relaxed)))
+    })();
+    let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).status();
+    let _ = server.wait();
+    let (api, p50, p99, errors) = result?;
+
+    println!("verification of one CMS SignedData (signature, chain, OCSP from cache = {RSA_PER_CHECK} RSA-2048 verifications), {seconds} s, {cores} cores:");
+    println!("  library:  {library:.0} checks/s; openssl speed rsa2048 verify {openssl:.0}/s ÷ {RSA_PER_CHECK} = {library_goal:.0}/s; ratio {:.0}% (goal >= 80%)", 100.0 * library / library_goal);
+    println!(
+        "  HTTP API: {api:.0} checks/s with {clients} keep-alive clients, p50 {:.1} ms, p99 {:.1} ms, {errors} errors; ratio to the library {:.0}% (goal >= 50%)",
+        p50.as_secs_f64() * 1000.0,
+        p99.as_secs_f64() * 1000.0,
+        100.0 * api / library
+    );
+    Ok(())
+}
