@@ -77,6 +77,7 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
     let verifier = Arc::new(Verifier {
         trust: TrustStore::new(anchors),
         ocsp: Some(OcspChecker::new("in-process", Box::new(InProcess { rt: rt.clone(), responder }))),
+        crls: Default::default(),
     });
     let first = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc())?;
     if !first.valid {

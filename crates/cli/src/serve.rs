@@ -131,7 +131,7 @@ async fn platform_router(ctx: &Context, trust: Option<std::path::PathBuf>, ocsp:
     if admin_token.is_none() {
         tracing::warn!("no JPKI_ADMIN_TOKEN: the admin API (tenants, keys) is disabled");
     }
-    let state = PlatformState::new(ctx.database(true).await?, jpki_verify::Verifier { trust, ocsp }, admin_token);
+    let state = PlatformState::new(ctx.database(true).await?, jpki_verify::Verifier { trust, ocsp, crls: Default::default() }, admin_token);
     Ok(jpki_platform::api::router(std::sync::Arc::new(state)))
 }
 

@@ -45,6 +45,10 @@ pub struct VerifyArgs {
     /// revocation checks fail closed.
     #[arg(long, env = "JPKI_OCSP_URL")]
     ocsp_url: Option<String>,
+    /// CRLs (DER) of the CAs, checked against the trust anchors and used when OCSP gives no answer;
+    /// repeatable.
+    #[arg(long)]
+    crl: Vec<PathBuf>,
 }
 
 fn read(path: &std::path::Path) -> CliResult<Vec<u8>> {
@@ -87,7 +91,12 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
     let trust_dir = args.trust.unwrap_or_else(|| ctx.trust_dir());
     let trust = TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(e.to_string()))?;
     let ocsp = args.ocsp_url.map(|url| OcspChecker::new(url, Box::new(HttpTransport::new(Duration::from_secs(10)))));
-    let verifier = Verifier { trust, ocsp };
+    let crls = std::sync::Arc::new(jpki_verify::revocation::CrlStore::default());
+    for path in &args.crl {
+        let summary = crls.ingest(&read(path)?, &trust, OffsetDateTime::now_utc()).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+        tracing::info!("CRL {}: {} entries, next update {:?}", path.display(), summary.entries, summary.next_update);
+    }
+    let verifier = Verifier { trust, ocsp, crls };
     let result = verifier
         .verify_cms(&cms, content.as_deref(), OffsetDateTime::now_utc())
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.file.display())))?;

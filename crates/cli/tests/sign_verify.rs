@@ -75,6 +75,22 @@ fn run(sb: &Sandbox) {
     let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s]);
     assert!(!ok && v["failure"]["code"] == "revocation_unavailable", "{label}: offline must not be valid: {v}");
 
+    // OCSP down, but a fresh CRL of the signature CA: good, by CRL; another CA's CRL does not count.
+    sb.ok(&["sandbox", "crl", "publish"]);
+    let sign_crl = sb.data().join("crl/sign.crl");
+    let auth_crl = sb.data().join("crl/auth.crl");
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", "http://127.0.0.1:9/ocsp", "--crl", sign_crl.to_str().unwrap()]);
+    assert!(ok && v["revocation"]["method"] == "crl" && v["revocation"]["status"] == "good", "{label}: {v}");
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--crl", auth_crl.to_str().unwrap()]);
+    assert!(!ok && v["failure"]["code"] == "revocation_unavailable", "{label}: {v}");
+    let forged = sb.path("forged.crl");
+    let mut bytes = std::fs::read(&sign_crl).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&forged, bytes).unwrap();
+    let err = sb.fails(&["verify", p7s.to_str().unwrap(), "--content", msg_s, "--crl", forged.to_str().unwrap()]);
+    assert!(err.contains("not signed by a trust anchor"), "{label}: {err}");
+
     // A certificate from an unknown CA: trust only the authentication CA.
     let other_trust = sb.path("other-trust");
     std::fs::create_dir_all(&other_trust).unwrap();
@@ -88,6 +104,9 @@ fn run(sb: &Sandbox) {
     let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", &ocsp]);
     assert!(!ok && v["failure"]["code"] == "revoked", "{label}: {v}");
     assert_eq!(v["revocation"]["reason"], "affiliationChanged");
+    sb.ok(&["sandbox", "crl", "publish"]);
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--crl", sign_crl.to_str().unwrap()]);
+    assert!(!ok && v["failure"]["code"] == "revoked" && v["revocation"]["method"] == "crl", "{label}: revoked by the CRL: {v}");
 
     // Malformed input: a clear error, no panic.
     let junk = sb.path("junk.p7s");

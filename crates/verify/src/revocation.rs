@@ -211,3 +211,65 @@ impl OcspChecker {
         Ok(status)
     }
 }
+
+/// One ingested CRL: who issued it, until when it is fresh, and what it revokes.
+struct IngestedCrl {
+    next_update: Option<OffsetDateTime>,
+    /// Serial (hex, as `JpkiCertificate::serial`) → (revocation time, reason).
+    revoked: HashMap<String, (OffsetDateTime, Option<&'static str>)>,
+}
+
+/// What one ingestion found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrlSummary {
+    pub issuer: String,
+    pub entries: usize,
+    #[serde(with = "time::serde::rfc3339")]
+    pub this_update: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_update: Option<OffsetDateTime>,
+}
+
+/// CRLs (J-LIS publishes one a day per CA) verified against the trust anchors and held in memory, the
+/// fallback when OCSP gives no answer; a CRL past its nextUpdate answers nothing (fail closed).
+#[derive(Default)]
+pub struct CrlStore {
+    lists: std::sync::RwLock<HashMap<Vec<u8>, IngestedCrl>>,
+}
+
+impl CrlStore {
+    /// Verifies `der` (signed by a trust anchor, already in force) and replaces that CA's list.
+    pub fn ingest(&self, der: &[u8], trust: &crate::TrustStore, now: OffsetDateTime) -> Result<CrlSummary, RevocationProblem> {
+        let bad = |reason: String| RevocationProblem::BadResponse(format!("CRL: {reason}"));
+        let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|e| bad(e.to_string()))?;
+        let issuer = crl.tbs_cert_list.issuer.to_der().map_err(|e| bad(e.to_string()))?;
+        let tbs = crl.tbs_cert_list.to_der().map_err(|e| bad(e.to_string()))?;
+        let scheme = crate::algorithms::rsa_scheme(&crl.signature_algorithm, None).map_err(|e| bad(e.to_string()))?;
+        let signature = crl.signature.as_bytes().ok_or_else(|| bad("signature is not whole bytes".into()))?;
+        if !trust.named(&issuer).any(|a| jpki_crypto::verify_rsa(scheme, &a.public_key, &tbs, signature)) {
+            return Err(bad(format!("not signed by a trust anchor named {}", crl.tbs_cert_list.issuer)));
+        }
+        let list = jpki_profile::revocation_list::RevocationList::from_der(der).map_err(|e| bad(e.to_string()))?;
+        if list.this_update > now + CLOCK_SKEW {
+            return Err(bad(format!("thisUpdate {} is in the future", list.this_update)));
+        }
+        let summary = CrlSummary { issuer: list.issuer.clone(), entries: list.entries.len(), this_update: list.this_update, next_update: list.next_update };
+        let revoked = list.entries.into_iter().map(|e| (e.serial, (e.revoked_at, e.reason))).collect();
+        self.lists.write().expect("CRL lock").insert(issuer, IngestedCrl { next_update: list.next_update, revoked });
+        Ok(summary)
+    }
+
+    /// The status of `cert` from its CA's CRL, if one is held and fresh at `now`.
+    pub fn status(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
+        let lists = self.lists.read().expect("CRL lock");
+        let list = lists.get(&cert.issuer.subject_der).ok_or_else(|| RevocationProblem::Unavailable("no CRL of the issuing CA".into()))?;
+        if list.next_update.is_none_or(|n| n < now) {
+            return Err(RevocationProblem::Unavailable("the CRL of the issuing CA is past its nextUpdate".into()));
+        }
+        let (status, revoked_at, reason) = match list.revoked.get(&cert.jpki.serial) {
+            Some((at, reason)) => (Status::Revoked, Some(*at), reason.map(str::to_owned)),
+            None => (Status::Good, None, None),
+        };
+        Ok(RevocationStatus { status, method: "crl", checked_at: now, revoked_at, reason, next_update: list.next_update })
+    }
+}

@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::chain::{self, CertificateProblem, ValidCertificate};
-use crate::revocation::{OcspChecker, RevocationProblem, RevocationStatus, Status};
+use crate::revocation::{CrlStore, OcspChecker, RevocationProblem, RevocationStatus, Status};
 use crate::signed_data::{self, CmsProblem};
 use crate::trust::TrustStore;
 
@@ -68,8 +68,11 @@ pub struct Verification {
 /// Trust anchors plus a revocation source: everything a verification needs.
 pub struct Verifier {
     pub trust: TrustStore,
-    /// `None` verifies offline and says so: the result is never valid without revocation information.
+    /// `None` (and no fresh CRL) verifies offline and says so: the result is never valid without
+    /// revocation information.
     pub ocsp: Option<OcspChecker>,
+    /// Ingested CRLs, asked when OCSP gives no answer.
+    pub crls: std::sync::Arc<CrlStore>,
 }
 
 impl Verifier {
@@ -108,10 +111,14 @@ impl Verifier {
             Err(problem) => return self.certificate_failure(problem, now),
         };
         let signer = Some(Signer::of(&valid));
-        let revocation = match &self.ocsp {
+        let ocsp = match &self.ocsp {
             Some(ocsp) => ocsp.status(&valid, now),
-            None => Err(RevocationProblem::Unavailable("no OCSP responder is configured (offline verification)".into())),
+            None => Err(RevocationProblem::Unavailable("no OCSP responder is configured".into())),
         };
+        // OCSP first; its failure falls back to a fresh CRL; with neither, the check fails closed.
+        let revocation = ocsp.or_else(|ocsp_problem| {
+            self.crls.status(&valid, now).map_err(|crl_problem| RevocationProblem::Unavailable(format!("{ocsp_problem}; {crl_problem}")))
+        });
         let (failure, revocation) = match revocation {
             Ok(status) => {
                 let failure = match status.status {

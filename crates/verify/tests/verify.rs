@@ -62,7 +62,7 @@ impl Sandbox {
 
     fn verifier(&self) -> Verifier {
         let transport = InProcess { rt: self.rt.clone(), responder: self.responder.clone() };
-        Verifier { trust: self.trust(), ocsp: Some(OcspChecker::new("in-process", Box::new(transport))) }
+        Verifier { trust: self.trust(), ocsp: Some(OcspChecker::new("in-process", Box::new(transport))), crls: Default::default() }
     }
 
     fn card(&self, name: &str) -> (String, std::path::PathBuf) {
@@ -120,11 +120,11 @@ fn card_signatures_verify_and_every_failure_has_its_reason() {
     assert_eq!(v.failure.unwrap().code, "expired");
 
     // Responder down and nothing cached: fail closed.
-    let offline = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("http://127.0.0.1:9/ocsp", Box::new(Down))) };
+    let offline = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("http://127.0.0.1:9/ocsp", Box::new(Down))), crls: Default::default() };
     let v = offline.verify_cms(&cms, Some(&content), now).unwrap();
     assert!(!v.valid);
     assert_eq!(v.failure.unwrap().code, "revocation_unavailable");
-    let no_ocsp = Verifier { trust: sb.trust(), ocsp: None };
+    let no_ocsp = Verifier { trust: sb.trust(), ocsp: None, crls: Default::default() };
     assert_eq!(no_ocsp.verify_cms(&cms, Some(&content), now).unwrap().failure.unwrap().code, "revocation_unavailable");
 
     // Revoked (the holder moved: affiliationChanged); a fresh verifier has no cached answer.
@@ -139,7 +139,7 @@ fn card_signatures_verify_and_every_failure_has_its_reason() {
 #[test]
 fn malformed_cms_is_an_error_not_a_panic() {
     let sb = Sandbox::new();
-    let verifier = Verifier { trust: sb.trust(), ocsp: None };
+    let verifier = Verifier { trust: sb.trust(), ocsp: None, crls: Default::default() };
     let now = OffsetDateTime::now_utc();
     let (_, card) = sb.card("壊れ　次郎");
     let good = sign_with_card(&card, b"x", true);
