@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// verification is not valid (revocation checks fail closed).
     #[arg(long, env = "JPKI_OCSP_URL")]
     ocsp_url: Option<String>,
+    /// CRLs (DER files) of the CAs, used when OCSP gives no answer; re-read every hour (J-LIS publishes
+    /// one a day). Repeatable.
+    #[arg(long)]
+    crl: Vec<std::path::PathBuf>,
     /// Serve HTTPS (rustls) with this certificate chain (PEM); needs --tls-key.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -75,7 +79,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         }
         (None, None) => None,
     };
-    let app = app.merge(platform_router(ctx, args.trust, ocsp, args.admin_token.as_deref()).await?);
+    let app = app.merge(platform_router(ctx, args.trust, ocsp, args.crl, args.admin_token.as_deref()).await?);
     let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
     match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => {
@@ -121,7 +125,13 @@ impl jpki_verify::revocation::OcspTransport for SandboxResponder {
     }
 }
 
-async fn platform_router(ctx: &Context, trust: Option<std::path::PathBuf>, ocsp: Option<OcspChecker>, admin_token: Option<&str>) -> CliResult<Router> {
+async fn platform_router(
+    ctx: &Context,
+    trust: Option<std::path::PathBuf>,
+    ocsp: Option<OcspChecker>,
+    crl_files: Vec<std::path::PathBuf>,
+    admin_token: Option<&str>,
+) -> CliResult<Router> {
     let trust_dir = trust.unwrap_or_else(|| ctx.trust_dir());
     let trust = jpki_verify::TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(format!("{e} (give --trust DIR, or --sandbox)")))?;
     match &ocsp {
@@ -131,8 +141,37 @@ async fn platform_router(ctx: &Context, trust: Option<std::path::PathBuf>, ocsp:
     if admin_token.is_none() {
         tracing::warn!("no JPKI_ADMIN_TOKEN: the admin API (tenants, keys) is disabled");
     }
-    let state = PlatformState::new(ctx.database(true).await?, jpki_verify::Verifier { trust, ocsp, crls: Default::default() }, admin_token);
+    let crls = std::sync::Arc::new(jpki_verify::revocation::CrlStore::default());
+    for path in &crl_files {
+        ingest_crl(&crls, path, &trust).map_err(CliError::Usage)?;
+    }
+    if !crl_files.is_empty() {
+        tokio::spawn(reload_crls(crls.clone(), crl_files, trust.clone()));
+    }
+    let state = PlatformState::new(ctx.database(true).await?, jpki_verify::Verifier { trust, ocsp, crls }, admin_token);
     Ok(jpki_platform::api::router(std::sync::Arc::new(state)))
+}
+
+fn ingest_crl(crls: &jpki_verify::revocation::CrlStore, path: &std::path::Path, trust: &jpki_verify::TrustStore) -> Result<(), String> {
+    let der = std::fs::read(path).map_err(|e| format!("cannot read CRL {}: {e}", path.display()))?;
+    let summary = crls.ingest(&der, trust, time::OffsetDateTime::now_utc()).map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::info!("CRL {}: {} entries, next update {:?}", path.display(), summary.entries, summary.next_update);
+    Ok(())
+}
+
+/// Re-reads the CRL files every hour; a file that cannot be read or verified keeps the list held before.
+async fn reload_crls(crls: std::sync::Arc<jpki_verify::revocation::CrlStore>, files: Vec<std::path::PathBuf>, trust: jpki_verify::TrustStore) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        for path in &files {
+            let (crls, path, trust) = (crls.clone(), path.clone(), trust.clone());
+            match tokio::task::spawn_blocking(move || ingest_crl(&crls, &path, &trust)).await {
+                Ok(Err(e)) => tracing::warn!("{e}"),
+                Err(e) => tracing::warn!("CRL reload task failed: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
 }
 
 async fn publish_daily(issuer: Issuer, dir: std::path::PathBuf) {

@@ -112,8 +112,7 @@ pub fn validate(der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<Va
         CertKind::Authentication => CertKind::AuthenticationCa,
         other => return Err(CertificateProblem::NotEndEntity { kind: other.as_str() }),
     };
-    let anchor_kind = JpkiCertificate::from_certificate(&issuer.certificate).map(|a| a.kind).unwrap_or(CertKind::Other);
-    if anchor_kind != expected_ca {
+    if issuer.kind != expected_ca {
         return Err(CertificateProblem::WrongIssuer {
             kind: jpki.kind.as_str(),
             anchor: issuer.certificate.tbs_certificate.subject.to_string(),

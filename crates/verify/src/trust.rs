@@ -26,6 +26,8 @@ pub struct Anchor {
     pub subject_der: Vec<u8>,
     /// The RSAPublicKey (content of the SPKI bit string).
     pub public_key: Vec<u8>,
+    /// What the anchor is for (signature CA, authentication CA, …), read once.
+    pub kind: jpki_profile::CertKind,
 }
 
 impl Anchor {
@@ -34,6 +36,7 @@ impl Anchor {
             der: certificate.to_der()?,
             subject_der: certificate.tbs_certificate.subject.to_der()?,
             public_key: certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec(),
+            kind: jpki_profile::JpkiCertificate::from_certificate(&certificate).map(|c| c.kind).unwrap_or(jpki_profile::CertKind::Other),
             certificate,
         })
     }
