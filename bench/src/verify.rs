@@ -45,7 +45,7 @@ fn openssl_verify_rate(cores: usize) -> BenchResult<f64> {
     let out = Command::new("openssl").args(["speed", "-seconds", "3", "-multi", &cores.to_string(), "rsa2048"]).stderr(Stdio::null()).output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // With -multi the summary line is "rsa 2048 bits <sign s> <verify s> <sign/s> <verify/s>".
-    let line = text.lines().filter(|l| l.trim_start().starts_with("rsa 2048 bits")).last().ok_or("no rsa 2048 line from openssl speed")?;
+    let line = text.lines().rev().find(|l| l.trim_start().starts_with("rsa 2048 bits")).ok_or("no rsa 2048 line from openssl speed")?;
     let verify_per_s: f64 = line.split_whitespace().nth(6).ok_or("short openssl speed line")?.parse()?;
     Ok(verify_per_s)
 }
