@@ -32,11 +32,13 @@ pub struct PlatformState {
     /// SHA-256 of the admin token; `None` disables the admin API.
     pub admin_token_hash: Option<[u8; 32]>,
     pub metrics: crate::metrics::Metrics,
+    pub recorder: crate::recorder::Recorder,
 }
 
 impl PlatformState {
     pub fn new(db: Database, verifier: Verifier, admin_token: Option<&str>) -> PlatformState {
         PlatformState {
+            recorder: crate::recorder::Recorder::start(db.clone()),
             db,
             verifier: Arc::new(verifier),
             admin_token_hash: admin_token.map(|t| jpki_crypto::sha256(t.as_bytes())),
@@ -102,6 +104,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             Err(JsonRejection::BytesRejection(e)) => Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", e.body_text())),
             Err(e) => Err(ApiError::bad("invalid_json", e.body_text())),
         }
+    }
+}
+
+/// How the revocation information a check used was provided, for the fee table.
+fn provision_method(revocation: &jpki_verify::revocation::RevocationStatus) -> ProvisionMethod {
+    if revocation.method == "crl" {
+        ProvisionMethod::Crl
+    } else {
+        ProvisionMethod::Ocsp
     }
 }
 
@@ -208,30 +219,31 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
         "verified_at": result.verified_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     });
 
-    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
-    sqlx::query(
-        "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result)
-         VALUES ($1, $2, 'signature', $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&id)
-    .bind(&tenant.id)
-    .bind(i32::from(result.valid))
-    .bind(failure_code)
-    .bind(signer.map(|s| s.certificate_serial.as_str()))
-    .bind(signer.map(|s| s.certificate_kind))
-    .bind(result.revocation.as_ref().map(|r| r.method))
-    .bind(now.unix_timestamp())
-    .bind(response.to_string())
-    .execute(&mut *tx)
-    .await?;
-    if let (Some(signer), Some(_)) = (signer, &result.revocation) {
-        let kind = if signer.certificate_kind == "signature" { FeeCertKind::Signature } else { FeeCertKind::Authentication };
-        usage::record(&mut tx, &tenant.id, kind, ProvisionMethod::Ocsp, now).await?;
-    }
-    let detail = json!({ "verification_id": id, "certificate_serial": signer.map(|s| &s.certificate_serial), "released": ["4_info"] });
-    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "signature.verify", purpose: body.purpose.as_deref(), result: &outcome, detail, at: now.unix_timestamp() };
-    audit::append(&mut tx, &entry).await?;
-    tx.commit().await?;
+    let metered = match (signer, &result.revocation) {
+        (Some(signer), Some(revocation)) => {
+            let kind = if signer.certificate_kind == "signature" { FeeCertKind::Signature } else { FeeCertKind::Authentication };
+            Some((kind, provision_method(revocation)))
+        }
+        _ => None,
+    };
+    let record = crate::recorder::CheckRecord {
+        id: id.clone(),
+        tenant_id: tenant.id.clone(),
+        kind: "signature",
+        valid: result.valid,
+        failure_code,
+        certificate_serial: signer.map(|s| s.certificate_serial.clone()),
+        certificate_kind: signer.map(|s| s.certificate_kind),
+        revocation_method: result.revocation.as_ref().map(|r| r.method),
+        at: now,
+        result: response.to_string(),
+        metered,
+        audit_action: "signature.verify",
+        purpose: body.purpose.clone(),
+        outcome,
+        audit_detail: json!({ "verification_id": id, "certificate_serial": signer.map(|s| &s.certificate_serial), "released": ["4_info"] }),
+    };
+    state.recorder.record(record).await?;
     Ok(Json(response).into_response())
 }
 
@@ -348,11 +360,11 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
             },
         };
     }
-    if login.revocation.is_some() {
-        usage::record(&mut tx, &tenant.id, FeeCertKind::Authentication, ProvisionMethod::Ocsp, now).await?;
+    if let Some(revocation) = &login.revocation {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Authentication, provision_method(revocation), now).await?;
     }
-    if proof.as_ref().is_some_and(|p| p.revocation.is_some()) {
-        usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, ProvisionMethod::Ocsp, now).await?;
+    if let Some(revocation) = proof.as_ref().and_then(|p| p.revocation.as_ref()) {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, provision_method(revocation), now).await?;
     }
     let outcome = if login.valid { "valid".to_owned() } else { format!("invalid:{}", login.failure.as_ref().map(|f| f.code).unwrap_or("")) };
     let detail = json!({ "certificate_serial": serial, "account_id": account, "linked": linked, "identity_proof": proof_identity.is_some() });

@@ -5,6 +5,7 @@
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
 //! - [`login`]: authentication-certificate login: challenges, account links;
 //! - [`metrics`]: Prometheus counters and latency histogram;
+//! - [`recorder`]: group commit of each check's records, acknowledged after the commit;
 //! - [`requests`]: the typed JSON request bodies;
 //! - [`usage`]: metering per tenant, month, certificate kind and method against the fee table;
 //! - [`api`]: the `/v1` JSON API and its OpenAPI document.
@@ -14,6 +15,7 @@ pub mod api;
 pub mod audit;
 pub mod login;
 pub mod metrics;
+pub mod recorder;
 pub mod requests;
 pub mod tenants;
 pub mod usage;
@@ -30,6 +32,8 @@ pub enum PlatformError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("recording the check failed: {0}")]
+    Recording(String),
     #[error("the audit log is broken at entry {seq}: {reason}")]
     AuditBroken { seq: i64, reason: String },
 }
