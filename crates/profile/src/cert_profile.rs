@@ -188,7 +188,7 @@ impl JpkiCertificate {
         let ku: Option<KeyUsage> = decode_ext(cert, ID_CE_KEY_USAGE)?;
         let policies: Option<CertificatePolicies> = decode_ext(cert, ID_CE_CERTIFICATE_POLICIES)?;
         let san: Option<SubjectAltName> = decode_ext(cert, ID_CE_SUBJECT_ALT_NAME)?;
-        let subject = tbs.subject.to_string();
+        let subject = name_string(&tbs.subject);
 
         let jpki_policy = policies.iter().flat_map(|p| p.0.iter()).find_map(|p| jpki_policy(&p.policy_identifier));
         let four_info = san.as_ref().map(four_info_from_san).transpose()?.flatten();
@@ -230,12 +230,51 @@ impl JpkiCertificate {
             test_environment,
             serial: serial_hex(tbs.serial_number.as_bytes()),
             subject,
-            issuer: tbs.issuer.to_string(),
+            issuer: name_string(&tbs.issuer),
             not_before: to_time(&tbs.validity.not_before)?,
             not_after: to_time(&tbs.validity.not_after)?,
             four_info,
         })
     }
+}
+
+/// A distinguished name as RFC 4514 text (`CN=…,OU=…,O=JPKI,C=JP`). x509-cert's `Display` looks every
+/// attribute type up in const-oid's whole OID database, which made naming the most expensive step of a
+/// verification; JPKI names use a handful of types, named here, others by dotted OID.
+pub fn name_string(name: &Name) -> String {
+    use const_oid::db::rfc4519::{C, CN, L, O, OU, ST};
+    let mut out = String::new();
+    for rdn in name.0.iter().rev() {
+        for (i, atv) in rdn.0.iter().enumerate() {
+            if !out.is_empty() {
+                out.push(if i == 0 { ',' } else { '+' });
+            }
+            let key = match atv.oid {
+                C => "C".to_owned(),
+                CN => "CN".to_owned(),
+                L => "L".to_owned(),
+                O => "O".to_owned(),
+                OU => "OU".to_owned(),
+                ST => "ST".to_owned(),
+                other => other.to_string(),
+            };
+            let value = match atv.value.tag() {
+                Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString => {
+                    String::from_utf8_lossy(atv.value.value()).into_owned()
+                }
+                _ => format!("#{}", hex::encode(atv.value.value())),
+            };
+            out.push_str(&key);
+            out.push('=');
+            for c in value.chars() {
+                if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 fn attribute_text(value: &Any, field: &'static str) -> Result<String, ProfileError> {

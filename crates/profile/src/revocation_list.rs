@@ -106,7 +106,7 @@ impl RevocationList {
             });
         }
         Ok(RevocationList {
-            issuer: tbs.issuer.to_string(),
+            issuer: crate::cert_profile::name_string(&tbs.issuer),
             this_update: time(&tbs.this_update)?,
             next_update: tbs.next_update.as_ref().map(time).transpose()?,
             number,

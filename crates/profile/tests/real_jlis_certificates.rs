@@ -23,5 +23,9 @@ fn jlis_root_certificates_decode_with_their_roles() {
         assert!(c.not_before.to_string().starts_with(from), "{}", c.not_before);
         assert!(c.device.is_none() && c.four_info.is_none());
         assert!(c.subject.contains("O=JPKI"));
+        // Our fast name rendering says what x509-cert's Display says.
+        let cert = x509_cert::Certificate::from_pem(pem).unwrap();
+        assert_eq!(c.subject, cert.tbs_certificate.subject.to_string());
+        assert_eq!(c.issuer, cert.tbs_certificate.issuer.to_string());
     }
 }
