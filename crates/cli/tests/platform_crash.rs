@@ -7,17 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use common::{openssl, openssl_available, Sandbox, ADMIN_TOKEN};
+use common::{openssl_cms_sign, Sandbox, ADMIN_TOKEN};
 use serde_json::json;
 
 #[test]
 fn acknowledged_verifications_survive_kill_9() {
-    if !openssl_available("acknowledged_verifications_survive_kill_9") {
-        return;
-    }
-    for sb in Sandbox::all() {
-        run(&sb);
-    }
+    common::on_every_database("acknowledged_verifications_survive_kill_9", run);
 }
 
 fn run(sb: &Sandbox) {
@@ -29,7 +24,7 @@ fn run(sb: &Sandbox) {
     std::fs::write(&msg, "load").unwrap();
     let p7s = sb.path("m.p7s");
     let card = sb.path("card");
-    openssl(&["cms", "-sign", "-binary", "-nodetach", "-in", msg.to_str().unwrap(), "-signer", card.join("sign-cert.pem").to_str().unwrap(), "-inkey", card.join("sign-key.pem").to_str().unwrap(), "-outform", "DER", "-out", p7s.to_str().unwrap()]);
+    openssl_cms_sign(&card, &msg, &p7s, &["-nodetach"]);
     let body = json!({ "cms": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&p7s).unwrap()) }).to_string();
 
     let server = sb.serve();

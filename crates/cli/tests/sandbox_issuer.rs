@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ocsp, openssl, openssl_available, Sandbox};
+use common::{ocsp, openssl, Sandbox};
 
 fn serial_line(serial: &str) -> String {
     format!("Serial Number: {}", serial.to_uppercase())
@@ -22,12 +22,7 @@ fn crl_reason(crl_text: &str, serial: &str) -> Option<String> {
 
 #[test]
 fn issuer_lifecycle_crl_ocsp_and_provision() {
-    if !openssl_available("issuer_lifecycle_crl_ocsp_and_provision") {
-        return;
-    }
-    for sb in Sandbox::all() {
-        run_lifecycle(&sb);
-    }
+    common::on_every_database("issuer_lifecycle_crl_ocsp_and_provision", run_lifecycle);
 }
 
 fn run_lifecycle(sb: &Sandbox) {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{openssl, openssl_available, Sandbox};
+use common::{openssl, openssl_cms_sign, Sandbox};
 
 fn verify_json(sb: &Sandbox, args: &[&str]) -> (bool, serde_json::Value) {
     let mut all = vec!["--json", "verify"];
@@ -15,12 +15,7 @@ fn verify_json(sb: &Sandbox, args: &[&str]) -> (bool, serde_json::Value) {
 
 #[test]
 fn cms_signatures_between_jpki_and_openssl() {
-    if !openssl_available("cms_signatures_between_jpki_and_openssl") {
-        return;
-    }
-    for sb in Sandbox::all() {
-        run(&sb);
-    }
+    common::on_every_database("cms_signatures_between_jpki_and_openssl", run);
 }
 
 fn run(sb: &Sandbox) {
@@ -34,7 +29,6 @@ fn run(sb: &Sandbox) {
     std::fs::write(&msg, "申請書 / application form\n").unwrap();
     let msg_s = msg.to_str().unwrap();
     let card = sb.path("card");
-    let (cert, key) = (card.join("sign-cert.pem"), card.join("sign-key.pem"));
     let ca = sb.data().join("trust/sign-ca.pem");
 
     // jpki sign (through the card) → openssl cms -verify.
@@ -51,9 +45,7 @@ fn run(sb: &Sandbox) {
     let variants: [(&str, &[&str]); 3] = [("detached", &[]), ("attached", &["-nodetach"]), ("pss", &["-keyopt", "rsa_padding_mode:pss"])];
     for (name, extra) in variants {
         let out_file = sb.path(&format!("openssl-{name}.p7s"));
-        let mut args = vec!["cms", "-sign", "-binary", "-md", "sha256", "-in", msg_s, "-signer", cert.to_str().unwrap(), "-inkey", key.to_str().unwrap(), "-outform", "DER", "-out", out_file.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        openssl(&args);
+        openssl_cms_sign(&card, &msg, &out_file, extra);
         let mut verify = vec![out_file.to_str().unwrap(), "--ocsp-url", ocsp.as_str()];
         if name != "attached" {
             verify.extend_from_slice(&["--content", msg_s]);

@@ -29,6 +29,25 @@ pub fn openssl_available(test: &str) -> bool {
     ok
 }
 
+/// Runs `run` on a fresh sandbox for every configured database, when openssl (the oracle) is installed.
+pub fn on_every_database(test: &str, run: impl Fn(&Sandbox)) {
+    if !openssl_available(test) {
+        return;
+    }
+    for sb in Sandbox::all() {
+        run(&sb);
+    }
+}
+
+/// `openssl cms -sign` of `input` with the signature key and certificate in the card directory `card`.
+pub fn openssl_cms_sign(card: &Path, input: &Path, out: &Path, extra: &[&str]) {
+    let (cert, key) = (card.join("sign-cert.pem"), card.join("sign-key.pem"));
+    let mut args = vec!["cms", "-sign", "-binary", "-md", "sha256", "-in", input.to_str().unwrap(), "-signer", cert.to_str().unwrap()];
+    args.extend_from_slice(&["-inkey", key.to_str().unwrap(), "-outform", "DER", "-out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    openssl(&args);
+}
+
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
     pub db_url: String,
