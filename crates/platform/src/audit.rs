@@ -27,28 +27,40 @@ fn chain_hash(prev: &str, seq: i64, entry_json: &str) -> String {
 
 /// Appends `entry` within `tx`; returns its sequence number.
 pub async fn append(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entry: &Entry<'_>) -> Result<i64, PlatformError> {
+    append_all(tx, std::slice::from_ref(entry)).await
+}
+
+/// Appends `entries` in order within `tx`, taking the chain head once; returns the last sequence number.
+pub async fn append_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entries: &[Entry<'_>]) -> Result<i64, PlatformError> {
     // Taking the head row's lock first serializes appends across processes (SQLite: the write lock of
     // BEGIN IMMEDIATE already does; PostgreSQL: the row lock of this UPDATE).
     sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(&mut **tx).await?;
-    let (seq, prev): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut **tx).await?;
-    let seq = seq + 1;
-    let json = serde_json::to_string(entry).expect("audit entries serialize");
-    let hash = chain_hash(&prev, seq, &json);
-    sqlx::query(
-        "INSERT INTO audit_log (seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(seq)
-    .bind(entry.tenant_id)
-    .bind(entry.action)
-    .bind(entry.purpose)
-    .bind(entry.result)
-    .bind(entry.detail.to_string())
-    .bind(entry.at)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(&hash).execute(&mut **tx).await?;
+    let (mut seq, mut prev): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut **tx).await?;
+    // 9 parameters a row; 100 rows stay far below SQLite's and PostgreSQL's parameter limits.
+    for chunk in entries.chunks(100) {
+        let rows: Vec<String> =
+            (0..chunk.len()).map(|i| format!("({})", (1..=9).map(|c| format!("${}", i * 9 + c)).collect::<Vec<_>>().join(", "))).collect();
+        let sql = format!("INSERT INTO audit_log (seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash) VALUES {}", rows.join(", "));
+        let mut query = sqlx::query(&sql);
+        for entry in chunk {
+            seq += 1;
+            let json = serde_json::to_string(entry).expect("audit entries serialize");
+            let hash = chain_hash(&prev, seq, &json);
+            query = query
+                .bind(seq)
+                .bind(entry.tenant_id)
+                .bind(entry.action)
+                .bind(entry.purpose)
+                .bind(entry.result)
+                .bind(entry.detail.to_string())
+                .bind(entry.at)
+                .bind(prev.clone())
+                .bind(hash.clone());
+            prev = hash;
+        }
+        query.execute(&mut **tx).await?;
+    }
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(&prev).execute(&mut **tx).await?;
     Ok(seq)
 }
 

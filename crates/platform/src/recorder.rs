@@ -80,36 +80,45 @@ async fn write_batches(db: Database, mut jobs: mpsc::Receiver<Job>) {
 
 async fn write(db: &Database, batch: &[Job]) -> Result<(), PlatformError> {
     let mut tx = db.begin_write().await?;
-    for Job { record: r, .. } in batch {
-        sqlx::query(
-            "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&r.id)
-        .bind(&r.tenant_id)
-        .bind(r.kind)
-        .bind(i32::from(r.valid))
-        .bind(r.failure_code)
-        .bind(r.certificate_serial.as_deref())
-        .bind(r.certificate_kind)
-        .bind(r.revocation_method)
-        .bind(r.at.unix_timestamp())
-        .bind(&r.result)
-        .execute(&mut *tx)
-        .await?;
-        if let Some((kind, method)) = r.metered {
-            usage::record(&mut tx, &r.tenant_id, kind, method, r.at).await?;
+    // 10 parameters a row, 100 rows a statement.
+    for chunk in batch.chunks(100) {
+        let rows: Vec<String> =
+            (0..chunk.len()).map(|i| format!("({})", (1..=10).map(|c| format!("${}", i * 10 + c)).collect::<Vec<_>>().join(", "))).collect();
+        let sql = format!(
+            "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for Job { record: r, .. } in chunk {
+            query = query
+                .bind(&r.id)
+                .bind(&r.tenant_id)
+                .bind(r.kind)
+                .bind(i32::from(r.valid))
+                .bind(r.failure_code)
+                .bind(r.certificate_serial.as_deref())
+                .bind(r.certificate_kind)
+                .bind(r.revocation_method)
+                .bind(r.at.unix_timestamp())
+                .bind(&r.result);
         }
-        let entry = audit::Entry {
+        query.execute(&mut *tx).await?;
+    }
+    let metered: Vec<_> =
+        batch.iter().filter_map(|j| j.record.metered.map(|(kind, method)| (j.record.tenant_id.as_str(), kind, method, j.record.at))).collect();
+    usage::record_all(&mut tx, &metered).await?;
+    let entries: Vec<audit::Entry<'_>> = batch
+        .iter()
+        .map(|Job { record: r, .. }| audit::Entry {
             tenant_id: Some(&r.tenant_id),
             action: r.audit_action,
             purpose: r.purpose.as_deref(),
             result: &r.outcome,
             detail: r.audit_detail.clone(),
             at: r.at.unix_timestamp(),
-        };
-        audit::append(&mut tx, &entry).await?;
-    }
+        })
+        .collect();
+    audit::append_all(&mut tx, &entries).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -16,19 +16,37 @@ pub async fn record(
     method: ProvisionMethod,
     at: OffsetDateTime,
 ) -> Result<(), PlatformError> {
-    let fee = i64::from(fee_yen(method, kind, at.to_offset(jpki_profile::cert_profile::JST).date()).unwrap_or(0));
-    sqlx::query(
-        "INSERT INTO tenant_usage (tenant_id, month, cert_kind, method, count, fee_yen) VALUES ($1, $2, $3, $4, 1, $5)
+    record_all(tx, &[(tenant_id, kind, method, at)]).await
+}
+
+/// Counts many checks with one statement: totals per tenant, month, kind and method, then one upsert.
+pub async fn record_all(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    checks: &[(&str, FeeCertKind, ProvisionMethod, OffsetDateTime)],
+) -> Result<(), PlatformError> {
+    let mut totals: std::collections::BTreeMap<(&str, String, &str, &str), (i64, i64)> = std::collections::BTreeMap::new();
+    for (tenant_id, kind, method, at) in checks {
+        let fee = i64::from(fee_yen(*method, *kind, at.to_offset(jpki_profile::cert_profile::JST).date()).unwrap_or(0));
+        let t = totals.entry((*tenant_id, billing_month(*at), kind.as_str(), method.as_str())).or_default();
+        t.0 += 1;
+        t.1 += fee;
+    }
+    if totals.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> =
+        (0..totals.len()).map(|i| format!("({})", (1..=6).map(|c| format!("${}", i * 6 + c)).collect::<Vec<_>>().join(", "))).collect();
+    let sql = format!(
+        "INSERT INTO tenant_usage (tenant_id, month, cert_kind, method, count, fee_yen) VALUES {}
          ON CONFLICT (tenant_id, month, cert_kind, method)
-         DO UPDATE SET count = tenant_usage.count + 1, fee_yen = tenant_usage.fee_yen + excluded.fee_yen",
-    )
-    .bind(tenant_id)
-    .bind(billing_month(at))
-    .bind(kind.as_str())
-    .bind(method.as_str())
-    .bind(fee)
-    .execute(&mut **tx)
-    .await?;
+         DO UPDATE SET count = tenant_usage.count + excluded.count, fee_yen = tenant_usage.fee_yen + excluded.fee_yen",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for ((tenant_id, month, kind, method), (count, fee)) in totals {
+        query = query.bind(tenant_id).bind(month).bind(kind).bind(method).bind(count).bind(fee);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
