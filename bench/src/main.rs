@@ -313,10 +313,7 @@ fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, se
                         let body = &requests[i % requests.len()];
                         i += 1;
                         if conn.is_none() {
-                            conn = tokio::net::TcpStream::connect(&addr).await.ok().map(|s| {
-                                let _ = s.set_nodelay(true);
-                                tokio::io::BufReader::new(s)
-                            });
+                            conn = connect(&addr).await;
                         }
                         let Some(c) = conn.as_mut() else {
                             errors.fetch_add(1, Ordering::Relaxed);
@@ -348,6 +345,13 @@ fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, se
     });
     let elapsed = start.elapsed().as_secs_f64();
     Ok(Load { rate: ok.load(Ordering::Relaxed) as f64 / elapsed, errors: errors.load(Ordering::Relaxed) })
+}
+
+/// A keep-alive client connection (Nagle off), or `None` when the server does not answer.
+pub(crate) async fn connect(addr: &str) -> Option<tokio::io::BufReader<tokio::net::TcpStream>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    Some(tokio::io::BufReader::new(stream))
 }
 
 /// One POST on a keep-alive connection; returns (status 200, response body, connection reusable).

@@ -124,7 +124,7 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
         std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.as_mut().ok_or("stdout")?), &mut line)?;
         let addr = line.trim().strip_prefix("listening on http://").ok_or("unexpected serve output")?.to_owned();
         let tenant = rt.block_on(async {
-            let mut conn = tokio::io::BufReader::new(tokio::net::TcpStream::connect(&addr).await?);
+            let mut conn = crate::connect(&addr).await.ok_or(std::io::ErrorKind::ConnectionRefused)?;
             let headers = "Content-Type: application/json\r\nAuthorization: Bearer bench-admin\r\n";
             crate::exchange(&mut conn, &addr, "/v1/admin/tenants", headers, br#"{"name":"bench"}"#).await
         })?;
@@ -145,10 +145,7 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
                         let mut mine = Vec::new();
                         while !stop.load(Ordering::Relaxed) {
                             if conn.is_none() {
-                                conn = tokio::net::TcpStream::connect(&addr).await.ok().map(|s| {
-                                    let _ = s.set_nodelay(true);
-                                    tokio::io::BufReader::new(s)
-                                });
+                                conn = crate::connect(&addr).await;
                             }
                             let Some(c) = conn.as_mut() else {
                                 errors.fetch_add(1, Ordering::Relaxed);

@@ -112,28 +112,41 @@ pub enum PinCommand {
 pub enum FreeAreaCommand {
     Read {
         #[command(flatten)]
-        source: CardSource,
-        /// The application's AID (hex).
-        #[arg(long)]
-        aid: String,
-        /// The business's access key (hex); read from JPKI_FREE_AREA_KEY when omitted.
-        #[arg(long, env = "JPKI_FREE_AREA_KEY", hide_env_values = true)]
-        key: String,
+        app: FreeAreaApp,
         /// Write the record here instead of standard output (hex).
         #[arg(long)]
         out: Option<PathBuf>,
     },
     Write {
         #[command(flatten)]
-        source: CardSource,
-        #[arg(long)]
-        aid: String,
-        #[arg(long, env = "JPKI_FREE_AREA_KEY", hide_env_values = true)]
-        key: String,
+        app: FreeAreaApp,
         #[arg(long = "in")]
         input: PathBuf,
     },
 }
+
+/// A business's free-area application on a card, and the key that opens it.
+#[derive(Args)]
+pub struct FreeAreaApp {
+    #[command(flatten)]
+    source: CardSource,
+    /// The application's AID (hex).
+    #[arg(long)]
+    aid: String,
+    /// The business's access key (hex); read from JPKI_FREE_AREA_KEY when omitted.
+    #[arg(long, env = "JPKI_FREE_AREA_KEY", hide_env_values = true)]
+    key: String,
+}
+
+impl FreeAreaApp {
+    /// The card, the AID and the key, decoded.
+    fn open(&self) -> CliResult<(CardClient, Vec<u8>, Vec<u8>)> {
+        Ok((self.source.open()?, parse_hex("--aid", &self.aid)?, parse_hex("--key", &self.key)?))
+    }
+}
+
+/// A card reached through whichever transport the command line chose.
+pub type CardClient = MyNumberCard<Box<dyn Transport>>;
 
 /// Which card: one in a PC/SC reader (the only one holding a card, unless named), or a card directory
 /// run in-process.
@@ -194,7 +207,7 @@ impl From<jpki_card::emulator::EmulatorError> for CliError {
 }
 
 impl CardSource {
-    pub fn open(&self) -> CliResult<MyNumberCard<Box<dyn Transport>>> {
+    pub fn open(&self) -> CliResult<CardClient> {
         let transport: Box<dyn Transport> = match &self.card {
             Some(dir) => Box::new(Emulator::open(CardDir::new(dir))?),
             None => Box::new(PcscReader::connect(self.reader.as_deref())?),
@@ -368,16 +381,18 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
             source.open()?.change_pin(slot, &current, &new_pin)?;
             emit(ctx, &serde_json::json!({ "changed": slot.name() }), || format!("{slot} changed"));
         }
-        CardCommand::FreeArea(FreeAreaCommand::Read { source, aid, key, out }) => {
-            let record = source.open()?.read_free_area(&parse_hex("--aid", &aid)?, &parse_hex("--key", &key)?)?;
+        CardCommand::FreeArea(FreeAreaCommand::Read { app, out }) => {
+            let (mut card, aid, key) = app.open()?;
+            let record = card.read_free_area(&aid, &key)?;
             match out {
                 Some(path) => write_file(&path, &record)?,
                 None => stdout(&format!("{}\n", hex::encode(&record))),
             }
         }
-        CardCommand::FreeArea(FreeAreaCommand::Write { source, aid, key, input }) => {
+        CardCommand::FreeArea(FreeAreaCommand::Write { app, input }) => {
             let data = std::fs::read(&input).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", input.display())))?;
-            source.open()?.write_free_area(&parse_hex("--aid", &aid)?, &parse_hex("--key", &key)?, &data)?;
+            let (mut card, aid, key) = app.open()?;
+            card.write_free_area(&aid, &key, &data)?;
             emit(ctx, &serde_json::json!({ "written": data.len() }), || format!("{} bytes written", data.len()));
         }
     }

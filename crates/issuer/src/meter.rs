@@ -102,17 +102,11 @@ async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) ->
         t.0 += 1;
         t.1 += i64::from(p.fee_yen.unwrap_or(0));
     }
-    let rows: Vec<String> = (0..totals.len())
-        .map(|i| {
-            let params: Vec<String> = (i * 6 + 1..=i * 6 + 6).map(|n| format!("${n}")).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO provision_count (operator_id, month, method, cert_kind, count, fee_yen) VALUES {}
          ON CONFLICT (operator_id, month, method, cert_kind)
          DO UPDATE SET count = provision_count.count + excluded.count, fee_yen = provision_count.fee_yen + excluded.fee_yen",
-        rows.join(", ")
+        jpki_store::values_placeholders(totals.len(), 6)
     );
     let mut query = sqlx::query(&sql);
     for ((operator, month, method, kind), (count, fee)) in totals {

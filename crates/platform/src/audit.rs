@@ -38,9 +38,10 @@ pub async fn append_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entries: &[En
     let (mut seq, mut prev): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut **tx).await?;
     // 9 parameters a row; 100 rows stay far below SQLite's and PostgreSQL's parameter limits.
     for chunk in entries.chunks(100) {
-        let rows: Vec<String> =
-            (0..chunk.len()).map(|i| format!("({})", (1..=9).map(|c| format!("${}", i * 9 + c)).collect::<Vec<_>>().join(", "))).collect();
-        let sql = format!("INSERT INTO audit_log (seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash) VALUES {}", rows.join(", "));
+        let sql = format!(
+            "INSERT INTO audit_log (seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash) VALUES {}",
+            jpki_store::values_placeholders(chunk.len(), 9)
+        );
         let mut query = sqlx::query(&sql);
         for entry in chunk {
             seq += 1;

@@ -82,11 +82,9 @@ async fn write(db: &Database, batch: &[Job]) -> Result<(), PlatformError> {
     let mut tx = db.begin_write().await?;
     // 10 parameters a row, 100 rows a statement.
     for chunk in batch.chunks(100) {
-        let rows: Vec<String> =
-            (0..chunk.len()).map(|i| format!("({})", (1..=10).map(|c| format!("${}", i * 10 + c)).collect::<Vec<_>>().join(", "))).collect();
         let sql = format!(
             "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result) VALUES {}",
-            rows.join(", ")
+            jpki_store::values_placeholders(chunk.len(), 10)
         );
         let mut query = sqlx::query(&sql);
         for Job { record: r, .. } in chunk {

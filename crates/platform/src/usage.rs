@@ -34,13 +34,11 @@ pub async fn record_all(
     if totals.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> =
-        (0..totals.len()).map(|i| format!("({})", (1..=6).map(|c| format!("${}", i * 6 + c)).collect::<Vec<_>>().join(", "))).collect();
     let sql = format!(
         "INSERT INTO tenant_usage (tenant_id, month, cert_kind, method, count, fee_yen) VALUES {}
          ON CONFLICT (tenant_id, month, cert_kind, method)
          DO UPDATE SET count = tenant_usage.count + excluded.count, fee_yen = tenant_usage.fee_yen + excluded.fee_yen",
-        rows.join(", ")
+        jpki_store::values_placeholders(totals.len(), 6)
     );
     let mut query = sqlx::query(&sql);
     for ((tenant_id, month, kind, method), (count, fee)) in totals {

@@ -100,6 +100,15 @@ impl Database {
     }
 }
 
+/// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` numbered placeholders,
+/// `($1, $2), ($3, $4)`, bound row by row in the same order.
+pub fn values_placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", (1..=columns).map(|c| format!("${}", r * columns + c)).collect::<Vec<_>>().join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A random identifier: 16 bytes of CSPRNG output as hex, with a readable prefix (`person_…`).
 pub fn new_id(prefix: &str) -> String {
     let bytes: [u8; 16] = rand::random();
@@ -158,6 +167,12 @@ pub mod testing {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn values_placeholders_number_rows_in_order() {
+        assert_eq!(super::values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values_placeholders(1, 1), "($1)");
+    }
+
     use super::*;
 
     #[tokio::test]
