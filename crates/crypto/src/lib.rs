@@ -1,11 +1,15 @@
 //! The crypto provider every other crate goes through.
 //!
+//! - [`ec`]: P-256 keys, ECDSA, ECDH, HKDF and AES-GCM for the smartphone's mdoc.
 //! - Key generation, in-memory signing and verification use `aws-lc-rs` (constant-time, fast).
 //! - Signing a digest that was computed elsewhere (a CRL of hundreds of megabytes hashed while it is
 //!   streamed to disk) and the card's raw PKCS#1 v1.5 operation over a given DigestInfo use the `rsa`
 //!   crate's unprefixed PKCS#1 v1.5 signer, because `aws-lc-rs` only signs whole messages. Those are
 //!   sandbox-side operations (simulated CA and card), never on a production verification path.
 #![forbid(unsafe_code)]
+
+pub mod ec;
+pub use ec::{EcKey, EcdsaPublicKey, EcdsaScheme, SignatureEncoding};
 
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, KeyPair as _, UnparsedPublicKey};
