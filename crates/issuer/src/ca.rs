@@ -8,13 +8,13 @@ use const_oid::db::rfc5280::{
     ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_CRL_DISTRIBUTION_POINTS, ID_CE_EXT_KEY_USAGE,
     ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_KEY_IDENTIFIER, ID_KP_OCSP_SIGNING,
 };
-use const_oid::db::rfc5912::SHA_256_WITH_RSA_ENCRYPTION;
+use const_oid::db::rfc5912::{ECDSA_WITH_SHA_256, SHA_256_WITH_RSA_ENCRYPTION};
 use const_oid::db::rfc4519::COUNTRY_NAME as ID_AT_COUNTRY_NAME;
 use const_oid::db::rfc4519::{CN, O, OU};
 use const_oid::ObjectIdentifier;
 use der::asn1::{Any, BitString, GeneralizedTime, Null, OctetString, PrintableStringRef, SetOfVec, UtcTime, Utf8StringRef};
 use der::{Decode, Encode};
-use jpki_crypto::RsaKey;
+use jpki_crypto::{EcKey, RsaKey};
 pub(crate) use jpki_profile::cert_profile::extension;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use time::OffsetDateTime;
@@ -100,13 +100,13 @@ impl CaRole {
 }
 
 /// One attribute of a distinguished name, with the string type J-LIS uses for it.
-enum Attr<'a> {
+pub(crate) enum Attr<'a> {
     Printable(ObjectIdentifier, &'a str),
     Utf8(ObjectIdentifier, &'a str),
 }
 
 /// A distinguished name, one attribute per RDN, in the order given.
-fn name(attrs: &[Attr<'_>]) -> Result<Name, der::Error> {
+pub(crate) fn name(attrs: &[Attr<'_>]) -> Result<Name, der::Error> {
     let rdns = attrs
         .iter()
         .map(|a| {
@@ -158,23 +158,54 @@ pub(crate) fn key_id(spki: &SubjectPublicKeyInfoOwned) -> [u8; 20] {
     jpki_crypto::sha1(spki.subject_public_key.raw_bytes())
 }
 
+/// A key a certificate is issued for, or signed with.
+#[derive(Clone, Copy)]
+pub(crate) enum CertKey<'a> {
+    Rsa(&'a RsaKey),
+    Ec(&'a EcKey),
+}
+
+impl CertKey<'_> {
+    fn spki(self) -> Result<SubjectPublicKeyInfoOwned, der::Error> {
+        match self {
+            CertKey::Rsa(k) => SubjectPublicKeyInfoOwned::from_der(&k.public_key_spki_der()),
+            CertKey::Ec(k) => SubjectPublicKeyInfoOwned::from_der(&k.public_key_spki_der()),
+        }
+    }
+
+    /// sha256WithRSAEncryption (RFC 4055) or ecdsa-with-SHA256 (RFC 5758 §3.2, no parameters).
+    fn signature_algorithm(self) -> AlgorithmIdentifierOwned {
+        match self {
+            CertKey::Rsa(_) => sha256_with_rsa(),
+            CertKey::Ec(_) => AlgorithmIdentifierOwned { oid: ECDSA_WITH_SHA_256, parameters: None },
+        }
+    }
+
+    fn sign(self, tbs: &[u8]) -> Result<Vec<u8>, jpki_crypto::CryptoError> {
+        match self {
+            CertKey::Rsa(k) => k.sign_sha256(tbs),
+            CertKey::Ec(k) => k.sign_der(tbs),
+        }
+    }
+}
+
 /// What goes into one certificate.
 pub(crate) struct CertSpec<'a> {
     pub serial: &'a [u8],
     pub subject: Name,
-    pub subject_key: &'a RsaKey,
+    pub subject_key: CertKey<'a>,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub extensions: Vec<Extension>,
 }
 
 /// Signs `spec` with `issuer_key` under `issuer` (a self-signed certificate when they are the subject's).
-pub(crate) fn sign_certificate(spec: CertSpec<'_>, issuer: &Name, issuer_key: &RsaKey) -> Result<Vec<u8>, IssuerError> {
-    let spki = SubjectPublicKeyInfoOwned::from_der(&spec.subject_key.public_key_spki_der())?;
+pub(crate) fn sign_certificate(spec: CertSpec<'_>, issuer: &Name, issuer_key: CertKey<'_>) -> Result<Vec<u8>, IssuerError> {
+    let spki = spec.subject_key.spki()?;
     let tbs = TbsCertificate {
         version: Version::V3,
         serial_number: SerialNumber::new(spec.serial)?,
-        signature: sha256_with_rsa(),
+        signature: issuer_key.signature_algorithm(),
         issuer: issuer.clone(),
         validity: Validity { not_before: x509_time(spec.not_before)?, not_after: x509_time(spec.not_after)? },
         subject: spec.subject,
@@ -183,10 +214,10 @@ pub(crate) fn sign_certificate(spec: CertSpec<'_>, issuer: &Name, issuer_key: &R
         subject_unique_id: None,
         extensions: Some(spec.extensions),
     };
-    let signature = issuer_key.sign_sha256(&tbs.to_der()?)?;
+    let signature = issuer_key.sign(&tbs.to_der()?)?;
     let cert = Certificate {
         tbs_certificate: tbs,
-        signature_algorithm: sha256_with_rsa(),
+        signature_algorithm: issuer_key.signature_algorithm(),
         signature: BitString::from_bytes(&signature)?,
     };
     Ok(cert.to_der()?)
@@ -233,8 +264,8 @@ impl Ca {
             extension(ID_CE_CRL_DISTRIBUTION_POINTS, false, &directory_crl_dp(&subject))?,
         ];
         let not_after = now.replace_year(now.year() + CA_LIFETIME_YEARS).map_err(|_| IssuerError::Time)?;
-        let spec = CertSpec { serial: &random_serial(), subject: subject.clone(), subject_key: &key, not_before: now, not_after, extensions };
-        let certificate_der = sign_certificate(spec, &subject, &key)?;
+        let spec = CertSpec { serial: &random_serial(), subject: subject.clone(), subject_key: CertKey::Rsa(&key), not_before: now, not_after, extensions };
+        let certificate_der = sign_certificate(spec, &subject, CertKey::Rsa(&key))?;
 
         let responder_key = RsaKey::generate_2048()?;
         let responder_subject = sandbox_name(role, Attr::Utf8(CN, "OCSP Responder"))?;
@@ -249,12 +280,12 @@ impl Ca {
         let spec = CertSpec {
             serial: &random_serial(),
             subject: responder_subject,
-            subject_key: &responder_key,
+            subject_key: CertKey::Rsa(&responder_key),
             not_before: now,
             not_after,
             extensions: responder_extensions,
         };
-        let responder_certificate_der = sign_certificate(spec, &subject, &key)?;
+        let responder_certificate_der = sign_certificate(spec, &subject, CertKey::Rsa(&key))?;
         Ca::from_parts(role, &certificate_der, key, &responder_certificate_der, responder_key)
     }
 
@@ -290,7 +321,7 @@ impl Ca {
     }
 }
 
-fn authority_key_id(key_id: &[u8; 20]) -> Result<Extension, der::Error> {
+pub(crate) fn authority_key_id(key_id: &[u8; 20]) -> Result<Extension, der::Error> {
     let aki = AuthorityKeyIdentifier {
         key_identifier: Some(OctetString::new(key_id.to_vec())?),
         authority_cert_issuer: None,

@@ -19,7 +19,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::crl::CrlReason;
 
-use crate::ca::{end_entity_subject, random_serial, sign_certificate, CertSpec};
+use crate::ca::{end_entity_subject, random_serial, sign_certificate, CertKey, CertSpec};
 use jpki_card::card_dir::{CardDir, CardState, KeySlot, Photo, CARD_FORMAT};
 use crate::lifecycle::revoke;
 use crate::registry::{random_digits, Person};
@@ -51,7 +51,7 @@ impl CardPins {
 
 /// The issuing municipality code the sandbox writes into cards: 99999 is no real municipality's
 /// (全国地方公共団体コード are 5 digits; real ones would make sandbox cards look like real ones).
-const SANDBOX_MUNICIPALITY_CODE: &str = "99999";
+pub(crate) const SANDBOX_MUNICIPALITY_CODE: &str = "99999";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedCertificate {
@@ -74,7 +74,7 @@ pub struct IssuedCard {
 }
 
 /// A certificate made but not yet recorded.
-struct NewCertificate {
+pub(crate) struct NewCertificate {
     role: CaRole,
     key: RsaKey,
     der: Vec<u8>,
@@ -84,13 +84,18 @@ struct NewCertificate {
 }
 
 impl NewCertificate {
-    fn issued(&self) -> IssuedCertificate {
+    /// The certificates' key slots on a card or phone.
+    pub(crate) fn key_slots(certs: &[NewCertificate]) -> BTreeMap<String, KeySlot> {
+        certs.iter().map(|c| (c.role.as_str().to_owned(), KeySlot::new(&c.key, &c.der, &c.serial))).collect()
+    }
+
+    pub(crate) fn issued(&self) -> IssuedCertificate {
         IssuedCertificate { role: self.role, serial: self.serial.clone(), not_after: self.not_after }
     }
 }
 
 impl Issuer {
-    fn make_certificate(
+    pub(crate) fn make_certificate(
         &self,
         role: CaRole,
         device: Device,
@@ -105,12 +110,12 @@ impl Issuer {
         let info = (role == CaRole::Signature).then_some(&person.four_info);
         let mut extensions = end_entity_extensions(role.end_entity(), device, info, ca.name())?;
         extensions.push(ca.authority_key_id()?);
-        let spec = CertSpec { serial: &serial, subject: end_entity_subject()?, subject_key: &key, not_before: at, not_after, extensions };
-        let der = sign_certificate(spec, ca.name(), &ca.key)?;
+        let spec = CertSpec { serial: &serial, subject: end_entity_subject()?, subject_key: CertKey::Rsa(&key), not_before: at, not_after, extensions };
+        let der = sign_certificate(spec, ca.name(), CertKey::Rsa(&ca.key))?;
         Ok(NewCertificate { role, key, der, serial: jpki_profile::cert_profile::serial_hex(&serial), not_before: at, not_after })
     }
 
-    fn roles_for(person: &Person, at: OffsetDateTime, notes: &mut Vec<String>) -> Vec<CaRole> {
+    pub(crate) fn roles_for(person: &Person, at: OffsetDateTime, notes: &mut Vec<String>) -> Vec<CaRole> {
         let age = person.four_info.birth_date.age_on(at.to_offset(jpki_profile::cert_profile::JST).date());
         if age < SIGNATURE_CERT_MIN_AGE {
             notes.push(format!("no signature certificate: the holder is {age}, under {SIGNATURE_CERT_MIN_AGE}"));
@@ -154,7 +159,7 @@ impl Issuer {
             security_code: random_digits(4),
             photo,
             pins: BTreeMap::new(),
-            keys: certs.iter().map(|c| (c.role.as_str().to_owned(), KeySlot::new(&c.key, &c.der, &c.serial))).collect(),
+            keys: NewCertificate::key_slots(&certs),
             ca_certificates: self.ca_certificates_b64(),
             seal: Default::default(),
             free_area: BTreeMap::new(),
@@ -171,21 +176,7 @@ impl Issuer {
 
         let mut tx = self.db.begin_write().await?;
         lock_person(&mut tx, &person.id, at).await?;
-        let old_cards: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM card WHERE person_id = $1 AND device = 'card' AND status IN ('active', 'found', 'lost')")
-                .bind(&person.id)
-                .fetch_all(&mut *tx)
-                .await?;
-        for (old,) in &old_cards {
-            sqlx::query("UPDATE card SET status = 'retired' WHERE id = $1").bind(old).execute(&mut *tx).await?;
-            let serials: Vec<(String,)> =
-                sqlx::query_as("SELECT serial FROM certificate WHERE card_id = $1 AND revoked_at IS NULL")
-                    .bind(old)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let serials: Vec<String> = serials.into_iter().map(|(s,)| s).collect();
-            revoke(&mut tx, &serials, CrlReason::Superseded, at, None).await?;
-        }
+        retire_devices(&mut tx, &person.id, Device::Card, at).await?;
         sqlx::query("INSERT INTO card (id, person_id, device, status, issued_at, expires_at) VALUES ($1, $2, 'card', 'active', $3, $4)")
             .bind(&card_id)
             .bind(&person.id)
@@ -209,11 +200,11 @@ impl Issuer {
         })
     }
 
-    fn seal(&self, state: &CardState) -> Result<jpki_card::card_dir::CardDataSeal, IssuerError> {
+    pub(crate) fn seal(&self, state: &CardState) -> Result<jpki_card::card_dir::CardDataSeal, IssuerError> {
         card_data::seal(state, &self.card_data_key).map_err(IssuerError::Refused)
     }
 
-    fn ca_certificates_b64(&self) -> BTreeMap<String, String> {
+    pub(crate) fn ca_certificates_b64(&self) -> BTreeMap<String, String> {
         CaRole::ALL
             .iter()
             .map(|r| (r.as_str().to_owned(), base64::engine::general_purpose::STANDARD.encode(&self.ca(*r).certificate_der)))
@@ -285,6 +276,26 @@ impl Issuer {
     }
 }
 
+/// Retires the person's devices of one kind in use (a new one replaces them): their certificates are
+/// superseded and the records on them become invalid (the status list reads retired devices so).
+pub(crate) async fn retire_devices(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &str, device: Device, at: OffsetDateTime) -> Result<(), IssuerError> {
+    let old: Vec<(String,)> = sqlx::query_as("SELECT id FROM card WHERE person_id = $1 AND device = $2 AND status IN ('active', 'found', 'lost')")
+        .bind(person_id)
+        .bind(device.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    for (id,) in &old {
+        sqlx::query("UPDATE card SET status = 'retired' WHERE id = $1").bind(id).execute(&mut **tx).await?;
+        let serials: Vec<(String,)> = sqlx::query_as("SELECT serial FROM certificate WHERE card_id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?;
+        let serials: Vec<String> = serials.into_iter().map(|(s,)| s).collect();
+        revoke(tx, &serials, CrlReason::Superseded, at, None).await?;
+    }
+    Ok(())
+}
+
 /// Serializes changes to one person across processes (a row lock on PostgreSQL; SQLite's write lock
 /// is already held by `begin_write`).
 pub(crate) async fn lock_person(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &str, at: OffsetDateTime) -> Result<(), IssuerError> {
@@ -299,7 +310,7 @@ pub(crate) async fn lock_person(tx: &mut sqlx::Transaction<'_, sqlx::Any>, perso
     Ok(())
 }
 
-async fn insert_certificate(
+pub(crate) async fn insert_certificate(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     cert: &NewCertificate,
     person_id: &str,
@@ -320,7 +331,7 @@ async fn insert_certificate(
     Ok(())
 }
 
-fn check_output_dir(out: &Path) -> Result<(), IssuerError> {
+pub(crate) fn check_output_dir(out: &Path) -> Result<(), IssuerError> {
     let mut entries = match std::fs::read_dir(out) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -336,7 +347,7 @@ fn check_output_dir(out: &Path) -> Result<(), IssuerError> {
 }
 
 /// Moves a fully written staging directory to `out` (replacing an empty `out`).
-fn publish_dir(staging: tempfile::TempDir, out: &Path) -> Result<(), IssuerError> {
+pub(crate) fn publish_dir(staging: tempfile::TempDir, out: &Path) -> Result<(), IssuerError> {
     if out.exists() {
         std::fs::remove_dir(out).map_err(|e| IssuerError::io(out, e))?;
     }

@@ -41,8 +41,16 @@ pub fn router(service: IssuerService) -> Router {
         .route("/issuer/ocsp", post(ocsp_post))
         .route("/issuer/ocsp/{*request}", get(ocsp_get))
         .route("/issuer/latest-4-info", post(latest_four_info))
+        .route("/issuer/status/mnc", get(status_list))
         .layer(DefaultBodyLimit::max(MAX_OCSP_REQUEST))
         .with_state(service)
+}
+
+/// The card-substitute records' status list token (draft-ietf-oauth-status-list §8.1: media type
+/// `application/statuslist+cwt`).
+async fn status_list(State(service): State<IssuerService>) -> Result<Response, ApiError> {
+    let token = service.issuer.status_list_token().await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/statuslist+cwt")], token).into_response())
 }
 
 /// A JSON error body: `{"error": {"code": …, "message": …}}`.

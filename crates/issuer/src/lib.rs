@@ -8,6 +8,8 @@
 //! - [`crl`]: full CRLs, streamed to disk and published atomically;
 //! - [`ocsp`]: the OCSP responder (RFC 6960);
 //! - [`provision`]: platform operators, consent, and the latest-4-info provision;
+//! - [`mdoc_pki`] and [`phone`]: the mdoc PKI, and issuing smartphone certificates and the
+//!   card-substitute record to a phone after checking the card;
 //! - [`meter`]: metering of every revocation-information provision against the fee table;
 //! - [`http`]: the issuer's HTTP endpoints.
 #![forbid(unsafe_code)]
@@ -17,8 +19,10 @@ pub mod cards;
 pub mod crl;
 pub mod http;
 pub mod lifecycle;
+pub mod mdoc_pki;
 pub mod meter;
 pub mod ocsp;
+pub mod phone;
 pub mod provision;
 pub mod registry;
 
@@ -68,6 +72,10 @@ pub enum IssuerError {
     Der(#[from] der::Error),
     #[error("{0}")]
     Crypto(#[from] jpki_crypto::CryptoError),
+    #[error("{0}")]
+    Mdoc(#[from] jpki_mdoc::MdocError),
+    #[error("{0}")]
+    Wallet(#[from] jpki_wallet::WalletError),
     #[error("{0}")]
     Store(#[from] jpki_store::StoreError),
     #[error("database: {0}")]

@@ -160,6 +160,7 @@ impl Issuer {
             .await?;
         let serials = unrevoked_serials(&mut tx, &person.id, Some(CaRole::Signature), None).await?;
         let revoked = revoke(&mut tx, &serials, CrlReason::AffiliationChanged, at, Some(at)).await?;
+        crate::mdoc_pki::invalidate_records(&mut tx, &person.id, at).await?;
         record_event(&mut tx, &person.id, event, serde_json::json!({ "revoked": serials }), at).await?;
         tx.commit().await?;
         Ok(EventOutcome { event, person_id: person.id, revoked, issued: vec![] })
@@ -224,6 +225,7 @@ impl Issuer {
         sqlx::query("UPDATE card SET status = 'retired' WHERE person_id = $1").bind(&person.id).execute(&mut *tx).await?;
         let serials = unrevoked_serials(&mut tx, &person.id, None, None).await?;
         let revoked = revoke(&mut tx, &serials, CrlReason::CessationOfOperation, at, Some(at)).await?;
+        crate::mdoc_pki::invalidate_records(&mut tx, &person.id, at).await?;
         record_event(&mut tx, &person.id, "death", serde_json::json!({ "revoked": serials }), at).await?;
         tx.commit().await?;
         Ok(EventOutcome { event: "death", person_id: person.id, revoked, issued: vec![] })

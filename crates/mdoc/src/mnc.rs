@@ -43,6 +43,13 @@ pub fn age_over_threshold(identifier: &str) -> Option<u8> {
     (nn.len() == 2).then(|| nn.parse().ok()).flatten()
 }
 
+/// The certificate policy a reader certificate carries when its holder is entitled under the Number Act
+/// (番号法) to receive the My Number. No public identifier exists for this mark; the sandbox's reader CA
+/// uses one under enterprise number 32473, which RFC 5612 reserves for documentation and examples, so
+/// a sandbox certificate can never pass for a real authorization.
+pub const NUMBER_ACT_VERIFIER_POLICY: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.32473.81.1");
+
 /// Whether an element may only go to a verifier entitled under the Number Act.
 pub fn requires_number_law(namespace: &str, identifier: &str) -> bool {
     namespace == NS_JP && identifier == INDIVIDUAL_NUMBER
