@@ -156,8 +156,11 @@ pub struct CardSource {
     #[arg(long, conflicts_with = "card")]
     reader: Option<String>,
     /// A card directory, used directly without PC/SC.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "phone")]
     card: Option<PathBuf>,
+    /// A phone directory: its smartphone JPKI keys (use cases ④ and ⑤ with the phone).
+    #[arg(long, conflicts_with = "reader")]
+    phone: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,9 +211,10 @@ impl From<jpki_card::emulator::EmulatorError> for CliError {
 
 impl CardSource {
     pub fn open(&self) -> CliResult<CardClient> {
-        let transport: Box<dyn Transport> = match &self.card {
-            Some(dir) => Box::new(Emulator::open(CardDir::new(dir))?),
-            None => Box::new(PcscReader::connect(self.reader.as_deref())?),
+        let transport: Box<dyn Transport> = match (&self.card, &self.phone) {
+            (Some(dir), _) => Box::new(Emulator::open(CardDir::new(dir))?),
+            (None, Some(phone)) => Box::new(Emulator::open(CardDir::new(&jpki_wallet::Phone::jpki_dir_of(phone)))?),
+            (None, None) => Box::new(PcscReader::connect(self.reader.as_deref())?),
         };
         Ok(MyNumberCard::new(transport))
     }

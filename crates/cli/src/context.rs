@@ -17,6 +17,10 @@ pub enum CliError {
     CardDir(#[from] jpki_card::card_dir::CardDirError),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Wallet(#[from] jpki_wallet::WalletError),
+    #[error("{0}")]
+    Mdoc(#[from] jpki_mdoc::MdocError),
 }
 
 pub struct Context {
@@ -72,6 +76,24 @@ impl Context {
             .map(|&role| {
                 let path = dir.join(format!("{}-ca.pem", role.file_stem()));
                 jpki_card::card_dir::write_atomic(&path, issuer.ca(role).certificate_pem().as_bytes())?;
+                Ok(path)
+            })
+            .collect()
+    }
+}
+
+impl Context {
+    /// Writes the mdoc roots: `<data-dir>/trust/iaca.pem` (record issuers) and `reader-ca.pem`.
+    pub async fn export_mdoc_trust(&self, issuer: &Issuer) -> CliResult<Vec<PathBuf>> {
+        let pki = issuer.mdoc_pki().await?;
+        let dir = self.trust_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
+        let files = [("iaca.pem", pki.iaca.certificate_pem()), ("reader-ca.pem", pki.reader_ca.certificate_pem())];
+        files
+            .into_iter()
+            .map(|(name, pem)| {
+                let path = dir.join(name);
+                jpki_card::card_dir::write_atomic(&path, pem.as_bytes())?;
                 Ok(path)
             })
             .collect()

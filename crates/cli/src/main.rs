@@ -4,6 +4,7 @@
 mod card;
 mod context;
 mod inspect;
+mod mdoc;
 mod output;
 mod sandbox;
 mod serve;
@@ -47,6 +48,12 @@ enum Command {
     Audit(AuditCommand),
     /// Run the server (the sandbox issuer with --sandbox).
     Serve(serve::ServeArgs),
+    /// The smartphone wallet: present the card-substitute record with the holder's consent.
+    #[command(subcommand)]
+    Wallet(mdoc::WalletCommand),
+    /// Ask for and verify card-substitute records (ISO/IEC 18013-5 mdoc over OpenID4VP).
+    #[command(subcommand)]
+    Mdoc(mdoc::MdocCommand),
     /// Inspect certificates.
     #[command(subcommand)]
     Cert(inspect::CertCommand),
@@ -98,6 +105,9 @@ fn main() -> ExitCode {
             Command::Verify(args) => signing::verify(&ctx, args),
             Command::Cert(cmd) => inspect::run(&ctx, cmd).await,
             Command::Crl(cmd) => inspect::run_crl(&ctx, cmd),
+            Command::Wallet(mdoc::WalletCommand::Present(args)) => mdoc::present(&ctx, args),
+            Command::Mdoc(mdoc::MdocCommand::Request(args)) => mdoc::request(&ctx, args),
+            Command::Mdoc(mdoc::MdocCommand::Verify(args)) => mdoc::verify(&ctx, args),
         }
     });
     match result {

@@ -40,6 +40,29 @@ pub enum SandboxCommand {
     Consent(ConsentCommand),
     /// Metered provisions per operator and month, with fees.
     Usage,
+    /// Smartphones: smartphone JPKI certificates and the card-substitute record.
+    #[command(subcommand)]
+    Phone(PhoneCommand),
+    /// Reader certificates for relying parties that verify records (OpenID4VP, in person).
+    #[command(subcommand)]
+    Reader(ReaderCommand),
+    /// Write the records' current status list token.
+    StatusList {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PhoneCommand {
+    /// Check a card (its authentication key and input-assistance data), then issue a phone.
+    Issue(crate::mdoc::PhoneIssueArgs),
+}
+
+#[derive(Subcommand)]
+pub enum ReaderCommand {
+    /// Issue a reader certificate and key.
+    Issue(crate::mdoc::ReaderIssueArgs),
 }
 
 #[derive(Subcommand)]
@@ -254,9 +277,17 @@ fn event_lines(o: &EventOutcome) -> String {
 
 pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
     match cmd {
+        SandboxCommand::Phone(PhoneCommand::Issue(args)) => crate::mdoc::issue_phone(ctx, args).await?,
+        SandboxCommand::Reader(ReaderCommand::Issue(args)) => crate::mdoc::issue_reader(ctx, args).await?,
+        SandboxCommand::StatusList { out } => {
+            let token = ctx.issuer().await?.status_list_token().await?;
+            crate::card::write_file(&out, &token)?;
+            emit(ctx, &serde_json::json!({ "out": out }), || format!("status list written to {}", display(&out)));
+        }
         SandboxCommand::Init => {
             let (issuer, created) = jpki_issuer::Issuer::init(ctx.database(true).await?).await?;
-            let files = ctx.export_trust(&issuer)?;
+            let mut files = ctx.export_trust(&issuer)?;
+            files.extend(ctx.export_mdoc_trust(&issuer).await?);
             let report = serde_json::json!({ "created": created, "trust_anchors": files });
             emit(ctx, &report, || {
                 let verb = if created { "created" } else { "already initialized; kept" };
@@ -381,7 +412,7 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
 }
 
 /// The media type of an image file, from its signature bytes.
-fn media_type(bytes: &[u8]) -> &'static str {
+pub(crate) fn media_type(bytes: &[u8]) -> &'static str {
     match bytes {
         [0x89, b'P', b'N', b'G', ..] => "image/png",
         [0xff, 0xd8, 0xff, ..] => "image/jpeg",

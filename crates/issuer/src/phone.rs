@@ -148,7 +148,9 @@ impl Issuer {
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| IssuerError::io(parent, e))?;
         let staging = tempfile::Builder::new().prefix(".phone-").tempdir_in(parent).map_err(|e| IssuerError::io(parent, e))?;
-        CardDir::new(&Phone::jpki_dir_of(staging.path())).save(&state)?;
+        let jpki_dir = Phone::jpki_dir_of(staging.path());
+        std::fs::create_dir_all(&jpki_dir).map_err(|e| IssuerError::io(&jpki_dir, e))?;
+        CardDir::new(&jpki_dir).save(&state)?;
 
         let mut tx = self.db.begin_write().await?;
         lock_person(&mut tx, &person.id, at).await?;
