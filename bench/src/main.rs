@@ -20,6 +20,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_ocsp::{CertId, OcspRequest, Request, TbsRequest, Version};
 
 mod card_sign;
+mod mdoc_verify;
 mod verify;
 
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -35,9 +36,10 @@ fn main() -> BenchResult {
         Some("crl") => crl(arg(&args, "--entries", 20_000_000), arg(&args, "--baseline", 1_000_000)),
         Some("crl-publish-child") => crl_publish_child(Path::new(&args[1])),
         Some("card-sign") => card_sign::run(arg(&args, "--iterations", 200) as usize),
+        Some("mdoc-verify") => mdoc_verify::run(arg(&args, "--seconds", 10)),
         Some("verify") => verify::run(arg(&args, "--seconds", 10), arg(&args, "--clients", 8) as usize),
         _ => {
-            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N] | card-sign [--iterations N] | verify [--seconds N] [--clients N]");
+            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N] | card-sign [--iterations N] | verify [--seconds N] [--clients N] | mdoc-verify [--seconds N]");
             std::process::exit(2)
         }
     }
