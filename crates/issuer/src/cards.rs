@@ -85,7 +85,7 @@ pub(crate) struct NewCertificate {
 
 impl NewCertificate {
     /// The certificates' key slots on a card or phone.
-    pub(crate) fn key_slots(certs: &[NewCertificate]) -> BTreeMap<String, KeySlot> {
+    fn key_slots(certs: &[NewCertificate]) -> BTreeMap<String, KeySlot> {
         certs.iter().map(|c| (c.role.as_str().to_owned(), KeySlot::new(&c.key, &c.der, &c.serial))).collect()
     }
 
@@ -115,7 +115,56 @@ impl Issuer {
         Ok(NewCertificate { role, key, der, serial: jpki_profile::cert_profile::serial_hex(&serial), not_before: at, not_after })
     }
 
-    pub(crate) fn roles_for(person: &Person, at: OffsetDateTime, notes: &mut Vec<String>) -> Vec<CaRole> {
+    /// The certificates a new card or phone of `device` gets (no signature certificate under 15).
+    pub(crate) fn new_certificates(
+        &self,
+        person: &Person,
+        device: Device,
+        at: OffsetDateTime,
+        carrier_expires: OffsetDateTime,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<NewCertificate>, IssuerError> {
+        Self::roles_for(person, at, notes).into_iter().map(|role| self.make_certificate(role, device, person, at, carrier_expires)).collect()
+    }
+
+    /// The whole sealed state of a new card or phone `id` of `device`, valid `(issued, expires)`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn device_state(
+        &self,
+        id: &str,
+        device: Device,
+        person: &Person,
+        (issued_at, expires_at): (OffsetDateTime, OffsetDateTime),
+        certs: &[NewCertificate],
+        photo: Photo,
+        pins: &BTreeMap<PinKind, String>,
+    ) -> Result<CardState, IssuerError> {
+        let mut state = CardState {
+            format: CARD_FORMAT.to_owned(),
+            card_id: id.to_owned(),
+            person_id: person.id.clone(),
+            device,
+            issued_at,
+            expires_at,
+            my_number: person.my_number.as_digits(),
+            four_info: person.four_info.clone(),
+            resident_code: person.resident_code.clone(),
+            card_serial: random_digits(15),
+            municipality_code: SANDBOX_MUNICIPALITY_CODE.to_owned(),
+            security_code: random_digits(4),
+            photo,
+            pins: BTreeMap::new(),
+            keys: NewCertificate::key_slots(certs),
+            ca_certificates: self.ca_certificates_b64(),
+            seal: Default::default(),
+            free_area: BTreeMap::new(),
+        };
+        state.set_pins(pins);
+        state.seal = self.seal(&state)?;
+        Ok(state)
+    }
+
+    fn roles_for(person: &Person, at: OffsetDateTime, notes: &mut Vec<String>) -> Vec<CaRole> {
         let age = person.four_info.birth_date.age_on(at.to_offset(jpki_profile::cert_profile::JST).date());
         if age < SIGNATURE_CERT_MIN_AGE {
             notes.push(format!("no signature certificate: the holder is {age}, under {SIGNATURE_CERT_MIN_AGE}"));
@@ -137,56 +186,20 @@ impl Issuer {
         let at = now();
         let expires_at = card_not_after(person.four_info.birth_date, at);
         let mut notes = Vec::new();
-        let certs = Self::roles_for(&person, at, &mut notes)
-            .into_iter()
-            .map(|role| self.make_certificate(role, Device::Card, &person, at, expires_at))
-            .collect::<Result<Vec<_>, _>>()?;
+        let certs = self.new_certificates(&person, Device::Card, at, expires_at, &mut notes)?;
         let card_id = jpki_store::new_id("card");
 
         let photo = photo.unwrap_or_else(|| Photo::new("image/png", &images::generated_photo(person.id.as_bytes())));
-        let mut state = CardState {
-            format: CARD_FORMAT.to_owned(),
-            card_id: card_id.clone(),
-            person_id: person.id.clone(),
-            device: Device::Card,
-            issued_at: at,
-            expires_at,
-            my_number: person.my_number.as_digits(),
-            four_info: person.four_info.clone(),
-            resident_code: person.resident_code.clone(),
-            card_serial: random_digits(15),
-            municipality_code: SANDBOX_MUNICIPALITY_CODE.to_owned(),
-            security_code: random_digits(4),
-            photo,
-            pins: BTreeMap::new(),
-            keys: NewCertificate::key_slots(&certs),
-            ca_certificates: self.ca_certificates_b64(),
-            seal: Default::default(),
-            free_area: BTreeMap::new(),
-        };
-        state.set_pins(&pins);
-        state.seal = self.seal(&state)?;
+        let state = self.device_state(&card_id, Device::Card, &person, (at, expires_at), &certs, photo, &pins)?;
 
         // The card is written completely beside its destination first; the database then records it;
         // the rename publishes it. A crash before the commit leaves only a hidden temporary directory.
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| IssuerError::io(parent, e))?;
-        let staging = tempfile::Builder::new().prefix(".card-").tempdir_in(parent).map_err(|e| IssuerError::io(parent, e))?;
+        let staging = staging_dir(out, ".card-")?;
         CardDir::new(staging.path()).save(&state)?;
 
         let mut tx = self.db.begin_write().await?;
         lock_person(&mut tx, &person.id, at).await?;
-        retire_devices(&mut tx, &person.id, Device::Card, at).await?;
-        sqlx::query("INSERT INTO card (id, person_id, device, status, issued_at, expires_at) VALUES ($1, $2, 'card', 'active', $3, $4)")
-            .bind(&card_id)
-            .bind(&person.id)
-            .bind(at.unix_timestamp())
-            .bind(expires_at.unix_timestamp())
-            .execute(&mut *tx)
-            .await?;
-        for cert in &certs {
-            insert_certificate(&mut tx, cert, &person.id, &card_id).await?;
-        }
+        insert_device(&mut tx, &card_id, &person.id, Device::Card, (at, expires_at), &certs).await?;
         tx.commit().await?;
 
         publish_dir(staging, out)?;
@@ -278,7 +291,7 @@ impl Issuer {
 
 /// Retires the person's devices of one kind in use (a new one replaces them): their certificates are
 /// superseded and the records on them become invalid (the status list reads retired devices so).
-pub(crate) async fn retire_devices(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &str, device: Device, at: OffsetDateTime) -> Result<(), IssuerError> {
+async fn retire_devices(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &str, device: Device, at: OffsetDateTime) -> Result<(), IssuerError> {
     let old: Vec<(String,)> = sqlx::query_as("SELECT id FROM card WHERE person_id = $1 AND device = $2 AND status IN ('active', 'found', 'lost')")
         .bind(person_id)
         .bind(device.as_str())
@@ -310,7 +323,31 @@ pub(crate) async fn lock_person(tx: &mut sqlx::Transaction<'_, sqlx::Any>, perso
     Ok(())
 }
 
-pub(crate) async fn insert_certificate(
+/// Records a new card or phone and its certificates, after retiring the person's others of `device`.
+pub(crate) async fn insert_device(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    person_id: &str,
+    device: Device,
+    (issued_at, expires_at): (OffsetDateTime, OffsetDateTime),
+    certs: &[NewCertificate],
+) -> Result<(), IssuerError> {
+    retire_devices(tx, person_id, device, issued_at).await?;
+    sqlx::query("INSERT INTO card (id, person_id, device, status, issued_at, expires_at) VALUES ($1, $2, $3, 'active', $4, $5)")
+        .bind(id)
+        .bind(person_id)
+        .bind(device.as_str())
+        .bind(issued_at.unix_timestamp())
+        .bind(expires_at.unix_timestamp())
+        .execute(&mut **tx)
+        .await?;
+    for cert in certs {
+        insert_certificate(tx, cert, person_id, id).await?;
+    }
+    Ok(())
+}
+
+async fn insert_certificate(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     cert: &NewCertificate,
     person_id: &str,
@@ -344,6 +381,13 @@ pub(crate) fn check_output_dir(out: &Path) -> Result<(), IssuerError> {
         });
     }
     Ok(())
+}
+
+/// A hidden staging directory beside `out`, on the same file system, for [`publish_dir`].
+pub(crate) fn staging_dir(out: &Path, prefix: &str) -> Result<tempfile::TempDir, IssuerError> {
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| IssuerError::io(parent, e))?;
+    tempfile::Builder::new().prefix(prefix).tempdir_in(parent).map_err(|e| IssuerError::io(parent, e))
 }
 
 /// Moves a fully written staging directory to `out` (replacing an empty `out`).

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use der::Decode;
-use jpki_card::card_dir::{CardDir, CardState, Photo, CARD_FORMAT};
+use jpki_card::card_dir::{CardDir, Photo};
 use jpki_crypto::EcKey;
 use jpki_mdoc::issuance::{issue, IssueParams};
 use jpki_mdoc::mnc::{self, RecordContents};
@@ -25,7 +25,7 @@ use jpki_wallet::Phone;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cards::{check_output_dir, insert_certificate, lock_person, publish_dir, retire_devices, IssuedCertificate, NewCertificate};
+use crate::cards::{check_output_dir, insert_device, lock_person, publish_dir, staging_dir, IssuedCertificate};
 use crate::mdoc_pki::STATUS_LIST_URI;
 use crate::{now, Issuer, IssuerError};
 
@@ -112,61 +112,26 @@ impl Issuer {
         let at = now();
         let expires_at = card_not_after(person.four_info.birth_date, at);
         let mut notes = Vec::new();
-        let certs = Self::roles_for(&person, at, &mut notes)
-            .into_iter()
-            .map(|role| self.make_certificate(role, Device::Smartphone, &person, at, expires_at))
-            .collect::<Result<Vec<_>, _>>()?;
+        let certs = self.new_certificates(&person, Device::Smartphone, at, expires_at, &mut notes)?;
         let phone_id = jpki_store::new_id("phone");
         let record_id = jpki_store::new_id("mnc");
         let pki = self.mdoc_pki().await?;
         let device_key = EcKey::generate_p256()?;
         let record_valid_until = expires_at.min(at + time::Duration::days(365));
 
-        let mut state = CardState {
-            format: CARD_FORMAT.to_owned(),
-            card_id: phone_id.clone(),
-            person_id: person.id.clone(),
-            device: Device::Smartphone,
-            issued_at: at,
-            expires_at,
-            my_number: person.my_number.as_digits(),
-            four_info: person.four_info.clone(),
-            resident_code: person.resident_code.clone(),
-            card_serial: crate::registry::random_digits(15),
-            municipality_code: crate::cards::SANDBOX_MUNICIPALITY_CODE.to_owned(),
-            security_code: crate::registry::random_digits(4),
-            photo: proof.photo.clone(),
-            pins: BTreeMap::new(),
-            keys: NewCertificate::key_slots(&certs),
-            ca_certificates: self.ca_certificates_b64(),
-            seal: Default::default(),
-            free_area: BTreeMap::new(),
-        };
-        state.set_pins(&BTreeMap::from([(PinKind::Signature, pins.signature.clone()), (PinKind::Authentication, pins.authentication.clone())]));
-        state.seal = self.seal(&state)?;
+        let pins = BTreeMap::from([(PinKind::Signature, pins.signature.clone()), (PinKind::Authentication, pins.authentication.clone())]);
+        let state = self.device_state(&phone_id, Device::Smartphone, &person, (at, expires_at), &certs, proof.photo.clone(), &pins)?;
 
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| IssuerError::io(parent, e))?;
-        let staging = tempfile::Builder::new().prefix(".phone-").tempdir_in(parent).map_err(|e| IssuerError::io(parent, e))?;
+        let staging = staging_dir(out, ".phone-")?;
         let jpki_dir = Phone::jpki_dir_of(staging.path());
         std::fs::create_dir_all(&jpki_dir).map_err(|e| IssuerError::io(&jpki_dir, e))?;
         CardDir::new(&jpki_dir).save(&state)?;
 
         let mut tx = self.db.begin_write().await?;
         lock_person(&mut tx, &person.id, at).await?;
-        retire_devices(&mut tx, &person.id, Device::Smartphone, at).await?;
         let (status_index,): (i64,) = sqlx::query_as("SELECT next_status_index FROM issuer_state WHERE id = 1").fetch_one(&mut *tx).await?;
         sqlx::query("UPDATE issuer_state SET next_status_index = next_status_index + 1 WHERE id = 1").execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO card (id, person_id, device, status, issued_at, expires_at) VALUES ($1, $2, 'smartphone', 'active', $3, $4)")
-            .bind(&phone_id)
-            .bind(&person.id)
-            .bind(at.unix_timestamp())
-            .bind(expires_at.unix_timestamp())
-            .execute(&mut *tx)
-            .await?;
-        for cert in &certs {
-            insert_certificate(&mut tx, cert, &person.id, &phone_id).await?;
-        }
+        insert_device(&mut tx, &phone_id, &person.id, Device::Smartphone, (at, expires_at), &certs).await?;
         sqlx::query("INSERT INTO mdoc_record (id, card_id, person_id, status_index, issued_at, valid_until) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&record_id)
             .bind(&phone_id)
