@@ -45,6 +45,44 @@ fn main() -> BenchResult {
     }
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Runs `work` in a loop on every core for `seconds`; returns completions per second.
+fn rate_on_every_core(seconds: u64, work: impl Fn() + Send + Sync + 'static) -> BenchResult<f64> {
+    let work = Arc::new(work);
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..cores())
+        .map(|_| {
+            let (work, done, stop) = (work.clone(), done.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    work();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().map_err(|_| "worker panicked")?;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// `openssl speed -multi <cores> <algorithm>`'s verifications per second, read off the summary line
+/// containing `line` ("… <sign s> <verify s> <sign/s> <verify/s>").
+fn openssl_verify_rate(cores: usize, algorithm: &str, line: &str) -> BenchResult<f64> {
+    let out = Command::new("openssl").args(["speed", "-seconds", "3", "-multi", &cores.to_string(), algorithm]).stderr(Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary = text.lines().rev().find(|l| l.contains(line)).ok_or_else(|| format!("no {line:?} line from openssl speed"))?;
+    Ok(summary.split_whitespace().last().ok_or("short openssl speed line")?.parse()?)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().expect("tokio runtime")
 }

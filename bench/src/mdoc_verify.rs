@@ -3,10 +3,7 @@
 //! verifications per response) on every core, as a ratio to `openssl speed -multi <cores> ecdsap256`'s
 //! verify rate divided by three, in one run.
 
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use jpki_crypto::EcKey;
 use jpki_issuer::Issuer;
@@ -23,14 +20,6 @@ use crate::BenchResult;
 
 /// ECDSA verifications one response needs.
 const VERIFICATIONS_PER_RESPONSE: f64 = 3.0;
-
-fn openssl_verify_rate(cores: usize) -> BenchResult<f64> {
-    let out = Command::new("openssl").args(["speed", "-seconds", "3", "-multi", &cores.to_string(), "ecdsap256"]).stderr(Stdio::null()).output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    // "256 bits ecdsa (nistp256) <sign s> <verify s> <sign/s> <verify/s>"
-    let line = text.lines().rev().find(|l| l.contains("ecdsa (nistp256)")).ok_or("no nistp256 line from openssl speed")?;
-    Ok(line.split_whitespace().last().ok_or("short openssl speed line")?.parse()?)
-}
 
 pub fn run(seconds: u64) -> BenchResult {
     let tmp = tempfile::tempdir()?;
@@ -50,32 +39,17 @@ pub fn run(seconds: u64) -> BenchResult {
     let device_signed = jpki_mdoc::device_auth::sign(&device_key, &transcript, mnc::DOC_TYPE)?;
     let document = jpki_mdoc::document::Document { doc_type: mnc::DOC_TYPE.into(), issuer_signed: disclosed, device_signed };
     let response = Arc::new(jpki_mdoc::document::DeviceResponse { version: "1.0".into(), documents: vec![document], status: 0 }.to_bytes());
-    let iaca = Arc::new(Roots::from_pem_or_der(pki.iaca.certificate_pem().as_bytes())?);
-    let transcript = Arc::new(transcript);
+    let iaca = Roots::from_pem_or_der(pki.iaca.certificate_pem().as_bytes())?;
 
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..cores)
-        .map(|_| {
-            let (stop, count, response, iaca, transcript) = (stop.clone(), count.clone(), response.clone(), iaca.clone(), transcript.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let expect = Expectations { iaca: &iaca, transcript: &transcript, e_reader_key: None, request: None, at: jpki_issuer::now() };
-                    verify_response(&response, &expect).expect("the benchmark response verifies");
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(seconds));
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().map_err(|_| "a worker panicked")?;
-    }
-    let rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    let openssl = openssl_verify_rate(cores)?;
+    let cores = crate::cores();
+    let rate = crate::rate_on_every_core(seconds, {
+        let response = response.clone();
+        move || {
+            let expect = Expectations { iaca: &iaca, transcript: &transcript, e_reader_key: None, request: None, at: jpki_issuer::now() };
+            verify_response(&response, &expect).expect("the benchmark response verifies");
+        }
+    })?;
+    let openssl = crate::openssl_verify_rate(cores, "ecdsap256", "ecdsa (nistp256)")?;
     let goal = openssl / VERIFICATIONS_PER_RESPONSE;
     println!("mdoc DeviceResponse verification ({cores} cores, {} byte response, {seconds} s)", response.len());
     println!("  verifications/s:                              {rate:.0}");

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
 use jpki_issuer::cards::CardPins;
-use jpki_issuer::ocsp::OcspResponder;
+use jpki_issuer::ocsp::{InProcessTransport, OcspResponder};
 use jpki_issuer::{CaRole, Issuer};
 use jpki_profile::{BirthDate, FourInfo, Sex};
 use jpki_store::Database;
-use jpki_verify::revocation::{OcspChecker, OcspTransport};
+use jpki_verify::revocation::OcspChecker;
 use jpki_verify::{signed_data, TrustStore, Verifier};
 use time::OffsetDateTime;
 
@@ -25,30 +25,6 @@ use crate::BenchResult;
 
 /// RSA verifications in one check with a cached OCSP answer: the CMS signature and the certificate's.
 const RSA_PER_CHECK: f64 = 2.0;
-
-struct InProcess {
-    rt: Arc<tokio::runtime::Runtime>,
-    responder: Arc<OcspResponder>,
-}
-
-impl OcspTransport for InProcess {
-    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
-        Ok(self.rt.block_on(self.responder.respond(request, None)).to_vec())
-    }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
-
-fn openssl_verify_rate(cores: usize) -> BenchResult<f64> {
-    let out = Command::new("openssl").args(["speed", "-seconds", "3", "-multi", &cores.to_string(), "rsa2048"]).stderr(Stdio::null()).output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    // With -multi the summary line is "rsa 2048 bits <sign s> <verify s> <sign/s> <verify/s>".
-    let line = text.lines().rev().find(|l| l.trim_start().starts_with("rsa 2048 bits")).ok_or("no rsa 2048 line from openssl speed")?;
-    let verify_per_s: f64 = line.split_whitespace().nth(6).ok_or("short openssl speed line")?.parse()?;
-    Ok(verify_per_s)
-}
 
 pub fn run(seconds: u64, clients: usize) -> BenchResult {
     let tmp = tempfile::tempdir()?;
@@ -76,36 +52,22 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
     let anchors = CaRole::ALL.iter().map(|r| jpki_verify::trust::Anchor::new(issuer.ca(*r).certificate.clone())).collect::<Result<Vec<_>, _>>()?;
     let verifier = Arc::new(Verifier {
         trust: TrustStore::new(anchors),
-        ocsp: Some(OcspChecker::new("in-process", Box::new(InProcess { rt: rt.clone(), responder }))),
+        ocsp: Some(OcspChecker::new("in-process", Box::new(InProcessTransport { runtime: rt.handle().clone(), responder }))),
         crls: Default::default(),
     });
     let first = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc())?;
     if !first.valid {
         return Err(format!("the benchmark signature does not verify: {:?}", first.failure).into());
     }
-    let cores = cores();
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let workers: Vec<_> = (0..cores)
-        .map(|_| {
-            let (verifier, cms, done, stop) = (verifier.clone(), cms.clone(), done.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let v = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc());
-                    assert!(v.is_ok_and(|v| v.valid), "verification failed under load");
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(seconds));
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().map_err(|_| "worker panicked")?;
-    }
-    let library = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
-    let openssl = openssl_verify_rate(cores)?;
+    let cores = crate::cores();
+    let library = crate::rate_on_every_core(seconds, {
+        let (verifier, cms) = (verifier.clone(), cms.clone());
+        move || {
+            let v = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc());
+            assert!(v.is_ok_and(|v| v.valid), "verification failed under load");
+        }
+    })?;
+    let openssl = crate::openssl_verify_rate(cores, "rsa2048", "rsa 2048 bits")?;
     let library_goal = openssl / RSA_PER_CHECK;
 
     // The HTTP API.

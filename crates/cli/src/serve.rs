@@ -74,7 +74,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     let ocsp = match (args.ocsp_url, sandbox_ocsp) {
         (Some(url), _) => Some(OcspChecker::new(url, Box::new(HttpTransport::new(std::time::Duration::from_secs(10))))),
         (None, Some(responder)) => {
-            let transport = SandboxResponder { runtime: tokio::runtime::Handle::current(), responder };
+            let transport = jpki_issuer::ocsp::InProcessTransport { runtime: tokio::runtime::Handle::current(), responder };
             Some(OcspChecker::new(format!("http://{local}/issuer/ocsp"), Box::new(transport)))
         }
         (None, None) => None,
@@ -113,18 +113,6 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
 
 /// The sandbox's own OCSP responder, asked in-process by the platform (the same request and response
 /// bytes as over HTTP, without a round trip to ourselves).
-struct SandboxResponder {
-    runtime: tokio::runtime::Handle,
-    responder: std::sync::Arc<OcspResponder>,
-}
-
-impl jpki_verify::revocation::OcspTransport for SandboxResponder {
-    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
-        // Called from a blocking verification task, never from the runtime's own threads.
-        Ok(self.runtime.block_on(self.responder.respond(request, None)).to_vec())
-    }
-}
-
 async fn platform_router(
     ctx: &Context,
     trust: Option<std::path::PathBuf>,

@@ -75,6 +75,20 @@ pub enum Answer {
     Unknown,
 }
 
+/// The responder called in-process as a verifier's OCSP transport (sandbox server, tests, benchmarks):
+/// the same answers as over HTTP, without the socket. `post` blocks on `runtime`, so it must be called
+/// from outside the runtime's own threads (a blocking task, or a plain thread).
+pub struct InProcessTransport {
+    pub runtime: tokio::runtime::Handle,
+    pub responder: Arc<OcspResponder>,
+}
+
+impl jpki_verify::revocation::OcspTransport for InProcessTransport {
+    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(self.runtime.block_on(self.responder.respond(request, None)).to_vec())
+    }
+}
+
 pub struct OcspResponder {
     issuer: Issuer,
     index: Vec<CaIndex>,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
 use jpki_issuer::cards::CardPins;
-use jpki_issuer::ocsp::OcspResponder;
+use jpki_issuer::ocsp::{InProcessTransport, OcspResponder};
 use jpki_issuer::{CaRole, Issuer};
 use jpki_profile::{BirthDate, FourInfo, Sex};
 use jpki_verify::revocation::{OcspChecker, OcspTransport};
@@ -17,18 +17,6 @@ struct Sandbox {
     issuer: Issuer,
     responder: Arc<OcspResponder>,
     dir: tempfile::TempDir,
-}
-
-/// The issuer's responder called in-process (the HTTP path is tested through `jpki serve`).
-struct InProcess {
-    rt: Arc<tokio::runtime::Runtime>,
-    responder: Arc<OcspResponder>,
-}
-
-impl OcspTransport for InProcess {
-    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
-        Ok(self.rt.block_on(self.responder.respond(request, None)).to_vec())
-    }
 }
 
 /// A responder that is down.
@@ -61,7 +49,7 @@ impl Sandbox {
     }
 
     fn verifier(&self) -> Verifier {
-        let transport = InProcess { rt: self.rt.clone(), responder: self.responder.clone() };
+        let transport = InProcessTransport { runtime: self.rt.handle().clone(), responder: self.responder.clone() };
         Verifier { trust: self.trust(), ocsp: Some(OcspChecker::new("in-process", Box::new(transport))), crls: Default::default() }
     }
 
