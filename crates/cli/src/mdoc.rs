@@ -16,7 +16,7 @@ use jpki_mdoc::transcript::SessionTranscript;
 use jpki_mdoc::trust::Roots;
 use jpki_mdoc::verify::{value_to_json, verify_response, Expectations};
 use jpki_wallet::consent::{Approval, Decision, DisclosurePlan};
-use jpki_wallet::openid4vp::{parse_request, sign_request_object};
+use jpki_wallet::openid4vp::{dcql_credential, parse_request, sign_request_object};
 use jpki_wallet::Phone;
 use serde_json::json;
 
@@ -230,7 +230,8 @@ pub fn request(ctx: &Context, args: RequestArgs) -> CliResult {
     let host = args.response_uri.split("://").nth(1).and_then(|r| r.split(['/', ':']).next()).unwrap_or_default().to_owned();
     let body = match (&args.reader_cert, &args.reader_key) {
         (Some(cert), Some(key)) => {
-            let chain = pem_certificates(&read(cert, "the reader certificate")?)?;
+            let chain = jpki_mdoc::trust::certificates_from_pem_or_der(&read(cert, "the reader certificate")?)
+                .map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
             let key = jpki_crypto::EcKey::from_pkcs8_der(&read(key, "the reader key")?).map_err(|e| CliError::Usage(e.to_string()))?;
             let client_id = format!("x509_san_dns:{host}");
             let claims = json!({ "client_id": client_id, "response_type": "vp_token", "response_mode": "direct_post",
@@ -243,16 +244,6 @@ pub fn request(ctx: &Context, args: RequestArgs) -> CliResult {
     write_file(&args.out, serde_json::to_string_pretty(&body).expect("JSON").as_bytes())?;
     emit(ctx, &json!({ "out": args.out, "nonce": nonce }), || format!("request written to {}", display(&args.out)));
     Ok(())
-}
-
-/// The DER certificates of a PEM file (a reader's own certificate is a leaf, not a root).
-fn pem_certificates(pem: &[u8]) -> CliResult<Vec<Vec<u8>>> {
-    use der::Encode;
-    x509_cert::Certificate::load_pem_chain(pem)
-        .map_err(|e| CliError::Usage(format!("reader certificate PEM: {e}")))?
-        .iter()
-        .map(|c| c.to_der().map_err(|e| CliError::Usage(e.to_string())))
-        .collect()
 }
 
 #[derive(Args)]
@@ -284,19 +275,8 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
     };
     let field = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_owned).ok_or_else(|| CliError::Usage(format!("request has no {k}")));
     let transcript = SessionTranscript::openid4vp(&field("client_id")?, &field("nonce")?, None, &field("response_uri")?);
-    let items = jpki_mdoc::request::ItemsRequest {
-        doc_type: mnc::DOC_TYPE.to_owned(),
-        elements: claims
-            .pointer("/dcql_query/credentials/0/claims")
-            .and_then(|c| c.as_array())
-            .ok_or_else(|| CliError::Usage("request has no DCQL claims".into()))?
-            .iter()
-            .filter_map(|c| {
-                let p = c.get("path")?.as_array()?;
-                Some(jpki_mdoc::request::RequestedElement { namespace: p.first()?.as_str()?.into(), identifier: p.get(1)?.as_str()?.into(), intent_to_retain: false })
-            })
-            .collect(),
-    };
+    let dcql = claims.get("dcql_query").ok_or_else(|| CliError::Usage("request has no dcql_query".into()))?;
+    let items = dcql_credential(dcql)?.items;
     let body: serde_json::Value = serde_json::from_slice(&read(&args.response, "the response")?).map_err(|e| CliError::Usage(format!("response: {e}")))?;
     let token = body.pointer("/vp_token/mnc/0").and_then(|v| v.as_str()).ok_or_else(|| CliError::Usage("response has no vp_token.mnc[0]".into()))?;
     let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|e| CliError::Usage(format!("vp_token is not base64url: {e}")))?;

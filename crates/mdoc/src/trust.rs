@@ -145,17 +145,7 @@ impl Roots {
 
     /// Every certificate of a PEM bundle (or one DER certificate).
     pub fn from_pem_or_der(bytes: &[u8]) -> Result<Self, String> {
-        let ders: Vec<Vec<u8>> = if bytes.starts_with(b"-----BEGIN") {
-            let text = std::str::from_utf8(bytes).map_err(|_| "PEM is not UTF-8".to_string())?;
-            x509_cert::Certificate::load_pem_chain(text.as_bytes())
-                .map_err(|e| format!("PEM: {e}"))?
-                .into_iter()
-                .map(|c| c.to_der().map_err(|e| e.to_string()))
-                .collect::<Result<_, _>>()?
-        } else {
-            vec![bytes.to_vec()]
-        };
-        ders.iter().map(|d| Root::from_der(d)).collect::<Result<Vec<_>, _>>().map(Roots)
+        certificates_from_pem_or_der(bytes)?.iter().map(|d| Root::from_der(d)).collect::<Result<Vec<_>, _>>().map(Roots)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Root> {
@@ -165,6 +155,18 @@ impl Roots {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// The DER certificates of a PEM bundle, or `bytes` itself when it is one DER certificate.
+pub fn certificates_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    if !bytes.starts_with(b"-----BEGIN") {
+        return Ok(vec![bytes.to_vec()]);
+    }
+    Certificate::load_pem_chain(bytes)
+        .map_err(|e| format!("PEM: {e}"))?
+        .iter()
+        .map(|c| c.to_der().map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// A leaf certificate that chains to a root and is valid now.

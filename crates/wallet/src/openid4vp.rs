@@ -133,16 +133,12 @@ fn host_of(uri: &str) -> Option<String> {
 }
 
 fn san_dns_names(cert: &x509_cert::Certificate) -> Vec<String> {
-    let Some(ext) = cert.tbs_certificate.extensions.as_deref().unwrap_or_default().iter().find(|e| e.extn_id == const_oid_san()) else {
+    let Some(ext) = cert.tbs_certificate.extensions.as_deref().unwrap_or_default().iter().find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME) else {
         return vec![];
     };
     x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
         .map(|san| san.0.iter().filter_map(|n| if let GeneralName::DnsName(d) = n { Some(d.to_string()) } else { None }).collect())
         .unwrap_or_default()
-}
-
-fn const_oid_san() -> der::asn1::ObjectIdentifier {
-    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17")
 }
 
 /// Verifies a compact JWS request object signed ES256 with an `x5c` chaining to `roots`.
@@ -183,7 +179,7 @@ pub fn sign_request_object(claims: &Json, key: &jpki_crypto::EcKey, chain: &[Vec
 }
 
 /// The one `mso_mdoc` credential query of a DCQL query (§6).
-fn dcql_credential(query: &Json) -> Result<CredentialQuery, WalletError> {
+pub fn dcql_credential(query: &Json) -> Result<CredentialQuery, WalletError> {
     let creds = query.get("credentials").and_then(Json::as_array).ok_or_else(|| bad("dcql_query.credentials must be an array"))?;
     let cred = creds
         .iter()
