@@ -12,8 +12,6 @@ use crate::{cose, MdocError, Value};
 
 /// SessionData status 20: session termination (§9.1.1.4, Table 20).
 pub const STATUS_SESSION_TERMINATION: u64 = 20;
-/// Status 10: error, session encryption.
-pub const STATUS_ERROR_SESSION_ENCRYPTION: u64 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

@@ -79,11 +79,7 @@ impl Phone {
         Ok(Phone { dir: dir.to_path_buf(), info, record, device_key, reader_roots })
     }
 
-    /// The smartphone JPKI store, usable wherever a card directory is.
-    pub fn jpki_dir(&self) -> PathBuf {
-        self.dir.join(JPKI_DIR)
-    }
-
+    /// The smartphone JPKI store of the phone in `dir`, usable wherever a card directory is.
     pub fn jpki_dir_of(dir: &Path) -> PathBuf {
         dir.join(JPKI_DIR)
     }
