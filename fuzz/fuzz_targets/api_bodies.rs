@@ -1,7 +1,7 @@
 //! The platform API's JSON request bodies and their base64 fields on arbitrary bytes: decoded or
 //! refused, never a panic.
 #![no_main]
-use jpki_platform::requests::{base64_field, LoginRequest, NewTenant, VerifyRequest};
+use jpki_platform::requests::{base64_field, LoginRequest, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,6 +14,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = base64_field("certificate", &l.certificate);
         let _ = base64_field("signature", &l.signature);
     }
+    if let Ok(r) = serde_json::from_slice::<NewPresentationRequest>(data) {
+        for e in &r.elements {
+            let _ = jpki_mdoc::mnc::element_path(e);
+        }
+    }
+    let _ = serde_json::from_slice::<PresentationAnswer>(data);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = base64_field("field", text);
     }

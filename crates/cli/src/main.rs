@@ -108,6 +108,8 @@ fn main() -> ExitCode {
             Command::Wallet(mdoc::WalletCommand::Present(args)) => mdoc::present(&ctx, args),
             Command::Mdoc(mdoc::MdocCommand::Request(args)) => mdoc::request(&ctx, args),
             Command::Mdoc(mdoc::MdocCommand::Verify(args)) => mdoc::verify(&ctx, args),
+            Command::Mdoc(mdoc::MdocCommand::Read(args)) => mdoc::read_in_person(&ctx, args),
+            Command::Wallet(mdoc::WalletCommand::Engage(args)) => mdoc::engage(&ctx, args),
         }
     });
     match result {

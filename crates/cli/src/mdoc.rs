@@ -1,22 +1,23 @@
-//! `jpki sandbox phone issue`, `jpki sandbox reader issue`, `jpki wallet present`, `jpki mdoc request`
-//! and `jpki mdoc verify`: the smartphone's record from issuance to verification.
+//! `jpki sandbox phone issue`, `jpki sandbox reader issue`, `jpki wallet present|engage`,
+//! `jpki mdoc request|verify|read`: the smartphone's record from issuance to verification, online
+//! (OpenID4VP) and in person (ISO/IEC 18013-5 over TCP).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use clap::{Args, Subcommand};
 use jpki_card::card_dir::Photo;
 use jpki_card::client::{FaceCredential, InfoCredential};
 use jpki_card::KeyRole;
 use jpki_issuer::phone::{CardProof, PhonePins};
 use jpki_mdoc::mnc;
-use jpki_mdoc::transcript::SessionTranscript;
+use jpki_mdoc::openid4vp::{new_nonce, CredentialQuery, PresentationRequest, ResponseMode};
+use jpki_mdoc::request::{ItemsRequest, RequestedElement};
 use jpki_mdoc::trust::Roots;
-use jpki_mdoc::verify::{value_to_json, verify_response, Expectations};
+use jpki_mdoc::verify::value_to_json;
+use jpki_verify::presentation::{FixedStatusList, HttpStatusListSource, PresentationVerifier, StatusListSource, StatusLists, VerifiedPresentation};
 use jpki_wallet::consent::{Approval, Decision, DisclosurePlan};
-use jpki_wallet::openid4vp::{dcql_credential, parse_request, sign_request_object};
+use jpki_wallet::openid4vp::parse_request;
 use jpki_wallet::Phone;
 use serde_json::json;
 
@@ -118,6 +119,54 @@ pub async fn issue_reader(ctx: &Context, args: ReaderIssueArgs) -> CliResult {
 pub enum WalletCommand {
     /// Answer an OpenID4VP authorization request with the phone's record, after the holder's consent.
     Present(PresentArgs),
+    /// Show an in-person engagement (the QR code's text, first line of output) and answer one reader
+    /// over TCP, after the holder's consent.
+    Engage(EngageArgs),
+}
+
+#[derive(Args)]
+pub struct EngageArgs {
+    #[arg(long)]
+    phone: PathBuf,
+    /// Where the reader connects (port 0 picks a free port; the engagement names it).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// Approve without asking: every available element, or only those listed.
+    #[arg(long, num_args = 0.., value_delimiter = ',')]
+    approve: Option<Vec<String>>,
+}
+
+fn approval(approve: Option<Vec<String>>, plan: &DisclosurePlan) -> CliResult<Approval> {
+    match approve {
+        Some(list) if list.is_empty() => Ok(Approval::All),
+        Some(list) => Ok(Approval::Only(list)),
+        None => ask(plan),
+    }
+}
+
+pub fn engage(ctx: &Context, args: EngageArgs) -> CliResult {
+    let phone = Phone::load(&args.phone)?;
+    let io = |e: std::io::Error| CliError::Usage(format!("in-person transport on {}: {e}", args.listen));
+    let listener = std::net::TcpListener::bind(args.listen).map_err(io)?;
+    let local = listener.local_addr().map_err(io)?;
+    let offer = jpki_wallet::in_person::Offer::new(Some((&local.ip().to_string(), local.port())))?;
+    crate::output::stdout(&format!("{}\n", offer.engagement.to_qr()));
+    let (mut stream, peer) = listener.accept().map_err(io)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(120))).map_err(io)?;
+    let mut shown = None;
+    let mut refused = None;
+    let disclosed = offer.serve(&phone, &mut stream, jpki_issuer::now(), |plan| {
+        shown = Some(plan.clone());
+        approval(args.approve, plan).map_err(|e| refused = Some(e)).ok()
+    })?;
+    let Some(disclosed) = disclosed else {
+        return Err(refused.unwrap_or_else(|| CliError::Usage("declined: nothing disclosed".into())));
+    };
+    let plan = shown.expect("a session that disclosed showed its plan");
+    emit(ctx, &json!({ "reader": peer.to_string(), "requester": plan.requester, "disclosed": disclosed }), || {
+        format!("{}\ndisclosed to {peer}: {}", describe(&plan), disclosed.iter().map(|(ns, id)| format!("{ns}/{id}")).collect::<Vec<_>>().join(", "))
+    });
+    Ok(())
 }
 
 #[derive(Args)]
@@ -172,11 +221,7 @@ pub fn present(ctx: &Context, args: PresentArgs) -> CliResult {
     let request = String::from_utf8(read(&args.request, "the request")?).map_err(|_| CliError::Usage("the request is not UTF-8".into()))?;
     let request = parse_request(&request, args.origin.as_deref(), &phone.reader_roots, jpki_issuer::now())?;
     let plan = request.plan(&phone)?;
-    let approval = match args.approve {
-        Some(list) if list.is_empty() => Approval::All,
-        Some(list) => Approval::Only(list),
-        None => ask(&plan)?,
-    };
+    let approval = approval(args.approve, &plan)?;
     let body = request.respond(&phone, &plan, &approval)?;
     write_file(&args.out, serde_json::to_string_pretty(&body).expect("JSON").as_bytes())?;
     let disclosed = plan.approved(&approval)?;
@@ -192,13 +237,114 @@ pub enum MdocCommand {
     Request(RequestArgs),
     /// Verify a response to a request written by `jpki mdoc request`.
     Verify(VerifyArgs),
+    /// Read the record in person: connect to the phone whose engagement QR code was scanned, ask, verify.
+    Read(ReadArgs),
+}
+
+/// The record's elements by name, as one document request.
+fn items(names: &[String]) -> CliResult<ItemsRequest> {
+    let elements = names
+        .iter()
+        .map(|e| {
+            let (namespace, identifier) = mnc::element_path(e).map_err(CliError::Usage)?;
+            Ok(RequestedElement { namespace: namespace.to_owned(), identifier, intent_to_retain: false })
+        })
+        .collect::<CliResult<Vec<_>>>()?;
+    Ok(ItemsRequest { doc_type: mnc::DOC_TYPE.into(), elements })
+}
+
+/// A reader certificate chain (PEM), its key (PKCS#8 DER) and the DNS name it certifies.
+struct ReaderFiles {
+    key: jpki_crypto::EcKey,
+    chain: Vec<Vec<u8>>,
+    dns_name: Option<String>,
+}
+
+fn reader_files(cert: &std::path::Path, key: &std::path::Path) -> CliResult<ReaderFiles> {
+    let chain = jpki_mdoc::trust::certificates_from_pem_or_der(&read(cert, "the reader certificate")?)
+        .map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
+    let key = jpki_crypto::EcKey::from_pkcs8_der(&read(key, "the reader key")?).map_err(|e| CliError::Usage(format!("reader key {}: {e}", key.display())))?;
+    let leaf = <x509_cert::Certificate as der::Decode>::from_der(&chain[0]).map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
+    Ok(ReaderFiles { key, chain, dns_name: jpki_mdoc::trust::san_dns_names(&leaf).into_iter().next() })
+}
+
+/// The verifier of `--iaca` (default the data directory's) and `--status-list` (default: fetch).
+fn presentation_verifier(ctx: &Context, iaca: Option<PathBuf>, status_list: Option<&std::path::Path>) -> CliResult<PresentationVerifier> {
+    let iaca_path = iaca.unwrap_or_else(|| ctx.trust_dir().join("iaca.pem"));
+    let iaca = Roots::from_pem_or_der(&read(&iaca_path, "the IACA roots")?).map_err(|e| CliError::Usage(format!("{}: {e}", iaca_path.display())))?;
+    let source: Box<dyn StatusListSource> = match status_list {
+        Some(path) => Box::new(FixedStatusList(read(path, "the status list")?)),
+        None => Box::new(HttpStatusListSource::new(std::time::Duration::from_secs(10))),
+    };
+    Ok(PresentationVerifier { iaca, status: StatusLists::new(source, false) })
+}
+
+fn report(ctx: &Context, verified: &VerifiedPresentation) {
+    let doc = &verified.document;
+    let elements: serde_json::Map<String, serde_json::Value> =
+        doc.elements.iter().map(|e| (format!("{}/{}", e.namespace, e.identifier), value_to_json(&e.value))).collect();
+    let report = json!({ "valid": true, "doc_type": doc.doc_type, "signer": doc.signer, "iaca": doc.iaca, "status": verified.status, "elements": elements });
+    emit(ctx, &report, || {
+        let mut lines = vec![format!("valid {} signed by {} (status: {})", doc.doc_type, doc.signer, verified.status)];
+        lines.extend(doc.elements.iter().filter(|e| e.identifier != mnc::PORTRAIT).map(|e| format!("  {}/{} = {}", e.namespace, e.identifier, value_to_json(&e.value))));
+        lines.join("\n")
+    });
+}
+
+#[derive(Args)]
+pub struct ReadArgs {
+    /// The engagement QR code's text (`mdoc:…`).
+    #[arg(long)]
+    engagement: String,
+    /// Elements wanted, as namespace/element or a bare element of the record.
+    #[arg(long, value_delimiter = ',', required = true)]
+    elements: Vec<String>,
+    /// Sign the request with this reader certificate (PEM) and key (PKCS#8 DER) (reader authentication).
+    #[arg(long, requires = "reader_key")]
+    reader_cert: Option<PathBuf>,
+    #[arg(long, requires = "reader_cert")]
+    reader_key: Option<PathBuf>,
+    /// IACA root certificates (PEM); default <data-dir>/trust/iaca.pem.
+    #[arg(long)]
+    iaca: Option<PathBuf>,
+    /// The issuer's status list token, saved; without it the list the record names is fetched.
+    #[arg(long)]
+    status_list: Option<PathBuf>,
+}
+
+pub fn read_in_person(ctx: &Context, args: ReadArgs) -> CliResult {
+    let engagement = jpki_mdoc::engagement::DeviceEngagement::from_qr(&args.engagement)?;
+    let (host, port) = engagement.tcp.clone().ok_or_else(|| CliError::Usage("the engagement offers no TCP retrieval (BLE and NFC are not available here)".into()))?;
+    let items = items(&args.elements)?;
+    let reader = match (&args.reader_cert, &args.reader_key) {
+        (Some(cert), Some(key)) => Some(reader_files(cert, key)?),
+        _ => None,
+    };
+    let verifier = presentation_verifier(ctx, args.iaca, args.status_list.as_deref())?;
+    let io = |e: std::io::Error| CliError::Usage(format!("cannot reach the phone at {host}:{port}: {e}"));
+    let mut stream = std::net::TcpStream::connect((host.as_str(), port)).map_err(io)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(120))).map_err(io)?;
+    let signer = reader.as_ref().map(|r| (&r.key, r.chain.as_slice()));
+    match jpki_verify::presentation::read_in_person(&mut stream, &engagement, &items, signer, &verifier, jpki_issuer::now()) {
+        Ok(Some(verified)) => {
+            report(ctx, &verified);
+            Ok(())
+        }
+        Ok(None) => Err(CliError::Usage("the holder declined: nothing was disclosed".into())),
+        Err(jpki_verify::presentation::InPersonError::Mdoc(e)) => Err(e.into()),
+        Err(jpki_verify::presentation::InPersonError::Transport(e)) => Err(io(e)),
+    }
 }
 
 #[derive(Args)]
 pub struct RequestArgs {
-    /// Where the wallet posts the response.
-    #[arg(long)]
-    response_uri: String,
+    /// Direct post: where the wallet posts the response.
+    #[arg(long, required_unless_present = "origin", conflicts_with = "origin")]
+    response_uri: Option<String>,
+    /// Digital Credentials API: the origin of the page that passes the request to the browser (needs
+    /// --reader-cert).
+    #[arg(long, requires = "reader_cert")]
+    origin: Option<String>,
     /// Elements wanted, as namespace/element or a bare element of the record.
     #[arg(long, value_delimiter = ',', required = true)]
     elements: Vec<String>,
@@ -212,37 +358,28 @@ pub struct RequestArgs {
     out: PathBuf,
 }
 
-/// `namespace/element`, or a bare element of the record looked up in its namespaces.
-pub fn element_path(name: &str) -> (String, String) {
-    match name.rsplit_once('/') {
-        Some((ns, id)) => (ns.to_owned(), id.to_owned()),
-        None => {
-            let iso = [mnc::BIRTH_DATE, mnc::SEX, mnc::AGE_IN_YEARS].contains(&name) || mnc::age_over_threshold(name).is_some();
-            ((if iso { mnc::NS_ISO } else { mnc::NS_JP }).to_owned(), name.to_owned())
-        }
-    }
-}
-
 pub fn request(ctx: &Context, args: RequestArgs) -> CliResult {
-    let nonce = URL_SAFE_NO_PAD.encode(jpki_crypto::random_bytes::<32>());
-    let claims: Vec<_> = args.elements.iter().map(|e| element_path(e)).map(|(ns, id)| json!({ "path": [ns, id], "intent_to_retain": false })).collect();
-    let dcql = json!({ "credentials": [{ "id": "mnc", "format": "mso_mdoc", "meta": { "doctype_value": mnc::DOC_TYPE }, "claims": claims }] });
-    let host = args.response_uri.split("://").nth(1).and_then(|r| r.split(['/', ':']).next()).unwrap_or_default().to_owned();
-    let body = match (&args.reader_cert, &args.reader_key) {
-        (Some(cert), Some(key)) => {
-            let chain = jpki_mdoc::trust::certificates_from_pem_or_der(&read(cert, "the reader certificate")?)
-                .map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
-            let key = jpki_crypto::EcKey::from_pkcs8_der(&read(key, "the reader key")?).map_err(|e| CliError::Usage(e.to_string()))?;
-            let client_id = format!("x509_san_dns:{host}");
-            let claims = json!({ "client_id": client_id, "response_type": "vp_token", "response_mode": "direct_post",
-                "response_uri": args.response_uri, "nonce": nonce, "dcql_query": dcql });
-            json!({ "client_id": client_id, "request": sign_request_object(&claims, &key, &chain)? })
-        }
-        _ => json!({ "client_id": format!("redirect_uri:{}", args.response_uri), "response_type": "vp_token", "response_mode": "direct_post",
-            "response_uri": args.response_uri, "nonce": nonce, "dcql_query": dcql }),
+    let credential = CredentialQuery { id: "mnc".into(), items: items(&args.elements)? };
+    let signer = match (&args.reader_cert, &args.reader_key) {
+        (Some(cert), Some(key)) => Some(reader_files(cert, key)?),
+        _ => None,
     };
+    let (client_id, mode) = match (args.response_uri, args.origin, &signer) {
+        (Some(uri), _, None) => (Some(format!("redirect_uri:{uri}")), ResponseMode::DirectPost { response_uri: uri }),
+        (Some(uri), _, Some(_)) => {
+            let host = uri.split("://").nth(1).and_then(|r| r.split(['/', ':', '?']).next()).unwrap_or_default().to_owned();
+            (Some(format!("x509_san_dns:{host}")), ResponseMode::DirectPost { response_uri: uri })
+        }
+        (None, Some(origin), Some(reader)) => {
+            let dns = reader.dns_name.clone().ok_or_else(|| CliError::Usage("the reader certificate names no DNS name".into()))?;
+            (Some(format!("x509_san_dns:{dns}")), ResponseMode::DcApi { origin })
+        }
+        _ => return Err(CliError::Usage("give --response-uri, or --origin with --reader-cert".into())),
+    };
+    let request = PresentationRequest { client_id, nonce: new_nonce(), mode, credential };
+    let body = request.authorization_request(signer.as_ref().map(|r| (&r.key, r.chain.as_slice())))?;
     write_file(&args.out, serde_json::to_string_pretty(&body).expect("JSON").as_bytes())?;
-    emit(ctx, &json!({ "out": args.out, "nonce": nonce }), || format!("request written to {}", display(&args.out)));
+    emit(ctx, &json!({ "out": args.out, "nonce": request.nonce }), || format!("request written to {}", display(&args.out)));
     Ok(())
 }
 
@@ -254,56 +391,22 @@ pub struct VerifyArgs {
     /// The wallet's response body (`vp_token` JSON).
     #[arg(long)]
     response: PathBuf,
+    /// For Digital Credentials API requests: the origin of the page that asked.
+    #[arg(long)]
+    origin: Option<String>,
     /// IACA root certificates (PEM); default <data-dir>/trust/iaca.pem.
     #[arg(long)]
     iaca: Option<PathBuf>,
-    /// The issuer's status list token, checked when given.
+    /// The issuer's status list token, saved; without it the list the record names is fetched.
     #[arg(long)]
     status_list: Option<PathBuf>,
 }
 
 pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
-    let iaca_path = args.iaca.unwrap_or_else(|| ctx.trust_dir().join("iaca.pem"));
-    let iaca = Roots::from_pem_or_der(&read(&iaca_path, "the IACA roots")?).map_err(|e| CliError::Usage(format!("{}: {e}", iaca_path.display())))?;
+    let verifier = presentation_verifier(ctx, args.iaca, args.status_list.as_deref())?;
     let request: serde_json::Value = serde_json::from_slice(&read(&args.request, "the request")?).map_err(|e| CliError::Usage(format!("request: {e}")))?;
-    let claims = match request.get("request").and_then(|r| r.as_str()) {
-        Some(jws) => {
-            let payload = jws.split('.').nth(1).ok_or_else(|| CliError::Usage("request object is not a JWS".into()))?;
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(|e| CliError::Usage(e.to_string()))?).map_err(|e| CliError::Usage(e.to_string()))?
-        }
-        None => request.clone(),
-    };
-    let field = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_owned).ok_or_else(|| CliError::Usage(format!("request has no {k}")));
-    let transcript = SessionTranscript::openid4vp(&field("client_id")?, &field("nonce")?, None, &field("response_uri")?);
-    let dcql = claims.get("dcql_query").ok_or_else(|| CliError::Usage("request has no dcql_query".into()))?;
-    let items = dcql_credential(dcql)?.items;
+    let request = PresentationRequest::from_own_request(&request, args.origin.as_deref())?;
     let body: serde_json::Value = serde_json::from_slice(&read(&args.response, "the response")?).map_err(|e| CliError::Usage(format!("response: {e}")))?;
-    let token = body.pointer("/vp_token/mnc/0").and_then(|v| v.as_str()).ok_or_else(|| CliError::Usage("response has no vp_token.mnc[0]".into()))?;
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|e| CliError::Usage(format!("vp_token is not base64url: {e}")))?;
-    let at = jpki_issuer::now();
-    let expect = Expectations { iaca: &iaca, transcript: &transcript, e_reader_key: None, request: Some(&items), at };
-    let docs = verify_response(&bytes, &expect)?;
-    let doc = &docs[0];
-    let status = match (&args.status_list, &doc.status) {
-        (Some(path), Some(reference)) => {
-            let list = jpki_mdoc::status::verify_token(&read(path, "the status list")?, &reference.uri, &iaca, at)?;
-            match list.list.get(reference.idx) {
-                Some(jpki_mdoc::status::RecordStatus::Valid) => "valid",
-                Some(jpki_mdoc::status::RecordStatus::Suspended) => return Err(jpki_mdoc::MdocError::Revoked("suspended").into()),
-                Some(_) => return Err(jpki_mdoc::MdocError::Revoked("revoked").into()),
-                None => return Err(jpki_mdoc::MdocError::StatusUnavailable("the list does not cover this record".into()).into()),
-            }
-        }
-        (None, Some(_)) => "not checked (no --status-list)",
-        (_, None) => "no status in the record",
-    };
-    let elements: serde_json::Map<String, serde_json::Value> =
-        doc.elements.iter().map(|e| (format!("{}/{}", e.namespace, e.identifier), value_to_json(&e.value))).collect();
-    let report = json!({ "valid": true, "doc_type": doc.doc_type, "signer": doc.signer, "iaca": doc.iaca, "status": status, "elements": elements });
-    emit(ctx, &report, || {
-        let mut lines = vec![format!("valid {} signed by {} (status: {status})", doc.doc_type, doc.signer)];
-        lines.extend(doc.elements.iter().filter(|e| e.identifier != mnc::PORTRAIT).map(|e| format!("  {}/{} = {}", e.namespace, e.identifier, value_to_json(&e.value))));
-        lines.join("\n")
-    });
+    report(ctx, &verifier.verify(&request, &request.device_response(&body)?, jpki_issuer::now())?);
     Ok(())
 }

@@ -14,9 +14,15 @@ use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::{CaRole, Issuer};
 
 use jpki_platform::api::PlatformState;
+use jpki_platform::presentations::{MdocService, ReaderCredential};
+use jpki_verify::presentation::{HttpStatusListSource, PresentationVerifier, StatusLists};
 use jpki_verify::revocation::{HttpTransport, OcspChecker};
 
 use crate::context::{CliError, CliResult, Context};
+
+/// The sandbox platform's reader certificate: who the wallet is told signs its requests.
+const SANDBOX_PLATFORM_NAME: &str = "openjpki sandbox platform";
+const SANDBOX_PLATFORM_DNS: &str = "localhost";
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -44,6 +50,17 @@ pub struct ServeArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// IACA root certificates (PEM) of the card-substitute record's issuers; default
+    /// <data-dir>/trust/iaca.pem when it exists (--sandbox exports its own). Without any, /v1/mdoc is off.
+    #[arg(long)]
+    iaca: Option<std::path::PathBuf>,
+    /// The platform's reader certificate (PEM, leaf first), which signs Digital Credentials API
+    /// requests; with --sandbox one is issued by the sandbox reader CA.
+    #[arg(long, requires = "reader_key")]
+    reader_cert: Option<std::path::PathBuf>,
+    /// The private key (PKCS#8 DER) of --reader-cert.
+    #[arg(long, requires = "reader_cert")]
+    reader_key: Option<std::path::PathBuf>,
     /// Token of the admin API (tenants and keys); without it the admin API is disabled.
     #[arg(long, env = "JPKI_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -52,6 +69,7 @@ pub struct ServeArgs {
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     let mut app = Router::new().route("/healthz", get(|| async { "ok\n" }));
     let mut sandbox_ocsp = None;
+    let mut sandbox_issuer = None;
     if args.sandbox {
         let (issuer, _) = Issuer::init(ctx.database(true).await?).await?;
         ctx.export_trust(&issuer)?;
@@ -64,6 +82,8 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         let meter = Meter::start(issuer.db().clone());
         let responder = OcspResponder::start(issuer.clone(), meter.clone()).await?;
         sandbox_ocsp = Some(responder.clone());
+        ctx.export_mdoc_trust(&issuer).await?;
+        sandbox_issuer = Some(issuer.clone());
         tokio::spawn(publish_daily(issuer.clone(), crl_dir.clone()));
         app = app.merge(jpki_issuer::http::router(IssuerService { issuer, responder, meter, crl_dir }));
     }
@@ -79,7 +99,12 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         }
         (None, None) => None,
     };
-    let app = app.merge(platform_router(ctx, args.trust, ocsp, args.crl, args.admin_token.as_deref()).await?);
+    let reader = match (&args.reader_cert, &args.reader_key) {
+        (Some(cert), Some(key)) => Some(reader_credential(cert, key)?),
+        _ => None,
+    };
+    let mdoc = mdoc_service(ctx, args.iaca, reader, sandbox_issuer).await?;
+    let app = app.merge(platform_router(ctx, args.trust, ocsp, args.crl, args.admin_token.as_deref(), mdoc).await?);
     let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
     match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => {
@@ -119,6 +144,7 @@ async fn platform_router(
     ocsp: Option<OcspChecker>,
     crl_files: Vec<std::path::PathBuf>,
     admin_token: Option<&str>,
+    mdoc: Option<MdocService>,
 ) -> CliResult<Router> {
     let trust_dir = trust.unwrap_or_else(|| ctx.trust_dir());
     let trust = jpki_verify::TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(format!("{e} (give --trust DIR, or --sandbox)")))?;
@@ -136,8 +162,58 @@ async fn platform_router(
     if !crl_files.is_empty() {
         tokio::spawn(reload_crls(crls.clone(), crl_files, trust.clone()));
     }
-    let state = PlatformState::new(ctx.database(true).await?, jpki_verify::Verifier { trust, ocsp, crls }, admin_token);
+    let mut state = PlatformState::new(ctx.database(true).await?, jpki_verify::Verifier { trust, ocsp, crls }, admin_token);
+    if let Some(mdoc) = mdoc {
+        state = state.with_mdoc(mdoc);
+    }
     Ok(jpki_platform::api::router(std::sync::Arc::new(state)))
+}
+
+fn read_file(path: &std::path::Path, what: &str) -> CliResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| CliError::Usage(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+/// A reader certificate and its key from files: the client id is its first subjectAltName DNS name,
+/// and it may ask for the My Number when it carries the Number Act mark.
+fn reader_credential(cert: &std::path::Path, key: &std::path::Path) -> CliResult<ReaderCredential> {
+    let chain = jpki_mdoc::trust::certificates_from_pem_or_der(&read_file(cert, "the reader certificate")?)
+        .map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
+    let key = jpki_crypto::EcKey::from_pkcs8_der(&read_file(key, "the reader key")?)
+        .map_err(|e| CliError::Usage(format!("reader key {}: {e} (PKCS#8 DER expected)", key.display())))?;
+    let leaf = <x509_cert::Certificate as der::Decode>::from_der(&chain[0]).map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
+    let dns_name = jpki_mdoc::trust::san_dns_names(&leaf)
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::Usage(format!("reader certificate {} names no DNS name (subjectAltName)", cert.display())))?;
+    let number_act = jpki_mdoc::trust::has_policy(&leaf, jpki_mdoc::mnc::NUMBER_ACT_VERIFIER_POLICY);
+    Ok(ReaderCredential { key, chain, dns_name, number_act })
+}
+
+/// The presentation verifier: IACA roots, the platform's reader certificate, and the records' status
+/// lists (the sandbox issuer's in-process, always current; others over HTTP, kept until they expire).
+async fn mdoc_service(ctx: &Context, iaca: Option<std::path::PathBuf>, reader: Option<ReaderCredential>, sandbox: Option<Issuer>) -> CliResult<Option<MdocService>> {
+    let path = iaca.clone().unwrap_or_else(|| ctx.trust_dir().join("iaca.pem"));
+    if iaca.is_none() && !path.exists() {
+        tracing::warn!("no IACA roots ({}): /v1/mdoc is disabled", path.display());
+        return Ok(None);
+    }
+    let roots = jpki_mdoc::trust::Roots::from_pem_or_der(&read_file(&path, "the IACA roots")?).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let (reader, status) = match sandbox {
+        Some(issuer) => {
+            let reader = match reader {
+                Some(r) => r,
+                None => {
+                    let issued = issuer.issue_reader_certificate(SANDBOX_PLATFORM_NAME, SANDBOX_PLATFORM_DNS, true).await?;
+                    ReaderCredential { key: issued.key, chain: vec![issued.certificate_der], dns_name: SANDBOX_PLATFORM_DNS.into(), number_act: true }
+                }
+            };
+            let source = jpki_issuer::mdoc_pki::InProcessStatusList { runtime: tokio::runtime::Handle::current(), issuer };
+            (Some(reader), StatusLists::new(Box::new(source), false))
+        }
+        None => (reader, StatusLists::new(Box::new(HttpStatusListSource::new(std::time::Duration::from_secs(10))), true)),
+    };
+    tracing::info!("card-substitute record presentations: {} IACA roots in {}", roots.iter().count(), path.display());
+    Ok(Some(MdocService { verifier: PresentationVerifier { iaca: roots, status }, reader }))
 }
 
 fn ingest_crl(crls: &jpki_verify::revocation::CrlStore, path: &std::path::Path, trust: &jpki_verify::TrustStore) -> Result<(), String> {

@@ -1,7 +1,8 @@
 //! The smartphone from issuance to verification, on every configured database: the card is checked
 //! before a phone is issued; the record is presented over OpenID4VP with consent and verified; My
 //! Number goes only to Number Act readers; tampering, replay, a lost phone and a 4-info change are each
-//! refused for their own reason; the phone's JPKI key signs like a card's.
+//! refused for their own reason, and an unknown status fails closed; in person, a reader reads it over
+//! TCP after scanning the engagement; the phone's JPKI key signs like a card's.
 
 mod common;
 
@@ -70,8 +71,12 @@ fn a_phone_presents_its_record_and_the_verifier_checks_it() {
         // Only what the holder approved is disclosed.
         let only = sb.path("only.json").display().to_string();
         sb.ok(&["wallet", "present", "--phone", sb.path("phone").to_str().unwrap(), "--request", &req, "--out", &only, "--approve", "full_name_unicode"]);
-        let v: serde_json::Value = serde_json::from_slice(&verify(&sb, &req, &only, None).stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&verify(&sb, &req, &only, Some(&status)).stdout).unwrap();
         assert_eq!(v["elements"].as_object().unwrap().len(), 1);
+
+        // The status is checked or the record is refused: the sandbox's list URI cannot be fetched.
+        let err = String::from_utf8(verify(&sb, &req, &only, None).stderr).unwrap();
+        assert!(err.contains("status could not be checked"), "{err}");
 
         // Tampered: one byte of the disclosed name changed inside the DeviceResponse.
         let body: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&resp).unwrap()).unwrap();
@@ -101,7 +106,7 @@ fn a_phone_presents_its_record_and_the_verifier_checks_it() {
         sb.ok(&["sandbox", "reader", "issue", "--organization", "Bank", "--dns-name", "bank.example", "--number-act", "--out", sb.path("entitled").to_str().unwrap()]);
         let entitled = request(&sb, "entitled.json", "individual_number_unicode", Some("entitled"));
         let resp_mn = present(&sb, &entitled, "resp-mn.json");
-        let v: serde_json::Value = serde_json::from_slice(&verify(&sb, &entitled, &resp_mn, None).stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&verify(&sb, &entitled, &resp_mn, Some(&status)).stdout).unwrap();
         assert_eq!(v["elements"]["org.iso.23220.1.jp/individual_number_unicode"].as_str().unwrap().len(), 12);
 
         // The phone's smartphone signature key signs like a card's (use case ④).
@@ -118,4 +123,65 @@ fn a_phone_presents_its_record_and_the_verifier_checks_it() {
         let err = String::from_utf8(verify(&sb, &req, &resp, Some(&status_list(&sb))).stderr).unwrap();
         assert!(err.contains("revoked"), "{err}");
     }
+}
+
+/// `jpki wallet engage` shows the QR code's text and serves one reader; returns the text and the process.
+fn engage(sb: &Sandbox, approve: &[&str]) -> (String, std::process::Child) {
+    use std::io::BufRead;
+    let mut child = sb
+        .command()
+        .args(["--json", "wallet", "engage", "--phone", sb.path("phone").to_str().unwrap()])
+        .args(approve)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut qr = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut qr).unwrap();
+    assert!(qr.starts_with("mdoc:"), "{qr:?}");
+    (qr.trim().to_owned(), child)
+}
+
+#[test]
+fn a_reader_reads_the_record_in_person() {
+    let sb = Sandbox::all().into_iter().next().unwrap();
+    issue_phone(&sb);
+    let status = status_list(&sb);
+
+    // Engagement QR, session establishment, encrypted request and response, then verification.
+    let (qr, child) = engage(&sb, &["--approve"]);
+    let v = sb.json(&["mdoc", "read", "--engagement", &qr, "--elements", "full_name_unicode,age_over_18,portrait", "--status-list", &status]);
+    assert_eq!(v["status"], "valid");
+    assert_eq!(v["elements"]["org.iso.23220.1.jp/full_name_unicode"], "番号 花子");
+    assert_eq!(v["elements"]["org.iso.23220.1/age_over_18"], true);
+    assert!(v["elements"]["org.iso.23220.1.jp/portrait"].as_str().is_some_and(|p| p.len() > 100));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("full_name_unicode"));
+
+    // The holder approves only the name: the age is not disclosed.
+    let (qr, child) = engage(&sb, &["--approve", "full_name_unicode"]);
+    let v = sb.json(&["mdoc", "read", "--engagement", &qr, "--elements", "full_name_unicode,age_over_18", "--status-list", &status]);
+    assert_eq!(v["elements"].as_object().unwrap().len(), 1, "{v}");
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    // My Number in person: an unauthenticated reader is refused before the holder is asked; a reader
+    // signing its request with a Number Act certificate gets it.
+    let (qr, child) = engage(&sb, &["--approve"]);
+    let err = sb.fails(&["mdoc", "read", "--engagement", &qr, "--elements", "individual_number_unicode", "--status-list", &status]);
+    assert!(err.contains("declined"), "{err}");
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Number Act"), "{}", String::from_utf8_lossy(&out.stderr));
+    sb.ok(&["sandbox", "reader", "issue", "--organization", "Clinic", "--dns-name", "clinic.example", "--number-act", "--out", sb.path("clinic").to_str().unwrap()]);
+    let (qr, child) = engage(&sb, &["--approve"]);
+    let cert = sb.path("clinic/reader.pem").display().to_string();
+    let key = sb.path("clinic/reader-key.p8").display().to_string();
+    let v = sb.json(&["mdoc", "read", "--engagement", &qr, "--elements", "individual_number_unicode", "--reader-cert", &cert, "--reader-key", &key, "--status-list", &status]);
+    assert_eq!(v["elements"]["org.iso.23220.1.jp/individual_number_unicode"].as_str().unwrap().len(), 12);
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("clinic.example"), "the holder saw who asked: {}", String::from_utf8_lossy(&out.stdout));
+
+    // A malformed engagement is refused for what it is.
+    let err = sb.fails(&["mdoc", "read", "--engagement", "mdoc:AAAA", "--elements", "age_over_18"]);
+    assert!(err.contains("DeviceEngagement"), "{err}");
 }

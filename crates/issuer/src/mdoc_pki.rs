@@ -208,3 +208,20 @@ pub(crate) async fn invalidate_records(tx: &mut sqlx::Transaction<'_, sqlx::Any>
         .await?;
     Ok(())
 }
+
+/// The issuer's status list asked in-process by a verifier (sandbox server, tests, benchmarks): the
+/// current list, as `GET /issuer/status/mnc` serves it. `fetch` blocks on `runtime`, so it must be
+/// called from outside the runtime's own threads (a blocking task, or a plain thread).
+pub struct InProcessStatusList {
+    pub runtime: tokio::runtime::Handle,
+    pub issuer: Issuer,
+}
+
+impl jpki_verify::presentation::StatusListSource for InProcessStatusList {
+    fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
+        if uri != STATUS_LIST_URI {
+            return Err(format!("{uri} is not this issuer's status list ({STATUS_LIST_URI})"));
+        }
+        self.runtime.block_on(self.issuer.status_list_token()).map_err(|e| e.to_string())
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`transcript`]: SessionTranscript for every flow (§9.1.5.1; OpenID4VP 1.0 Appendix B.2.6);
 //! - [`engagement`] and [`session`]: in-person device engagement and session encryption (§8.2, §9.1.1);
 //! - [`device_auth`]: mdoc authentication by signature or MAC (§9.1.3);
+//! - [`openid4vp`]: OpenID4VP 1.0 requests (DCQL, request objects) and `vp_token` answers for mdoc;
 //! - [`verify`]: the verifier's checks (§9.3), [`trust`]: document signer and reader certificates to their roots (Annex B);
 //! - [`status`]: the record's revocation status as an IETF Token Status List;
 //! - [`mnc`]: the My Number card record profile (doctype, namespaces, elements, age_over_NN).
@@ -23,6 +24,7 @@ pub mod issuance;
 pub mod trust;
 pub mod mnc;
 pub mod mso;
+pub mod openid4vp;
 pub mod request;
 pub mod session;
 pub mod status;

@@ -55,6 +55,28 @@ pub fn requires_number_law(namespace: &str, identifier: &str) -> bool {
     namespace == NS_JP && identifier == INDIVIDUAL_NUMBER
 }
 
+/// The record's elements of `namespace` (every `age_over_NN` is one of ISO/IEC 23220-2's).
+fn is_element(namespace: &str, identifier: &str) -> bool {
+    match namespace {
+        NS_JP => [FULL_NAME, RESIDENT_ADDRESS, LOCAL_GOV_CODE, BIRTH_DATE_DISPLAY, SEX_DISPLAY, INDIVIDUAL_NUMBER, PORTRAIT].contains(&identifier),
+        NS_ISO => [BIRTH_DATE, SEX, AGE_IN_YEARS].contains(&identifier) || age_over_threshold(identifier).is_some(),
+        _ => false,
+    }
+}
+
+/// An element of the record named `namespace/element`, or by its identifier alone.
+pub fn element_path(name: &str) -> Result<(&'static str, String), String> {
+    let (namespace, identifier) = match name.rsplit_once('/') {
+        Some((ns, id)) => ([NS_JP, NS_ISO].into_iter().find(|n| *n == ns).ok_or_else(|| format!("{ns:?} is not a namespace of {DOC_TYPE} ({NS_JP}, {NS_ISO})"))?, id),
+        None => ([NS_JP, NS_ISO].into_iter().find(|ns| is_element(ns, name)).unwrap_or(NS_JP), name),
+    };
+    if is_element(namespace, identifier) {
+        Ok((namespace, identifier.to_owned()))
+    } else {
+        Err(format!("{identifier:?} is not an element of {namespace} in {DOC_TYPE}"))
+    }
+}
+
 /// What goes into a record.
 pub struct RecordContents<'a> {
     pub four_info: &'a FourInfo,
@@ -123,5 +145,15 @@ mod tests {
         assert_eq!(age_over_answer(17, &young), None);
         assert_eq!(age_over_threshold("age_over_20"), Some(20));
         assert_eq!(age_over_threshold("age_over_2"), None);
+    }
+
+    #[test]
+    fn elements_by_name() {
+        assert_eq!(element_path("age_over_20").unwrap(), (NS_ISO, "age_over_20".into()));
+        assert_eq!(element_path("portrait").unwrap(), (NS_JP, "portrait".into()));
+        assert_eq!(element_path("org.iso.23220.1.jp/individual_number_unicode").unwrap(), (NS_JP, INDIVIDUAL_NUMBER.into()));
+        assert!(element_path("org.iso.23220.1/full_name_unicode").unwrap_err().contains("not an element of org.iso.23220.1"));
+        assert!(element_path("eu.europa/x").unwrap_err().contains("not a namespace"));
+        assert!(element_path("nickname").is_err());
     }
 }

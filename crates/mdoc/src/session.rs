@@ -3,6 +3,8 @@
 //! AES-256-GCM with IV = 8-byte identifier (reader 0, mdoc 1) ‖ 4-byte counter from 1 per direction; and
 //! the messages that carry it (§9.1.1.4): SessionEstablishment and SessionData.
 
+use std::io::{Read, Write};
+
 use jpki_crypto::ec::{aes256gcm_open, aes256gcm_seal, hkdf_sha256};
 use jpki_crypto::EcKey;
 
@@ -129,4 +131,27 @@ impl SessionData {
             status: map.get("status").map(|s| as_uint(s, "status")).transpose()?,
         })
     }
+}
+
+/// The largest message either side accepts (a response with a portrait is well under this).
+pub const MAX_MESSAGE: usize = 4 << 20;
+
+/// Writes one message to a byte stream (TCP here), framed by a 4-byte big-endian length, as BLE and
+/// NFC frame messages by their own means.
+pub fn write_message(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    w.write_all(&(bytes.len() as u32).to_be_bytes())?;
+    w.write_all(bytes)?;
+    w.flush()
+}
+
+pub fn read_message(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_MESSAGE {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("message of {len} bytes is larger than {MAX_MESSAGE}")));
+    }
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf)?;
+    Ok(buf)
 }

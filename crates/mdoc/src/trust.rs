@@ -184,10 +184,24 @@ impl ValidLeaf {
 
     /// Whether the leaf carries certificate policy `oid`.
     pub fn has_policy(&self, oid: ObjectIdentifier) -> bool {
-        matches!(
-            extension::<x509_cert::ext::pkix::CertificatePolicies>(&self.certificate, const_oid::db::rfc5280::ID_CE_CERTIFICATE_POLICIES),
-            Ok(Some(p)) if p.0.iter().any(|i| i.policy_identifier == oid)
-        )
+        has_policy(&self.certificate, oid)
+    }
+}
+
+/// Whether `cert` carries certificate policy `oid`.
+pub fn has_policy(cert: &Certificate, oid: ObjectIdentifier) -> bool {
+    matches!(
+        extension::<x509_cert::ext::pkix::CertificatePolicies>(cert, const_oid::db::rfc5280::ID_CE_CERTIFICATE_POLICIES),
+        Ok(Some(p)) if p.0.iter().any(|i| i.policy_identifier == oid)
+    )
+}
+
+/// The DNS names of `cert`'s subjectAltName.
+pub fn san_dns_names(cert: &Certificate) -> Vec<String> {
+    use x509_cert::ext::pkix::name::GeneralName;
+    match extension::<x509_cert::ext::pkix::SubjectAltName>(cert, const_oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME) {
+        Ok(Some(san)) => san.0.iter().filter_map(|n| if let GeneralName::DnsName(d) = n { Some(d.to_string()) } else { None }).collect(),
+        _ => vec![],
     }
 }
 

@@ -19,7 +19,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::login::{self, ChallengeProblem};
-use crate::requests::{self, LoginRequest, NewTenant, VerifyRequest};
+use crate::presentations::{self, Destination, MdocService, RequestProblem};
+use crate::requests::{self, LoginRequest, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest};
 use crate::tenants::{self, Tenant};
 use crate::{audit, usage, PlatformError};
 
@@ -33,6 +34,8 @@ pub struct PlatformState {
     pub admin_token_hash: Option<[u8; 32]>,
     pub metrics: crate::metrics::Metrics,
     pub recorder: crate::recorder::Recorder,
+    /// Presentations of the card-substitute record; `None` until IACA roots are configured.
+    pub mdoc: Option<Arc<MdocService>>,
 }
 
 impl PlatformState {
@@ -43,7 +46,13 @@ impl PlatformState {
             verifier: Arc::new(verifier),
             admin_token_hash: admin_token.map(|t| jpki_crypto::sha256(t.as_bytes())),
             metrics: Default::default(),
+            mdoc: None,
         }
+    }
+
+    pub fn with_mdoc(mut self, service: MdocService) -> PlatformState {
+        self.mdoc = Some(Arc::new(service));
+        self
     }
 }
 
@@ -157,6 +166,8 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/usage", get(get_usage))
         .route("/v1/auth/challenges", post(new_challenge))
         .route("/v1/auth/verify", post(verify_login))
+        .route("/v1/mdoc/requests", post(new_presentation_request))
+        .route("/v1/mdoc/responses", post(verify_presentation))
         .with_state(state)
 }
 
@@ -381,4 +392,137 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
         "revocation": login.revocation,
     }))
     .into_response())
+}
+
+fn mdoc_service(state: &PlatformState) -> Result<Arc<MdocService>, ApiError> {
+    state.mdoc.clone().ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "mdoc_disabled", "this platform has no IACA roots configured for the card-substitute record")
+    })
+}
+
+fn purpose_field(purpose: &str) -> Result<&str, ApiError> {
+    let purpose = purpose.trim();
+    if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control) {
+        return Err(ApiError::bad("invalid_purpose", "purpose is 1 to 200 printable characters"));
+    }
+    Ok(purpose)
+}
+
+async fn new_presentation_request(State(state): AppState, headers: HeaderMap, Body(body): Body<NewPresentationRequest>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let service = mdoc_service(&state)?;
+    let purpose = purpose_field(&body.purpose)?;
+    let destination = match (body.response_uri, body.origin) {
+        (Some(uri), None) => Destination::ResponseUri(uri),
+        (None, Some(origin)) => Destination::Origin(origin),
+        _ => return Err(ApiError::bad("invalid_destination", "give exactly one of response_uri (direct post) and origin (Digital Credentials API)")),
+    };
+    let (request, authorization_request) = service.new_request(&body.elements, destination, tenant.number_law_authorized).map_err(|refusal| {
+        let status = if refusal == presentations::RequestRefusal::NumberLawNotAuthorized { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
+        ApiError::new(status, refusal.code(), refusal.message())
+    })?;
+    let now = OffsetDateTime::now_utc();
+    let (id, expires_at) = presentations::store(&state.db, &tenant.id, purpose, &request, now).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "request_id": id,
+            "expires_at": expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "client_id": request.client_id,
+            "nonce": request.nonce,
+            "authorization_request": authorization_request,
+        })),
+    )
+        .into_response())
+}
+
+async fn verify_presentation(State(state): AppState, headers: HeaderMap, Body(body): Body<PresentationAnswer>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let service = mdoc_service(&state)?;
+    let now = OffsetDateTime::now_utc();
+    let outstanding = match presentations::take(&state.db, &tenant.id, &body.request_id, now).await? {
+        Ok(o) => o,
+        Err(RequestProblem::Unknown) => return Err(ApiError::new(StatusCode::NOT_FOUND, "request_unknown", "no such presentation request for this tenant")),
+        Err(RequestProblem::Expired) => return Err(ApiError::bad("request_expired", "the request expired; make a new one")),
+        Err(RequestProblem::Answered) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "request_answered", "the request was already answered (a response is accepted once)"))
+        }
+    };
+    let request = outstanding.request.clone();
+    let started = std::time::Instant::now();
+    let verified = tokio::task::spawn_blocking(move || {
+        let bytes = request.device_response(&body.response)?;
+        service.verifier.verify(&request, &bytes, now)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?;
+
+    let id = jpki_store::new_id("verification");
+    let failure_code = verified.as_ref().err().map(jpki_mdoc::MdocError::code);
+    state.metrics.record("mdoc", failure_code.unwrap_or("valid"), started.elapsed().as_secs_f64());
+    // The status list was read when the check got that far: that is what is metered.
+    let status_read = match &verified {
+        Ok(p) => p.status == "valid",
+        Err(e) => matches!(e, jpki_mdoc::MdocError::Revoked(_)),
+    };
+    let released: Vec<String> = verified.as_ref().map(|p| p.document.elements.iter().map(|e| format!("{}/{}", e.namespace, e.identifier)).collect()).unwrap_or_default();
+    let verified_at = now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let (response, kept) = match &verified {
+        Ok(p) => {
+            let elements: serde_json::Map<String, serde_json::Value> =
+                p.document.elements.iter().map(|e| (format!("{}/{}", e.namespace, e.identifier), jpki_mdoc::verify::value_to_json(&e.value))).collect();
+            let common = json!({
+                "verification_id": id,
+                "request_id": body.request_id,
+                "valid": true,
+                "doc_type": p.document.doc_type,
+                "issuer": { "document_signer": p.document.signer, "iaca": p.document.iaca },
+                "validity": {
+                    "signed": p.document.validity.signed.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    "valid_until": p.document.validity.valid_until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                },
+                "status": p.status,
+                "verified_at": verified_at,
+            });
+            // Requests say intent_to_retain: false, so the stored result names the elements, not their values.
+            let mut kept = common.clone();
+            kept["elements_disclosed"] = json!(released);
+            let mut response = common;
+            response["elements"] = serde_json::Value::Object(elements);
+            (response, kept)
+        }
+        Err(e) => {
+            let response = json!({
+                "verification_id": id,
+                "request_id": body.request_id,
+                "valid": false,
+                "failure": { "code": e.code(), "message": e.to_string() },
+                "verified_at": verified_at,
+            });
+            (response.clone(), response)
+        }
+    };
+    let outcome = match failure_code {
+        None => "valid".to_owned(),
+        Some(code) => format!("invalid:{code}"),
+    };
+    let record = crate::recorder::CheckRecord {
+        id: id.clone(),
+        tenant_id: tenant.id.clone(),
+        kind: "mdoc",
+        valid: verified.is_ok(),
+        failure_code,
+        certificate_serial: None,
+        certificate_kind: Some(FeeCertKind::CardSubstituteRecord.as_str()),
+        revocation_method: status_read.then_some(ProvisionMethod::StatusList.as_str()),
+        at: now,
+        result: kept.to_string(),
+        metered: status_read.then_some((FeeCertKind::CardSubstituteRecord, ProvisionMethod::StatusList)),
+        audit_action: "mdoc.verify",
+        purpose: Some(outstanding.purpose),
+        outcome,
+        audit_detail: json!({ "verification_id": id, "request_id": body.request_id, "released": released }),
+    };
+    state.recorder.record(record).await?;
+    Ok(Json(response).into_response())
 }

@@ -5,6 +5,7 @@
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
 //! - [`login`]: authentication-certificate login: challenges, account links;
 //! - [`metrics`]: Prometheus counters and latency histogram;
+//! - [`presentations`]: OpenID4VP requests for the card-substitute record and their one answer each;
 //! - [`recorder`]: group commit of each check's records, acknowledged after the commit;
 //! - [`requests`]: the typed JSON request bodies;
 //! - [`usage`]: metering per tenant, month, certificate kind and method against the fee table;
@@ -15,6 +16,7 @@ pub mod api;
 pub mod audit;
 pub mod login;
 pub mod metrics;
+pub mod presentations;
 pub mod recorder;
 pub mod requests;
 pub mod tenants;
@@ -34,6 +36,8 @@ pub enum PlatformError {
     NotFound(String),
     #[error("recording the check failed: {0}")]
     Recording(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
     #[error("the audit log is broken at entry {seq}: {reason}")]
     AuditBroken { seq: i64, reason: String },
 }

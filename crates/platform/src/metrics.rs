@@ -9,7 +9,7 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CheckLabels {
-    /// `signature` or `login`.
+    /// `signature`, `login` or `mdoc`.
     pub kind: &'static str,
     /// `valid` or the failure code.
     pub outcome: &'static str,
@@ -25,7 +25,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("jpki_platform");
         let checks = Family::<CheckLabels, Counter>::default();
-        registry.register("checks", "Signature verifications and logins by outcome", checks.clone());
+        registry.register("checks", "Signature verifications, logins and record presentations by outcome", checks.clone());
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         registry.register("check_duration_seconds", "Time to verify (signature, chain, revocation)", duration.clone());
         Metrics { registry, checks, duration }

@@ -38,6 +38,27 @@ pub struct LoginRequest {
     pub signature_proof: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPresentationRequest {
+    /// Elements of the card-substitute record: `namespace/element`, or the element alone.
+    pub elements: Vec<String>,
+    /// Why the tenant asks (recorded with the request and in the audit log).
+    pub purpose: String,
+    /// Direct post: where the wallet posts its answer (the tenant's endpoint).
+    pub response_uri: Option<String>,
+    /// Digital Credentials API: the origin of the tenant's page that calls the browser.
+    pub origin: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresentationAnswer {
+    pub request_id: String,
+    /// What the wallet sent: the body of its direct post, or the DC API's `data`, `{"vp_token": {...}}`.
+    pub response: serde_json::Value,
+}
+
 /// Decodes a base64 field (whitespace ignored); the error names the field.
 pub fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, String> {
     let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();

@@ -8,6 +8,10 @@
 //!
 //! The end of the OCSP waiver is not fixed by the source beyond "3 years"; this table ends it on
 //! 2025-12-31. Operators update [`FEE_TABLE`] when J-LIS announces otherwise: it is the only place fees live.
+//!
+//! Checks of the card-substitute record (a smartphone's mdoc, its status read from the issuer's status
+//! list) are metered too, under their own kind and method; no source publishes a fee for them, so the
+//! table prices them at 0 yen until one does.
 
 use serde::Serialize;
 use time::{macros::date, Date};
@@ -18,6 +22,8 @@ use time::{macros::date, Date};
 pub enum FeeCertKind {
     Signature,
     Authentication,
+    /// The card-substitute record (カード代替電磁的記録) presented from a smartphone.
+    CardSubstituteRecord,
 }
 
 /// How the revocation information was provided.
@@ -26,6 +32,8 @@ pub enum FeeCertKind {
 pub enum ProvisionMethod {
     Ocsp,
     Crl,
+    /// The record issuer's Token Status List.
+    StatusList,
 }
 
 impl ProvisionMethod {
@@ -33,6 +41,7 @@ impl ProvisionMethod {
         match self {
             ProvisionMethod::Ocsp => "ocsp",
             ProvisionMethod::Crl => "crl",
+            ProvisionMethod::StatusList => "status_list",
         }
     }
 }
@@ -42,6 +51,7 @@ impl FeeCertKind {
         match self {
             FeeCertKind::Signature => "signature",
             FeeCertKind::Authentication => "authentication",
+            FeeCertKind::CardSubstituteRecord => "card_substitute_record",
         }
     }
 }
@@ -61,7 +71,7 @@ const fn rule(method: ProvisionMethod, kind: FeeCertKind, from: Date, until: Opt
 }
 
 use FeeCertKind::{Authentication as Auth, Signature as Sign};
-use ProvisionMethod::{Crl, Ocsp};
+use ProvisionMethod::{Crl, Ocsp, StatusList};
 
 const EPOCH: Date = date!(2016 - 01 - 01); // JPKI on the My Number Card began in January 2016.
 const WAIVER_START: Date = date!(2023 - 01 - 01);
@@ -81,6 +91,7 @@ pub const FEE_TABLE: &[FeeRule] = &[
     rule(Ocsp, Auth, AFTER_OCSP_WAIVER, None, 2),
     rule(Crl, Sign, WAIVER_START, None, 0),
     rule(Crl, Auth, WAIVER_START, None, 0),
+    rule(StatusList, FeeCertKind::CardSubstituteRecord, EPOCH, None, 0),
 ];
 
 /// The fee in yen for one certificate's revocation information provided on `on`; `None` for a date the
@@ -113,6 +124,8 @@ mod tests {
         assert_eq!(fee_yen(Crl, Sign, date!(2022 - 01 - 01)), Some(20));
         assert_eq!(fee_yen(Crl, Sign, date!(2030 - 01 - 01)), Some(0));
         assert_eq!(fee_yen(Crl, Auth, date!(2015 - 01 - 01)), None);
+        assert_eq!(fee_yen(StatusList, FeeCertKind::CardSubstituteRecord, date!(2026 - 11 - 23)), Some(0));
+        assert_eq!(fee_yen(StatusList, Sign, date!(2026 - 11 - 23)), None, "certificates are not checked by status list");
         // 2026-01-31 16:00 UTC is already February in Japan.
         assert_eq!(billing_month(time::macros::datetime!(2026-01-31 16:00 UTC)), "2026-02");
     }

@@ -6,11 +6,13 @@
 //! - [`chain`]: path validation of an end-entity certificate;
 //! - [`revocation`]: OCSP with a cache, failing closed;
 //! - [`signed_data`]: CMS SignedData, attached and detached;
-//! - [`verifier`]: all of it in one call, with a result that says valid or why not.
+//! - [`verifier`]: all of it in one call, with a result that says valid or why not;
+//! - [`presentation`]: presentations of the card-substitute record (mdoc over OpenID4VP) and its status list.
 #![forbid(unsafe_code)]
 
 pub mod algorithms;
 pub mod chain;
+pub mod presentation;
 pub mod revocation;
 pub mod signed_data;
 pub mod trust;

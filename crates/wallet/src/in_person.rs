@@ -1,41 +1,20 @@
 //! The mdoc side of an in-person presentation (ISO/IEC 18013-5 §8.2, §9.1.1) over a byte stream: the
 //! phone shows its engagement, the reader opens the session with SessionEstablishment, the phone
 //! decrypts the DeviceRequest, checks who signed it, asks the holder, and answers with an encrypted
-//! DeviceResponse; the reader ends with status 20. Messages are framed by a 4-byte big-endian length,
-//! as the BLE and NFC transports frame them by their own means.
+//! DeviceResponse; the reader ends with status 20. Messages are framed as
+//! [`jpki_mdoc::session::write_message`] says.
 
 use std::io::{Read, Write};
 
 use jpki_crypto::EcKey;
 use jpki_mdoc::engagement::DeviceEngagement;
 use jpki_mdoc::request::DeviceRequest;
-use jpki_mdoc::session::{Role, SessionData, SessionEncryption, SessionEstablishment, STATUS_SESSION_TERMINATION};
+use jpki_mdoc::session::{read_message, write_message, Role, SessionData, SessionEncryption, SessionEstablishment, STATUS_SESSION_TERMINATION};
 use jpki_mdoc::transcript::SessionTranscript;
 use time::OffsetDateTime;
 
 use crate::consent::{plan, Approval, DisclosurePlan, Requester};
 use crate::{Phone, WalletError};
-
-/// The largest message either side accepts (a response with a portrait is well under this).
-pub const MAX_MESSAGE: usize = 4 << 20;
-
-pub fn write_message(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-    w.write_all(&(bytes.len() as u32).to_be_bytes())?;
-    w.write_all(bytes)?;
-    w.flush()
-}
-
-pub fn read_message(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    r.read_exact(&mut len)?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_MESSAGE {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("message of {len} bytes is larger than {MAX_MESSAGE}")));
-    }
-    let mut buf = vec![0u8; len];
-    r.read_exact(&mut buf)?;
-    Ok(buf)
-}
 
 /// A session the phone has offered: its ephemeral key and engagement.
 pub struct Offer {
