@@ -2,7 +2,7 @@
 //! `jpki serve --sandbox` and the phone of `jpki wallet present`, on every configured database:
 //! direct post and Digital Credentials API requests, one answer per request, tenant isolation, My
 //! Number only for a Number Act tenant, tampered and malformed answers, a lost phone (status list),
-//! metering and an audit that keeps no disclosed value.
+//! metering and an audit that keeps no disclosed value; and the phone's authentication certificate logs in.
 
 mod common;
 
@@ -41,6 +41,22 @@ fn present(sb: &Sandbox, request: &str, origin: Option<&str>) -> Value {
 
 fn answer(server: &Server, key: &str, request_id: &str, response: &Value) -> (u16, Value) {
     server.post_json("/v1/mdoc/responses", Some(key), &json!({ "request_id": request_id, "response": response }).to_string())
+}
+
+/// Use case ⑤ with the phone: logs in with the smartphone authentication certificate; the answer.
+fn phone_login(sb: &Sandbox, server: &Server, key: &str) -> Value {
+    let (status, c) = server.post_json("/v1/auth/challenges", Some(key), "");
+    assert_eq!(status, 201, "{c}");
+    let challenge = sb.path("challenge.bin");
+    std::fs::write(&challenge, base64::engine::general_purpose::STANDARD.decode(c["challenge"].as_str().unwrap()).unwrap()).unwrap();
+    let signature = sb.path("challenge.sig");
+    sb.ok(&["card", "sign", "--phone", sb.path("phone").to_str().unwrap(), "--which", "auth", "--in", challenge.to_str().unwrap(), "--out", signature.to_str().unwrap(), "--pin", "4321"]);
+    let pem = std::fs::read_to_string(sb.path("phone/jpki/auth-cert.pem")).unwrap();
+    let der: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let body = json!({ "challenge_id": c["challenge_id"], "certificate": der, "signature": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&signature).unwrap()) });
+    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &body.to_string());
+    assert_eq!(status, 200, "{v}");
+    v
 }
 
 #[test]
@@ -144,6 +160,10 @@ fn run(sb: &Sandbox) {
     assert_eq!((status, &v["valid"]), (200, &json!(true)), "{label}: {v}");
     assert_eq!(v["elements"]["org.iso.23220.1.jp/individual_number_unicode"].as_str().unwrap().len(), 12);
 
+    // The smartphone authentication certificate logs in like a card's (use case ⑤).
+    let v = phone_login(sb, &server, &bank);
+    assert_eq!((&v["valid"], &v["device"]), (&json!(true), &json!("smartphone")), "{label}: {v}");
+
     // A lost phone suspends its record: the next presentation fails on the status list.
     sb.ok(&["sandbox", "event", "lost", "--person", &person, "--device", "smartphone"]);
     let (id5, file5) = ask(sb, &server, &shop, wanted, "req5.json");
@@ -160,7 +180,7 @@ fn run(sb: &Sandbox) {
 
     // The audit log: one entry per answered request, naming what was released and no value.
     let report = sb.json(&["audit", "verify"]);
-    assert_eq!(report["entries"], 2 + 8, "{label}: two tenants, eight answered requests: {report}");
+    assert_eq!(report["entries"], 2 + 8 + 1, "{label}: two tenants, eight answered requests, one login: {report}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let details: Vec<(String, String)> = rt.block_on(async {
         let db = jpki_store::Database::open(&sb.db_url).await.unwrap();
