@@ -188,6 +188,28 @@ fn verify_pss(digest: Digest, salt_len: usize, public_key_pkcs1_der: &[u8], mess
     key.verify(scheme, &hashed, sig).is_ok()
 }
 
+/// An RSA public key parsed once for sha256WithRSAEncryption (PKCS#1 v1.5, 2048 to 8192 bits), for a key
+/// that verifies many signatures (a trust anchor): the key is decoded and its Montgomery context set up
+/// here, not again on every verification.
+#[derive(Clone)]
+pub struct RsaSha256Key(signature::ParsedPublicKey);
+
+impl RsaSha256Key {
+    pub fn new(public_key_pkcs1_der: &[u8]) -> Result<Self, CryptoError> {
+        signature::ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public_key_pkcs1_der).map(RsaSha256Key).map_err(|_| CryptoError::BadPublicKey)
+    }
+
+    pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        self.0.verify_sig(message, sig).is_ok()
+    }
+}
+
+impl std::fmt::Debug for RsaSha256Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RsaSha256Key")
+    }
+}
+
 /// Verifies sha256WithRSAEncryption with a DER RSAPublicKey.
 pub fn verify_rsa_sha256(public_key_pkcs1_der: &[u8], message: &[u8], sig: &[u8]) -> bool {
     UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public_key_pkcs1_der).verify(message, sig).is_ok()

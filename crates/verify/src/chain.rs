@@ -77,12 +77,24 @@ fn validity(cert: &Certificate) -> Validity {
     Validity { not_before: t(&v.not_before), not_after: t(&v.not_after) }
 }
 
-/// Whether `issuer` signed `cert`.
-pub fn signed_by(cert: &Certificate, issuer_public_key: &[u8]) -> bool {
-    let Ok(tbs) = cert.tbs_certificate.to_der() else { return false };
+/// The TBSCertificate's bytes as they are in `der` (the first element of the Certificate SEQUENCE, RFC
+/// 5280 §4.1.1.1): the signed bytes, without re-encoding the decoded certificate.
+fn tbs_bytes(der: &[u8]) -> Option<&[u8]> {
+    use der::Reader;
+    let mut reader = der::SliceReader::new(der).ok()?;
+    der::Header::decode(&mut reader).ok()?;
+    let start = usize::try_from(reader.position()).ok()?;
+    let tbs = der::Header::decode(&mut reader).ok()?;
+    let len = usize::try_from((tbs.encoded_len().ok()? + tbs.length).ok()?).ok()?;
+    der.get(start..start.checked_add(len)?)
+}
+
+/// Whether `issuer` signed `cert`, whose DER is `der`.
+pub fn signed_by(cert: &Certificate, der: &[u8], issuer: &Anchor) -> bool {
+    let Some(tbs) = tbs_bytes(der) else { return false };
     let Ok(scheme) = algorithms::rsa_scheme(&cert.signature_algorithm, None) else { return false };
     let Some(signature) = cert.signature.as_bytes() else { return false };
-    jpki_crypto::verify_rsa(scheme, issuer_public_key, &tbs, signature)
+    issuer.verifies(scheme, tbs, signature)
 }
 
 /// Validates an end-entity certificate (DER) against `trust` at `at`.
@@ -94,7 +106,7 @@ pub fn validate(der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<Va
     if named.peek().is_none() {
         return Err(CertificateProblem::UnknownIssuer(jpki.issuer.clone()));
     }
-    let issuer = named.find(|a| signed_by(&certificate, &a.public_key)).ok_or(CertificateProblem::BadSignature)?.clone();
+    let issuer = named.find(|a| signed_by(&certificate, der, a)).ok_or(CertificateProblem::BadSignature)?.clone();
 
     let anchor_validity = validity(&issuer.certificate);
     if at < anchor_validity.not_before || at > anchor_validity.not_after {

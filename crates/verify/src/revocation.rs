@@ -99,8 +99,7 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
     let tbs = basic.tbs_response_data.to_der().map_err(|e| bad(e.to_string()))?;
     let scheme = crate::algorithms::rsa_scheme(&basic.signature_algorithm, None).map_err(|e| bad(e.to_string()))?;
     let signature = basic.signature.as_bytes().ok_or_else(|| bad("signature is not whole bytes".into()))?;
-    let issuer_key = cert.issuer.public_key.as_slice();
-    let signed_by_ca = jpki_crypto::verify_rsa(scheme, issuer_key, &tbs, signature);
+    let signed_by_ca = cert.issuer.verifies(scheme, &tbs, signature);
     let signed_by_delegate = || {
         basic.certs.iter().flatten().any(|responder| {
             let eku_ok = responder
@@ -117,7 +116,7 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
             eku_ok
                 && in_time
                 && responder.tbs_certificate.issuer == cert.issuer.certificate.tbs_certificate.subject
-                && signed_by(responder, issuer_key)
+                && responder.to_der().is_ok_and(|der| signed_by(responder, &der, &cert.issuer))
                 && jpki_crypto::verify_rsa(scheme, responder.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes(), &tbs, signature)
         })
     };

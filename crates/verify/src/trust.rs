@@ -28,14 +28,27 @@ pub struct Anchor {
     pub public_key: Vec<u8>,
     /// What the anchor is for (signature CA, authentication CA, …), read once.
     pub kind: jpki_profile::CertKind,
+    /// The key parsed once for sha256WithRSAEncryption, J-LIS's signature algorithm (`None` if it is not
+    /// a usable RSA key: certificates it issued are then checked with [`Anchor::public_key`]).
+    pub sha256_key: Option<jpki_crypto::RsaSha256Key>,
 }
 
 impl Anchor {
+    /// Whether the anchor's key made `sig` over `message` under `scheme`.
+    pub fn verifies(&self, scheme: jpki_crypto::RsaScheme, message: &[u8], sig: &[u8]) -> bool {
+        match (&self.sha256_key, scheme) {
+            (Some(key), jpki_crypto::RsaScheme::Pkcs1Sha256) => key.verify(message, sig),
+            _ => jpki_crypto::verify_rsa(scheme, &self.public_key, message, sig),
+        }
+    }
+
     pub fn new(certificate: Certificate) -> Result<Anchor, der::Error> {
+        let public_key = certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec();
         Ok(Anchor {
+            sha256_key: jpki_crypto::RsaSha256Key::new(&public_key).ok(),
+            public_key,
             der: certificate.to_der()?,
             subject_der: certificate.tbs_certificate.subject.to_der()?,
-            public_key: certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec(),
             kind: jpki_profile::JpkiCertificate::from_certificate(&certificate).map(|c| c.kind).unwrap_or(jpki_profile::CertKind::Other),
             certificate,
         })
