@@ -80,6 +80,9 @@ async fn audit(ctx: &context::Context, command: AuditCommand) -> context::CliRes
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Two rustls providers are linked (aws-lc-rs for the server, ring for ureq's client): TLS in this
+    // process uses aws-lc-rs, the crypto library of the rest of openjpki.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let default_level = if matches!(cli.command, Command::Serve(_) | Command::Card(card::CardCommand::Emulate { .. })) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -36,6 +36,7 @@ pub struct PlatformState {
     pub recorder: crate::recorder::Recorder,
     /// Presentations of the card-substitute record; `None` until IACA roots are configured.
     pub mdoc: Option<Arc<MdocService>>,
+    pub keys: tenants::KeyCache,
 }
 
 impl PlatformState {
@@ -47,6 +48,7 @@ impl PlatformState {
             admin_token_hash: admin_token.map(|t| jpki_crypto::sha256(t.as_bytes())),
             metrics: Default::default(),
             mdoc: None,
+            keys: Default::default(),
         }
     }
 
@@ -132,7 +134,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 async fn tenant(state: &PlatformState, headers: &HeaderMap) -> Result<Tenant, ApiError> {
     let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send a valid API key as Authorization: Bearer <key>");
     let key = bearer(headers).ok_or_else(unauthorized)?;
-    tenants::authenticate(&state.db, key).await?.ok_or_else(unauthorized)
+    state.keys.authenticate(&state.db, key).await?.ok_or_else(unauthorized)
 }
 
 fn admin(state: &PlatformState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -197,6 +199,7 @@ async fn add_key(State(state): AppState, headers: HeaderMap, Path(id): Path<Stri
 async fn revoke_key(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     admin(&state, &headers)?;
     tenants::revoke_key(&state.db, &id).await?;
+    state.keys.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -87,17 +87,55 @@ pub async fn revoke_key(db: &Database, key_id: &str) -> Result<(), PlatformError
     Ok(())
 }
 
-/// The tenant an API key belongs to, if the key is known and not revoked.
-pub async fn authenticate(db: &Database, api_key: &str) -> Result<Option<Tenant>, PlatformError> {
-    if !api_key.starts_with(KEY_PREFIX) {
-        return Ok(None);
-    }
+/// The tenant of the key whose hash is `hash`, if the key is known and not revoked.
+async fn lookup(db: &Database, hash: &str) -> Result<Option<Tenant>, PlatformError> {
     let row: Option<(String, String, i32)> = sqlx::query_as(
         "SELECT t.id, t.name, t.number_law_authorized FROM tenant_key k JOIN tenant t ON t.id = k.tenant_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
-    .bind(key_hash(api_key))
+    .bind(hash)
     .fetch_optional(db.pool())
     .await?;
     Ok(row.map(|(id, name, law)| Tenant { id, name, number_law_authorized: law != 0 }))
+}
+
+/// Keys that authenticated recently, so a busy tenant's requests do not each query the database. An entry
+/// is trusted for [`KeyCache::TTL`]: a key revoked through this process stops working at once (the cache
+/// is emptied), one revoked through another process sharing the database within that time. Unknown keys
+/// are never cached.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, (Tenant, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Most keys held; beyond this the cache starts over (a bound on memory, not a policy).
+    const MAX_ENTRIES: usize = 10_000;
+
+    /// The tenant an API key belongs to, if the key is known and not revoked.
+    pub async fn authenticate(&self, db: &Database, api_key: &str) -> Result<Option<Tenant>, PlatformError> {
+        if !api_key.starts_with(KEY_PREFIX) {
+            return Ok(None);
+        }
+        let hash = key_hash(api_key);
+        let fresh = |at: &std::time::Instant| at.elapsed() < Self::TTL;
+        if let Some((tenant, _)) = self.entries.read().unwrap_or_else(|p| p.into_inner()).get(&hash).filter(|(_, at)| fresh(at)) {
+            return Ok(Some(tenant.clone()));
+        }
+        let found = lookup(db, &hash).await?;
+        if let Some(tenant) = &found {
+            let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(hash, (tenant.clone(), std::time::Instant::now()));
+        }
+        Ok(found)
+    }
+
+    /// Forgets every key (after a revocation).
+    pub fn clear(&self) {
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
 }

@@ -100,6 +100,11 @@ pub fn signed_by(cert: &Certificate, der: &[u8], issuer: &Anchor) -> bool {
 /// Validates an end-entity certificate (DER) against `trust` at `at`.
 pub fn validate(der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
     let certificate = Certificate::from_der(der).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
+    validate_decoded(certificate, der, trust, at)
+}
+
+/// [`validate`] for a certificate already decoded from `der`.
+pub fn validate_decoded(certificate: Certificate, der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
     let jpki = JpkiCertificate::from_certificate(&certificate).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
     let issuer_der = certificate.tbs_certificate.issuer.to_der().map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
     let mut named = trust.named(&issuer_der).peekable();

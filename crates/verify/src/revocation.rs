@@ -63,8 +63,8 @@ fn time_of(t: &x509_ocsp::OcspGeneralizedTime) -> OffsetDateTime {
 fn cert_id(cert: &ValidCertificate) -> Result<CertId, der::Error> {
     Ok(CertId {
         hash_algorithm: AlgorithmIdentifierOwned { oid: ID_SHA_1, parameters: Some(Any::from(Null)) },
-        issuer_name_hash: OctetString::new(jpki_crypto::sha1(&cert.issuer.subject_der))?,
-        issuer_key_hash: OctetString::new(jpki_crypto::sha1(&cert.issuer.public_key))?,
+        issuer_name_hash: OctetString::new(cert.issuer.name_hash)?,
+        issuer_key_hash: OctetString::new(cert.issuer.key_hash)?,
         serial_number: cert.certificate.tbs_certificate.serial_number.clone(),
     })
 }
@@ -196,16 +196,18 @@ impl OcspChecker {
 
     /// The status of `cert` at `now`, from the cache while a response is fresh, else from the responder.
     pub fn status(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
-        let request = request(cert).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
-        if let Some(cached) = self.cache.lock().expect("cache lock").get(&request) {
+        // The CertID's fields (issuer name and key hashes, serial) identify the certificate.
+        let key = [&cert.issuer.name_hash[..], &cert.issuer.key_hash, cert.certificate.tbs_certificate.serial_number.as_bytes()].concat();
+        if let Some(cached) = self.cache.lock().expect("cache lock").get(&key) {
             if cached.next_update.is_some_and(|n| n >= now) {
                 return Ok(RevocationStatus { method: "ocsp_cached", ..cached.clone() });
             }
         }
+        let request = request(cert).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
         let response = self.transport.post(&self.url, &request).map_err(RevocationProblem::Unavailable)?;
         let status = check_response(cert, &response, now)?;
         if status.next_update.is_some() {
-            self.cache.lock().expect("cache lock").insert(request, status.clone());
+            self.cache.lock().expect("cache lock").insert(key, status.clone());
         }
         Ok(status)
     }
@@ -245,7 +247,7 @@ impl CrlStore {
         let tbs = crl.tbs_cert_list.to_der().map_err(|e| bad(e.to_string()))?;
         let scheme = crate::algorithms::rsa_scheme(&crl.signature_algorithm, None).map_err(|e| bad(e.to_string()))?;
         let signature = crl.signature.as_bytes().ok_or_else(|| bad("signature is not whole bytes".into()))?;
-        if !trust.named(&issuer).any(|a| jpki_crypto::verify_rsa(scheme, &a.public_key, &tbs, signature)) {
+        if !trust.named(&issuer).any(|a| a.verifies(scheme, &tbs, signature)) {
             return Err(bad(format!("not signed by a trust anchor named {}", crl.tbs_cert_list.issuer)));
         }
         let list = jpki_profile::revocation_list::RevocationList::from_der(der).map_err(|e| bad(e.to_string()))?;

@@ -63,6 +63,8 @@ impl CmsProblem {
 /// A SignedData whose signature verifies with the certificate it names (not yet trusted).
 #[derive(Debug, Clone)]
 pub struct SignedContent {
+    /// The signer's certificate, decoded, and its DER.
+    pub signer: Certificate,
     pub signer_certificate: Vec<u8>,
     pub digest: Digest,
     pub scheme: RsaScheme,
@@ -143,7 +145,7 @@ pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<SignedContent, CmsP
     if !jpki_crypto::verify_rsa(scheme, public_key, &signed_bytes, signer.signature.as_bytes()) {
         return Err(CmsProblem::BadSignature);
     }
-    Ok(SignedContent { signer_certificate: certificate.to_der().map_err(malformed)?, digest, scheme, signing_time, content })
+    Ok(SignedContent { signer_certificate: certificate.to_der().map_err(malformed)?, signer: certificate.clone(), digest, scheme, signing_time, content })
 }
 
 /// Builds a CMS SignedData (RFC 5652 §5) over `content` signed by the holder of `certificate` (DER):

@@ -31,6 +31,9 @@ pub struct Anchor {
     /// The key parsed once for sha256WithRSAEncryption, J-LIS's signature algorithm (`None` if it is not
     /// a usable RSA key: certificates it issued are then checked with [`Anchor::public_key`]).
     pub sha256_key: Option<jpki_crypto::RsaSha256Key>,
+    /// SHA-1 of the subject name and of the key: the issuer half of an OCSP CertID (RFC 6960 §4.1.1).
+    pub name_hash: [u8; 20],
+    pub key_hash: [u8; 20],
 }
 
 impl Anchor {
@@ -44,11 +47,14 @@ impl Anchor {
 
     pub fn new(certificate: Certificate) -> Result<Anchor, der::Error> {
         let public_key = certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec();
+        let subject_der = certificate.tbs_certificate.subject.to_der()?;
         Ok(Anchor {
             sha256_key: jpki_crypto::RsaSha256Key::new(&public_key).ok(),
+            name_hash: jpki_crypto::sha1(&subject_der),
+            key_hash: jpki_crypto::sha1(&public_key),
+            subject_der,
             public_key,
             der: certificate.to_der()?,
-            subject_der: certificate.tbs_certificate.subject.to_der()?,
             kind: jpki_profile::JpkiCertificate::from_certificate(&certificate).map(|c| c.kind).unwrap_or(jpki_profile::CertKind::Other),
             certificate,
         })
@@ -96,8 +102,7 @@ impl TrustStore {
     }
 
     /// Anchors whose subject is `issuer_der` (a certificate's issuer name, DER).
-    pub fn named(&self, issuer_der: &[u8]) -> impl Iterator<Item = &Anchor> + '_ {
-        let issuer = issuer_der.to_vec();
-        self.anchors.iter().filter(move |a| a.subject_der == issuer)
+    pub fn named<'a>(&'a self, issuer_der: &'a [u8]) -> impl Iterator<Item = &'a Anchor> + 'a {
+        self.anchors.iter().filter(move |a| a.subject_der == issuer_der)
     }
 }

@@ -84,7 +84,7 @@ impl Verifier {
     /// an `Err` (the caller's mistake); a readable signature that does not verify is an invalid result.
     pub fn verify_cms(&self, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Verification, CmsProblem> {
         match signed_data::verify(cms, content) {
-            Ok(signed) => Ok(self.verify_certificate(&signed.signer_certificate, now)),
+            Ok(signed) => Ok(self.check_certificate(chain::validate_decoded(signed.signer, &signed.signer_certificate, &self.trust, now), now)),
             Err(problem) if problem.is_malformed_input() => Err(problem),
             Err(problem) => Ok(Self::failed(problem.code(), problem.to_string(), now)),
         }
@@ -106,7 +106,12 @@ impl Verifier {
 
     /// The chain and revocation checks of a signer's certificate.
     pub fn verify_certificate(&self, certificate: &[u8], now: OffsetDateTime) -> Verification {
-        let valid = match chain::validate(certificate, &self.trust, now) {
+        self.check_certificate(chain::validate(certificate, &self.trust, now), now)
+    }
+
+    /// Revocation of a certificate that passed chain validation; the failure of one that did not.
+    fn check_certificate(&self, validated: Result<chain::ValidCertificate, CertificateProblem>, now: OffsetDateTime) -> Verification {
+        let valid = match validated {
             Ok(valid) => valid,
             Err(problem) => return self.certificate_failure(problem, now),
         };
