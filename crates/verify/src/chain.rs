@@ -54,8 +54,7 @@ impl CertificateProblem {
 pub struct ValidCertificate {
     pub jpki: JpkiCertificate,
     pub certificate: Certificate,
-    pub der: Vec<u8>,
-    pub issuer: Anchor,
+    pub issuer: std::sync::Arc<Anchor>,
 }
 
 impl ValidCertificate {
@@ -147,5 +146,5 @@ pub fn validate_decoded(certificate: Certificate, der: &[u8], trust: &TrustStore
     if usage.is_some_and(|u| !u.0.contains(KeyUsages::DigitalSignature)) {
         return Err(CertificateProblem::KeyUsage);
     }
-    Ok(ValidCertificate { jpki, certificate, der: der.to_vec(), issuer })
+    Ok(ValidCertificate { jpki, certificate, issuer })
 }

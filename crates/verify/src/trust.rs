@@ -3,6 +3,7 @@
 //! (`<data-dir>/trust/`). The code path is the same.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use der::{Decode, DecodePem, Encode};
 use x509_cert::Certificate;
@@ -63,12 +64,12 @@ impl Anchor {
 
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
-    anchors: Vec<Anchor>,
+    anchors: Vec<Arc<Anchor>>,
 }
 
 impl TrustStore {
     pub fn new(anchors: Vec<Anchor>) -> TrustStore {
-        TrustStore { anchors }
+        TrustStore { anchors: anchors.into_iter().map(Arc::new).collect() }
     }
 
     /// Every `.pem`, `.crt`, `.cer` and `.der` file in `dir`, PEM or DER.
@@ -89,7 +90,7 @@ impl TrustStore {
             } else {
                 Certificate::from_der(&bytes).map_err(|e| not_cert(e.to_string()))?
             };
-            anchors.push(Anchor::new(cert).map_err(|e| not_cert(e.to_string()))?);
+            anchors.push(Arc::new(Anchor::new(cert).map_err(|e| not_cert(e.to_string()))?));
         }
         if anchors.is_empty() {
             return Err(TrustError::Empty(dir.display().to_string()));
@@ -97,12 +98,12 @@ impl TrustStore {
         Ok(TrustStore { anchors })
     }
 
-    pub fn anchors(&self) -> &[Anchor] {
+    pub fn anchors(&self) -> &[Arc<Anchor>] {
         &self.anchors
     }
 
     /// Anchors whose subject is `issuer_der` (a certificate's issuer name, DER).
-    pub fn named<'a>(&'a self, issuer_der: &'a [u8]) -> impl Iterator<Item = &'a Anchor> + 'a {
+    pub fn named<'a>(&'a self, issuer_der: &'a [u8]) -> impl Iterator<Item = &'a Arc<Anchor>> + 'a {
         self.anchors.iter().filter(move |a| a.subject_der == issuer_der)
     }
 }

@@ -61,8 +61,6 @@ pub struct Verification {
     pub revocation: Option<RevocationStatus>,
     #[serde(with = "time::serde::rfc3339")]
     pub verified_at: OffsetDateTime,
-    #[serde(skip)]
-    pub signer_certificate: Option<Vec<u8>>,
 }
 
 /// Trust anchors plus a revocation source: everything a verification needs.
@@ -77,7 +75,7 @@ pub struct Verifier {
 
 impl Verifier {
     fn failed(code: &'static str, message: String, now: OffsetDateTime) -> Verification {
-        Verification { valid: false, failure: Some(Failure { code, message }), signer: None, revocation: None, verified_at: now, signer_certificate: None }
+        Verification { valid: false, failure: Some(Failure { code, message }), signer: None, revocation: None, verified_at: now }
     }
 
     /// Verifies a CMS SignedData (DER), with detached `content` when it carries none. Malformed input is
@@ -142,7 +140,7 @@ impl Verifier {
             }
             Err(problem) => (Some(Failure { code: "revocation_unavailable", message: problem.to_string() }), None),
         };
-        Verification { valid: failure.is_none(), failure, signer, revocation, verified_at: now, signer_certificate: Some(valid.der) }
+        Verification { valid: failure.is_none(), failure, signer, revocation, verified_at: now }
     }
 
     fn certificate_failure(&self, problem: CertificateProblem, now: OffsetDateTime) -> Verification {
