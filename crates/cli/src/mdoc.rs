@@ -25,7 +25,7 @@ use crate::card::{pin_or_prompt, write_file, CardSource};
 use crate::context::{display, CliError, CliResult, Context};
 use crate::output::emit;
 
-fn read(path: &std::path::Path, what: &str) -> CliResult<Vec<u8>> {
+pub(crate) fn read(path: &std::path::Path, what: &str) -> CliResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError::Usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
@@ -253,19 +253,27 @@ fn items(names: &[String]) -> CliResult<ItemsRequest> {
     Ok(ItemsRequest { doc_type: mnc::DOC_TYPE.into(), elements })
 }
 
-/// A reader certificate chain (PEM), its key (PKCS#8 DER) and the DNS name it certifies.
-struct ReaderFiles {
-    key: jpki_crypto::EcKey,
-    chain: Vec<Vec<u8>>,
-    dns_name: Option<String>,
+/// A reader certificate chain (PEM, leaf first), its key (PKCS#8 DER), the DNS name it certifies and
+/// whether it carries the Number Act mark.
+pub(crate) struct ReaderFiles {
+    pub key: jpki_crypto::EcKey,
+    pub chain: Vec<Vec<u8>>,
+    pub dns_name: Option<String>,
+    pub number_act: bool,
 }
 
-fn reader_files(cert: &std::path::Path, key: &std::path::Path) -> CliResult<ReaderFiles> {
+pub(crate) fn reader_files(cert: &std::path::Path, key: &std::path::Path) -> CliResult<ReaderFiles> {
     let chain = jpki_mdoc::trust::certificates_from_pem_or_der(&read(cert, "the reader certificate")?)
         .map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
-    let key = jpki_crypto::EcKey::from_pkcs8_der(&read(key, "the reader key")?).map_err(|e| CliError::Usage(format!("reader key {}: {e}", key.display())))?;
+    let key = jpki_crypto::EcKey::from_pkcs8_der(&read(key, "the reader key")?)
+        .map_err(|e| CliError::Usage(format!("reader key {}: {e} (PKCS#8 DER expected)", key.display())))?;
     let leaf = <x509_cert::Certificate as der::Decode>::from_der(&chain[0]).map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
-    Ok(ReaderFiles { key, chain, dns_name: jpki_mdoc::trust::san_dns_names(&leaf).into_iter().next() })
+    Ok(ReaderFiles {
+        key,
+        dns_name: jpki_mdoc::trust::san_dns_names(&leaf).into_iter().next(),
+        number_act: jpki_mdoc::trust::has_policy(&leaf, mnc::NUMBER_ACT_VERIFIER_POLICY),
+        chain,
+    })
 }
 
 /// The verifier of `--iaca` (default the data directory's) and `--status-list` (default: fetch).

@@ -169,24 +169,11 @@ async fn platform_router(
     Ok(jpki_platform::api::router(std::sync::Arc::new(state)))
 }
 
-fn read_file(path: &std::path::Path, what: &str) -> CliResult<Vec<u8>> {
-    std::fs::read(path).map_err(|e| CliError::Usage(format!("cannot read {what} {}: {e}", path.display())))
-}
-
-/// A reader certificate and its key from files: the client id is its first subjectAltName DNS name,
-/// and it may ask for the My Number when it carries the Number Act mark.
+/// The platform's reader certificate from files: the client id is its first subjectAltName DNS name.
 fn reader_credential(cert: &std::path::Path, key: &std::path::Path) -> CliResult<ReaderCredential> {
-    let chain = jpki_mdoc::trust::certificates_from_pem_or_der(&read_file(cert, "the reader certificate")?)
-        .map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
-    let key = jpki_crypto::EcKey::from_pkcs8_der(&read_file(key, "the reader key")?)
-        .map_err(|e| CliError::Usage(format!("reader key {}: {e} (PKCS#8 DER expected)", key.display())))?;
-    let leaf = <x509_cert::Certificate as der::Decode>::from_der(&chain[0]).map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
-    let dns_name = jpki_mdoc::trust::san_dns_names(&leaf)
-        .into_iter()
-        .next()
-        .ok_or_else(|| CliError::Usage(format!("reader certificate {} names no DNS name (subjectAltName)", cert.display())))?;
-    let number_act = jpki_mdoc::trust::has_policy(&leaf, jpki_mdoc::mnc::NUMBER_ACT_VERIFIER_POLICY);
-    Ok(ReaderCredential { key, chain, dns_name, number_act })
+    let files = crate::mdoc::reader_files(cert, key)?;
+    let dns_name = files.dns_name.ok_or_else(|| CliError::Usage(format!("reader certificate {} names no DNS name (subjectAltName)", cert.display())))?;
+    Ok(ReaderCredential { key: files.key, chain: files.chain, dns_name, number_act: files.number_act })
 }
 
 /// The presentation verifier: IACA roots, the platform's reader certificate, and the records' status
@@ -197,7 +184,7 @@ async fn mdoc_service(ctx: &Context, iaca: Option<std::path::PathBuf>, reader: O
         tracing::warn!("no IACA roots ({}): /v1/mdoc is disabled", path.display());
         return Ok(None);
     }
-    let roots = jpki_mdoc::trust::Roots::from_pem_or_der(&read_file(&path, "the IACA roots")?).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let roots = jpki_mdoc::trust::Roots::from_pem_or_der(&crate::mdoc::read(&path, "the IACA roots")?).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     let (reader, status) = match sandbox {
         Some(issuer) => {
             let reader = match reader {
