@@ -408,6 +408,13 @@ pub struct VerifyArgs {
     /// The issuer's status list token, saved; without it the list the record names is fetched.
     #[arg(long)]
     status_list: Option<PathBuf>,
+    /// Verify as of this time (RFC 3339) instead of now.
+    #[arg(long, value_parser = parse_time)]
+    at: Option<time::OffsetDateTime>,
+}
+
+fn parse_time(s: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| format!("{s:?} is not an RFC 3339 time: {e}"))
 }
 
 pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
@@ -415,6 +422,6 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
     let request: serde_json::Value = serde_json::from_slice(&read(&args.request, "the request")?).map_err(|e| CliError::Usage(format!("request: {e}")))?;
     let request = PresentationRequest::from_own_request(&request, args.origin.as_deref())?;
     let body: serde_json::Value = serde_json::from_slice(&read(&args.response, "the response")?).map_err(|e| CliError::Usage(format!("response: {e}")))?;
-    report(ctx, &verifier.verify(&request, &request.device_response(&body)?, jpki_issuer::now())?);
+    report(ctx, &verifier.verify(&request, &request.device_response(&body)?, args.at.unwrap_or_else(jpki_issuer::now))?);
     Ok(())
 }

@@ -91,6 +91,13 @@ fn a_phone_presents_its_record_and_the_verifier_checks_it() {
         let err = String::from_utf8(verify(&sb, &req, tampered.to_str().unwrap(), None).stderr).unwrap();
         assert!(err.contains("does not match its digest"), "{err}");
 
+        // Expired: a year and a month on, the record's MSO (valid one year) has expired, its document
+        // signer certificate (457 days) not yet.
+        let later = (time::OffsetDateTime::now_utc() + time::Duration::days(400)).format(&time::format_description::well_known::Rfc3339).unwrap();
+        let out = sb.run(&["mdoc", "verify", "--request", &req, "--response", &resp, "--status-list", &status, "--at", &later]);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("mobile security object expired"), "{err}");
+
         // Replayed against another request (another nonce): the device signature does not verify.
         let req2 = request(&sb, "req2.json", "full_name_unicode,resident_address_unicode,age_over_20,portrait", None);
         let err = String::from_utf8(verify(&sb, &req2, &resp, None).stderr).unwrap();

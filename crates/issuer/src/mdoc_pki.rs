@@ -37,7 +37,11 @@ pub const STATUS_LIST_TTL_SECONDS: i64 = 300;
 const ISSUER_URI: &str = "https://issuer.sandbox.openjpki.invalid/";
 const ROOT_YEARS: i32 = 10;
 /// Annex B.1.4 caps a document signer's validity at 457 days.
-const SIGNER_DAYS: i64 = 365;
+const SIGNER_DAYS: i64 = 457;
+/// How long a record (its MSO) is valid. A document signer signs records only while it has at least
+/// this long to live, so every record expires before its signer's certificate; then a new signer
+/// takes over (the IACA, which verifiers trust, stays).
+pub const RECORD_DAYS: i64 = 365;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -65,6 +69,11 @@ pub struct Credential {
 impl Credential {
     pub fn certificate_pem(&self) -> String {
         jpki_card::card_dir::pem("CERTIFICATE", &self.certificate_der)
+    }
+
+    fn not_after(&self) -> Result<OffsetDateTime, IssuerError> {
+        let cert = Certificate::from_der(&self.certificate_der)?;
+        OffsetDateTime::from_unix_timestamp(cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs() as i64).map_err(|_| IssuerError::Time)
     }
 
     fn subject(&self) -> Result<Name, IssuerError> {
@@ -122,9 +131,7 @@ fn leaf(issuer: &Credential, subject: Name, eku: const_oid::ObjectIdentifier, dn
         let policies = policies.iter().map(|&p| PolicyInformation { policy_identifier: p, policy_qualifiers: None }).collect();
         extensions.push(extension(ID_CE_CERTIFICATE_POLICIES, false, &CertificatePolicies(policies))?);
     }
-    let issuer_not_after = OffsetDateTime::from_unix_timestamp(issuer_cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs() as i64)
-        .map_err(|_| IssuerError::Time)?;
-    let not_after = (at + Duration::days(SIGNER_DAYS)).min(issuer_not_after);
+    let not_after = (at + Duration::days(SIGNER_DAYS)).min(issuer.not_after()?);
     let spec = CertSpec { serial: &random_serial(), subject, subject_key: CertKey::Ec(&key), not_before: at, not_after, extensions };
     let certificate_der = sign_certificate(spec, &issuer.subject()?, CertKey::Ec(&issuer.key))?;
     Ok(Credential { certificate_der, key })
@@ -155,13 +162,27 @@ impl Issuer {
         self.mdoc_key(role).await?.ok_or(IssuerError::NotInitialized)
     }
 
-    /// The IACA, document signer and reader CA, created on first use.
+    /// The IACA, document signer and reader CA, created on first use; the document signer is replaced
+    /// when it has less than [`RECORD_DAYS`] left.
     pub async fn mdoc_pki(&self) -> Result<MdocPki, IssuerError> {
         let at = now();
         let iaca = self.mdoc_key_or_create(Role::Iaca, || root("openjpki sandbox IACA", at)).await?;
-        let signer = self
-            .mdoc_key_or_create(Role::DocumentSigner, || leaf(&iaca, sandbox_name("openjpki sandbox document signer")?, EKU_MDL_DS, None, &[], at))
-            .await?;
+        let new_signer = || leaf(&iaca, sandbox_name("openjpki sandbox document signer")?, EKU_MDL_DS, None, &[], at);
+        let mut signer = self.mdoc_key_or_create(Role::DocumentSigner, new_signer).await?;
+        let made = if signer.not_after()? < at + Duration::days(RECORD_DAYS) { Some(new_signer()?) } else { None };
+        // (Near the IACA's own end a new signer would not live longer: keep the one there is.)
+        if let Some(made) = made.filter(|m| m.not_after().is_ok_and(|n| signer.not_after().is_ok_and(|old| n > old))) {
+            // Compare and swap: of two processes renewing at once, one signer wins and both use it.
+            sqlx::query("UPDATE issuer_mdoc_key SET certificate = $1, private_key = $2, created_at = $3 WHERE role = $4 AND certificate = $5")
+                .bind(made.certificate_der.clone())
+                .bind(made.key.pkcs8_der().to_vec())
+                .bind(at.unix_timestamp())
+                .bind(Role::DocumentSigner.as_str())
+                .bind(signer.certificate_der.clone())
+                .execute(self.db.pool())
+                .await?;
+            signer = self.mdoc_key(Role::DocumentSigner).await?.ok_or(IssuerError::NotInitialized)?;
+        }
         let reader_ca = self.mdoc_key_or_create(Role::ReaderCa, || root("openjpki sandbox reader CA", at)).await?;
         Ok(MdocPki { iaca, document_signer: DocumentSigner { key: signer.key, chain: vec![signer.certificate_der] }, reader_ca })
     }
@@ -223,5 +244,33 @@ impl jpki_verify::presentation::StatusListSource for InProcessStatusList {
             return Err(format!("{uri} is not this issuer's status list ({STATUS_LIST_URI})"));
         }
         self.runtime.block_on(self.issuer.status_list_token()).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_document_signer_with_less_than_a_record_lifetime_left_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = jpki_store::Database::open(&jpki_store::Database::sqlite_url(&dir.path().join("jpki.sqlite3"))).await.unwrap();
+        let (issuer, _) = Issuer::init(db).await.unwrap();
+        let first = issuer.mdoc_pki().await.unwrap();
+        assert_eq!(issuer.mdoc_pki().await.unwrap().document_signer.chain, first.document_signer.chain, "a young signer is kept");
+
+        // A signer made 200 days ago has 257 days left: less than a record's 365.
+        let old = leaf(&first.iaca, sandbox_name("openjpki sandbox document signer").unwrap(), EKU_MDL_DS, None, &[], now() - Duration::days(200)).unwrap();
+        sqlx::query("UPDATE issuer_mdoc_key SET certificate = $1, private_key = $2 WHERE role = 'document_signer'")
+            .bind(old.certificate_der.clone())
+            .bind(old.key.pkcs8_der().to_vec())
+            .execute(issuer.db.pool())
+            .await
+            .unwrap();
+        let renewed = issuer.mdoc_pki().await.unwrap();
+        assert_ne!(renewed.document_signer.chain[0], old.certificate_der);
+        let renewed = Credential { certificate_der: renewed.document_signer.chain[0].clone(), key: renewed.document_signer.key };
+        assert!(renewed.not_after().unwrap() >= now() + Duration::days(RECORD_DAYS));
+        assert_eq!(issuer.mdoc_pki().await.unwrap().document_signer.chain[0], renewed.certificate_der, "and kept from then on");
     }
 }

@@ -117,7 +117,7 @@ impl Issuer {
         let record_id = jpki_store::new_id("mnc");
         let pki = self.mdoc_pki().await?;
         let device_key = EcKey::generate_p256()?;
-        let record_valid_until = expires_at.min(at + time::Duration::days(365));
+        let record_valid_until = expires_at.min(at + time::Duration::days(crate::mdoc_pki::RECORD_DAYS));
 
         let pins = BTreeMap::from([(PinKind::Signature, pins.signature.clone()), (PinKind::Authentication, pins.authentication.clone())]);
         let state = self.device_state(&phone_id, Device::Smartphone, &person, (at, expires_at), &certs, proof.photo.clone(), &pins)?;
