@@ -140,6 +140,8 @@ fn run(sb: &Sandbox) {
         (json!({ "elements": ["age_over_18"], "purpose": "", "response_uri": "https://shop.example/cb" }), 400, "invalid_purpose"),
         (json!({ "elements": ["age_over_18"], "purpose": "x" }), 400, "invalid_destination"),
         (json!({ "elements": ["age_over_18"], "purpose": "x", "response_uri": "ftp://shop.example" }), 400, "invalid_destination"),
+        (json!({ "elements": ["age_over_18"], "purpose": "x", "response_uri": "http://localhost.evil.example/cb" }), 400, "invalid_destination"),
+        (json!({ "elements": ["age_over_18"], "purpose": "x", "response_uri": "https://user@shop.example/cb" }), 400, "invalid_destination"),
         (json!({ "elements": ["age_over_18"], "purpose": "x", "origin": "https://shop.example/path" }), 400, "invalid_destination"),
         (json!({ "elements": ["individual_number_unicode"], "purpose": "x", "origin": "https://shop.example" }), 403, "number_law_not_authorized"),
     ] {

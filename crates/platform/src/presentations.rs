@@ -91,16 +91,25 @@ impl RequestRefusal {
     }
 }
 
-/// An `https://` (or, for development, `http://localhost`) URL with a host and nothing after `#`.
+/// An `https://` URL with a host (or, for development, `http://localhost` or `http://127.0.0.1`), with no
+/// fragment; with `origin_only`, nothing after the authority.
 fn web_url(value: &str, what: &str, origin_only: bool) -> Result<(), RequestRefusal> {
     let bad = |why: &str| RequestRefusal::BadDestination(format!("{what} {value:?}: {why}"));
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://").filter(|r| r.starts_with("localhost") || r.starts_with("127.0.0.1")))
-        .ok_or_else(|| bad("must be https:// (http:// only for localhost)"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() || value.len() > 2000 || value.chars().any(|c| c.is_control() || c.is_whitespace()) || value.contains('#') {
-        return Err(bad("not a URL with a host"));
+    if value.len() > 2000 || value.chars().any(|c| c.is_control() || c.is_whitespace()) || value.contains('#') {
+        return Err(bad("not a URL (too long, spaces, or a fragment)"));
+    }
+    let (secure, rest) = match (value.strip_prefix("https://"), value.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        _ => return Err(bad("must be https://")),
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    if host.is_empty() || authority.contains('@') {
+        return Err(bad("no host"));
+    }
+    if !secure && !["localhost", "127.0.0.1"].contains(&host) {
+        return Err(bad("must be https:// (http:// only for localhost)"));
     }
     if origin_only && authority.len() != rest.len() {
         return Err(bad("an origin is scheme://host[:port], with no path"));
