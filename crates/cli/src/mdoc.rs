@@ -289,12 +289,10 @@ fn presentation_verifier(ctx: &Context, iaca: Option<PathBuf>, status_list: Opti
 
 fn report(ctx: &Context, verified: &VerifiedPresentation) {
     let doc = &verified.document;
-    let elements: serde_json::Map<String, serde_json::Value> =
-        doc.elements.iter().map(|e| (format!("{}/{}", e.namespace, e.identifier), value_to_json(&e.value))).collect();
-    let report = json!({ "valid": true, "doc_type": doc.doc_type, "signer": doc.signer, "iaca": doc.iaca, "status": verified.status, "elements": elements });
+    let report = json!({ "valid": true, "doc_type": doc.doc_type, "signer": doc.signer, "iaca": doc.iaca, "status": verified.status, "elements": doc.elements_json() });
     emit(ctx, &report, || {
         let mut lines = vec![format!("valid {} signed by {} (status: {})", doc.doc_type, doc.signer, verified.status)];
-        lines.extend(doc.elements.iter().filter(|e| e.identifier != mnc::PORTRAIT).map(|e| format!("  {}/{} = {}", e.namespace, e.identifier, value_to_json(&e.value))));
+        lines.extend(doc.elements.iter().filter(|e| e.identifier != mnc::PORTRAIT).map(|e| format!("  {} = {}", e.path(), value_to_json(&e.value))));
         lines.join("\n")
     });
 }

@@ -36,6 +36,13 @@ pub struct DisclosedElement {
     pub value: Value,
 }
 
+impl DisclosedElement {
+    /// `namespace/identifier`: how elements are named to relying parties.
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.namespace, self.identifier)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct VerifiedDocument {
     pub doc_type: String,
@@ -48,6 +55,11 @@ pub struct VerifiedDocument {
 }
 
 impl VerifiedDocument {
+    /// The disclosed elements as JSON, by [`DisclosedElement::path`].
+    pub fn elements_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.elements.iter().map(|e| (e.path(), value_to_json(&e.value))).collect()
+    }
+
     pub fn element(&self, namespace: &str, identifier: &str) -> Option<&Value> {
         self.elements.iter().find(|e| e.namespace == namespace && e.identifier == identifier).map(|e| &e.value)
     }

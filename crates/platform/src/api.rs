@@ -118,6 +118,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
 /// How the revocation information a check used was provided, for the fee table.
 fn provision_method(revocation: &jpki_verify::revocation::RevocationStatus) -> ProvisionMethod {
     if revocation.method == "crl" {
@@ -230,7 +234,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
         "failure": result.failure,
         "signer": result.signer,
         "revocation": result.revocation,
-        "verified_at": result.verified_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "verified_at": rfc3339(result.verified_at),
     });
 
     let metered = match (signer, &result.revocation) {
@@ -430,7 +434,7 @@ async fn new_presentation_request(State(state): AppState, headers: HeaderMap, Bo
         StatusCode::CREATED,
         Json(json!({
             "request_id": id,
-            "expires_at": expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "expires_at": rfc3339(expires_at),
             "client_id": request.client_id,
             "nonce": request.nonce,
             "authorization_request": authorization_request,
@@ -468,12 +472,10 @@ async fn verify_presentation(State(state): AppState, headers: HeaderMap, Body(bo
         Ok(p) => p.status == "valid",
         Err(e) => matches!(e, jpki_mdoc::MdocError::Revoked(_)),
     };
-    let released: Vec<String> = verified.as_ref().map(|p| p.document.elements.iter().map(|e| format!("{}/{}", e.namespace, e.identifier)).collect()).unwrap_or_default();
-    let verified_at = now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let released: Vec<String> = verified.as_ref().map(|p| p.document.elements.iter().map(|e| e.path()).collect()).unwrap_or_default();
+    let verified_at = rfc3339(now);
     let (response, kept) = match &verified {
         Ok(p) => {
-            let elements: serde_json::Map<String, serde_json::Value> =
-                p.document.elements.iter().map(|e| (format!("{}/{}", e.namespace, e.identifier), jpki_mdoc::verify::value_to_json(&e.value))).collect();
             let common = json!({
                 "verification_id": id,
                 "request_id": body.request_id,
@@ -481,8 +483,8 @@ async fn verify_presentation(State(state): AppState, headers: HeaderMap, Body(bo
                 "doc_type": p.document.doc_type,
                 "issuer": { "document_signer": p.document.signer, "iaca": p.document.iaca },
                 "validity": {
-                    "signed": p.document.validity.signed.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                    "valid_until": p.document.validity.valid_until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    "signed": rfc3339(p.document.validity.signed),
+                    "valid_until": rfc3339(p.document.validity.valid_until),
                 },
                 "status": p.status,
                 "verified_at": verified_at,
@@ -491,7 +493,7 @@ async fn verify_presentation(State(state): AppState, headers: HeaderMap, Body(bo
             let mut kept = common.clone();
             kept["elements_disclosed"] = json!(released);
             let mut response = common;
-            response["elements"] = serde_json::Value::Object(elements);
+            response["elements"] = serde_json::Value::Object(p.document.elements_json());
             (response, kept)
         }
         Err(e) => {

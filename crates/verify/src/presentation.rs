@@ -8,7 +8,7 @@
 //! scanning the holder's engagement QR code.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jpki_crypto::EcKey;
@@ -62,7 +62,7 @@ impl StatusListSource for FixedStatusList {
 pub struct StatusLists {
     source: Box<dyn StatusListSource>,
     reuse_until_expiry: bool,
-    cache: Mutex<HashMap<String, VerifiedStatusList>>,
+    cache: Mutex<HashMap<String, Arc<VerifiedStatusList>>>,
 }
 
 impl StatusLists {
@@ -77,7 +77,7 @@ impl StatusLists {
             Some(list) => list,
             None => {
                 let token = self.source.fetch(&reference.uri).map_err(MdocError::StatusUnavailable)?;
-                let list = verify_token(&token, &reference.uri, roots, at)?;
+                let list = Arc::new(verify_token(&token, &reference.uri, roots, at)?);
                 if self.reuse_until_expiry {
                     self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.uri.clone(), list.clone());
                 }
