@@ -244,6 +244,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
         }
         _ => None,
     };
+    let response = response.to_string();
     let record = crate::recorder::CheckRecord {
         id: id.clone(),
         tenant_id: tenant.id.clone(),
@@ -254,7 +255,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
         certificate_kind: signer.map(|s| s.certificate_kind),
         revocation_method: result.revocation.as_ref().map(|r| r.method),
         at: now,
-        result: response.to_string(),
+        result: response.clone(),
         metered,
         audit_action: "signature.verify",
         purpose: body.purpose.clone(),
@@ -262,7 +263,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
         audit_detail: json!({ "verification_id": id, "certificate_serial": signer.map(|s| &s.certificate_serial), "released": ["4_info"] }),
     };
     state.recorder.record(record).await?;
-    Ok(Json(response).into_response())
+    Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
 }
 
 async fn get_verification(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -32,10 +32,10 @@ pub async fn append(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entry: &Entry<'_>
 
 /// Appends `entries` in order within `tx`, taking the chain head once; returns the last sequence number.
 pub async fn append_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entries: &[Entry<'_>]) -> Result<i64, PlatformError> {
-    // Taking the head row's lock first serializes appends across processes (SQLite: the write lock of
-    // BEGIN IMMEDIATE already does; PostgreSQL: the row lock of this UPDATE).
-    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(&mut **tx).await?;
-    let (mut seq, mut prev): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut **tx).await?;
+    // Reading the head through an UPDATE takes its lock first, which serializes appends across processes
+    // (SQLite: the write lock of BEGIN IMMEDIATE already does; PostgreSQL: the row lock of this UPDATE).
+    let (mut seq, mut prev): (i64, String) =
+        sqlx::query_as("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash").fetch_one(&mut **tx).await?;
     // 9 parameters a row; 100 rows stay far below SQLite's and PostgreSQL's parameter limits.
     for chunk in entries.chunks(100) {
         let sql = format!(

@@ -4,6 +4,7 @@
 //! checks share one commit and one turn at the audit chain's lock instead of queueing for it one by one.
 
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
+use jpki_store::sqlx::pool::PoolConnection;
 use jpki_store::{sqlx, Database};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -60,6 +61,9 @@ impl Recorder {
 }
 
 async fn write_batches(db: Database, mut jobs: mpsc::Receiver<Job>) {
+    // The writer keeps its connection between batches (no trip through the pool each time); after a
+    // failed batch it takes a fresh one.
+    let mut conn = None;
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -68,8 +72,9 @@ async fn write_batches(db: Database, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let outcome = write(&db, &batch).await.map_err(|e| e.to_string());
+        let outcome = write(&db, &mut conn, &batch).await.map_err(|e| e.to_string());
         if let Err(e) = &outcome {
+            conn = None;
             tracing::error!("recording {} checks failed: {e}", batch.len());
         }
         for job in batch {
@@ -78,8 +83,12 @@ async fn write_batches(db: Database, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-async fn write(db: &Database, batch: &[Job]) -> Result<(), PlatformError> {
-    let mut tx = db.begin_write().await?;
+async fn write(db: &Database, held: &mut Option<PoolConnection<sqlx::Any>>, batch: &[Job]) -> Result<(), PlatformError> {
+    let conn = match held {
+        Some(conn) => conn,
+        None => held.insert(db.dedicated_writer().await?),
+    };
+    let mut tx = db.begin_write_on(conn).await?;
     // 10 parameters a row, 100 rows a statement.
     for chunk in batch.chunks(100) {
         let sql = format!(

@@ -61,6 +61,11 @@ pub struct PresentationAnswer {
 
 /// Decodes a base64 field (whitespace ignored); the error names the field.
 pub fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, String> {
-    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| format!("{name} is not base64: {e}"))
+    let engine = base64::engine::general_purpose::STANDARD;
+    let decoded = if value.bytes().any(|b| b.is_ascii_whitespace()) {
+        engine.decode(value.bytes().filter(|b| !b.is_ascii_whitespace()).collect::<Vec<u8>>())
+    } else {
+        engine.decode(value)
+    };
+    decoded.map_err(|e| format!("{name} is not base64: {e}"))
 }

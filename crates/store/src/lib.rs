@@ -38,6 +38,8 @@ pub enum Backend {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// Set once the background WAL checkpointer runs (SQLite; see [`Database::dedicated_writer`]).
+    checkpointing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Database {
@@ -53,7 +55,8 @@ impl Database {
         };
         let options = AnyConnectOptions::from_str(url).map_err(StoreError::Connect)?.disable_statement_logging();
         let pool_options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
+            // A connection to a local file does not go stale: no round trip to test it before each use.
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(8).test_before_acquire(false).after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL lets readers run beside the one writer. With WAL, synchronous = NORMAL keeps every commit
                     // across a process crash (kill -9) and the database consistent across a power loss, which may
@@ -70,7 +73,7 @@ impl Database {
             .await
             .map_err(StoreError::Connect)?;
         MIGRATIONS.run(&pool).await?;
-        Ok(Database { pool, backend })
+        Ok(Database { pool, backend, checkpointing: Default::default() })
     }
 
     /// The SQLite URL for a file, created on first use.
@@ -92,6 +95,40 @@ impl Database {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// A connection for a writer that keeps one to itself (a group-commit task). On SQLite its commits
+    /// no longer checkpoint the WAL into the database file, which stalls the committer for an fsync every
+    /// thousand pages; a background task checkpoints every second instead (PASSIVE: beside readers and
+    /// the writer, https://www.sqlite.org/wal.html#ckpt).
+    pub async fn dedicated_writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
+            if self.checkpointing.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Ok(conn);
+            }
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(1));
+                while !pool.is_closed() {
+                    every.tick().await;
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                        tracing::warn!("WAL checkpoint failed: {e}");
+                    }
+                }
+            });
+        }
+        Ok(conn)
+    }
+
+    /// [`Database::begin_write`] on a connection the caller holds (a writer that keeps one for itself).
+    pub async fn begin_write_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> Result<sqlx::Transaction<'c, sqlx::Any>, StoreError> {
+        use sqlx::Connection;
+        Ok(match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
         })
     }
 
@@ -189,6 +226,43 @@ mod tests {
             }
         }
         assert!(matches!(Database::open("mysql://x").await, Err(StoreError::UnsupportedUrl(_))));
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// The dedicated writer's commits stay in the WAL (no checkpoint on commit) until the background
+    /// checkpointer copies them into the database file, and they are durable in the WAL meanwhile.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_background_checkpointer_moves_a_writers_commits_into_the_database_file() {
+        let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("test.sqlite3");
+        let db = Database::open(&Database::sqlite_url(&file)).await.unwrap();
+        let mut writer = db.dedicated_writer().await.unwrap();
+        let before = std::fs::metadata(&file).unwrap().len();
+        let mut tx = db.begin_write_on(&mut writer).await.unwrap();
+        // 2 MB, under SQLite's automatic checkpoint (1,000 pages, 4 MB): only the background task moves it.
+        for i in 0..64 {
+            sqlx::query("INSERT INTO audit_log (seq, action, result, detail, at, prev_hash, hash) VALUES ($1, 'test', 'ok', $2, 0, '', '')")
+                .bind(i64::from(i))
+                .bind("x".repeat(32 * 1024))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(rows, 64);
+        let mut grown = std::fs::metadata(&file).unwrap().len();
+        for _ in 0..50 {
+            if grown >= before + 2_000_000 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            grown = std::fs::metadata(&file).unwrap().len();
+        }
+        assert!(grown >= before + 2_000_000, "the database file grew from {before} to {grown} bytes only: no checkpoint ran");
+        drop(writer);
+        db.close().await;
         std::fs::remove_dir_all(dir).ok();
     }
 }
