@@ -168,10 +168,12 @@ fn to_time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, ProfileError> {
 
 /// Purpose and class of a JPKI policy OID: `(purpose, class)` for `1.2.392.200149.8.5.1.<purpose>.<class>`.
 fn jpki_policy(oid: &ObjectIdentifier) -> Option<(u32, u32)> {
-    let arcs: Vec<u32> = oid.arcs().collect();
-    let base: Vec<u32> = oid::POLICY_ARC.arcs().collect();
-    match arcs.strip_prefix(base.as_slice()) {
-        Some([purpose, class]) => Some((*purpose, *class)),
+    let mut arcs = oid.arcs();
+    if !oid::POLICY_ARC.arcs().all(|base| arcs.next() == Some(base)) {
+        return None;
+    }
+    match (arcs.next(), arcs.next(), arcs.next()) {
+        (Some(purpose), Some(class), None) => Some((purpose, class)),
         _ => None,
     }
 }

@@ -5,9 +5,8 @@ use const_oid::db::rfc5912::{
     ID_MGF_1, ID_RSASSA_PSS, ID_SHA_256, ID_SHA_384, ID_SHA_512, RSA_ENCRYPTION, SHA_256_WITH_RSA_ENCRYPTION,
     SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
 };
-use der::{Decode, Encode};
 use jpki_crypto::{Digest, RsaScheme};
-use spki::AlgorithmIdentifierOwned;
+use spki::AlgorithmIdentifierRef;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlgorithmError {
@@ -19,7 +18,7 @@ pub enum AlgorithmError {
     PssParameters(String),
 }
 
-pub fn digest(alg: &AlgorithmIdentifierOwned) -> Result<Digest, AlgorithmError> {
+pub fn digest(alg: AlgorithmIdentifierRef<'_>) -> Result<Digest, AlgorithmError> {
     match alg.oid {
         ID_SHA_256 => Ok(Digest::Sha256),
         ID_SHA_384 => Ok(Digest::Sha384),
@@ -39,7 +38,7 @@ fn pkcs1_with(digest: Digest) -> RsaScheme {
 
 /// The RSA scheme of a signature algorithm. `rsaEncryption` (as CMS signer infos often say) takes its
 /// hash from `digest`, the signer's digest algorithm.
-pub fn rsa_scheme(alg: &AlgorithmIdentifierOwned, digest: Option<Digest>) -> Result<RsaScheme, AlgorithmError> {
+pub fn rsa_scheme(alg: AlgorithmIdentifierRef<'_>, digest: Option<Digest>) -> Result<RsaScheme, AlgorithmError> {
     match alg.oid {
         SHA_256_WITH_RSA_ENCRYPTION => Ok(RsaScheme::Pkcs1Sha256),
         SHA_384_WITH_RSA_ENCRYPTION => Ok(RsaScheme::Pkcs1Sha384),
@@ -51,13 +50,11 @@ pub fn rsa_scheme(alg: &AlgorithmIdentifierOwned, digest: Option<Digest>) -> Res
 }
 
 /// RSASSA-PSS-params (RFC 4055 §3.1): MGF1 with the message hash, any salt length.
-fn pss(alg: &AlgorithmIdentifierOwned) -> Result<RsaScheme, AlgorithmError> {
+fn pss(alg: AlgorithmIdentifierRef<'_>) -> Result<RsaScheme, AlgorithmError> {
     let bad = |reason: &str| AlgorithmError::PssParameters(reason.to_owned());
-    let params = alg.parameters.as_ref().ok_or_else(|| bad("missing (SHA-1 defaults are not accepted)"))?;
-    let der = params.to_der().map_err(|e| bad(&e.to_string()))?;
-    let params = pkcs1::RsaPssParams::from_der(&der).map_err(|e| bad(&e.to_string()))?;
-    let hash = AlgorithmIdentifierOwned { oid: params.hash.oid, parameters: None };
-    let hash = digest(&hash).map_err(|e| bad(&e.to_string()))?;
+    let params = alg.parameters.ok_or_else(|| bad("missing (SHA-1 defaults are not accepted)"))?;
+    let params: pkcs1::RsaPssParams<'_> = params.decode_as().map_err(|e| bad(&e.to_string()))?;
+    let hash = digest(AlgorithmIdentifierRef { oid: params.hash.oid, parameters: None }).map_err(|e| bad(&e.to_string()))?;
     if params.mask_gen.oid != ID_MGF_1 || params.mask_gen.parameters.as_ref().map(|p| p.oid) != Some(params.hash.oid) {
         return Err(bad("the mask generation function must be MGF1 with the message hash"));
     }

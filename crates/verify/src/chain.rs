@@ -4,6 +4,7 @@
 //! CA of the same purpose (signature certificates under the signature CA, authentication under the
 //! authentication CA), and the key usage allows signing.
 
+use der::referenced::OwnedToRef;
 use der::{Decode, Encode};
 use jpki_profile::{CertKind, JpkiCertificate};
 use serde::Serialize;
@@ -88,10 +89,24 @@ fn tbs_bytes(der: &[u8]) -> Option<&[u8]> {
     der.get(start..start.checked_add(len)?)
 }
 
+/// The issuer name's DER and the serial number's contents as they are in the certificate `der` (RFC
+/// 5280 §4.1.2.2, §4.1.2.4), read without decoding the rest.
+pub(crate) fn issuer_and_serial(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    use der::Reader;
+    let mut reader = der::SliceReader::new(tbs_bytes(der)?).ok()?;
+    der::Header::decode(&mut reader).ok()?;
+    if reader.peek_tag().ok()? == (der::Tag::ContextSpecific { constructed: true, number: der::TagNumber::N0 }) {
+        reader.tlv_bytes().ok()?;
+    }
+    let serial = reader.decode::<der::asn1::IntRef<'_>>().ok()?.as_bytes();
+    reader.tlv_bytes().ok()?;
+    Some((reader.tlv_bytes().ok()?, serial))
+}
+
 /// Whether `issuer` signed `cert`, whose DER is `der`.
 pub fn signed_by(cert: &Certificate, der: &[u8], issuer: &Anchor) -> bool {
     let Some(tbs) = tbs_bytes(der) else { return false };
-    let Ok(scheme) = algorithms::rsa_scheme(&cert.signature_algorithm, None) else { return false };
+    let Ok(scheme) = algorithms::rsa_scheme(cert.signature_algorithm.owned_to_ref(), None) else { return false };
     let Some(signature) = cert.signature.as_bytes() else { return false };
     issuer.verifies(scheme, tbs, signature)
 }
@@ -105,8 +120,8 @@ pub fn validate(der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<Va
 /// [`validate`] for a certificate already decoded from `der`.
 pub fn validate_decoded(certificate: Certificate, der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
     let jpki = JpkiCertificate::from_certificate(&certificate).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
-    let issuer_der = certificate.tbs_certificate.issuer.to_der().map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
-    let mut named = trust.named(&issuer_der).peekable();
+    let (issuer_der, _) = issuer_and_serial(der).ok_or_else(|| CertificateProblem::Malformed("no issuer name".into()))?;
+    let mut named = trust.named(issuer_der).peekable();
     if named.peek().is_none() {
         return Err(CertificateProblem::UnknownIssuer(jpki.issuer.clone()));
     }

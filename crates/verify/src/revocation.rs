@@ -12,6 +12,7 @@ use std::time::Duration;
 use const_oid::db::rfc5912::{ID_KP_OCSP_SIGNING, ID_SHA_1};
 use const_oid::db::rfc6960::ID_PKIX_OCSP_BASIC;
 use der::asn1::{Null, OctetString};
+use der::referenced::OwnedToRef;
 use der::{Any, Decode, Encode};
 use serde::Serialize;
 use spki::AlgorithmIdentifierOwned;
@@ -97,7 +98,7 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
     }
     let basic = BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(|e| bad(e.to_string()))?;
     let tbs = basic.tbs_response_data.to_der().map_err(|e| bad(e.to_string()))?;
-    let scheme = crate::algorithms::rsa_scheme(&basic.signature_algorithm, None).map_err(|e| bad(e.to_string()))?;
+    let scheme = crate::algorithms::rsa_scheme(basic.signature_algorithm.owned_to_ref(), None).map_err(|e| bad(e.to_string()))?;
     let signature = basic.signature.as_bytes().ok_or_else(|| bad("signature is not whole bytes".into()))?;
     let signed_by_ca = cert.issuer.verifies(scheme, &tbs, signature);
     let signed_by_delegate = || {
@@ -245,7 +246,7 @@ impl CrlStore {
         let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|e| bad(e.to_string()))?;
         let issuer = crl.tbs_cert_list.issuer.to_der().map_err(|e| bad(e.to_string()))?;
         let tbs = crl.tbs_cert_list.to_der().map_err(|e| bad(e.to_string()))?;
-        let scheme = crate::algorithms::rsa_scheme(&crl.signature_algorithm, None).map_err(|e| bad(e.to_string()))?;
+        let scheme = crate::algorithms::rsa_scheme(crl.signature_algorithm.owned_to_ref(), None).map_err(|e| bad(e.to_string()))?;
         let signature = crl.signature.as_bytes().ok_or_else(|| bad("signature is not whole bytes".into()))?;
         if !trust.named(&issuer).any(|a| a.verifies(scheme, &tbs, signature)) {
             return Err(bad(format!("not signed by a trust anchor named {}", crl.tbs_cert_list.issuer)));

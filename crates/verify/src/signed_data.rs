@@ -7,8 +7,9 @@ use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA, ID_SIGNING_TIME};
-use der::asn1::OctetString;
-use der::{Decode, Encode};
+use der::asn1::{AnyRef, ContextSpecific, IntRef, ObjectIdentifier, OctetString, OctetStringRef};
+use der::{Decode, Encode, Reader, SliceReader, Tag, TagNumber, Tagged};
+use spki::AlgorithmIdentifierRef;
 use jpki_crypto::{Digest, RsaScheme};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
@@ -77,75 +78,204 @@ fn malformed(e: impl std::fmt::Display) -> CmsProblem {
     CmsProblem::Malformed(e.to_string())
 }
 
-fn signer_certificate<'a>(signed: &'a SignedData, signer: &SignerInfo) -> Result<&'a Certificate, CmsProblem> {
-    let certs = signed.certificates.as_ref().ok_or(CmsProblem::SignerCertificateMissing)?;
-    certs
-        .0
-        .iter()
-        .filter_map(|c| match c {
-            CertificateChoices::Certificate(cert) => Some(cert),
-            CertificateChoices::Other(_) => None,
+/// How a SignerInfo names its certificate (RFC 5652 §5.3): the certificate's issuer name and serial
+/// number as DER, or its subject key identifier.
+enum SignerId<'a> {
+    IssuerAndSerial { issuer: &'a [u8], serial: &'a [u8] },
+    KeyId(&'a [u8]),
+}
+
+/// The one SignerInfo a verification reads (RFC 5652 §5.3), borrowed from the input.
+struct SignerInfoRef<'a> {
+    sid: SignerId<'a>,
+    digest_alg: AlgorithmIdentifierRef<'a>,
+    /// The whole `[0] IMPLICIT SET OF Attribute`, as received.
+    signed_attrs: Option<&'a [u8]>,
+    signature_algorithm: AlgorithmIdentifierRef<'a>,
+    signature: &'a [u8],
+}
+
+/// What a verification reads of a SignedData (RFC 5652 §5.1, §5.2), borrowed from the input: nothing
+/// is copied or re-encoded, and the signed bytes are exactly the bytes received.
+struct SignedDataRef<'a> {
+    econtent_type: ObjectIdentifier,
+    econtent: Option<&'a [u8]>,
+    /// The CertificateSet's contents: the certificates' DER, one after another.
+    certificates: &'a [u8],
+    signers: Vec<SignerInfoRef<'a>>,
+}
+
+const IMPLICIT_0: Tag = Tag::ContextSpecific { constructed: true, number: TagNumber::N0 };
+const IMPLICIT_0_PRIMITIVE: Tag = Tag::ContextSpecific { constructed: false, number: TagNumber::N0 };
+const IMPLICIT_1: Tag = Tag::ContextSpecific { constructed: true, number: TagNumber::N1 };
+
+/// The next element if it has `tag`, as its whole TLV.
+fn optional_tlv<'a, R: Reader<'a>>(reader: &mut R, tag: Tag) -> der::Result<Option<&'a [u8]>> {
+    if !reader.is_finished() && reader.peek_tag()? == tag {
+        Ok(Some(reader.tlv_bytes()?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The contents of a TLV whose header was already checked.
+fn contents(tlv: &[u8]) -> der::Result<&[u8]> {
+    let mut reader = SliceReader::new(tlv)?;
+    let header = der::Header::decode(&mut reader)?;
+    reader.read_slice(header.length)
+}
+
+fn signer_info<'a>(any: AnyRef<'a>) -> der::Result<SignerInfoRef<'a>> {
+    any.sequence(|r| {
+        let _version: u8 = r.decode()?;
+        let sid = if r.peek_tag()? == IMPLICIT_0_PRIMITIVE {
+            SignerId::KeyId(contents(r.tlv_bytes()?)?)
+        } else {
+            r.sequence(|id| Ok(SignerId::IssuerAndSerial { issuer: id.tlv_bytes()?, serial: id.decode::<IntRef<'a>>()?.as_bytes() }))?
+        };
+        let digest_alg = r.decode()?;
+        let signed_attrs = optional_tlv(r, IMPLICIT_0)?;
+        let signature_algorithm = r.decode()?;
+        let signature = r.decode::<OctetStringRef<'a>>()?.as_bytes();
+        optional_tlv(r, IMPLICIT_1)?;
+        Ok(SignerInfoRef { sid, digest_alg, signed_attrs, signature_algorithm, signature })
+    })
+}
+
+/// Reads a DER ContentInfo (RFC 5652 §3) holding a SignedData.
+fn signed_data_ref(der: &[u8]) -> Result<SignedDataRef<'_>, CmsProblem> {
+    let mut reader = SliceReader::new(der).map_err(malformed)?;
+    let (content_type, content) = reader
+        .sequence(|r| {
+            let content_type: ObjectIdentifier = r.decode()?;
+            let content = ContextSpecific::<AnyRef<'_>>::decode_explicit(r, TagNumber::N0)?.ok_or_else(|| r.error(der::ErrorKind::TagUnexpected {
+                expected: Some(IMPLICIT_0),
+                actual: Tag::Null,
+            }))?;
+            Ok((content_type, content.value))
         })
-        .find(|cert| match &signer.sid {
-            SignerIdentifier::IssuerAndSerialNumber(id) => {
-                cert.tbs_certificate.issuer == id.issuer && cert.tbs_certificate.serial_number == id.serial_number
+        .map_err(malformed)?;
+    reader.finish(()).map_err(malformed)?;
+    if content_type != ID_SIGNED_DATA {
+        return Err(CmsProblem::NotSignedData(content_type.to_string()));
+    }
+    content
+        .sequence(|r| {
+            let _version: u8 = r.decode()?;
+            let _digest_algorithms: AnyRef<'_> = r.decode()?;
+            let (econtent_type, econtent) = r.sequence(|e| {
+                let econtent_type: ObjectIdentifier = e.decode()?;
+                let econtent = ContextSpecific::<OctetStringRef<'_>>::decode_explicit(e, TagNumber::N0)?.map(|c| c.value.as_bytes());
+                Ok((econtent_type, econtent))
+            })?;
+            let certificates = optional_tlv(r, IMPLICIT_0)?.map(contents).transpose()?.unwrap_or_default();
+            optional_tlv(r, IMPLICIT_1)?;
+            let signer_infos: AnyRef<'_> = r.decode()?;
+            signer_infos.tag().assert_eq(Tag::Set)?;
+            let mut signers = Vec::new();
+            let mut infos = SliceReader::new(signer_infos.value())?;
+            while !infos.is_finished() {
+                signers.push(signer_info(infos.decode()?)?);
             }
-            SignerIdentifier::SubjectKeyIdentifier(ski) => cert
-                .tbs_certificate
-                .extensions
-                .iter()
-                .flatten()
-                .any(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())),
+            Ok(SignedDataRef { econtent_type, econtent, certificates, signers })
         })
-        .ok_or(CmsProblem::SignerCertificateMissing)
+        .map_err(malformed)
+}
+
+/// The DER of the certificate `sid` names, among the SignedData's certificates.
+fn signer_certificate<'a>(certificates: &'a [u8], sid: &SignerId<'_>) -> Result<(&'a [u8], Certificate), CmsProblem> {
+    let mut reader = SliceReader::new(certificates).map_err(malformed)?;
+    while !reader.is_finished() {
+        let der = reader.tlv_bytes().map_err(malformed)?;
+        // Other certificate formats (RFC 5652 §10.2.2) are skipped.
+        if der.first() != Some(&0x30) {
+            continue;
+        }
+        match sid {
+            SignerId::IssuerAndSerial { issuer, serial } => {
+                if crate::chain::issuer_and_serial(der) == Some((*issuer, *serial)) {
+                    return Ok((der, Certificate::from_der(der).map_err(malformed)?));
+                }
+            }
+            SignerId::KeyId(ski) => {
+                let cert = Certificate::from_der(der).map_err(malformed)?;
+                let named = cert.tbs_certificate.extensions.iter().flatten().any(|e| {
+                    e.extn_id == const_oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER && e.extn_value.as_bytes().ends_with(ski)
+                });
+                if named {
+                    return Ok((der, cert));
+                }
+            }
+        }
+    }
+    Err(CmsProblem::SignerCertificateMissing)
+}
+
+/// The DER of the first value of the attribute `oid` among signed attributes (the contents of their SET).
+fn attribute(attrs: &[u8], oid: ObjectIdentifier) -> Result<Option<&[u8]>, CmsProblem> {
+    let mut reader = SliceReader::new(attrs).map_err(malformed)?;
+    while !reader.is_finished() {
+        let found = reader
+            .sequence(|a| {
+                let this: ObjectIdentifier = a.decode()?;
+                let values: AnyRef<'_> = a.decode()?;
+                values.tag().assert_eq(Tag::Set)?;
+                if this != oid {
+                    return Ok(None);
+                }
+                let mut values = SliceReader::new(values.value())?;
+                Ok(Some(values.tlv_bytes()?))
+            })
+            .map_err(malformed)?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 /// Checks the SignedData in `der` (with `detached` content when it carries none).
 pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<SignedContent, CmsProblem> {
-    let info = ContentInfo::from_der(der).map_err(malformed)?;
-    if info.content_type != ID_SIGNED_DATA {
-        return Err(CmsProblem::NotSignedData(info.content_type.to_string()));
-    }
-    let signed: SignedData = info.content.decode_as().map_err(malformed)?;
-    let signers = signed.signer_infos.0.as_slice();
-    let [signer] = signers else { return Err(CmsProblem::SignerCount(signers.len())) };
-    let content = match (&signed.encap_content_info.econtent, detached) {
+    let signed = signed_data_ref(der)?;
+    let [signer] = signed.signers.as_slice() else { return Err(CmsProblem::SignerCount(signed.signers.len())) };
+    let content = match (signed.econtent, detached) {
         (Some(_), Some(_)) => return Err(CmsProblem::ContentTwice),
         (None, None) => return Err(CmsProblem::ContentMissing),
-        (None, Some(content)) => content.to_vec(),
-        (Some(any), None) => any.decode_as::<OctetString>().map_err(malformed)?.into_bytes(),
+        (None, Some(content)) | (Some(content), None) => content,
     };
-    let certificate = signer_certificate(&signed, signer)?;
-    let digest = algorithms::digest(&signer.digest_alg)?;
-    let scheme = algorithms::rsa_scheme(&signer.signature_algorithm, Some(digest))?;
-    let content_digest = digest.compute(&content);
+    let (certificate_der, certificate) = signer_certificate(signed.certificates, &signer.sid)?;
+    let digest = algorithms::digest(signer.digest_alg)?;
+    let scheme = algorithms::rsa_scheme(signer.signature_algorithm, Some(digest))?;
+    let content_digest = digest.compute(content);
 
     let mut signing_time = None;
-    let signed_bytes = match &signer.signed_attrs {
-        Some(attrs) => {
-            let value = |oid| attrs.iter().find(|a| a.oid == oid).and_then(|a| a.values.get(0));
-            let message_digest = value(ID_MESSAGE_DIGEST).ok_or(CmsProblem::AttributeMissing("message-digest"))?;
-            let message_digest = message_digest.decode_as::<OctetString>().map_err(malformed)?;
-            let content_type = value(ID_CONTENT_TYPE).ok_or(CmsProblem::AttributeMissing("content-type"))?;
-            if content_type.decode_as::<der::asn1::ObjectIdentifier>().map_err(malformed)? != signed.encap_content_info.econtent_type {
+    let signed_bytes = match signer.signed_attrs {
+        Some(tlv) => {
+            let attrs = contents(tlv).map_err(malformed)?;
+            let message_digest = attribute(attrs, ID_MESSAGE_DIGEST)?.ok_or(CmsProblem::AttributeMissing("message-digest"))?;
+            let message_digest = OctetStringRef::from_der(message_digest).map_err(malformed)?;
+            let content_type = attribute(attrs, ID_CONTENT_TYPE)?.ok_or(CmsProblem::AttributeMissing("content-type"))?;
+            if ObjectIdentifier::from_der(content_type).map_err(malformed)? != signed.econtent_type {
                 return Err(CmsProblem::ContentTypeMismatch);
             }
             if message_digest.as_bytes() != content_digest.as_slice() {
                 return Err(CmsProblem::DigestMismatch);
             }
-            signing_time = value(ID_SIGNING_TIME)
-                .and_then(|t| t.to_der().ok())
-                .and_then(|der| x509_cert::time::Time::from_der(&der).ok())
+            signing_time = attribute(attrs, ID_SIGNING_TIME)?
+                .and_then(|t| x509_cert::time::Time::from_der(t).ok())
                 .and_then(|t| OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).ok());
-            attrs.to_der().map_err(malformed)?
+            // The signature covers the attributes' DER with the SET OF tag in place of [0] IMPLICIT (§5.4).
+            let mut bytes = tlv.to_vec();
+            bytes[0] = 0x31;
+            bytes
         }
-        None => content.clone(),
+        None => content.to_vec(),
     };
     let public_key = certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
-    if !jpki_crypto::verify_rsa(scheme, public_key, &signed_bytes, signer.signature.as_bytes()) {
+    if !jpki_crypto::verify_rsa(scheme, public_key, &signed_bytes, signer.signature) {
         return Err(CmsProblem::BadSignature);
     }
-    Ok(SignedContent { signer_certificate: certificate.to_der().map_err(malformed)?, signer: certificate.clone(), digest, scheme, signing_time, content })
+    Ok(SignedContent { signer_certificate: certificate_der.to_vec(), signer: certificate, digest, scheme, signing_time, content: content.to_vec() })
 }
 
 /// Builds a CMS SignedData (RFC 5652 §5) over `content` signed by the holder of `certificate` (DER):

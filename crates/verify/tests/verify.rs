@@ -156,3 +156,42 @@ fn jlis_roots_load_as_trust_anchors() {
     assert_eq!(trust.anchors().len(), std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "pem")).count());
     assert!(TrustStore::from_dir(std::path::Path::new("/nonexistent")).is_err());
 }
+
+/// CMS shapes other signers make, each read by `signed_data::verify` as `openssl cms -sign` wrote it: the
+/// signer named by subject key identifier, no signed attributes (the signature covers the content),
+/// SHA-512, PSS. Signed with a sandbox CA's key, whose certificate has a subject key identifier.
+#[test]
+fn signer_identified_by_key_id_without_attributes_sha512_and_pss() {
+    if !std::process::Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but openssl is not installed");
+        jpki_store::testing::skipped("CMS shapes made by openssl (openssl is not installed)");
+        return;
+    }
+    let sb = Sandbox::new();
+    let ca = sb.issuer.ca(CaRole::Signature);
+    let (cert, key, msg) = (sb.dir.path().join("ca.pem"), sb.dir.path().join("ca.key"), sb.dir.path().join("msg.txt"));
+    std::fs::write(&cert, der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &ca.certificate_der).unwrap()).unwrap();
+    std::fs::write(&key, ca.key.pkcs8_pem()).unwrap();
+    std::fs::write(&msg, "契約書 / contract\n").unwrap();
+    let cases: [(&str, &[&str]); 4] =
+        [("keyid", &["-keyid"]), ("noattr", &["-noattr"]), ("sha512", &["-md", "sha512"]), ("pss", &["-keyopt", "rsa_padding_mode:pss"])];
+    for (name, extra) in cases {
+        let out = sb.dir.path().join(format!("{name}.p7s"));
+        // -keyopt applies to the signer before it: the options go last.
+        let mut args = vec!["cms", "-sign", "-binary", "-nodetach", "-outform", "DER"];
+        args.extend_from_slice(&["-in", msg.to_str().unwrap(), "-out", out.to_str().unwrap(), "-signer", cert.to_str().unwrap(), "-inkey", key.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let status = std::process::Command::new("openssl").args(&args).status().unwrap();
+        assert!(status.success(), "openssl cms -sign {name}");
+        let cms = std::fs::read(&out).unwrap();
+        let signed = signed_data::verify(&cms, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(signed.signer_certificate, ca.certificate_der, "{name}");
+        assert_eq!(signed.content, "契約書 / contract\n".as_bytes(), "{name}");
+        assert_eq!(signed.signing_time.is_some(), name != "noattr", "{name}");
+        // One flipped byte of the signature (the DER's last bytes) breaks it.
+        let mut altered = cms.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        assert_eq!(signed_data::verify(&altered, None).unwrap_err(), signed_data::CmsProblem::BadSignature, "{name}");
+    }
+}
