@@ -142,14 +142,66 @@ pub struct JpkiCertificate {
     pub four_info: Option<FourInfo>,
 }
 
-fn ext(cert: &Certificate, oid: ObjectIdentifier) -> Option<&Extension> {
-    cert.tbs_certificate.extensions.as_deref().unwrap_or_default().iter().find(|e| e.extn_id == oid)
+/// A certificate as a verifier reads it (RFC 5280 §4.1), borrowed from its DER: decoding one copies
+/// no extension, key or signature, only the serial number and the two names.
+#[derive(Clone, Debug, der::Sequence)]
+pub struct CertificateRef<'a> {
+    pub tbs_certificate: TbsCertificateRef<'a>,
+    pub signature_algorithm: x509_cert::spki::AlgorithmIdentifierRef<'a>,
+    pub signature: der::asn1::BitStringRef<'a>,
 }
 
-fn decode_ext<'a, T: Decode<'a>>(cert: &'a Certificate, oid: ObjectIdentifier) -> Result<Option<T>, ProfileError> {
-    ext(cert, oid)
-        .map(|e| T::from_der(e.extn_value.as_bytes()).map_err(|source| ProfileError::Extension { oid, source }))
-        .transpose()
+/// TBSCertificate (RFC 5280 §4.1.2), borrowed.
+#[derive(Clone, Debug, der::Sequence)]
+pub struct TbsCertificateRef<'a> {
+    #[asn1(context_specific = "0", default = "Default::default")]
+    pub version: x509_cert::certificate::Version,
+    pub serial_number: x509_cert::serial_number::SerialNumber,
+    pub signature: x509_cert::spki::AlgorithmIdentifierRef<'a>,
+    pub issuer: Name,
+    pub validity: x509_cert::time::Validity,
+    pub subject: Name,
+    pub subject_public_key_info: x509_cert::spki::SubjectPublicKeyInfoRef<'a>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    pub issuer_unique_id: Option<der::asn1::BitStringRef<'a>>,
+    #[asn1(context_specific = "2", tag_mode = "IMPLICIT", optional = "true")]
+    pub subject_unique_id: Option<der::asn1::BitStringRef<'a>>,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    pub extensions: Option<Vec<ExtensionRef<'a>>>,
+}
+
+/// Extension (RFC 5280 §4.1.2.9), borrowed.
+#[derive(Clone, Debug, der::Sequence)]
+pub struct ExtensionRef<'a> {
+    pub extn_id: ObjectIdentifier,
+    #[asn1(default = "Default::default")]
+    pub critical: bool,
+    pub extn_value: der::asn1::OctetStringRef<'a>,
+}
+
+impl<'a> CertificateRef<'a> {
+    /// The value of extension `oid`, if present.
+    pub fn extension(&self, oid: ObjectIdentifier) -> Option<&'a [u8]> {
+        self.tbs_certificate.extensions.iter().flatten().find(|e| e.extn_id == oid).map(|e| e.extn_value.as_bytes())
+    }
+
+    /// The subject's public key (the content of the SubjectPublicKeyInfo's BIT STRING).
+    pub fn public_key(&self) -> &'a [u8] {
+        self.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes()
+    }
+}
+
+/// The certificate fields the profile reads.
+struct Fields<'c> {
+    extension: &'c dyn Fn(ObjectIdentifier) -> Option<&'c [u8]>,
+    subject: &'c Name,
+    issuer: &'c Name,
+    serial: &'c [u8],
+    validity: &'c x509_cert::time::Validity,
+}
+
+fn decode_ext<'a, T: Decode<'a>>(value: Option<&'a [u8]>, oid: ObjectIdentifier) -> Result<Option<T>, ProfileError> {
+    value.map(|v| T::from_der(v).map_err(|source| ProfileError::Extension { oid, source })).transpose()
 }
 
 /// Serial number as lower-case hex without leading zero bytes.
@@ -180,17 +232,31 @@ fn jpki_policy(oid: &ObjectIdentifier) -> Option<(u32, u32)> {
 
 impl JpkiCertificate {
     pub fn from_der(der: &[u8]) -> Result<Self, ProfileError> {
-        Self::from_certificate(&Certificate::from_der(der)?)
+        Self::from_ref(&CertificateRef::from_der(der)?)
     }
 
     pub fn from_certificate(cert: &Certificate) -> Result<Self, ProfileError> {
         let tbs = &cert.tbs_certificate;
-        let basic: Option<BasicConstraints> = decode_ext(cert, ID_CE_BASIC_CONSTRAINTS)?;
-        let eku: Option<ExtendedKeyUsage> = decode_ext(cert, ID_CE_EXT_KEY_USAGE)?;
-        let ku: Option<KeyUsage> = decode_ext(cert, ID_CE_KEY_USAGE)?;
-        let policies: Option<CertificatePolicies> = decode_ext(cert, ID_CE_CERTIFICATE_POLICIES)?;
-        let san: Option<SubjectAltName> = decode_ext(cert, ID_CE_SUBJECT_ALT_NAME)?;
-        let subject = name_string(&tbs.subject);
+        let extension = |oid| tbs.extensions.iter().flatten().find(|e: &&Extension| e.extn_id == oid).map(|e| e.extn_value.as_bytes());
+        let serial = tbs.serial_number.as_bytes();
+        Self::read(Fields { extension: &extension, subject: &tbs.subject, issuer: &tbs.issuer, serial, validity: &tbs.validity })
+    }
+
+    pub fn from_ref(cert: &CertificateRef<'_>) -> Result<Self, ProfileError> {
+        let tbs = &cert.tbs_certificate;
+        let extension = |oid| cert.extension(oid);
+        let serial = tbs.serial_number.as_bytes();
+        Self::read(Fields { extension: &extension, subject: &tbs.subject, issuer: &tbs.issuer, serial, validity: &tbs.validity })
+    }
+
+    fn read(cert: Fields<'_>) -> Result<Self, ProfileError> {
+        let ext = cert.extension;
+        let basic: Option<BasicConstraints> = decode_ext(ext(ID_CE_BASIC_CONSTRAINTS), ID_CE_BASIC_CONSTRAINTS)?;
+        let eku: Option<ExtendedKeyUsage> = decode_ext(ext(ID_CE_EXT_KEY_USAGE), ID_CE_EXT_KEY_USAGE)?;
+        let ku: Option<KeyUsage> = decode_ext(ext(ID_CE_KEY_USAGE), ID_CE_KEY_USAGE)?;
+        let policies: Option<CertificatePolicies> = decode_ext(ext(ID_CE_CERTIFICATE_POLICIES), ID_CE_CERTIFICATE_POLICIES)?;
+        let san: Option<SubjectAltName> = decode_ext(ext(ID_CE_SUBJECT_ALT_NAME), ID_CE_SUBJECT_ALT_NAME)?;
+        let subject = name_string(cert.subject);
 
         let jpki_policy = policies.iter().flat_map(|p| p.0.iter()).find_map(|p| jpki_policy(&p.policy_identifier));
         let four_info = san.as_ref().map(four_info_from_san).transpose()?.flatten();
@@ -230,11 +296,11 @@ impl JpkiCertificate {
             kind,
             device,
             test_environment,
-            serial: serial_hex(tbs.serial_number.as_bytes()),
+            serial: serial_hex(cert.serial),
             subject,
-            issuer: name_string(&tbs.issuer),
-            not_before: to_time(&tbs.validity.not_before)?,
-            not_after: to_time(&tbs.validity.not_after)?,
+            issuer: name_string(cert.issuer),
+            not_before: to_time(&cert.validity.not_before)?,
+            not_after: to_time(&cert.validity.not_after)?,
             four_info,
         })
     }

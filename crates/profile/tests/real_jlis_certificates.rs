@@ -3,9 +3,14 @@
 use jpki_profile::{CertKind, JpkiCertificate};
 use x509_cert::der::DecodePem;
 
+/// Reads the certificate both ways (decoded by x509-cert, and borrowed from its DER) and checks they agree.
 fn decode(pem: &str) -> JpkiCertificate {
+    use x509_cert::der::Encode;
     let cert = x509_cert::Certificate::from_pem(pem).expect("PEM certificate");
-    JpkiCertificate::from_certificate(&cert).expect("JPKI profile")
+    let decoded = JpkiCertificate::from_certificate(&cert).expect("JPKI profile");
+    let borrowed = JpkiCertificate::from_der(&cert.to_der().unwrap()).expect("JPKI profile from DER");
+    assert_eq!(format!("{decoded:?}"), format!("{borrowed:?}"));
+    decoded
 }
 
 #[test]

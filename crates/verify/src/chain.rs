@@ -4,13 +4,13 @@
 //! CA of the same purpose (signature certificates under the signature CA, authentication under the
 //! authentication CA), and the key usage allows signing.
 
-use der::referenced::OwnedToRef;
 use der::{Decode, Encode};
+use jpki_profile::cert_profile::CertificateRef;
 use jpki_profile::{CertKind, JpkiCertificate};
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
-use x509_cert::Certificate;
+use x509_cert::serial_number::SerialNumber;
 
 use crate::algorithms;
 use crate::trust::{Anchor, TrustStore};
@@ -54,15 +54,8 @@ impl CertificateProblem {
 #[derive(Debug, Clone)]
 pub struct ValidCertificate {
     pub jpki: JpkiCertificate,
-    pub certificate: Certificate,
+    pub serial_number: SerialNumber,
     pub issuer: std::sync::Arc<Anchor>,
-}
-
-impl ValidCertificate {
-    /// The subject's RSAPublicKey.
-    pub fn public_key(&self) -> &[u8] {
-        self.certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes()
-    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -71,8 +64,7 @@ pub struct Validity {
     pub not_after: OffsetDateTime,
 }
 
-fn validity(cert: &Certificate) -> Validity {
-    let v = &cert.tbs_certificate.validity;
+fn validity(v: &x509_cert::time::Validity) -> Validity {
     let t = |t: &x509_cert::time::Time| OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     Validity { not_before: t(&v.not_before), not_after: t(&v.not_after) }
 }
@@ -104,34 +96,34 @@ pub(crate) fn issuer_and_serial(der: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Whether `issuer` signed `cert`, whose DER is `der`.
-pub fn signed_by(cert: &Certificate, der: &[u8], issuer: &Anchor) -> bool {
+pub fn signed_by(cert: &CertificateRef<'_>, der: &[u8], issuer: &Anchor) -> bool {
     let Some(tbs) = tbs_bytes(der) else { return false };
-    let Ok(scheme) = algorithms::rsa_scheme(cert.signature_algorithm.owned_to_ref(), None) else { return false };
+    let Ok(scheme) = algorithms::rsa_scheme(cert.signature_algorithm.clone(), None) else { return false };
     let Some(signature) = cert.signature.as_bytes() else { return false };
     issuer.verifies(scheme, tbs, signature)
 }
 
 /// Validates an end-entity certificate (DER) against `trust` at `at`.
 pub fn validate(der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
-    let certificate = Certificate::from_der(der).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
-    validate_decoded(certificate, der, trust, at)
+    let certificate = CertificateRef::from_der(der).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
+    validate_ref(&certificate, der, trust, at)
 }
 
-/// [`validate`] for a certificate already decoded from `der`.
-pub fn validate_decoded(certificate: Certificate, der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
-    let jpki = JpkiCertificate::from_certificate(&certificate).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
+/// [`validate`] for a certificate already read from `der`.
+pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
+    let jpki = JpkiCertificate::from_ref(certificate).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
     let (issuer_der, _) = issuer_and_serial(der).ok_or_else(|| CertificateProblem::Malformed("no issuer name".into()))?;
     let mut named = trust.named(issuer_der).peekable();
     if named.peek().is_none() {
         return Err(CertificateProblem::UnknownIssuer(jpki.issuer.clone()));
     }
-    let issuer = named.find(|a| signed_by(&certificate, der, a)).ok_or(CertificateProblem::BadSignature)?.clone();
+    let issuer = named.find(|a| signed_by(certificate, der, a)).ok_or(CertificateProblem::BadSignature)?.clone();
 
-    let anchor_validity = validity(&issuer.certificate);
+    let anchor_validity = validity(&issuer.certificate.tbs_certificate.validity);
     if at < anchor_validity.not_before || at > anchor_validity.not_after {
         return Err(CertificateProblem::AnchorExpired(issuer.certificate.tbs_certificate.subject.to_string()));
     }
-    let own = validity(&certificate);
+    let own = validity(&certificate.tbs_certificate.validity);
     if at < own.not_before {
         return Err(CertificateProblem::NotYetValid(own.not_before));
     }
@@ -150,16 +142,12 @@ pub fn validate_decoded(certificate: Certificate, der: &[u8], trust: &TrustStore
         });
     }
     let usage = certificate
-        .tbs_certificate
-        .extensions
-        .iter()
-        .flatten()
-        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_KEY_USAGE)
-        .map(|e| KeyUsage::from_der(e.extn_value.as_bytes()))
+        .extension(const_oid::db::rfc5280::ID_CE_KEY_USAGE)
+        .map(KeyUsage::from_der)
         .transpose()
         .map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
     if usage.is_some_and(|u| !u.0.contains(KeyUsages::DigitalSignature)) {
         return Err(CertificateProblem::KeyUsage);
     }
-    Ok(ValidCertificate { jpki, certificate, issuer })
+    Ok(ValidCertificate { jpki, serial_number: certificate.tbs_certificate.serial_number.clone(), issuer })
 }

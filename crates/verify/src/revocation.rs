@@ -14,6 +14,7 @@ use const_oid::db::rfc6960::ID_PKIX_OCSP_BASIC;
 use der::asn1::{Null, OctetString};
 use der::referenced::OwnedToRef;
 use der::{Any, Decode, Encode};
+use jpki_profile::cert_profile::CertificateRef;
 use serde::Serialize;
 use spki::AlgorithmIdentifierOwned;
 use time::OffsetDateTime;
@@ -66,7 +67,7 @@ fn cert_id(cert: &ValidCertificate) -> Result<CertId, der::Error> {
         hash_algorithm: AlgorithmIdentifierOwned { oid: ID_SHA_1, parameters: Some(Any::from(Null)) },
         issuer_name_hash: OctetString::new(cert.issuer.name_hash)?,
         issuer_key_hash: OctetString::new(cert.issuer.key_hash)?,
-        serial_number: cert.certificate.tbs_certificate.serial_number.clone(),
+        serial_number: cert.serial_number.clone(),
     })
 }
 
@@ -117,7 +118,7 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
             eku_ok
                 && in_time
                 && responder.tbs_certificate.issuer == cert.issuer.certificate.tbs_certificate.subject
-                && responder.to_der().is_ok_and(|der| signed_by(responder, &der, &cert.issuer))
+                && responder.to_der().is_ok_and(|der| CertificateRef::from_der(&der).is_ok_and(|r| signed_by(&r, &der, &cert.issuer)))
                 && jpki_crypto::verify_rsa(scheme, responder.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes(), &tbs, signature)
         })
     };
@@ -198,7 +199,7 @@ impl OcspChecker {
     /// The status of `cert` at `now`, from the cache while a response is fresh, else from the responder.
     pub fn status(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
         // The CertID's fields (issuer name and key hashes, serial) identify the certificate.
-        let key = [&cert.issuer.name_hash[..], &cert.issuer.key_hash, cert.certificate.tbs_certificate.serial_number.as_bytes()].concat();
+        let key = [&cert.issuer.name_hash[..], &cert.issuer.key_hash, cert.serial_number.as_bytes()].concat();
         if let Some(cached) = self.cache.lock().expect("cache lock").get(&key) {
             if cached.next_update.is_some_and(|n| n >= now) {
                 return Ok(RevocationStatus { method: "ocsp_cached", ..cached.clone() });

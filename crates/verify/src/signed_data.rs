@@ -9,6 +9,7 @@ use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA, ID_SIGNING_TIME};
 use der::asn1::{AnyRef, ContextSpecific, IntRef, ObjectIdentifier, OctetString, OctetStringRef};
 use der::{Decode, Encode, Reader, SliceReader, Tag, TagNumber, Tagged};
+use jpki_profile::cert_profile::CertificateRef;
 use spki::AlgorithmIdentifierRef;
 use jpki_crypto::{Digest, RsaScheme};
 use time::OffsetDateTime;
@@ -61,17 +62,18 @@ impl CmsProblem {
     }
 }
 
-/// A SignedData whose signature verifies with the certificate it names (not yet trusted).
+/// A SignedData whose signature verifies with the certificate it names (not yet trusted), borrowed
+/// from the input.
 #[derive(Debug, Clone)]
-pub struct SignedContent {
-    /// The signer's certificate, decoded, and its DER.
-    pub signer: Certificate,
-    pub signer_certificate: Vec<u8>,
+pub struct SignedContent<'a> {
+    /// The signer's certificate, read, and its DER.
+    pub signer: CertificateRef<'a>,
+    pub signer_certificate: &'a [u8],
     pub digest: Digest,
     pub scheme: RsaScheme,
     pub signing_time: Option<OffsetDateTime>,
     /// The content that was signed.
-    pub content: Vec<u8>,
+    pub content: &'a [u8],
 }
 
 fn malformed(e: impl std::fmt::Display) -> CmsProblem {
@@ -182,8 +184,8 @@ fn signed_data_ref(der: &[u8]) -> Result<SignedDataRef<'_>, CmsProblem> {
         .map_err(malformed)
 }
 
-/// The DER of the certificate `sid` names, among the SignedData's certificates.
-fn signer_certificate<'a>(certificates: &'a [u8], sid: &SignerId<'_>) -> Result<(&'a [u8], Certificate), CmsProblem> {
+/// The certificate `sid` names among the SignedData's certificates, and its DER.
+fn signer_certificate<'a>(certificates: &'a [u8], sid: &SignerId<'_>) -> Result<(&'a [u8], CertificateRef<'a>), CmsProblem> {
     let mut reader = SliceReader::new(certificates).map_err(malformed)?;
     while !reader.is_finished() {
         let der = reader.tlv_bytes().map_err(malformed)?;
@@ -191,21 +193,15 @@ fn signer_certificate<'a>(certificates: &'a [u8], sid: &SignerId<'_>) -> Result<
         if der.first() != Some(&0x30) {
             continue;
         }
-        match sid {
-            SignerId::IssuerAndSerial { issuer, serial } => {
-                if crate::chain::issuer_and_serial(der) == Some((*issuer, *serial)) {
-                    return Ok((der, Certificate::from_der(der).map_err(malformed)?));
-                }
-            }
+        let named = match sid {
+            SignerId::IssuerAndSerial { issuer, serial } => crate::chain::issuer_and_serial(der) == Some((*issuer, *serial)),
             SignerId::KeyId(ski) => {
-                let cert = Certificate::from_der(der).map_err(malformed)?;
-                let named = cert.tbs_certificate.extensions.iter().flatten().any(|e| {
-                    e.extn_id == const_oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER && e.extn_value.as_bytes().ends_with(ski)
-                });
-                if named {
-                    return Ok((der, cert));
-                }
+                let cert = CertificateRef::from_der(der).map_err(malformed)?;
+                cert.extension(const_oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER).is_some_and(|id| id.ends_with(ski))
             }
+        };
+        if named {
+            return Ok((der, CertificateRef::from_der(der).map_err(malformed)?));
         }
     }
     Err(CmsProblem::SignerCertificateMissing)
@@ -235,7 +231,7 @@ fn attribute(attrs: &[u8], oid: ObjectIdentifier) -> Result<Option<&[u8]>, CmsPr
 }
 
 /// Checks the SignedData in `der` (with `detached` content when it carries none).
-pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<SignedContent, CmsProblem> {
+pub fn verify<'a>(der: &'a [u8], detached: Option<&'a [u8]>) -> Result<SignedContent<'a>, CmsProblem> {
     let signed = signed_data_ref(der)?;
     let [signer] = signed.signers.as_slice() else { return Err(CmsProblem::SignerCount(signed.signers.len())) };
     let content = match (signed.econtent, detached) {
@@ -271,11 +267,10 @@ pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<SignedContent, CmsP
         }
         None => content.to_vec(),
     };
-    let public_key = certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
-    if !jpki_crypto::verify_rsa(scheme, public_key, &signed_bytes, signer.signature) {
+    if !jpki_crypto::verify_rsa(scheme, certificate.public_key(), &signed_bytes, signer.signature) {
         return Err(CmsProblem::BadSignature);
     }
-    Ok(SignedContent { signer_certificate: certificate_der.to_vec(), signer: certificate, digest, scheme, signing_time, content: content.to_vec() })
+    Ok(SignedContent { signer_certificate: certificate_der, signer: certificate, digest, scheme, signing_time, content })
 }
 
 /// Builds a CMS SignedData (RFC 5652 §5) over `content` signed by the holder of `certificate` (DER):

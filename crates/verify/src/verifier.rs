@@ -82,7 +82,7 @@ impl Verifier {
     /// an `Err` (the caller's mistake); a readable signature that does not verify is an invalid result.
     pub fn verify_cms(&self, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Verification, CmsProblem> {
         match signed_data::verify(cms, content) {
-            Ok(signed) => Ok(self.check_certificate(chain::validate_decoded(signed.signer, &signed.signer_certificate, &self.trust, now), now)),
+            Ok(signed) => Ok(self.check_certificate(chain::validate_ref(&signed.signer, signed.signer_certificate, &self.trust, now), now)),
             Err(problem) if problem.is_malformed_input() => Err(problem),
             Err(problem) => Ok(Self::failed(problem.code(), problem.to_string(), now)),
         }
@@ -90,13 +90,12 @@ impl Verifier {
 
     /// Verifies a plain PKCS#1 signature (sha256WithRSAEncryption) over `message` by `certificate`.
     pub fn verify_pkcs1(&self, certificate: &[u8], message: &[u8], signature: &[u8], now: OffsetDateTime) -> Verification {
-        match <x509_cert::Certificate as der::Decode>::from_der(certificate) {
+        match <jpki_profile::cert_profile::CertificateRef<'_> as der::Decode>::from_der(certificate) {
             Ok(cert) => {
-                let key = cert.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
-                if !jpki_crypto::verify_rsa(jpki_crypto::RsaScheme::Pkcs1Sha256, key, message, signature) {
+                if !jpki_crypto::verify_rsa(jpki_crypto::RsaScheme::Pkcs1Sha256, cert.public_key(), message, signature) {
                     return Self::failed("signature_invalid", "the signature does not verify with the certificate".into(), now);
                 }
-                self.verify_certificate(certificate, now)
+                self.check_certificate(chain::validate_ref(&cert, certificate, &self.trust, now), now)
             }
             Err(e) => Self::failed("certificate_malformed", format!("the certificate is malformed: {e}"), now),
         }
