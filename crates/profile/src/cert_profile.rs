@@ -143,7 +143,7 @@ pub struct JpkiCertificate {
 }
 
 /// A certificate as a verifier reads it (RFC 5280 §4.1), borrowed from its DER: decoding one copies
-/// no extension, key or signature, only the serial number and the two names.
+/// only the serial number.
 #[derive(Clone, Debug, der::Sequence)]
 pub struct CertificateRef<'a> {
     pub tbs_certificate: TbsCertificateRef<'a>,
@@ -158,9 +158,9 @@ pub struct TbsCertificateRef<'a> {
     pub version: x509_cert::certificate::Version,
     pub serial_number: x509_cert::serial_number::SerialNumber,
     pub signature: x509_cert::spki::AlgorithmIdentifierRef<'a>,
-    pub issuer: Name,
+    pub issuer: RawName<'a>,
     pub validity: x509_cert::time::Validity,
-    pub subject: Name,
+    pub subject: RawName<'a>,
     pub subject_public_key_info: x509_cert::spki::SubjectPublicKeyInfoRef<'a>,
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
     pub issuer_unique_id: Option<der::asn1::BitStringRef<'a>>,
@@ -168,6 +168,35 @@ pub struct TbsCertificateRef<'a> {
     pub subject_unique_id: Option<der::asn1::BitStringRef<'a>>,
     #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
     pub extensions: Option<Vec<ExtensionRef<'a>>>,
+}
+
+/// A Name's DER as received (RFC 5280 §4.1.2.4), checked only to be a SEQUENCE; read by
+/// [`name_string_der`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawName<'a>(&'a [u8]);
+
+impl<'a> RawName<'a> {
+    /// The whole TLV.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+impl Encode for RawName<'_> {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        der::Length::try_from(self.0.len())
+    }
+
+    fn encode(&self, writer: &mut impl der::Writer) -> der::Result<()> {
+        writer.write(self.0)
+    }
+}
+
+impl<'a> Decode<'a> for RawName<'a> {
+    fn decode<R: der::Reader<'a>>(reader: &mut R) -> der::Result<Self> {
+        reader.peek_tag()?.assert_eq(Tag::Sequence)?;
+        Ok(RawName(reader.tlv_bytes()?))
+    }
 }
 
 /// Extension (RFC 5280 §4.1.2.9), borrowed.
@@ -194,8 +223,9 @@ impl<'a> CertificateRef<'a> {
 /// The certificate fields the profile reads.
 struct Fields<'c> {
     extension: &'c dyn Fn(ObjectIdentifier) -> Option<&'c [u8]>,
-    subject: &'c Name,
-    issuer: &'c Name,
+    /// The names' DER.
+    subject: &'c [u8],
+    issuer: &'c [u8],
     serial: &'c [u8],
     validity: &'c x509_cert::time::Validity,
 }
@@ -239,14 +269,15 @@ impl JpkiCertificate {
         let tbs = &cert.tbs_certificate;
         let extension = |oid| tbs.extensions.iter().flatten().find(|e: &&Extension| e.extn_id == oid).map(|e| e.extn_value.as_bytes());
         let serial = tbs.serial_number.as_bytes();
-        Self::read(Fields { extension: &extension, subject: &tbs.subject, issuer: &tbs.issuer, serial, validity: &tbs.validity })
+        let (subject, issuer) = (tbs.subject.to_der()?, tbs.issuer.to_der()?);
+        Self::read(Fields { extension: &extension, subject: &subject, issuer: &issuer, serial, validity: &tbs.validity })
     }
 
     pub fn from_ref(cert: &CertificateRef<'_>) -> Result<Self, ProfileError> {
         let tbs = &cert.tbs_certificate;
         let extension = |oid| cert.extension(oid);
         let serial = tbs.serial_number.as_bytes();
-        Self::read(Fields { extension: &extension, subject: &tbs.subject, issuer: &tbs.issuer, serial, validity: &tbs.validity })
+        Self::read(Fields { extension: &extension, subject: tbs.subject.as_bytes(), issuer: tbs.issuer.as_bytes(), serial, validity: &tbs.validity })
     }
 
     fn read(cert: Fields<'_>) -> Result<Self, ProfileError> {
@@ -256,7 +287,7 @@ impl JpkiCertificate {
         let ku: Option<KeyUsage> = decode_ext(ext(ID_CE_KEY_USAGE), ID_CE_KEY_USAGE)?;
         let policies: Option<CertificatePolicies> = decode_ext(ext(ID_CE_CERTIFICATE_POLICIES), ID_CE_CERTIFICATE_POLICIES)?;
         let san: Option<SubjectAltName> = decode_ext(ext(ID_CE_SUBJECT_ALT_NAME), ID_CE_SUBJECT_ALT_NAME)?;
-        let subject = name_string(cert.subject);
+        let subject = name_string_der(cert.subject)?;
 
         let jpki_policy = policies.iter().flat_map(|p| p.0.iter()).find_map(|p| jpki_policy(&p.policy_identifier));
         let four_info = san.as_ref().map(four_info_from_san).transpose()?.flatten();
@@ -298,7 +329,7 @@ impl JpkiCertificate {
             test_environment,
             serial: serial_hex(cert.serial),
             subject,
-            issuer: name_string(cert.issuer),
+            issuer: name_string_der(cert.issuer)?,
             not_before: to_time(&cert.validity.not_before)?,
             not_after: to_time(&cert.validity.not_after)?,
             four_info,
@@ -310,31 +341,51 @@ impl JpkiCertificate {
 /// attribute type up in const-oid's whole OID database, which made naming the most expensive step of a
 /// verification; JPKI names use a handful of types, named here, others by dotted OID.
 pub fn name_string(name: &Name) -> String {
+    name.to_der().ok().and_then(|der| name_string_der(&der).ok()).unwrap_or_default()
+}
+
+/// [`name_string`] of a Name's DER, read in place (RFC 5280 §4.1.2.4: a SEQUENCE of SETs of
+/// attribute type and value).
+pub fn name_string_der(der: &[u8]) -> Result<String, der::Error> {
     use const_oid::db::rfc4519::{C, CN, L, O, OU, ST};
+    use der::asn1::AnyRef;
+    use der::{Reader, SliceReader};
+    let mut rdns = Vec::new();
+    let mut reader = SliceReader::new(der)?;
+    reader.sequence(|r| {
+        while !r.is_finished() {
+            let rdn: AnyRef<'_> = r.decode()?;
+            rdn.tag().assert_eq(Tag::Set)?;
+            rdns.push(rdn.value());
+        }
+        Ok(())
+    })?;
+    reader.finish(())?;
     let mut out = String::new();
-    for rdn in name.0.iter().rev() {
-        for (i, atv) in rdn.0.iter().enumerate() {
+    for rdn in rdns.iter().rev() {
+        let mut atvs = SliceReader::new(rdn)?;
+        let mut first = true;
+        while !atvs.is_finished() {
+            let (oid, value) = atvs.sequence(|a| Ok((a.decode::<ObjectIdentifier>()?, a.decode::<AnyRef<'_>>()?)))?;
             if !out.is_empty() {
-                out.push(if i == 0 { ',' } else { '+' });
+                out.push(if first { ',' } else { '+' });
             }
-            let key = match atv.oid {
-                C => "C".to_owned(),
-                CN => "CN".to_owned(),
-                L => "L".to_owned(),
-                O => "O".to_owned(),
-                OU => "OU".to_owned(),
-                ST => "ST".to_owned(),
-                other => other.to_string(),
-            };
-            let value = match atv.value.tag() {
-                Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString => {
-                    String::from_utf8_lossy(atv.value.value()).into_owned()
-                }
-                _ => format!("#{}", hex::encode(atv.value.value())),
-            };
-            out.push_str(&key);
+            first = false;
+            match oid {
+                C => out.push('C'),
+                CN => out.push_str("CN"),
+                L => out.push('L'),
+                O => out.push('O'),
+                OU => out.push_str("OU"),
+                ST => out.push_str("ST"),
+                other => out.push_str(&other.to_string()),
+            }
             out.push('=');
-            for c in value.chars() {
+            let text = match value.tag() {
+                Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString => String::from_utf8_lossy(value.value()),
+                _ => format!("#{}", hex::encode(value.value())).into(),
+            };
+            for c in text.chars() {
                 if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';') {
                     out.push('\\');
                 }
@@ -342,7 +393,7 @@ pub fn name_string(name: &Name) -> String {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 fn attribute_text(value: &Any, field: &'static str) -> Result<String, ProfileError> {
