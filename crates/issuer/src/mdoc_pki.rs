@@ -169,9 +169,10 @@ impl Issuer {
         let iaca = self.mdoc_key_or_create(Role::Iaca, || root("openjpki sandbox IACA", at)).await?;
         let new_signer = || leaf(&iaca, sandbox_name("openjpki sandbox document signer")?, EKU_MDL_DS, None, &[], at);
         let mut signer = self.mdoc_key_or_create(Role::DocumentSigner, new_signer).await?;
-        let made = if signer.not_after()? < at + Duration::days(RECORD_DAYS) { Some(new_signer()?) } else { None };
+        let old_end = signer.not_after()?;
+        let made = if old_end < at + Duration::days(RECORD_DAYS) { Some(new_signer()?) } else { None };
         // (Near the IACA's own end a new signer would not live longer: keep the one there is.)
-        if let Some(made) = made.filter(|m| m.not_after().is_ok_and(|n| signer.not_after().is_ok_and(|old| n > old))) {
+        if let Some(made) = made.filter(|m| m.not_after().is_ok_and(|n| n > old_end)) {
             // Compare and swap: of two processes renewing at once, one signer wins and both use it.
             sqlx::query("UPDATE issuer_mdoc_key SET certificate = $1, private_key = $2, created_at = $3 WHERE role = $4 AND certificate = $5")
                 .bind(made.certificate_der.clone())

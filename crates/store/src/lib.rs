@@ -92,10 +92,14 @@ impl Database {
     /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
     /// a transaction that reads before it writes cannot fail half-way on a lock upgrade.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+        Ok(self.pool.begin_with(self.begin_write_statement()).await?)
+    }
+
+    fn begin_write_statement(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
     }
 
     /// A connection for a writer that keeps one to itself (a group-commit task). On SQLite its commits
@@ -112,8 +116,11 @@ impl Database {
             let pool = self.pool.clone();
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(Duration::from_secs(1));
-                while !pool.is_closed() {
+                loop {
                     every.tick().await;
+                    if pool.is_closed() {
+                        break;
+                    }
                     if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
                         tracing::warn!("WAL checkpoint failed: {e}");
                     }
@@ -126,10 +133,7 @@ impl Database {
     /// [`Database::begin_write`] on a connection the caller holds (a writer that keeps one for itself).
     pub async fn begin_write_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> Result<sqlx::Transaction<'c, sqlx::Any>, StoreError> {
         use sqlx::Connection;
-        Ok(match self.backend {
-            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => conn.begin().await?,
-        })
+        Ok(conn.begin_with(self.begin_write_statement()).await?)
     }
 
     pub async fn close(&self) {

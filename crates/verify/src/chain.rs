@@ -81,24 +81,10 @@ fn tbs_bytes(der: &[u8]) -> Option<&[u8]> {
     der.get(start..start.checked_add(len)?)
 }
 
-/// The issuer name's DER and the serial number's contents as they are in the certificate `der` (RFC
-/// 5280 §4.1.2.2, §4.1.2.4), read without decoding the rest.
-pub(crate) fn issuer_and_serial(der: &[u8]) -> Option<(&[u8], &[u8])> {
-    use der::Reader;
-    let mut reader = der::SliceReader::new(tbs_bytes(der)?).ok()?;
-    der::Header::decode(&mut reader).ok()?;
-    if reader.peek_tag().ok()? == (der::Tag::ContextSpecific { constructed: true, number: der::TagNumber::N0 }) {
-        reader.tlv_bytes().ok()?;
-    }
-    let serial = reader.decode::<der::asn1::IntRef<'_>>().ok()?.as_bytes();
-    reader.tlv_bytes().ok()?;
-    Some((reader.tlv_bytes().ok()?, serial))
-}
-
 /// Whether `issuer` signed `cert`, whose DER is `der`.
 pub fn signed_by(cert: &CertificateRef<'_>, der: &[u8], issuer: &Anchor) -> bool {
     let Some(tbs) = tbs_bytes(der) else { return false };
-    let Ok(scheme) = algorithms::rsa_scheme(cert.signature_algorithm.clone(), None) else { return false };
+    let Ok(scheme) = algorithms::rsa_scheme(cert.signature_algorithm, None) else { return false };
     let Some(signature) = cert.signature.as_bytes() else { return false };
     issuer.verifies(scheme, tbs, signature)
 }
@@ -112,8 +98,7 @@ pub fn validate(der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<Va
 /// [`validate`] for a certificate already read from `der`.
 pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
     let jpki = JpkiCertificate::from_ref(certificate).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
-    let (issuer_der, _) = issuer_and_serial(der).ok_or_else(|| CertificateProblem::Malformed("no issuer name".into()))?;
-    let mut named = trust.named(issuer_der).peekable();
+    let mut named = trust.named(certificate.tbs_certificate.issuer.as_bytes()).peekable();
     if named.peek().is_none() {
         return Err(CertificateProblem::UnknownIssuer(jpki.issuer.clone()));
     }

@@ -3,6 +3,8 @@
 //! the DER of the signed attributes (§5.4) or over the content when there are none. Attached and
 //! detached content; RSA PKCS#1 v1.5 and PSS with SHA-256/384/512.
 
+use std::borrow::Cow;
+
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
@@ -193,15 +195,15 @@ fn signer_certificate<'a>(certificates: &'a [u8], sid: &SignerId<'_>) -> Result<
         if der.first() != Some(&0x30) {
             continue;
         }
+        let cert = CertificateRef::from_der(der).map_err(malformed)?;
         let named = match sid {
-            SignerId::IssuerAndSerial { issuer, serial } => crate::chain::issuer_and_serial(der) == Some((*issuer, *serial)),
-            SignerId::KeyId(ski) => {
-                let cert = CertificateRef::from_der(der).map_err(malformed)?;
-                cert.extension(const_oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER).is_some_and(|id| id.ends_with(ski))
+            SignerId::IssuerAndSerial { issuer, serial } => {
+                cert.tbs_certificate.issuer.as_bytes() == *issuer && cert.tbs_certificate.serial_number.as_bytes() == *serial
             }
+            SignerId::KeyId(ski) => cert.extension(const_oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER).is_some_and(|id| id.ends_with(ski)),
         };
         if named {
-            return Ok((der, CertificateRef::from_der(der).map_err(malformed)?));
+            return Ok((der, cert));
         }
     }
     Err(CmsProblem::SignerCertificateMissing)
@@ -263,9 +265,9 @@ pub fn verify<'a>(der: &'a [u8], detached: Option<&'a [u8]>) -> Result<SignedCon
             // The signature covers the attributes' DER with the SET OF tag in place of [0] IMPLICIT (§5.4).
             let mut bytes = tlv.to_vec();
             bytes[0] = 0x31;
-            bytes
+            Cow::Owned(bytes)
         }
-        None => content.to_vec(),
+        None => Cow::Borrowed(content),
     };
     if !jpki_crypto::verify_rsa(scheme, certificate.public_key(), &signed_bytes, signer.signature) {
         return Err(CmsProblem::BadSignature);
