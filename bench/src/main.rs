@@ -23,6 +23,10 @@ mod card_sign;
 mod mdoc_verify;
 mod verify;
 
+/// The allocator the `jpki` binary uses, so the library is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
@@ -76,11 +80,57 @@ fn rate_on_every_core(seconds: u64, work: impl Fn() + Send + Sync + 'static) -> 
 
 /// `openssl speed -multi <cores> <algorithm>`'s verifications per second, read off the summary line
 /// containing `line` ("… <sign s> <verify s> <sign/s> <verify/s>").
-fn openssl_verify_rate(cores: usize, algorithm: &str, line: &str) -> BenchResult<f64> {
-    let out = Command::new("openssl").args(["speed", "-seconds", "3", "-multi", &cores.to_string(), algorithm]).stderr(Stdio::null()).output()?;
+fn openssl_verify_rate(cores: usize, seconds: u64, algorithm: &str, line: &str) -> BenchResult<f64> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", &seconds.to_string(), "-multi", &cores.to_string(), algorithm])
+        .stderr(Stdio::null())
+        .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let summary = text.lines().rev().find(|l| l.contains(line)).ok_or_else(|| format!("no {line:?} line from openssl speed"))?;
     Ok(summary.split_whitespace().last().ok_or("short openssl speed line")?.parse()?)
+}
+
+/// Turns each side takes in [`against_openssl`].
+const ROUNDS: u64 = 3;
+
+/// A rate on every core beside `openssl speed`'s, measured in the same minutes.
+struct AgainstOpenssl {
+    /// Mean completions per second of the work.
+    rate: f64,
+    /// Mean openssl verifications per second.
+    openssl: f64,
+    /// The work's rate as a share of openssl's ÷ `per_check`, overall and in each round.
+    ratio: f64,
+    rounds: Vec<f64>,
+}
+
+impl AgainstOpenssl {
+    fn rounds_text(&self) -> String {
+        self.rounds.iter().map(|r| format!("{:.0}%", 100.0 * r)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Runs `work` on every core and `openssl speed <algorithm>` in turn, [`ROUNDS`] times each, for
+/// `seconds` in all per side. On a shared machine the baseline alone moved by a fifth from one minute to
+/// the next; alternating short turns lets both sides see the same machine. `per_check` is how many of
+/// openssl's verifications one completion of `work` needs.
+fn against_openssl(seconds: u64, per_check: f64, algorithm: &str, line: &str, work: impl Fn() + Send + Sync + 'static) -> BenchResult<AgainstOpenssl> {
+    let work = Arc::new(work);
+    let turn = (seconds / ROUNDS).max(1);
+    let (mut rates, mut baselines) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let work = work.clone();
+        rates.push(rate_on_every_core(turn, move || work())?);
+        baselines.push(openssl_verify_rate(cores(), turn, algorithm, line)?);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (rate, openssl) = (mean(&rates), mean(&baselines));
+    Ok(AgainstOpenssl {
+        rate,
+        openssl,
+        ratio: rate * per_check / openssl,
+        rounds: rates.iter().zip(&baselines).map(|(r, o)| r * per_check / o).collect(),
+    })
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -286,11 +286,10 @@ impl JpkiCertificate {
         let eku: Option<ExtendedKeyUsage> = decode_ext(ext(ID_CE_EXT_KEY_USAGE), ID_CE_EXT_KEY_USAGE)?;
         let ku: Option<KeyUsage> = decode_ext(ext(ID_CE_KEY_USAGE), ID_CE_KEY_USAGE)?;
         let policies: Option<CertificatePolicies> = decode_ext(ext(ID_CE_CERTIFICATE_POLICIES), ID_CE_CERTIFICATE_POLICIES)?;
-        let san: Option<SubjectAltName> = decode_ext(ext(ID_CE_SUBJECT_ALT_NAME), ID_CE_SUBJECT_ALT_NAME)?;
         let subject = name_string_der(cert.subject)?;
 
         let jpki_policy = policies.iter().flat_map(|p| p.0.iter()).find_map(|p| jpki_policy(&p.policy_identifier));
-        let four_info = san.as_ref().map(four_info_from_san).transpose()?.flatten();
+        let four_info = ext(ID_CE_SUBJECT_ALT_NAME).map(four_info_from_san).transpose()?.flatten();
 
         let (kind, device, test_environment) = if basic.is_some_and(|b| b.ca) {
             let lower = subject.to_lowercase();
@@ -396,45 +395,77 @@ pub fn name_string_der(der: &[u8]) -> Result<String, der::Error> {
     Ok(out)
 }
 
-fn attribute_text(value: &Any, field: &'static str) -> Result<String, ProfileError> {
+fn attribute_text<'a>(value: der::asn1::AnyRef<'a>, field: &'static str) -> Result<&'a str, ProfileError> {
     match value.tag() {
-        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String => std::str::from_utf8(value.value())
-            .map(str::to_owned)
-            .map_err(|_| ProfileError::AttributeEncoding { field }),
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String => {
+            std::str::from_utf8(value.value()).map_err(|_| ProfileError::AttributeEncoding { field })
+        }
         _ => Err(ProfileError::AttributeEncoding { field }),
     }
 }
 
-/// Reads the 4 information from a subjectAltName; `None` when it carries no JPKI attribute at all.
+/// The JPKI attributes in the order of `oid::NAME` … `oid::ADDRESS_ALT_FLAGS` (…5.5.1 to …5.5.6).
+const JPKI_ATTRIBUTES: [(ObjectIdentifier, &str); 6] = [
+    (oid::NAME, "name"),
+    (oid::NAME_ALT_FLAGS, "name flags"),
+    (oid::SEX, "sex"),
+    (oid::BIRTH_DATE, "date of birth"),
+    (oid::ADDRESS, "address"),
+    (oid::ADDRESS_ALT_FLAGS, "address flags"),
+];
+
+/// Reads the 4 information from a subjectAltName extension's value; `None` when it carries no JPKI
+/// attribute at all. GeneralNames (RFC 5280 §4.2.1.6) is walked in place: each otherName
+/// (`[0] { type-id OID, [0] EXPLICIT value }`) with a JPKI type is read, every other name is skipped
+/// whole, and the first of a repeated attribute counts.
 ///
 /// Sources disagree on which of .5.5.5 and .5.5.6 holds the address and which its flags; the flags are
 /// told from the address by their content (only `0` and `1`), so both orders decode.
-pub fn four_info_from_san(san: &SubjectAltName) -> Result<Option<FourInfo>, ProfileError> {
-    let mut attrs: Vec<(ObjectIdentifier, String)> = Vec::new();
-    for name in &san.0 {
-        if let GeneralName::OtherName(other) = name {
-            if jpki_attribute_field(&other.type_id).is_some() {
-                let field = jpki_attribute_field(&other.type_id).unwrap_or("attribute");
-                attrs.push((other.type_id, attribute_text(&other.value, field)?));
+pub fn four_info_from_san(san: &[u8]) -> Result<Option<FourInfo>, ProfileError> {
+    use der::asn1::{AnyRef, ContextSpecific};
+    use der::{Reader, SliceReader, TagNumber};
+    const OTHER_NAME: Tag = Tag::ContextSpecific { constructed: true, number: TagNumber::N0 };
+    let malformed = |source| ProfileError::Extension { oid: ID_CE_SUBJECT_ALT_NAME, source };
+    let mut values: [Option<AnyRef<'_>>; 6] = [None; 6];
+    let mut reader = SliceReader::new(san).map_err(malformed)?;
+    reader
+        .sequence(|names| {
+            while !names.is_finished() {
+                let name: AnyRef<'_> = names.decode()?;
+                if name.tag() != OTHER_NAME {
+                    continue;
+                }
+                let mut other = SliceReader::new(name.value())?;
+                let type_id: ObjectIdentifier = other.decode()?;
+                let value = ContextSpecific::<AnyRef<'_>>::decode_explicit(&mut other, TagNumber::N0)?
+                    .ok_or_else(|| other.error(der::ErrorKind::TagUnexpected { expected: Some(OTHER_NAME), actual: Tag::Null }))?;
+                other.finish(())?;
+                if let Some(i) = JPKI_ATTRIBUTES.iter().position(|(oid, _)| *oid == type_id) {
+                    values[i].get_or_insert(value.value);
+                }
             }
-        }
-    }
-    if attrs.is_empty() {
+            Ok(())
+        })
+        .map_err(malformed)?;
+    reader.finish(()).map_err(malformed)?;
+    if values.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let get = |oid: ObjectIdentifier| attrs.iter().find(|(o, _)| *o == oid).map(|(_, v)| v.as_str());
-    let require = |oid, field| get(oid).ok_or(ProfileError::MissingAttribute { field });
-
-    let name = require(oid::NAME, "name")?;
-    let sex_text = require(oid::SEX, "sex")?;
+    let mut attrs: [Option<&str>; 6] = [None; 6];
+    for ((text, value), (_, field)) in attrs.iter_mut().zip(values).zip(JPKI_ATTRIBUTES) {
+        *text = value.map(|v| attribute_text(v, field)).transpose()?;
+    }
+    let [name, name_flags, sex, birth_date, five, six] = attrs;
+    let missing = |field| ProfileError::MissingAttribute { field };
+    let name = name.ok_or(missing("name"))?;
+    let sex_text = sex.ok_or(missing("sex"))?;
     let sex = sex_text
         .parse::<u8>()
         .ok()
         .and_then(Sex::from_code)
         .ok_or_else(|| FourInfoError::BadSex(sex_text.to_owned()))?;
-    let birth_date = BirthDate::from_jpki(require(oid::BIRTH_DATE, "date of birth")?)?;
-    let five = require(oid::ADDRESS, "address")?;
-    let six = get(oid::ADDRESS_ALT_FLAGS);
+    let birth_date = BirthDate::from_jpki(birth_date.ok_or(missing("date of birth"))?)?;
+    let five = five.ok_or(missing("address"))?;
     let is_flags = |s: &str| !s.is_empty() && s.chars().all(|c| c == '0' || c == '1');
     let (address, address_flags) = match six {
         Some(six) if is_flags(five) && !is_flags(six) => (six, Some(five)),
@@ -442,25 +473,13 @@ pub fn four_info_from_san(san: &SubjectAltName) -> Result<Option<FourInfo>, Prof
     };
 
     let mut info = FourInfo::new(name, address, birth_date, sex)?;
-    if let Some(flags) = get(oid::NAME_ALT_FLAGS) {
+    if let Some(flags) = name_flags {
         info.name_alt = AltCharFlags::parse("name", &info.name, flags)?;
     }
     if let Some(flags) = address_flags {
         info.address_alt = AltCharFlags::parse("address", &info.address, flags)?;
     }
     Ok(Some(info))
-}
-
-fn jpki_attribute_field(oid: &ObjectIdentifier) -> Option<&'static str> {
-    Some(match *oid {
-        oid::NAME => "name",
-        oid::NAME_ALT_FLAGS => "name flags",
-        oid::SEX => "sex",
-        oid::BIRTH_DATE => "date of birth",
-        oid::ADDRESS => "address",
-        oid::ADDRESS_ALT_FLAGS => "address flags",
-        _ => return None,
-    })
 }
 
 fn other_name(type_id: ObjectIdentifier, text: &str) -> Result<GeneralName, der::Error> {
@@ -605,5 +624,65 @@ mod validity_tests {
         assert_eq!(card_not_after(birth, datetime!(2026-11-23 01:00 UTC)), datetime!(2036-02-17 14:59:59 UTC));
         let child = BirthDate::parse_iso("2015-06-01").unwrap();
         assert_eq!(card_not_after(child, datetime!(2026-11-23 01:00 UTC)), datetime!(2031-06-01 14:59:59 UTC));
+    }
+}
+
+#[cfg(test)]
+mod san_tests {
+    use super::*;
+    use der::asn1::Ia5String;
+
+    fn sample() -> FourInfo {
+        FourInfo::new("山田　太郎", "東京都千代田区永田町一丁目", BirthDate::parse_iso("1980-02-17").unwrap(), Sex::Male).unwrap()
+    }
+
+    fn der(names: Vec<GeneralName>) -> Vec<u8> {
+        SubjectAltName(names).to_der().unwrap()
+    }
+
+    #[test]
+    fn the_four_info_written_into_a_san_reads_back_whatever_else_it_holds() {
+        let info = sample();
+        let written = four_info_san(&info).unwrap().0;
+        assert_eq!(four_info_from_san(&der(written.clone())).unwrap(), Some(info.clone()));
+
+        // Other names around the attributes are skipped; a repeated attribute counts once, the first.
+        let mut mixed = vec![GeneralName::DnsName(Ia5String::new("example.jp").unwrap())];
+        mixed.extend(written.clone());
+        mixed.push(other_name(oid::NAME, "別人　次郎").unwrap());
+        mixed.push(other_name(ObjectIdentifier::new_unwrap("1.2.3.4"), "unrelated").unwrap());
+        assert_eq!(four_info_from_san(&der(mixed)).unwrap(), Some(info.clone()));
+
+        // The address and its flags in either order.
+        let mut swapped = written.clone();
+        let position = |oid| swapped.iter().position(|n| matches!(n, GeneralName::OtherName(o) if o.type_id == oid)).unwrap();
+        let (five, six) = (position(oid::ADDRESS), position(oid::ADDRESS_ALT_FLAGS));
+        for (i, oid) in [(five, oid::ADDRESS_ALT_FLAGS), (six, oid::ADDRESS)] {
+            if let GeneralName::OtherName(o) = &mut swapped[i] {
+                o.type_id = oid;
+            }
+        }
+        assert_eq!(four_info_from_san(&der(swapped)).unwrap(), Some(info));
+    }
+
+    #[test]
+    fn a_san_without_jpki_attributes_has_no_four_info_and_a_partial_one_names_what_is_missing() {
+        assert_eq!(four_info_from_san(&der(vec![GeneralName::DnsName(Ia5String::new("example.jp").unwrap())])).unwrap(), None);
+        let without_sex: Vec<_> = four_info_san(&sample()).unwrap().0.into_iter().filter(|n| !matches!(n, GeneralName::OtherName(o) if o.type_id == oid::SEX)).collect();
+        assert!(matches!(four_info_from_san(&der(without_sex)), Err(ProfileError::MissingAttribute { field: "sex" })));
+    }
+
+    #[test]
+    fn a_malformed_san_is_an_extension_error_never_a_panic() {
+        let good = der(four_info_san(&sample()).unwrap().0);
+        for end in 0..good.len() {
+            assert!(matches!(four_info_from_san(&good[..end]), Err(ProfileError::Extension { .. })), "truncated at {end}");
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(matches!(four_info_from_san(&trailing), Err(ProfileError::Extension { .. })));
+        // An otherName whose value is not [0] EXPLICIT.
+        let bad = [0x30, 0x0a, 0xa0, 0x08, 0x06, 0x03, 0x2a, 0x03, 0x04, 0x0c, 0x01, 0x41];
+        assert!(matches!(four_info_from_san(&bad), Err(ProfileError::Extension { .. })));
     }
 }
