@@ -271,15 +271,28 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
-    /// The dedicated writer's commits stay in the WAL (no checkpoint on commit) until the background
-    /// checkpointer copies them into the database file, and they are durable in the WAL meanwhile.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn under_steady_writes_the_log_is_started_over_instead_of_growing() {
+    /// A fresh SQLite database in a directory of its own, and the dedicated writer's connection.
+    async fn sqlite_with_writer() -> (std::path::PathBuf, Database, sqlx::pool::PoolConnection<sqlx::Any>) {
         let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("test.sqlite3");
-        let db = Database::open(&Database::sqlite_url(&file)).await.unwrap();
-        let mut writer = db.dedicated_writer().await.unwrap();
+        let db = Database::open(&Database::sqlite_url(&dir.join("test.sqlite3"))).await.unwrap();
+        let writer = db.dedicated_writer().await.unwrap();
+        (dir, db, writer)
+    }
+
+    /// An audit row carrying 32 KB.
+    async fn insert_32k(tx: &mut sqlx::Transaction<'_, sqlx::Any>, seq: i64) {
+        sqlx::query("INSERT INTO audit_log (seq, action, result, detail, at, prev_hash, hash) VALUES ($1, 'test', 'ok', $2, 0, '', '')")
+            .bind(seq)
+            .bind("x".repeat(32 * 1024))
+            .execute(&mut **tx)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn under_steady_writes_the_log_is_started_over_instead_of_growing() {
+        let (dir, db, mut writer) = sqlite_with_writer().await;
         // 64 KB commits every 5 ms for 3 s: about 38 MB through the log, never a pause long enough for
         // a PASSIVE checkpoint alone to let SQLite start the log over.
         let started = std::time::Instant::now();
@@ -289,12 +302,7 @@ mod tests {
             let mut tx = db.begin_write_on(&mut writer).await.unwrap();
             for _ in 0..2 {
                 seq += 1;
-                sqlx::query("INSERT INTO audit_log (seq, action, result, detail, at, prev_hash, hash) VALUES ($1, 'test', 'ok', $2, 0, '', '')")
-                    .bind(seq)
-                    .bind("x".repeat(32 * 1024))
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
+                insert_32k(&mut tx, seq).await;
             }
             tx.commit().await.unwrap();
             largest = largest.max(std::fs::metadata(dir.join("test.sqlite3-wal")).map(|m| m.len()).unwrap_or(0));
@@ -309,23 +317,17 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
+    /// The dedicated writer's commits stay in the WAL (no checkpoint on commit) until the background
+    /// checkpointer copies them into the database file, and they are durable in the WAL meanwhile.
     #[tokio::test(flavor = "multi_thread")]
     async fn the_background_checkpointer_moves_a_writers_commits_into_the_database_file() {
-        let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let (dir, db, mut writer) = sqlite_with_writer().await;
         let file = dir.join("test.sqlite3");
-        let db = Database::open(&Database::sqlite_url(&file)).await.unwrap();
-        let mut writer = db.dedicated_writer().await.unwrap();
         let before = std::fs::metadata(&file).unwrap().len();
         let mut tx = db.begin_write_on(&mut writer).await.unwrap();
         // 2 MB, under SQLite's automatic checkpoint (1,000 pages, 4 MB): only the background task moves it.
-        for i in 0..64 {
-            sqlx::query("INSERT INTO audit_log (seq, action, result, detail, at, prev_hash, hash) VALUES ($1, 'test', 'ok', $2, 0, '', '')")
-                .bind(i64::from(i))
-                .bind("x".repeat(32 * 1024))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+        for seq in 0..64 {
+            insert_32k(&mut tx, seq).await;
         }
         tx.commit().await.unwrap();
         let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log").fetch_one(db.pool()).await.unwrap();
