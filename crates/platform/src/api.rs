@@ -14,7 +14,7 @@ use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
 use jpki_store::{sqlx, Database};
 use jpki_verify::Verifier;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -208,6 +208,14 @@ async fn revoke_key(State(state): AppState, headers: HeaderMap, Path(id): Path<S
 }
 
 
+/// The answer to a signature check: the verification, under the id it is stored as.
+#[derive(Serialize)]
+struct SignatureAnswer<'a> {
+    verification_id: &'a str,
+    #[serde(flatten)]
+    verification: &'a jpki_verify::Verification,
+}
+
 async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body): Body<VerifyRequest>) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;
     let cms = base64_field("cms", &body.cms)?;
@@ -218,6 +226,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
     let verifier = state.verifier.clone();
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
+    // A blocking task: a revocation check may wait on the OCSP responder.
     let result = tokio::task::spawn_blocking(move || verifier.verify_cms(&cms, content.as_deref(), now))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?
@@ -228,14 +237,8 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
     state.metrics.record("signature", failure_code.unwrap_or("valid"), started.elapsed().as_secs_f64());
     let signer = result.signer.as_ref();
     let outcome = if result.valid { "valid".to_owned() } else { format!("invalid:{}", failure_code.unwrap_or("")) };
-    let response = json!({
-        "verification_id": id,
-        "valid": result.valid,
-        "failure": result.failure,
-        "signer": result.signer,
-        "revocation": result.revocation,
-        "verified_at": rfc3339(result.verified_at),
-    });
+    let response = serde_json::to_string(&SignatureAnswer { verification_id: &id, verification: &result })
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the answer does not serialize: {e}")))?;
 
     let metered = match (signer, &result.revocation) {
         (Some(signer), Some(revocation)) => {
@@ -244,7 +247,6 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
         }
         _ => None,
     };
-    let response = response.to_string();
     let record = crate::recorder::CheckRecord {
         id: id.clone(),
         tenant_id: tenant.id.clone(),
