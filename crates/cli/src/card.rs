@@ -213,7 +213,7 @@ impl CardSource {
     pub fn open(&self) -> CliResult<CardClient> {
         let transport: Box<dyn Transport> = match (&self.card, &self.phone) {
             (Some(dir), _) => Box::new(Emulator::open(CardDir::new(dir))?),
-            (None, Some(phone)) => Box::new(Emulator::open(CardDir::new(&jpki_wallet::Phone::jpki_dir_of(phone)))?),
+            (None, Some(phone)) => Box::new(Emulator::open(CardDir::new(jpki_wallet::Phone::jpki_dir_of(phone)))?),
             (None, None) => Box::new(PcscReader::connect(self.reader.as_deref())?),
         };
         Ok(MyNumberCard::new(transport))

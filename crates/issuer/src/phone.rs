@@ -66,6 +66,9 @@ pub fn challenge() -> Vec<u8> {
     jpki_crypto::random_bytes::<32>().to_vec()
 }
 
+/// A certificate joined with its card: person id, CA role, DER, revocation time, card status, device.
+type CardCertificateRow = (String, String, Vec<u8>, Option<i64>, String, String);
+
 impl Issuer {
     /// Checks the proof: the certificate is this sandbox's, for authentication, on a card in use and not
     /// revoked; its key signed the challenge; the input-assistance data is the registry's.
@@ -73,7 +76,7 @@ impl Issuer {
         let refused = |r: &str| IssuerError::Refused(format!("card check failed: {r}"));
         let cert = x509_cert::Certificate::from_der(&proof.authentication_certificate).map_err(|e| refused(&format!("not a certificate: {e}")))?;
         let serial = jpki_profile::cert_profile::serial_hex(cert.tbs_certificate.serial_number.as_bytes());
-        let row: Option<(String, String, Vec<u8>, Option<i64>, String, String)> = sqlx::query_as(
+        let row: Option<CardCertificateRow> = sqlx::query_as(
             "SELECT c.person_id, c.ca_role, c.der, c.revoked_at, k.status, k.device FROM certificate c JOIN card k ON k.id = c.card_id WHERE c.serial = $1",
         )
         .bind(&serial)

@@ -5,6 +5,7 @@
 //! 4. every disclosed element matches its digest;
 //! 5. the device signature or MAC verifies over the verifier's own session transcript;
 //! 6. nothing was disclosed that was not asked for.
+//!
 //! The record's revocation status (the MSO's `status`) is checked by the caller, who can fetch.
 
 use jpki_crypto::EcKey;
