@@ -132,8 +132,8 @@ pub struct JpkiCertificate {
     pub test_environment: bool,
     /// Lower-case hex of the serial number's magnitude.
     pub serial: String,
-    pub subject: String,
-    pub issuer: String,
+    pub subject: DistinguishedName,
+    pub issuer: DistinguishedName,
     #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -286,13 +286,12 @@ impl JpkiCertificate {
         let eku: Option<ExtendedKeyUsage> = decode_ext(ext(ID_CE_EXT_KEY_USAGE), ID_CE_EXT_KEY_USAGE)?;
         let ku: Option<KeyUsage> = decode_ext(ext(ID_CE_KEY_USAGE), ID_CE_KEY_USAGE)?;
         let policies: Option<CertificatePolicies> = decode_ext(ext(ID_CE_CERTIFICATE_POLICIES), ID_CE_CERTIFICATE_POLICIES)?;
-        let subject = name_string_der(cert.subject)?;
 
         let jpki_policy = policies.iter().flat_map(|p| p.0.iter()).find_map(|p| jpki_policy(&p.policy_identifier));
         let four_info = ext(ID_CE_SUBJECT_ALT_NAME).map(four_info_from_san).transpose()?.flatten();
 
         let (kind, device, test_environment) = if basic.is_some_and(|b| b.ca) {
-            let lower = subject.to_lowercase();
+            let lower = name_string_der(cert.subject)?.to_lowercase();
             let kind = if lower.contains("jpki for digital signature") {
                 CertKind::SignatureCa
             } else if lower.contains("jpki for user authentication") {
@@ -327,12 +326,45 @@ impl JpkiCertificate {
             device,
             test_environment,
             serial: serial_hex(cert.serial),
-            subject,
-            issuer: name_string_der(cert.issuer)?,
+            subject: DistinguishedName(cert.subject.to_vec()),
+            issuer: DistinguishedName(cert.issuer.to_vec()),
             not_before: to_time(&cert.validity.not_before)?,
             not_after: to_time(&cert.validity.not_after)?,
             four_info,
         })
+    }
+}
+
+/// A Name's DER as the certificate carries it (RFC 5280 §4.1.2.4), shown as RFC 4514 text. The text is
+/// made when it is shown, not when the certificate is read: a verification names nobody by their DN.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DistinguishedName(Vec<u8>);
+
+impl DistinguishedName {
+    pub fn der(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DistinguishedName {
+    /// RFC 4514 text, or `#` and the DER's hex when the name cannot be read.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match name_string_der(&self.0) {
+            Ok(text) => f.write_str(&text),
+            Err(_) => write!(f, "#{}", hex::encode(&self.0)),
+        }
+    }
+}
+
+impl std::fmt::Debug for DistinguishedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DistinguishedName({self})")
+    }
+}
+
+impl Serialize for DistinguishedName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -684,5 +716,21 @@ mod san_tests {
         // An otherName whose value is not [0] EXPLICIT.
         let bad = [0x30, 0x0a, 0xa0, 0x08, 0x06, 0x03, 0x2a, 0x03, 0x04, 0x0c, 0x01, 0x41];
         assert!(matches!(four_info_from_san(&bad), Err(ProfileError::Extension { .. })));
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn a_name_shows_as_rfc4514_text_and_an_unreadable_one_as_its_hex() {
+        let name = Name::from_str("CN=Test\\, Inc.,OU=JPKI for digital signature,O=JPKI,C=JP").unwrap();
+        let shown = DistinguishedName(name.to_der().unwrap());
+        assert_eq!(shown.to_string(), "CN=Test\\, Inc.,OU=JPKI for digital signature,O=JPKI,C=JP");
+        assert_eq!(serde_json::to_string(&shown).unwrap(), "\"CN=Test\\\\, Inc.,OU=JPKI for digital signature,O=JPKI,C=JP\"");
+        let truncated = DistinguishedName(name.to_der().unwrap()[..10].to_vec());
+        assert!(truncated.to_string().starts_with('#'));
     }
 }

@@ -18,6 +18,6 @@ pub mod my_number;
 pub mod pin_policy;
 pub mod revocation_list;
 
-pub use cert_profile::{CertKind, Device, JpkiCertificate, ProfileError};
+pub use cert_profile::{CertKind, Device, DistinguishedName, JpkiCertificate, ProfileError};
 pub use four_info::{BirthDate, FourInfo, FourInfoError, Sex};
 pub use my_number::{MyNumber, MyNumberError};

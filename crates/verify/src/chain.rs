@@ -100,7 +100,7 @@ pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustS
     let jpki = JpkiCertificate::from_ref(certificate).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
     let mut named = trust.named(certificate.tbs_certificate.issuer.as_bytes()).peekable();
     if named.peek().is_none() {
-        return Err(CertificateProblem::UnknownIssuer(jpki.issuer.clone()));
+        return Err(CertificateProblem::UnknownIssuer(jpki.issuer.to_string()));
     }
     let issuer = named.find(|a| signed_by(certificate, der, a)).ok_or(CertificateProblem::BadSignature)?.clone();
 

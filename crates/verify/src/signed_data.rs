@@ -209,27 +209,27 @@ fn signer_certificate<'a>(certificates: &'a [u8], sid: &SignerId<'_>) -> Result<
     Err(CmsProblem::SignerCertificateMissing)
 }
 
-/// The DER of the first value of the attribute `oid` among signed attributes (the contents of their SET).
-fn attribute(attrs: &[u8], oid: ObjectIdentifier) -> Result<Option<&[u8]>, CmsProblem> {
+/// The DER of the first value of each attribute in `oids` among signed attributes (the contents of
+/// their SET), read in one pass.
+fn attributes<'a, const N: usize>(attrs: &'a [u8], oids: [ObjectIdentifier; N]) -> Result<[Option<&'a [u8]>; N], CmsProblem> {
+    let mut found = [None; N];
     let mut reader = SliceReader::new(attrs).map_err(malformed)?;
     while !reader.is_finished() {
-        let found = reader
+        reader
             .sequence(|a| {
                 let this: ObjectIdentifier = a.decode()?;
-                let values: AnyRef<'_> = a.decode()?;
+                let values: AnyRef<'a> = a.decode()?;
                 values.tag().assert_eq(Tag::Set)?;
-                if this != oid {
-                    return Ok(None);
+                if let Some(i) = oids.iter().position(|oid| *oid == this) {
+                    if found[i].is_none() {
+                        found[i] = Some(SliceReader::new(values.value())?.tlv_bytes()?);
+                    }
                 }
-                let mut values = SliceReader::new(values.value())?;
-                Ok(Some(values.tlv_bytes()?))
+                Ok(())
             })
             .map_err(malformed)?;
-        if found.is_some() {
-            return Ok(found);
-        }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Checks the SignedData in `der` (with `detached` content when it carries none).
@@ -250,16 +250,17 @@ pub fn verify<'a>(der: &'a [u8], detached: Option<&'a [u8]>) -> Result<SignedCon
     let signed_bytes = match signer.signed_attrs {
         Some(tlv) => {
             let attrs = contents(tlv).map_err(malformed)?;
-            let message_digest = attribute(attrs, ID_MESSAGE_DIGEST)?.ok_or(CmsProblem::AttributeMissing("message-digest"))?;
+            let [message_digest, content_type, signing] = attributes(attrs, [ID_MESSAGE_DIGEST, ID_CONTENT_TYPE, ID_SIGNING_TIME])?;
+            let message_digest = message_digest.ok_or(CmsProblem::AttributeMissing("message-digest"))?;
             let message_digest = OctetStringRef::from_der(message_digest).map_err(malformed)?;
-            let content_type = attribute(attrs, ID_CONTENT_TYPE)?.ok_or(CmsProblem::AttributeMissing("content-type"))?;
+            let content_type = content_type.ok_or(CmsProblem::AttributeMissing("content-type"))?;
             if ObjectIdentifier::from_der(content_type).map_err(malformed)? != signed.econtent_type {
                 return Err(CmsProblem::ContentTypeMismatch);
             }
             if message_digest.as_bytes() != content_digest.as_slice() {
                 return Err(CmsProblem::DigestMismatch);
             }
-            signing_time = attribute(attrs, ID_SIGNING_TIME)?
+            signing_time = signing
                 .and_then(|t| x509_cert::time::Time::from_der(t).ok())
                 .and_then(|t| OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).ok());
             // The signature covers the attributes' DER with the SET OF tag in place of [0] IMPLICIT (§5.4).
@@ -343,4 +344,39 @@ pub enum BuildError<E> {
     Der(der::Error),
     #[error("signing: {0}")]
     Signer(E),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use der::asn1::SetOfVec;
+    use der::Any;
+    use x509_cert::attr::Attribute;
+
+    fn attrs(list: Vec<(ObjectIdentifier, Vec<Any>)>) -> Vec<u8> {
+        let set: x509_cert::attr::Attributes =
+            SetOfVec::try_from(list.into_iter().map(|(oid, values)| Attribute { oid, values: SetOfVec::try_from(values).unwrap() }).collect::<Vec<_>>()).unwrap();
+        contents(&set.to_der().unwrap()).unwrap().to_vec()
+    }
+
+    #[test]
+    fn signed_attributes_are_found_in_one_pass_in_any_order_and_a_missing_one_is_none() {
+        let digest = Any::encode_from(&OctetString::new([7u8; 32]).unwrap()).unwrap();
+        let data = Any::encode_from(&const_oid::db::rfc5911::ID_DATA).unwrap();
+        let der = attrs(vec![(ID_MESSAGE_DIGEST, vec![digest.clone()]), (ID_CONTENT_TYPE, vec![data.clone()])]);
+        let [d, t, s] = attributes(&der, [ID_MESSAGE_DIGEST, ID_CONTENT_TYPE, ID_SIGNING_TIME]).unwrap();
+        assert_eq!(d, Some(digest.to_der().unwrap().as_slice()));
+        assert_eq!(t, Some(data.to_der().unwrap().as_slice()));
+        assert_eq!(s, None);
+        let [t, d] = attributes(&der, [ID_CONTENT_TYPE, ID_MESSAGE_DIGEST]).unwrap();
+        assert!(t.is_some() && d.is_some());
+    }
+
+    #[test]
+    fn an_attribute_whose_values_are_not_a_set_is_malformed() {
+        let mut der = attrs(vec![(ID_CONTENT_TYPE, vec![Any::encode_from(&const_oid::db::rfc5911::ID_DATA).unwrap()])]);
+        let set = der.iter().rposition(|b| *b == 0x31).unwrap();
+        der[set] = 0x30;
+        assert!(matches!(attributes(&der, [ID_CONTENT_TYPE]), Err(CmsProblem::Malformed(_))));
+    }
 }
