@@ -36,6 +36,8 @@ pub enum CertificateProblem {
     WrongIssuer { kind: &'static str, anchor: String },
     #[error("the key usage does not allow digital signatures")]
     KeyUsage,
+    #[error("the certificate has a critical extension {0} this verifier does not process")]
+    UnknownCriticalExtension(String),
 }
 
 impl CertificateProblem {
@@ -46,9 +48,28 @@ impl CertificateProblem {
             CertificateProblem::NotYetValid(_) => "not_yet_valid",
             CertificateProblem::Expired(_) | CertificateProblem::AnchorExpired(_) => "expired",
             CertificateProblem::NotEndEntity { .. } | CertificateProblem::KeyUsage => "wrong_certificate_kind",
+            CertificateProblem::UnknownCriticalExtension(_) => "unsupported_critical_extension",
         }
     }
 }
+
+/// The extensions validation and the JPKI profile read (RFC 5280 §4.2: "A certificate-using system MUST
+/// reject the certificate if it encounters a critical extension it does not recognize").
+const PROCESSED_EXTENSIONS: [const_oid::ObjectIdentifier; 10] = {
+    use const_oid::db::rfc5280::*;
+    [
+        ID_CE_BASIC_CONSTRAINTS,
+        ID_CE_KEY_USAGE,
+        ID_CE_EXT_KEY_USAGE,
+        ID_CE_CERTIFICATE_POLICIES,
+        ID_CE_SUBJECT_ALT_NAME,
+        ID_CE_ISSUER_ALT_NAME,
+        ID_CE_SUBJECT_KEY_IDENTIFIER,
+        ID_CE_AUTHORITY_KEY_IDENTIFIER,
+        ID_CE_CRL_DISTRIBUTION_POINTS,
+        ID_PE_AUTHORITY_INFO_ACCESS,
+    ]
+};
 
 /// A certificate that chains to a trust anchor.
 #[derive(Debug, Clone)]
@@ -133,6 +154,10 @@ pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustS
         .map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
     if usage.is_some_and(|u| !u.0.contains(KeyUsages::DigitalSignature)) {
         return Err(CertificateProblem::KeyUsage);
+    }
+    if let Some(unknown) = certificate.tbs_certificate.extensions.iter().flatten().find(|e| e.critical && !PROCESSED_EXTENSIONS.iter().any(|p| e.extn_id == *p)) {
+        let name = unknown.extn_id.to_oid().map_or_else(|_| "(malformed OID)".to_owned(), |oid| oid.to_string());
+        return Err(CertificateProblem::UnknownCriticalExtension(name));
     }
     Ok(ValidCertificate { jpki, serial_number: certificate.tbs_certificate.serial_number.clone(), issuer })
 }

@@ -124,6 +124,36 @@ fn card_signatures_verify_and_every_failure_has_its_reason() {
     assert_eq!(v.revocation.unwrap().reason.as_deref(), Some("affiliationChanged"));
 }
 
+/// RFC 5280 §4.2: an unknown extension is ignored unless it is critical, and then the certificate is
+/// refused. The card's certificate is re-signed by its CA with one extra extension.
+#[test]
+fn an_unknown_critical_extension_is_refused_and_an_unknown_plain_one_ignored() {
+    use der::{Decode, Encode};
+    let sb = Sandbox::new();
+    let verifier = sb.verifier();
+    let (_, card) = sb.card("拡張　一郎");
+    let mut client = MyNumberCard::new(Emulator::open(CardDir::new(&card)).unwrap());
+    let original = x509_cert::Certificate::from_der(&client.read_certificate(KeyRole::Signature, Some("ABC123")).unwrap()).unwrap();
+    let with_extension = |critical: bool| {
+        let mut cert = original.clone();
+        let extension = x509_cert::ext::Extension {
+            extn_id: const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.1"),
+            critical,
+            extn_value: der::asn1::OctetString::new(der::asn1::Null.to_der().unwrap()).unwrap(),
+        };
+        cert.tbs_certificate.extensions.get_or_insert_with(Vec::new).push(extension);
+        let signature = sb.issuer.ca(CaRole::Signature).key.sign_sha256(&cert.tbs_certificate.to_der().unwrap()).unwrap();
+        cert.signature = der::asn1::BitString::from_bytes(&signature).unwrap();
+        cert.to_der().unwrap()
+    };
+    let now = OffsetDateTime::now_utc();
+    let plain = verifier.verify_certificate(&with_extension(false), now);
+    assert!(plain.valid, "{:?}", plain.failure);
+    let failure = verifier.verify_certificate(&with_extension(true), now).failure.unwrap();
+    assert_eq!(failure.code, "unsupported_critical_extension");
+    assert!(failure.message.contains("1.3.6.1.4.1.99999.1"), "{}", failure.message);
+}
+
 #[test]
 fn malformed_cms_is_an_error_not_a_panic() {
     let sb = Sandbox::new();
