@@ -199,10 +199,48 @@ impl<'a> Decode<'a> for RawName<'a> {
     }
 }
 
+/// An OBJECT IDENTIFIER's content octets as received (X.690 §8.19), compared with known OIDs byte for
+/// byte. DER gives an OID exactly one encoding, so equal bytes are the same OID and a malformed one
+/// equals none; [`OidBytes::to_oid`] checks it when it has to be named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OidBytes<'a>(&'a [u8]);
+
+impl OidBytes<'_> {
+    pub fn to_oid(self) -> Result<ObjectIdentifier, der::Error> {
+        ObjectIdentifier::from_bytes(self.0).map_err(|_| Tag::ObjectIdentifier.value_error())
+    }
+}
+
+impl PartialEq<ObjectIdentifier> for OidBytes<'_> {
+    fn eq(&self, oid: &ObjectIdentifier) -> bool {
+        self.0 == oid.as_bytes()
+    }
+}
+
+impl der::FixedTag for OidBytes<'_> {
+    const TAG: Tag = Tag::ObjectIdentifier;
+}
+
+impl<'a> der::DecodeValue<'a> for OidBytes<'a> {
+    fn decode_value<R: der::Reader<'a>>(reader: &mut R, header: der::Header) -> der::Result<Self> {
+        Ok(OidBytes(reader.read_slice(header.length)?))
+    }
+}
+
+impl der::EncodeValue for OidBytes<'_> {
+    fn value_len(&self) -> der::Result<der::Length> {
+        der::Length::try_from(self.0.len())
+    }
+
+    fn encode_value(&self, writer: &mut impl der::Writer) -> der::Result<()> {
+        writer.write(self.0)
+    }
+}
+
 /// Extension (RFC 5280 §4.1.2.9), borrowed.
 #[derive(Clone, Debug, der::Sequence)]
 pub struct ExtensionRef<'a> {
-    pub extn_id: ObjectIdentifier,
+    pub extn_id: OidBytes<'a>,
     #[asn1(default = "Default::default")]
     pub critical: bool,
     pub extn_value: der::asn1::OctetStringRef<'a>,
@@ -240,7 +278,7 @@ pub fn serial_hex(bytes: &[u8]) -> String {
         Some(i) => &bytes[i..],
         None => &[0u8][..],
     };
-    trimmed.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(trimmed)
 }
 
 fn to_time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, ProfileError> {
@@ -468,11 +506,11 @@ pub fn four_info_from_san(san: &[u8]) -> Result<Option<FourInfo>, ProfileError> 
                     continue;
                 }
                 let mut other = SliceReader::new(name.value())?;
-                let type_id: ObjectIdentifier = other.decode()?;
+                let type_id: OidBytes<'_> = other.decode()?;
                 let value = ContextSpecific::<AnyRef<'_>>::decode_explicit(&mut other, TagNumber::N0)?
                     .ok_or_else(|| other.error(der::ErrorKind::TagUnexpected { expected: Some(OTHER_NAME), actual: Tag::Null }))?;
                 other.finish(())?;
-                if let Some(i) = JPKI_ATTRIBUTES.iter().position(|(oid, _)| *oid == type_id) {
+                if let Some(i) = JPKI_ATTRIBUTES.iter().position(|(oid, _)| type_id == *oid) {
                     values[i].get_or_insert(value.value);
                 }
             }

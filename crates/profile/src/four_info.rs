@@ -101,17 +101,19 @@ impl BirthDate {
     /// Parses `YYYY-MM-DD`, refusing impossible dates such as 2001-02-29.
     pub fn parse_iso(s: &str) -> Result<Self, FourInfoError> {
         let bad = || FourInfoError::BadDate(s.to_owned());
-        let parts: Vec<&str> = s.split('-').collect();
-        let [y, m, d] = parts.as_slice() else { return Err(bad()) };
-        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-            return Err(bad());
-        }
-        let y: i32 = y.parse().map_err(|_| bad())?;
-        let m: u8 = m.parse().map_err(|_| bad())?;
-        let d: u8 = d.parse().map_err(|_| bad())?;
-        let month = Month::try_from(m).map_err(|_| bad())?;
-        let date = Date::from_calendar_date(y, month, d).map_err(|_| bad())?;
-        BirthDate::new(date)
+        let [y, m, d] = match s.split('-').collect::<Vec<_>>()[..] {
+            [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => [y, m, d],
+            _ => return Err(bad()),
+        };
+        Self::from_digits(y, m, d).ok_or_else(bad)?
+    }
+
+    /// The date of year, month and day digit strings; `None` when they are not numbers.
+    fn from_digits(y: &str, m: &str, d: &str) -> Option<Result<Self, FourInfoError>> {
+        let number = |t: &str| t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse::<i32>().ok()).flatten();
+        let (y, m, d) = (number(y)?, u8::try_from(number(m)?).ok()?, u8::try_from(number(d)?).ok()?);
+        let date = Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()?;
+        Some(BirthDate::new(date))
     }
 
     pub fn date(self) -> Date {
@@ -135,7 +137,7 @@ impl BirthDate {
         if !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        BirthDate::parse_iso(&format!("{}-{}-{}", &digits[..4], &digits[4..6], &digits[6..]))
+        Self::from_digits(&digits[..4], &digits[4..6], &digits[6..]).ok_or_else(bad)?
     }
 
     /// `YYYYMMDD`, as the card applications store it.
@@ -336,6 +338,8 @@ mod tests {
         assert!(matches!(BirthDate::parse_iso("1990-13-01"), Err(FourInfoError::BadDate(_))));
         assert!(matches!(BirthDate::parse_iso("1800-01-01"), Err(FourInfoError::ImpossibleBirthDate(_))));
         assert!(matches!(BirthDate::parse_iso("80-02-17"), Err(FourInfoError::BadDate(_))));
+        assert!(matches!(BirthDate::parse_iso("1980-+2-17"), Err(FourInfoError::BadDate(_))));
+        assert!(matches!(BirthDate::from_jpki("319800230"), Err(FourInfoError::BadDate(_))));
         assert!(BirthDate::from_jpki("3198002xx").is_err());
         assert_eq!(d.age_on(date!(2026 - 02 - 16)), 45);
         assert_eq!(d.age_on(date!(2026 - 02 - 17)), 46);
