@@ -298,6 +298,30 @@ fn jpki_policy(oid: &ObjectIdentifier) -> Option<(u32, u32)> {
     }
 }
 
+/// The first JPKI policy in a certificatePolicies extension's value (RFC 5280 §4.2.1.4: a SEQUENCE OF
+/// PolicyInformation, each a policy OID and optional qualifiers), read in place.
+fn jpki_policy_in(policies: &[u8]) -> Result<Option<(u32, u32)>, der::Error> {
+    use der::{Reader, SliceReader};
+    let mut reader = SliceReader::new(policies)?;
+    let found = reader.sequence(|list| {
+        let mut found = None;
+        while !list.is_finished() {
+            let id = list.sequence(|info| {
+                let id: OidBytes<'_> = info.decode()?;
+                if !info.is_finished() {
+                    info.tlv_bytes()?.first().copied().filter(|t| *t == 0x30).ok_or_else(|| Tag::Sequence.value_error())?;
+                }
+                Ok(id)
+            })?;
+            if found.is_none() && id.0.starts_with(oid::POLICY_ARC.as_bytes()) {
+                found = jpki_policy(&id.to_oid()?);
+            }
+        }
+        Ok(found)
+    })?;
+    reader.finish(found)
+}
+
 impl JpkiCertificate {
     pub fn from_der(der: &[u8]) -> Result<Self, ProfileError> {
         Self::from_ref(&CertificateRef::from_der(der)?)
@@ -323,9 +347,11 @@ impl JpkiCertificate {
         let basic: Option<BasicConstraints> = decode_ext(ext(ID_CE_BASIC_CONSTRAINTS), ID_CE_BASIC_CONSTRAINTS)?;
         let eku: Option<ExtendedKeyUsage> = decode_ext(ext(ID_CE_EXT_KEY_USAGE), ID_CE_EXT_KEY_USAGE)?;
         let ku: Option<KeyUsage> = decode_ext(ext(ID_CE_KEY_USAGE), ID_CE_KEY_USAGE)?;
-        let policies: Option<CertificatePolicies> = decode_ext(ext(ID_CE_CERTIFICATE_POLICIES), ID_CE_CERTIFICATE_POLICIES)?;
 
-        let jpki_policy = policies.iter().flat_map(|p| p.0.iter()).find_map(|p| jpki_policy(&p.policy_identifier));
+        let jpki_policy = ext(ID_CE_CERTIFICATE_POLICIES)
+            .map(|v| jpki_policy_in(v).map_err(|source| ProfileError::Extension { oid: ID_CE_CERTIFICATE_POLICIES, source }))
+            .transpose()?
+            .flatten();
         let four_info = ext(ID_CE_SUBJECT_ALT_NAME).map(four_info_from_san).transpose()?.flatten();
 
         let (kind, device, test_environment) = if basic.is_some_and(|b| b.ca) {
@@ -754,6 +780,50 @@ mod san_tests {
         // An otherName whose value is not [0] EXPLICIT.
         let bad = [0x30, 0x0a, 0xa0, 0x08, 0x06, 0x03, 0x2a, 0x03, 0x04, 0x0c, 0x01, 0x41];
         assert!(matches!(four_info_from_san(&bad), Err(ProfileError::Extension { .. })));
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use x509_cert::ext::pkix::certpolicy::PolicyQualifierInfo;
+
+    fn der(policies: &[(ObjectIdentifier, bool)]) -> Vec<u8> {
+        let info = |(oid, qualified): &(ObjectIdentifier, bool)| PolicyInformation {
+            policy_identifier: *oid,
+            policy_qualifiers: qualified.then(|| {
+                vec![PolicyQualifierInfo {
+                    policy_qualifier_id: const_oid::db::rfc5280::ID_QT_CPS,
+                    qualifier: Some(Any::encode_from(&der::asn1::Ia5String::new("https://www.jpki.go.jp/").unwrap()).unwrap()),
+                }]
+            }),
+        };
+        CertificatePolicies(policies.iter().map(info).collect()).to_der().unwrap()
+    }
+
+    #[test]
+    fn the_first_jpki_policy_is_found_among_others_with_or_without_qualifiers() {
+        let other = ObjectIdentifier::new_unwrap("1.2.392.200149.8.5.9");
+        assert_eq!(jpki_policy_in(&der(&[(other, true), (oid::POLICY_SIGN_SMARTPHONE, true), (oid::POLICY_AUTH_CARD, false)])).unwrap(), Some((1, 40)));
+        assert_eq!(jpki_policy_in(&der(&[(oid::POLICY_AUTH_CARD, false)])).unwrap(), Some((3, 30)));
+        assert_eq!(jpki_policy_in(&der(&[(oid::POLICY_ARC, false), (other, false)])).unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_policies_are_an_error() {
+        let mut trailing = der(&[(oid::POLICY_AUTH_CARD, true)]);
+        trailing.push(0);
+        assert!(jpki_policy_in(&trailing).is_err());
+        let good = der(&[(oid::POLICY_AUTH_CARD, true)]);
+        // SEQUENCE { SEQUENCE { OID, qualifiers } }, all with one-byte lengths: the qualifiers' tag follows the OID.
+        let qualifiers = 4 + 2 + oid::POLICY_AUTH_CARD.as_bytes().len();
+        assert_eq!(good[qualifiers], 0x30);
+        let mut not_a_sequence = good.clone();
+        not_a_sequence[qualifiers] = 0x31;
+        assert!(jpki_policy_in(&not_a_sequence).is_err());
+        for cut in 1..good.len() {
+            assert!(jpki_policy_in(&good[..cut]).is_err(), "cut at {cut}");
+        }
     }
 }
 

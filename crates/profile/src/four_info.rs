@@ -93,7 +93,7 @@ pub struct BirthDate(Date);
 impl BirthDate {
     pub fn new(d: Date) -> Result<Self, FourInfoError> {
         if Era::of(d).is_none() {
-            return Err(FourInfoError::ImpossibleBirthDate(iso(d)));
+            return Err(FourInfoError::ImpossibleBirthDate(BirthDate(d).to_string()));
         }
         Ok(BirthDate(d))
     }
@@ -173,13 +173,9 @@ fn compact(d: Date) -> String {
     format!("{:04}{:02}{:02}", d.year(), d.month() as u8, d.day())
 }
 
-fn iso(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
-}
-
 impl fmt::Display for BirthDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&iso(self.0))
+        write!(f, "{:04}-{:02}-{:02}", self.0.year(), self.0.month() as u8, self.0.day())
     }
 }
 

@@ -30,14 +30,14 @@ pub struct Signer {
 }
 
 impl Signer {
-    fn of(cert: &ValidCertificate) -> Signer {
-        let info = cert.jpki.four_info.clone();
+    fn of(cert: ValidCertificate) -> Signer {
+        let info = cert.jpki.four_info;
         Signer {
             name: info.as_ref().map(|i| i.name.clone()),
             address: info.as_ref().map(|i| i.address.clone()),
             birth_date: info.as_ref().map(|i| i.birth_date.to_string()),
             sex: info.as_ref().map(|i| i.sex.as_str().to_owned()),
-            certificate_serial: cert.jpki.serial.clone(),
+            certificate_serial: cert.jpki.serial,
             certificate_kind: cert.jpki.kind.as_str(),
             device: cert.jpki.device.map(|d| d.as_str()),
             not_after: cert.jpki.not_after,
@@ -112,7 +112,6 @@ impl Verifier {
             Ok(valid) => valid,
             Err(problem) => return self.certificate_failure(problem, now),
         };
-        let signer = Some(Signer::of(&valid));
         let ocsp = match &self.ocsp {
             Some(ocsp) => ocsp.status(&valid, now),
             None => Err(RevocationProblem::Unavailable("no OCSP responder is configured".into())),
@@ -139,7 +138,7 @@ impl Verifier {
             }
             Err(problem) => (Some(Failure { code: "revocation_unavailable", message: problem.to_string() }), None),
         };
-        Verification { valid: failure.is_none(), failure, signer, revocation, verified_at: now }
+        Verification { valid: failure.is_none(), failure, signer: Some(Signer::of(valid)), revocation, verified_at: now }
     }
 
     fn certificate_failure(&self, problem: CertificateProblem, now: OffsetDateTime) -> Verification {
