@@ -7,7 +7,6 @@
 use der::{Decode, Encode};
 use jpki_profile::cert_profile::CertificateRef;
 use jpki_profile::{CertKind, JpkiCertificate};
-use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 use x509_cert::serial_number::SerialNumber;
@@ -79,17 +78,6 @@ pub struct ValidCertificate {
     pub issuer: std::sync::Arc<Anchor>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Validity {
-    pub not_before: OffsetDateTime,
-    pub not_after: OffsetDateTime,
-}
-
-fn validity(v: &x509_cert::time::Validity) -> Validity {
-    let t = |t: &x509_cert::time::Time| OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    Validity { not_before: t(&v.not_before), not_after: t(&v.not_after) }
-}
-
 /// The TBSCertificate's bytes as they are in `der` (the first element of the Certificate SEQUENCE, RFC
 /// 5280 §4.1.1.1): the signed bytes, without re-encoding the decoded certificate.
 fn tbs_bytes(der: &[u8]) -> Option<&[u8]> {
@@ -125,16 +113,14 @@ pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustS
     }
     let issuer = named.find(|a| signed_by(certificate, der, a)).ok_or(CertificateProblem::BadSignature)?.clone();
 
-    let anchor_validity = validity(&issuer.certificate.tbs_certificate.validity);
-    if at < anchor_validity.not_before || at > anchor_validity.not_after {
+    if at < issuer.not_before || at > issuer.not_after {
         return Err(CertificateProblem::AnchorExpired(issuer.certificate.tbs_certificate.subject.to_string()));
     }
-    let own = validity(&certificate.tbs_certificate.validity);
-    if at < own.not_before {
-        return Err(CertificateProblem::NotYetValid(own.not_before));
+    if at < jpki.not_before {
+        return Err(CertificateProblem::NotYetValid(jpki.not_before));
     }
-    if at > own.not_after {
-        return Err(CertificateProblem::Expired(own.not_after));
+    if at > jpki.not_after {
+        return Err(CertificateProblem::Expired(jpki.not_after));
     }
     let expected_ca = match jpki.kind {
         CertKind::Signature => CertKind::SignatureCa,

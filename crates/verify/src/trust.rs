@@ -29,6 +29,9 @@ pub struct Anchor {
     pub public_key: Vec<u8>,
     /// What the anchor is for (signature CA, authentication CA, …), read once.
     pub kind: jpki_profile::CertKind,
+    /// The anchor's validity period, read once.
+    pub not_before: time::OffsetDateTime,
+    pub not_after: time::OffsetDateTime,
     /// The key parsed once for sha256WithRSAEncryption, J-LIS's signature algorithm (`None` if it is not
     /// a usable RSA key: certificates it issued are then checked with [`Anchor::public_key`]).
     pub sha256_key: Option<jpki_crypto::RsaSha256Key>,
@@ -49,7 +52,13 @@ impl Anchor {
     pub fn new(certificate: Certificate) -> Result<Anchor, der::Error> {
         let public_key = certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec();
         let subject_der = certificate.tbs_certificate.subject.to_der()?;
+        let validity = &certificate.tbs_certificate.validity;
+        let time = |t: &x509_cert::time::Time| {
+            time::OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).map_err(|_| der::Tag::GeneralizedTime.value_error())
+        };
         Ok(Anchor {
+            not_before: time(&validity.not_before)?,
+            not_after: time(&validity.not_after)?,
             sha256_key: jpki_crypto::RsaSha256Key::new(&public_key).ok(),
             name_hash: jpki_crypto::sha1(&subject_der),
             key_hash: jpki_crypto::sha1(&public_key),
