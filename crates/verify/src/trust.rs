@@ -14,7 +14,7 @@ pub enum TrustError {
     Read { path: String, reason: String },
     #[error("{path} is not a certificate (PEM or DER): {reason}")]
     NotCertificate { path: String, reason: String },
-    #[error("no trust anchors in {0}")]
+    #[error("no JPKI CA certificates (signature or user-authentication CA) in {0}")]
     Empty(String),
 }
 
@@ -74,14 +74,18 @@ impl Anchor {
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     anchors: Vec<Arc<Anchor>>,
+    /// Certificates [`TrustStore::from_dir`] found but left out, being no JPKI CA.
+    skipped: Vec<std::path::PathBuf>,
 }
 
 impl TrustStore {
     pub fn new(anchors: Vec<Anchor>) -> TrustStore {
-        TrustStore { anchors: anchors.into_iter().map(Arc::new).collect() }
+        TrustStore { anchors: anchors.into_iter().map(Arc::new).collect(), skipped: Vec::new() }
     }
 
-    /// Every `.pem`, `.crt`, `.cer` and `.der` file in `dir`, PEM or DER.
+    /// The JPKI CA certificates among the `.pem`, `.crt`, `.cer` and `.der` files in `dir`, PEM or DER.
+    /// Other certificates there (the sandbox's mdoc roots share its `trust/` directory) can never anchor
+    /// a JPKI chain and are left out; [`TrustStore::skipped`] names them.
     pub fn from_dir(dir: &Path) -> Result<TrustStore, TrustError> {
         let read = |reason: String| TrustError::Read { path: dir.display().to_string(), reason };
         let mut paths: Vec<_> = std::fs::read_dir(dir)
@@ -90,7 +94,7 @@ impl TrustStore {
             .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| ["pem", "crt", "cer", "der"].contains(&e)))
             .collect();
         paths.sort();
-        let mut anchors = Vec::new();
+        let (mut anchors, mut skipped) = (Vec::new(), Vec::new());
         for path in paths {
             let bytes = std::fs::read(&path).map_err(|e| read(e.to_string()))?;
             let not_cert = |reason: String| TrustError::NotCertificate { path: path.display().to_string(), reason };
@@ -99,12 +103,21 @@ impl TrustStore {
             } else {
                 Certificate::from_der(&bytes).map_err(|e| not_cert(e.to_string()))?
             };
-            anchors.push(Arc::new(Anchor::new(cert).map_err(|e| not_cert(e.to_string()))?));
+            let anchor = Anchor::new(cert).map_err(|e| not_cert(e.to_string()))?;
+            if matches!(anchor.kind, jpki_profile::CertKind::SignatureCa | jpki_profile::CertKind::AuthenticationCa) {
+                anchors.push(Arc::new(anchor));
+            } else {
+                skipped.push(path);
+            }
         }
         if anchors.is_empty() {
             return Err(TrustError::Empty(dir.display().to_string()));
         }
-        Ok(TrustStore { anchors })
+        Ok(TrustStore { anchors, skipped })
+    }
+
+    pub fn skipped(&self) -> &[std::path::PathBuf] {
+        &self.skipped
     }
 
     pub fn anchors(&self) -> &[Arc<Anchor>] {

@@ -187,6 +187,24 @@ fn jlis_roots_load_as_trust_anchors() {
     assert!(TrustStore::from_dir(std::path::Path::new("/nonexistent")).is_err());
 }
 
+/// A directory's certificates that are no JPKI CA (the sandbox's mdoc roots, a responder's) are left out
+/// and named; a directory of nothing else has no trust anchors.
+#[test]
+fn certificates_that_are_no_jpki_ca_are_not_trust_anchors() {
+    let sb = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = |der: &[u8]| der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).unwrap();
+    let ca = sb.issuer.ca(CaRole::Signature);
+    std::fs::write(dir.path().join("responder.pem"), pem(&ca.responder_certificate_der)).unwrap();
+    let only_responder = TrustStore::from_dir(dir.path()).unwrap_err();
+    assert!(only_responder.to_string().contains("no JPKI CA certificates"), "{only_responder}");
+    std::fs::write(dir.path().join("signature-ca.pem"), pem(&ca.certificate_der)).unwrap();
+    let trust = TrustStore::from_dir(dir.path()).unwrap();
+    assert_eq!(trust.anchors().len(), 1);
+    assert_eq!(trust.anchors()[0].der, ca.certificate_der);
+    assert_eq!(trust.skipped(), [dir.path().join("responder.pem")]);
+}
+
 /// CMS shapes other signers make, each read by `signed_data::verify` as `openssl cms -sign` wrote it: the
 /// signer named by subject key identifier, no signed attributes (the signature covers the content),
 /// SHA-512, PSS. Signed with a sandbox CA's key, whose certificate has a subject key identifier.
