@@ -281,9 +281,14 @@ pub fn serial_hex(bytes: &[u8]) -> String {
     hex::encode(trimmed)
 }
 
+/// The time an ASN.1 time (UTCTime, GeneralizedTime) gives as its `to_unix_duration()`; `None` when
+/// it is out of `OffsetDateTime`'s range.
+pub fn unix_time(since_epoch: std::time::Duration) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(i64::try_from(since_epoch.as_secs()).ok()?).ok()
+}
+
 fn to_time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, ProfileError> {
-    let secs = i64::try_from(t.to_unix_duration().as_secs()).map_err(|_| ProfileError::Validity)?;
-    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| ProfileError::Validity)
+    unix_time(t.to_unix_duration()).ok_or(ProfileError::Validity)
 }
 
 /// Purpose and class of a JPKI policy OID: `(purpose, class)` for `1.2.392.200149.8.5.1.<purpose>.<class>`.
@@ -309,7 +314,8 @@ fn jpki_policy_in(policies: &[u8]) -> Result<Option<(u32, u32)>, der::Error> {
             let id = list.sequence(|info| {
                 let id: OidBytes<'_> = info.decode()?;
                 if !info.is_finished() {
-                    info.tlv_bytes()?.first().copied().filter(|t| *t == 0x30).ok_or_else(|| Tag::Sequence.value_error())?;
+                    info.peek_tag()?.assert_eq(Tag::Sequence)?;
+                    info.tlv_bytes()?;
                 }
                 Ok(id)
             })?;

@@ -105,15 +105,7 @@ impl BirthDate {
             [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => [y, m, d],
             _ => return Err(bad()),
         };
-        Self::from_digits(y, m, d).ok_or_else(bad)?
-    }
-
-    /// The date of year, month and day digit strings; `None` when they are not numbers.
-    fn from_digits(y: &str, m: &str, d: &str) -> Option<Result<Self, FourInfoError>> {
-        let number = |t: &str| t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse::<i32>().ok()).flatten();
-        let (y, m, d) = (number(y)?, u8::try_from(number(m)?).ok()?, u8::try_from(number(d)?).ok()?);
-        let date = Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()?;
-        Some(BirthDate::new(date))
+        BirthDate::new(date_of_digits(y, m, d).ok_or_else(bad)?)
     }
 
     pub fn date(self) -> Date {
@@ -137,7 +129,7 @@ impl BirthDate {
         if !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        Self::from_digits(&digits[..4], &digits[4..6], &digits[6..]).ok_or_else(bad)?
+        BirthDate::new(date_of_digits(&digits[..4], &digits[4..6], &digits[6..]).ok_or_else(bad)?)
     }
 
     /// `YYYYMMDD`, as the card applications store it.
@@ -167,6 +159,13 @@ impl BirthDate {
         Date::from_calendar_date(year, self.0.month(), self.0.day())
             .unwrap_or_else(|_| Date::from_calendar_date(year, Month::March, 1).expect("1 March exists"))
     }
+}
+
+/// The date of year, month and day digit strings; `None` when they are not digits or no such day exists.
+fn date_of_digits(y: &str, m: &str, d: &str) -> Option<Date> {
+    let number = |t: &str| t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse::<i32>().ok()).flatten();
+    let (y, m, d) = (number(y)?, u8::try_from(number(m)?).ok()?, u8::try_from(number(d)?).ok()?);
+    Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()
 }
 
 fn compact(d: Date) -> String {

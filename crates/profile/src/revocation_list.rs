@@ -65,8 +65,7 @@ pub fn reason_name(reason: CrlReason) -> &'static str {
 }
 
 fn time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, CrlError> {
-    let secs = i64::try_from(t.to_unix_duration().as_secs()).map_err(|_| CrlError::Time)?;
-    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| CrlError::Time)
+    crate::cert_profile::unix_time(t.to_unix_duration()).ok_or(CrlError::Time)
 }
 
 fn find(exts: &Option<Vec<Extension>>, oid: const_oid::ObjectIdentifier) -> Option<&Extension> {
@@ -94,7 +93,7 @@ impl RevocationList {
             let invalidity_date = match find(&entry.crl_entry_extensions, ID_CE_INVALIDITY_DATE) {
                 Some(e) => {
                     let t = GeneralizedTime::from_der(e.extn_value.as_bytes()).map_err(|_| CrlError::Extension("invalidityDate"))?;
-                    Some(OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).map_err(|_| CrlError::Time)?)
+                    Some(crate::cert_profile::unix_time(t.to_unix_duration()).ok_or(CrlError::Time)?)
                 }
                 None => None,
             };

@@ -59,7 +59,7 @@ pub struct RevocationStatus {
 }
 
 fn time_of(t: &x509_ocsp::OcspGeneralizedTime) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t.0.to_unix_duration().as_secs() as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    jpki_profile::cert_profile::unix_time(t.0.to_unix_duration()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn cert_id(cert: &ValidCertificate) -> Result<CertId, der::Error> {

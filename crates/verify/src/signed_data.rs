@@ -262,7 +262,7 @@ pub fn verify<'a>(der: &'a [u8], detached: Option<&'a [u8]>) -> Result<SignedCon
             }
             signing_time = signing
                 .and_then(|t| x509_cert::time::Time::from_der(t).ok())
-                .and_then(|t| OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).ok());
+                .and_then(|t| jpki_profile::cert_profile::unix_time(t.to_unix_duration()));
             // The signature covers the attributes' DER with the SET OF tag in place of [0] IMPLICIT (§5.4).
             let mut bytes = tlv.to_vec();
             bytes[0] = 0x31;
