@@ -12,7 +12,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
 use jpki_store::{sqlx, Database};
-use jpki_verify::Verifier;
+use jpki_verify::{Progress, Verifier};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -223,14 +223,20 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
     if body.purpose.as_ref().is_some_and(|p| p.chars().count() > 200) {
         return Err(ApiError::bad("invalid_purpose", "purpose is at most 200 characters"));
     }
-    let verifier = state.verifier.clone();
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
-    // A blocking task: a revocation check may wait on the OCSP responder.
-    let result = tokio::task::spawn_blocking(move || verifier.verify_cms(&cms, content.as_deref(), now))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?
-        .map_err(|problem| ApiError::bad("invalid_cms", problem.to_string()))?;
+    // On this task while nothing can block (a cached OCSP answer); asking the responder may wait on the
+    // network, so that part runs as a blocking task.
+    let result = match state.verifier.verify_cms_without_waiting(&cms, content.as_deref(), now) {
+        Ok(Progress::Done(verification)) => verification,
+        Ok(Progress::AwaitingResponder(pending)) => {
+            let verifier = state.verifier.clone();
+            tokio::task::spawn_blocking(move || pending.ask(&verifier))
+                .await
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?
+        }
+        Err(problem) => return Err(ApiError::bad("invalid_cms", problem.to_string())),
+    };
 
     let id = jpki_store::new_id("verification");
     let failure_code = result.failure.as_ref().map(|f| f.code);

@@ -19,4 +19,4 @@ pub mod trust;
 pub mod verifier;
 
 pub use trust::TrustStore;
-pub use verifier::{Verification, Verifier};
+pub use verifier::{Progress, Verification, Verifier};

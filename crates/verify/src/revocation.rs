@@ -196,15 +196,25 @@ impl OcspChecker {
         &self.url
     }
 
-    /// The status of `cert` at `now`, from the cache while a response is fresh, else from the responder.
+    /// The cache's key for `cert`: the CertID's fields (issuer name and key hashes, serial).
+    fn cache_key(cert: &ValidCertificate) -> Vec<u8> {
+        [&cert.issuer.name_hash[..], &cert.issuer.key_hash, cert.serial_number.as_bytes()].concat()
+    }
+
+    /// The status of `cert` at `now` from a cached response that is still fresh, without asking anyone.
+    pub fn cached(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Option<RevocationStatus> {
+        let cache = self.cache.lock().expect("cache lock");
+        let cached = cache.get(&Self::cache_key(cert)).filter(|c| c.next_update.is_some_and(|n| n >= now))?;
+        Some(RevocationStatus { method: "ocsp_cached", ..cached.clone() })
+    }
+
+    /// The status of `cert` at `now`, from the cache while a response is fresh, else from the responder
+    /// (which may block for up to the transport's timeout).
     pub fn status(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
-        // The CertID's fields (issuer name and key hashes, serial) identify the certificate.
-        let key = [&cert.issuer.name_hash[..], &cert.issuer.key_hash, cert.serial_number.as_bytes()].concat();
-        if let Some(cached) = self.cache.lock().expect("cache lock").get(&key) {
-            if cached.next_update.is_some_and(|n| n >= now) {
-                return Ok(RevocationStatus { method: "ocsp_cached", ..cached.clone() });
-            }
+        if let Some(cached) = self.cached(cert, now) {
+            return Ok(cached);
         }
+        let key = Self::cache_key(cert);
         let request = request(cert).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
         let response = self.transport.post(&self.url, &request).map_err(RevocationProblem::Unavailable)?;
         let status = check_response(cert, &response, now)?;

@@ -73,6 +73,45 @@ pub struct Verifier {
     pub crls: std::sync::Arc<CrlStore>,
 }
 
+/// How far a verification got without waiting on anything outside the process.
+pub enum Progress {
+    Done(Verification),
+    /// The signer's certificate chains to a trust anchor and no fresh OCSP answer is cached: the
+    /// responder has to be asked, which may block.
+    AwaitingResponder(AwaitingResponder),
+}
+
+impl Progress {
+    /// The verification, asking the OCSP responder if it has to (blocking).
+    pub fn finish(self, verifier: &Verifier) -> Verification {
+        match self {
+            Progress::Done(verification) => verification,
+            Progress::AwaitingResponder(pending) => pending.ask(verifier),
+        }
+    }
+}
+
+/// A verification waiting for its revocation status.
+pub struct AwaitingResponder {
+    certificate: ValidCertificate,
+    now: OffsetDateTime,
+}
+
+impl AwaitingResponder {
+    /// Asks the OCSP responder (blocking up to its transport's timeout) and concludes; on its failure a
+    /// fresh CRL answers, and with neither the check fails closed.
+    pub fn ask(self, verifier: &Verifier) -> Verification {
+        let ocsp = match &verifier.ocsp {
+            Some(ocsp) => ocsp.status(&self.certificate, self.now),
+            None => Err(RevocationProblem::Unavailable("no OCSP responder is configured".into())),
+        };
+        let revocation = ocsp.or_else(|ocsp_problem| {
+            verifier.crls.status(&self.certificate, self.now).map_err(|crl_problem| RevocationProblem::Unavailable(format!("{ocsp_problem}; {crl_problem}")))
+        });
+        Verifier::concluded(self.certificate, revocation, self.now)
+    }
+}
+
 impl Verifier {
     fn failed(code: &'static str, message: String, now: OffsetDateTime) -> Verification {
         Verification { valid: false, failure: Some(Failure { code, message }), signer: None, revocation: None, verified_at: now }
@@ -80,46 +119,59 @@ impl Verifier {
 
     /// Verifies a CMS SignedData (DER), with detached `content` when it carries none. Malformed input is
     /// an `Err` (the caller's mistake); a readable signature that does not verify is an invalid result.
+    /// May block on the OCSP responder.
     pub fn verify_cms(&self, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Verification, CmsProblem> {
+        self.verify_cms_without_waiting(cms, content, now).map(|progress| progress.finish(self))
+    }
+
+    /// [`Verifier::verify_cms`] as far as it goes without blocking: to the end when the revocation
+    /// status is cached (or there is no responder to ask), else up to asking the responder.
+    pub fn verify_cms_without_waiting(&self, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Progress, CmsProblem> {
         match signed_data::verify(cms, content) {
             Ok(signed) => Ok(self.check_certificate(chain::validate_ref(&signed.signer, signed.signer_certificate, &self.trust, now), now)),
             Err(problem) if problem.is_malformed_input() => Err(problem),
-            Err(problem) => Ok(Self::failed(problem.code(), problem.to_string(), now)),
+            Err(problem) => Ok(Progress::Done(Self::failed(problem.code(), problem.to_string(), now))),
         }
     }
 
     /// Verifies a plain PKCS#1 signature (sha256WithRSAEncryption) over `message` by `certificate`.
+    /// May block on the OCSP responder.
     pub fn verify_pkcs1(&self, certificate: &[u8], message: &[u8], signature: &[u8], now: OffsetDateTime) -> Verification {
         match <jpki_profile::cert_profile::CertificateRef<'_> as der::Decode>::from_der(certificate) {
             Ok(cert) => {
                 if !jpki_crypto::verify_rsa(jpki_crypto::RsaScheme::Pkcs1Sha256, cert.public_key(), message, signature) {
                     return Self::failed("signature_invalid", "the signature does not verify with the certificate".into(), now);
                 }
-                self.check_certificate(chain::validate_ref(&cert, certificate, &self.trust, now), now)
+                self.check_certificate(chain::validate_ref(&cert, certificate, &self.trust, now), now).finish(self)
             }
             Err(e) => Self::failed("certificate_malformed", format!("the certificate is malformed: {e}"), now),
         }
     }
 
-    /// The chain and revocation checks of a signer's certificate.
+    /// The chain and revocation checks of a signer's certificate. May block on the OCSP responder.
     pub fn verify_certificate(&self, certificate: &[u8], now: OffsetDateTime) -> Verification {
-        self.check_certificate(chain::validate(certificate, &self.trust, now), now)
+        self.check_certificate(chain::validate(certificate, &self.trust, now), now).finish(self)
     }
 
-    /// Revocation of a certificate that passed chain validation; the failure of one that did not.
-    fn check_certificate(&self, validated: Result<chain::ValidCertificate, CertificateProblem>, now: OffsetDateTime) -> Verification {
-        let valid = match validated {
+    /// Revocation of a certificate that passed chain validation, if it is at hand; the failure of one
+    /// that did not.
+    fn check_certificate(&self, validated: Result<chain::ValidCertificate, CertificateProblem>, now: OffsetDateTime) -> Progress {
+        let certificate = match validated {
             Ok(valid) => valid,
-            Err(problem) => return self.certificate_failure(problem, now),
+            Err(problem) => return Progress::Done(Self::failed(problem.code(), problem.to_string(), now)),
         };
-        let ocsp = match &self.ocsp {
-            Some(ocsp) => ocsp.status(&valid, now),
-            None => Err(RevocationProblem::Unavailable("no OCSP responder is configured".into())),
+        // OCSP first, from the cache when it can; with no responder configured the CRLs answer at once.
+        let Some(ocsp) = &self.ocsp else {
+            return Progress::Done(AwaitingResponder { certificate, now }.ask(self));
         };
-        // OCSP first; its failure falls back to a fresh CRL; with neither, the check fails closed.
-        let revocation = ocsp.or_else(|ocsp_problem| {
-            self.crls.status(&valid, now).map_err(|crl_problem| RevocationProblem::Unavailable(format!("{ocsp_problem}; {crl_problem}")))
-        });
+        match ocsp.cached(&certificate, now) {
+            Some(status) => Progress::Done(Self::concluded(certificate, Ok(status), now)),
+            None => Progress::AwaitingResponder(AwaitingResponder { certificate, now }),
+        }
+    }
+
+    /// The verification of a chained certificate, given its revocation status or why there is none.
+    fn concluded(certificate: ValidCertificate, revocation: Result<RevocationStatus, RevocationProblem>, now: OffsetDateTime) -> Verification {
         let (failure, revocation) = match revocation {
             Ok(status) => {
                 let failure = match status.status {
@@ -138,10 +190,6 @@ impl Verifier {
             }
             Err(problem) => (Some(Failure { code: "revocation_unavailable", message: problem.to_string() }), None),
         };
-        Verification { valid: failure.is_none(), failure, signer: Some(Signer::of(valid)), revocation, verified_at: now }
-    }
-
-    fn certificate_failure(&self, problem: CertificateProblem, now: OffsetDateTime) -> Verification {
-        Self::failed(problem.code(), problem.to_string(), now)
+        Verification { valid: failure.is_none(), failure, signer: Some(Signer::of(certificate)), revocation, verified_at: now }
     }
 }

@@ -9,7 +9,7 @@ use jpki_issuer::ocsp::{InProcessTransport, OcspResponder};
 use jpki_issuer::{CaRole, Issuer};
 use jpki_profile::{BirthDate, FourInfo, Sex};
 use jpki_verify::revocation::{OcspChecker, OcspTransport};
-use jpki_verify::{signed_data, TrustStore, Verifier};
+use jpki_verify::{signed_data, Progress, TrustStore, Verifier};
 use time::OffsetDateTime;
 
 struct Sandbox {
@@ -70,6 +70,53 @@ fn sign_with_card(card: &std::path::Path, content: &[u8], attached: bool) -> Vec
     let mut client = MyNumberCard::new(Emulator::open(CardDir::new(card)).unwrap());
     let cert = client.read_certificate(KeyRole::Signature, Some("ABC123")).unwrap();
     signed_data::build(content, &cert, attached, OffsetDateTime::now_utc(), |digest_info| client.sign(KeyRole::Signature, "ABC123", digest_info)).unwrap()
+}
+
+/// A transport that counts the requests it passes on.
+struct Counting<T>(T, Arc<std::sync::atomic::AtomicUsize>);
+
+impl<T: OcspTransport> OcspTransport for Counting<T> {
+    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.post(url, request)
+    }
+}
+
+#[test]
+fn only_asking_the_responder_is_left_for_later() {
+    let sb = Sandbox::new();
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let transport = Counting(InProcessTransport { runtime: sb.rt.handle().clone(), responder: sb.responder.clone() }, asked.clone());
+    let verifier = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("in-process", Box::new(transport))), crls: Default::default() };
+    let asked = || asked.load(std::sync::atomic::Ordering::SeqCst);
+    let now = OffsetDateTime::now_utc();
+    let (_, card) = sb.card("待機　次郎");
+    let content = b"lease".to_vec();
+    let cms = sign_with_card(&card, &content, false);
+
+    // Nothing cached: the check stops before the responder, which is asked only by `ask`.
+    let Ok(Progress::AwaitingResponder(pending)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else { panic!("expected to await the responder") };
+    assert_eq!(asked(), 0);
+    let v = pending.ask(&verifier);
+    assert!(v.valid, "{:?}", v.failure);
+    assert_eq!((v.revocation.unwrap().method, asked()), ("ocsp", 1));
+
+    // Now cached: done without waiting, with the same signer.
+    let Ok(Progress::Done(v)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else { panic!("expected a cached answer") };
+    assert!(v.valid, "{:?}", v.failure);
+    assert_eq!((v.revocation.unwrap().method, asked()), ("ocsp_cached", 1));
+    assert_eq!(v.signer.unwrap().name.as_deref(), Some("待機　次郎"));
+
+    // Failures before revocation, and a verifier with no responder, never wait.
+    let done_code = |verifier: &Verifier, content: &[u8]| match verifier.verify_cms_without_waiting(&cms, Some(content), now) {
+        Ok(Progress::Done(v)) => v.failure.map(|f| f.code),
+        _ => panic!("expected to be done"),
+    };
+    let fresh = sb.verifier();
+    assert_eq!(done_code(&fresh, b"altered"), Some("signature_invalid"));
+    let no_ocsp = Verifier { trust: sb.trust(), ocsp: None, crls: Default::default() };
+    assert_eq!(done_code(&no_ocsp, &content), Some("revocation_unavailable"));
+    assert_eq!(asked(), 1);
 }
 
 #[test]
