@@ -102,17 +102,18 @@ async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) ->
         t.0 += 1;
         t.1 += i64::from(p.fee_yen.unwrap_or(0));
     }
+    let mut conn = db.pool().acquire().await?;
     let sql = format!(
         "INSERT INTO provision_count (operator_id, month, method, cert_kind, count, fee_yen) VALUES {}
          ON CONFLICT (operator_id, month, method, cert_kind)
          DO UPDATE SET count = provision_count.count + excluded.count, fee_yen = provision_count.fee_yen + excluded.fee_yen",
-        jpki_store::values_placeholders(totals.len(), 6)
+        jpki_store::values_placeholders(&conn, totals.len(), 6)
     );
     let mut query = sqlx::query(&sql);
     for ((operator, month, method, kind), (count, fee)) in totals {
         query = query.bind(operator).bind(month).bind(method).bind(kind).bind(count).bind(fee);
     }
-    query.execute(db.pool()).await?;
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 

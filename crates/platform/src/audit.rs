@@ -40,7 +40,7 @@ pub async fn append_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entries: &[En
     for chunk in entries.chunks(100) {
         let sql = format!(
             "INSERT INTO audit_log (seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash) VALUES {}",
-            jpki_store::values_placeholders(chunk.len(), 9)
+            jpki_store::values_placeholders(tx, chunk.len(), 9)
         );
         let mut query = sqlx::query(&sql);
         for entry in chunk {

@@ -93,7 +93,7 @@ async fn write(db: &Database, held: &mut Option<PoolConnection<sqlx::Any>>, batc
     for chunk in batch.chunks(100) {
         let sql = format!(
             "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result) VALUES {}",
-            jpki_store::values_placeholders(chunk.len(), 10)
+            jpki_store::values_placeholders(&tx, chunk.len(), 10)
         );
         let mut query = sqlx::query(&sql);
         for Job { record: r, .. } in chunk {

@@ -38,7 +38,7 @@ pub async fn record_all(
         "INSERT INTO tenant_usage (tenant_id, month, cert_kind, method, count, fee_yen) VALUES {}
          ON CONFLICT (tenant_id, month, cert_kind, method)
          DO UPDATE SET count = tenant_usage.count + excluded.count, fee_yen = tenant_usage.fee_yen + excluded.fee_yen",
-        jpki_store::values_placeholders(totals.len(), 6)
+        jpki_store::values_placeholders(tx, totals.len(), 6)
     );
     let mut query = sqlx::query(&sql);
     for ((tenant_id, month, kind, method), (count, fee)) in totals {

@@ -159,10 +159,15 @@ async fn checkpoint(pool: &AnyPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// `($1, $2), ($3, $4)`, bound row by row in the same order.
-pub fn values_placeholders(rows: usize, columns: usize) -> String {
+/// The placeholders of a multi-row VALUES list on `conn`'s backend, bound row by row in order:
+/// `($1, $2), ($3, $4)` on PostgreSQL, `(?, ?), (?, ?)` on SQLite. SQLite binds anonymous parameters by
+/// position; a numbered one is found by looking its name up in a list, once per bind, which makes a
+/// statement of n numbered parameters cost n² (https://www.sqlite.org/lang_expr.html#varparam).
+pub fn values_placeholders(conn: &sqlx::AnyConnection, rows: usize, columns: usize) -> String {
+    let numbered = conn.backend_name() != "SQLite";
+    let placeholder = |n: usize| if numbered { format!("${n}") } else { "?".to_owned() };
     (0..rows)
-        .map(|r| format!("({})", (1..=columns).map(|c| format!("${}", r * columns + c)).collect::<Vec<_>>().join(", ")))
+        .map(|r| format!("({})", (1..=columns).map(|c| placeholder(r * columns + c)).collect::<Vec<_>>().join(", ")))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -230,13 +235,35 @@ pub mod testing {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn values_placeholders_number_rows_in_order() {
-        assert_eq!(super::values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(super::values_placeholders(1, 1), "($1)");
-    }
-
     use super::*;
+
+    #[tokio::test]
+    async fn values_placeholders_bind_rows_in_order_on_every_backend() {
+        let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for url in testing::database_urls(&dir).await {
+            let db = Database::open(&url).await.unwrap();
+            let mut tx = db.begin_write().await.unwrap();
+            let placeholders = values_placeholders(&tx, 2, 7);
+            let expected = match db.backend() {
+                Backend::Sqlite => "(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)",
+                Backend::Postgres => "($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)",
+            };
+            assert_eq!(placeholders, expected);
+            let sql = format!("INSERT INTO audit_log (seq, action, result, detail, at, prev_hash, hash) VALUES {placeholders}");
+            let mut query = sqlx::query(&sql);
+            for seq in [7i64, 9] {
+                query = query.bind(seq).bind(format!("action {seq}")).bind(format!("result {seq}")).bind("{}").bind(seq * 10).bind("").bind("");
+            }
+            query.execute(&mut *tx).await.unwrap();
+            let rows: Vec<(i64, String, String, i64)> =
+                sqlx::query_as("SELECT seq, action, result, at FROM audit_log ORDER BY seq").fetch_all(&mut *tx).await.unwrap();
+            assert_eq!(rows, [(7, "action 7".into(), "result 7".into(), 70), (9, "action 9".into(), "result 9".into(), 90)]);
+            tx.rollback().await.unwrap();
+            db.close().await;
+        }
+        std::fs::remove_dir_all(dir).ok();
+    }
 
     #[test]
     fn ids_sort_in_the_order_they_were_made_and_differ_within_a_millisecond() {
