@@ -3,7 +3,7 @@
 //! reordering any entry breaks every hash after it. Appends happen inside the transaction that records
 //! what they describe, under a lock on the chain head, so every server process extends one chain.
 
-use jpki_store::{sqlx, Database};
+use jpki_store::{sqlx, Database, Statements};
 use serde::Serialize;
 
 use crate::PlatformError;
@@ -27,11 +27,20 @@ fn chain_hash(prev: &str, seq: i64, entry_json: &str) -> String {
 
 /// Appends `entry` within `tx`; returns its sequence number.
 pub async fn append(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entry: &Entry<'_>) -> Result<i64, PlatformError> {
-    append_all(tx, std::slice::from_ref(entry)).await
+    let mut statements = Statements::new(tx);
+    let seq = append_all(tx, &mut statements, std::slice::from_ref(entry)).await?;
+    statements.execute(tx).await?;
+    Ok(seq)
 }
 
-/// Appends `entries` in order within `tx`, taking the chain head once; returns the last sequence number.
-pub async fn append_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entries: &[Entry<'_>]) -> Result<i64, PlatformError> {
+/// Takes the chain head within `tx` and adds to `statements` the inserts of `entries`, in order, and the
+/// head's update; returns the last sequence number. The entries are appended when `statements` runs, in
+/// the same transaction.
+pub async fn append_all<'q>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    statements: &mut Statements<'q>,
+    entries: &'q [Entry<'q>],
+) -> Result<i64, PlatformError> {
     // Reading the head through an UPDATE takes its lock first, which serializes appends across processes
     // (SQLite: the write lock of BEGIN IMMEDIATE already does; PostgreSQL: the row lock of this UPDATE).
     let (mut seq, mut prev): (i64, String) =
@@ -42,26 +51,25 @@ pub async fn append_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entries: &[En
             "INSERT INTO audit_log (seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash) VALUES {}",
             jpki_store::values_placeholders(tx, chunk.len(), 9)
         );
-        let mut query = sqlx::query(&sql);
+        let mut rows = statements.push(&sql);
         for entry in chunk {
             seq += 1;
             let json = serde_json::to_string(entry).expect("audit entries serialize");
             let hash = chain_hash(&prev, seq, &json);
-            query = query
-                .bind(seq)
+            rows.bind(seq)
                 .bind(entry.tenant_id)
                 .bind(entry.action)
                 .bind(entry.purpose)
                 .bind(entry.result)
                 .bind(entry.detail.to_string())
                 .bind(entry.at)
-                .bind(prev.clone())
+                .bind(prev)
                 .bind(hash.clone());
             prev = hash;
         }
-        query.execute(&mut **tx).await?;
     }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(&prev).execute(&mut **tx).await?;
+    let sql = format!("UPDATE audit_head SET (seq, hash) = {} WHERE id = 1", jpki_store::values_placeholders(tx, 1, 2));
+    statements.push(&sql).bind(seq).bind(prev);
     Ok(seq)
 }
 

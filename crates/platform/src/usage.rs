@@ -3,7 +3,7 @@
 //! the check.
 
 use jpki_profile::fees::{billing_month, fee_yen, FeeCertKind, ProvisionMethod};
-use jpki_store::{sqlx, Database};
+use jpki_store::{sqlx, Database, Statements};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -16,14 +16,16 @@ pub async fn record(
     method: ProvisionMethod,
     at: OffsetDateTime,
 ) -> Result<(), PlatformError> {
-    record_all(tx, &[(tenant_id, kind, method, at)]).await
+    let check = [(tenant_id, kind, method, at)];
+    let mut statements = Statements::new(tx);
+    count_all(tx, &mut statements, &check);
+    statements.execute(tx).await?;
+    Ok(())
 }
 
-/// Counts many checks with one statement: totals per tenant, month, kind and method, then one upsert.
-pub async fn record_all(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    checks: &[(&str, FeeCertKind, ProvisionMethod, OffsetDateTime)],
-) -> Result<(), PlatformError> {
+/// Adds to `statements` the counting of many checks: totals per tenant, month, kind and method, then one
+/// upsert.
+pub fn count_all<'q>(conn: &sqlx::AnyConnection, statements: &mut Statements<'q>, checks: &'q [(&'q str, FeeCertKind, ProvisionMethod, OffsetDateTime)]) {
     let mut totals: std::collections::BTreeMap<(&str, String, &str, &str), (i64, i64)> = std::collections::BTreeMap::new();
     for (tenant_id, kind, method, at) in checks {
         let fee = i64::from(fee_yen(*method, *kind, at.to_offset(jpki_profile::cert_profile::JST).date()).unwrap_or(0));
@@ -32,20 +34,18 @@ pub async fn record_all(
         t.1 += fee;
     }
     if totals.is_empty() {
-        return Ok(());
+        return;
     }
     let sql = format!(
         "INSERT INTO tenant_usage (tenant_id, month, cert_kind, method, count, fee_yen) VALUES {}
          ON CONFLICT (tenant_id, month, cert_kind, method)
          DO UPDATE SET count = tenant_usage.count + excluded.count, fee_yen = tenant_usage.fee_yen + excluded.fee_yen",
-        jpki_store::values_placeholders(tx, totals.len(), 6)
+        jpki_store::values_placeholders(conn, totals.len(), 6)
     );
-    let mut query = sqlx::query(&sql);
+    let mut rows = statements.push(&sql);
     for ((tenant_id, month, kind, method), (count, fee)) in totals {
-        query = query.bind(tenant_id).bind(month).bind(kind).bind(method).bind(count).bind(fee);
+        rows.bind(tenant_id).bind(month).bind(kind).bind(method).bind(count).bind(fee);
     }
-    query.execute(&mut **tx).await?;
-    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize)]

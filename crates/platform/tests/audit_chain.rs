@@ -14,7 +14,9 @@ async fn batches_extend_one_chain_and_tampering_is_caught() {
             .map(|d| Entry { tenant_id: None, action: "test.batch", purpose: Some("chain"), result: "ok", detail: d.clone(), at: 1 })
             .collect();
         let mut tx = db.begin_write().await.unwrap();
-        assert_eq!(audit::append_all(&mut tx, &entries).await.unwrap(), 250);
+        let mut statements = jpki_store::Statements::new(&tx);
+        assert_eq!(audit::append_all(&mut tx, &mut statements, &entries).await.unwrap(), 250);
+        statements.execute(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
         let mut tx = db.begin_write().await.unwrap();
         let single = Entry { tenant_id: None, action: "test.single", purpose: None, result: "ok", detail: serde_json::json!({}), at: 2 };

@@ -172,6 +172,64 @@ pub fn values_placeholders(conn: &sqlx::AnyConnection, rows: usize, columns: usi
         .join(", ")
 }
 
+/// Statements that run in order in one transaction. On SQLite they go to the connection's thread as one
+/// string, which SQLite runs statement by statement, binding anonymous parameters across them: one trip
+/// to that thread and back instead of one per statement, each a pair of context switches. PostgreSQL
+/// runs them one after another. Placeholders come from [`values_placeholders`], so each backend gets
+/// the kind it binds correctly.
+pub struct Statements<'q> {
+    together: bool,
+    statements: Vec<(String, sqlx::any::AnyArguments<'q>)>,
+    /// The first value that failed to encode, reported by [`Statements::execute`].
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+/// Binds the values of one statement of [`Statements`], in order.
+pub struct Binder<'s, 'q> {
+    args: &'s mut sqlx::any::AnyArguments<'q>,
+    error: &'s mut Option<sqlx::error::BoxDynError>,
+}
+
+impl<'q> Binder<'_, 'q> {
+    pub fn bind<T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>>(&mut self, value: T) -> &mut Self {
+        use sqlx::Arguments;
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+}
+
+impl<'q> Statements<'q> {
+    pub fn new(conn: &sqlx::AnyConnection) -> Statements<'q> {
+        Statements { together: conn.backend_name() == "SQLite", statements: Vec::new(), error: None }
+    }
+
+    /// Adds `sql`; bind its parameters through the binder returned.
+    pub fn push(&mut self, sql: &str) -> Binder<'_, 'q> {
+        if self.statements.is_empty() || !self.together {
+            self.statements.push((String::new(), Default::default()));
+        }
+        let last = self.statements.len() - 1;
+        let (text, args) = &mut self.statements[last];
+        if !text.is_empty() {
+            text.push_str(";\n");
+        }
+        text.push_str(sql);
+        Binder { args, error: &mut self.error }
+    }
+
+    pub async fn execute(self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        if let Some(e) = self.error {
+            return Err(sqlx::Error::Encode(e).into());
+        }
+        for (sql, args) in self.statements {
+            sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
 /// A new identifier: 16 bytes as hex, with a readable prefix (`person_…`); 80 of its bits come from the
 /// CSPRNG, so ids cannot be guessed.
 pub fn new_id(prefix: &str) -> String {
@@ -238,7 +296,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn values_placeholders_bind_rows_in_order_on_every_backend() {
+    async fn statements_bind_their_placeholders_in_order_on_every_backend() {
         let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
         std::fs::create_dir_all(&dir).unwrap();
         for url in testing::database_urls(&dir).await {
@@ -250,15 +308,22 @@ mod tests {
                 Backend::Postgres => "($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)",
             };
             assert_eq!(placeholders, expected);
-            let sql = format!("INSERT INTO audit_log (seq, action, result, detail, at, prev_hash, hash) VALUES {placeholders}");
-            let mut query = sqlx::query(&sql);
-            for seq in [7i64, 9] {
-                query = query.bind(seq).bind(format!("action {seq}")).bind(format!("result {seq}")).bind("{}").bind(seq * 10).bind("").bind("");
+            // Two inserts and an update with parameters of their own, bound in order across them.
+            let mut statements = Statements::new(&tx);
+            for first in [7i64, 20] {
+                let sql = format!("INSERT INTO audit_log (seq, action, result, detail, at, prev_hash, hash) VALUES {}", values_placeholders(&tx, 2, 7));
+                let mut rows = statements.push(&sql);
+                for seq in [first, first + 2] {
+                    rows.bind(seq).bind(format!("action {seq}")).bind(format!("result {seq}")).bind("{}").bind(seq * 10).bind("").bind("");
+                }
             }
-            query.execute(&mut *tx).await.unwrap();
+            let sql = format!("UPDATE audit_log SET (action, at) = {} WHERE seq = 9", values_placeholders(&tx, 1, 2));
+            statements.push(&sql).bind("updated").bind(-1i64);
+            statements.execute(&mut tx).await.unwrap();
             let rows: Vec<(i64, String, String, i64)> =
                 sqlx::query_as("SELECT seq, action, result, at FROM audit_log ORDER BY seq").fetch_all(&mut *tx).await.unwrap();
-            assert_eq!(rows, [(7, "action 7".into(), "result 7".into(), 70), (9, "action 9".into(), "result 9".into(), 90)]);
+            let row = |seq: i64, action: &str, at: i64| (seq, action.to_owned(), format!("result {seq}"), at);
+            assert_eq!(rows, [row(7, "action 7", 70), row(9, "updated", -1), row(20, "action 20", 200), row(22, "action 22", 220)], "{url}");
             tx.rollback().await.unwrap();
             db.close().await;
         }
