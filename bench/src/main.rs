@@ -41,7 +41,7 @@ fn main() -> BenchResult {
         Some("crl-publish-child") => crl_publish_child(Path::new(&args[1])),
         Some("card-sign") => card_sign::run(arg(&args, "--iterations", 200) as usize),
         Some("mdoc-verify") => mdoc_verify::run(arg(&args, "--seconds", 10)),
-        Some("verify") => verify::run(arg(&args, "--seconds", 10), arg(&args, "--clients", 8) as usize),
+        Some("verify") => verify::run(arg(&args, "--seconds", 10), arg(&args, "--clients", 32) as usize),
         _ => {
             eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N] | card-sign [--iterations N] | verify [--seconds N] [--clients N] | mdoc-verify [--seconds N]");
             std::process::exit(2)
@@ -229,7 +229,7 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
             requests,
         ))
     })?;
-    let requests = Arc::new(requests);
+    let requests = Arc::new(Requests::ocsp(requests));
     for (name, text) in [("ca.pem", &ca_pem), ("responder.pem", &responder_pem), ("responder.key", &responder_key_pem), ("index.txt", &index)] {
         std::fs::write(dir.path().join(name), text)?;
     }
@@ -239,7 +239,7 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
     println!(
         "OCSP: {} certificates ({} requests in rotation), {clients} keep-alive clients, {seconds} s each, {cores} cores",
         index.lines().count(),
-        requests.len()
+        requests.bodies.len()
     );
 
     let port = free_port()?;
@@ -270,7 +270,7 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
     let ours = measure(&addr, "/issuer/ocsp", &requests, clients, seconds)?;
     // openssl's responder does not answer wrk (it replies HTTP/1.0 to wrk's HTTP/1.1 keep-alive), so wrk
     // measures only ours: what the responder does when the load generator is not the limit.
-    let wrk = WrkLoad::prepare(dir.path(), &requests)?.run(&addr, "/issuer/ocsp", clients, seconds)?;
+    let wrk = WrkLoad::prepare(dir.path(), &requests.bodies)?.run(&addr, "/issuer/ocsp", clients, seconds)?;
     drop(server);
 
     println!("openssl ocsp : {:>10.0} responses/s ({} errors)", base.rate, base.errors);
@@ -309,9 +309,32 @@ fn wait_listening(addr: &str) -> BenchResult {
     Err(format!("nothing listens on {addr}").into())
 }
 
+/// Requests a load sends in rotation, and what a good answer to them carries (after HTTP 200).
+struct Requests {
+    headers: String,
+    bodies: Vec<Vec<u8>>,
+    good: fn(&[u8]) -> bool,
+}
+
+impl Requests {
+    /// OCSP requests, answered by a successful OCSPResponse (`30 82 LL LL 0A 01 00`).
+    fn ocsp(bodies: Vec<Vec<u8>>) -> Requests {
+        let good = |r: &[u8]| r.len() > 7 && r[0] == 0x30 && r[4..7] == [0x0a, 0x01, 0x00];
+        Requests { headers: "Content-Type: application/ocsp-request\r\n".into(), bodies, good }
+    }
+}
+
 struct Load {
     rate: f64,
     errors: u64,
+    /// How long each good answer took, sorted.
+    latencies: Vec<Duration>,
+}
+
+impl Load {
+    fn percentile(&self, p: usize) -> Duration {
+        self.latencies.get(self.latencies.len() * p / 100).copied().unwrap_or_default()
+    }
 }
 
 /// `wrk` with a script that posts the requests in rotation, when wrk is installed.
@@ -357,12 +380,12 @@ impl WrkLoad {
     }
 }
 
-/// Checks for one second that the server answers every request with a successful OCSP response, then
-/// measures its throughput with the built-in client.
-fn measure(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, seconds: u64) -> BenchResult<Load> {
+/// Checks for one second that the server gives good answers, then measures its throughput with the
+/// built-in client.
+fn measure(addr: &str, path: &str, requests: &Arc<Requests>, clients: usize, seconds: u64) -> BenchResult<Load> {
     let check = load(addr, path, requests, 4, 1)?;
     if check.errors > 0 || check.rate == 0.0 {
-        return Err(format!("{addr}{path} did not answer with successful OCSP responses ({} errors)", check.errors).into());
+        return Err(format!("{addr}{path} did not give good answers ({} errors)", check.errors).into());
     }
     load(addr, path, requests, clients, seconds)
 }
@@ -377,30 +400,31 @@ impl WrkLoad {
         let out = String::from_utf8(cmd.output()?.stdout)?;
         let rate = out.lines().find_map(|l| l.strip_prefix("Requests/sec:")).and_then(|v| v.trim().parse::<f64>().ok()).ok_or("no rate in wrk output")?;
         let errors = out.lines().filter_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:")).filter_map(|v| v.trim().parse::<u64>().ok()).sum();
-        Ok(Some(Load { rate, errors }))
+        Ok(Some(Load { rate, errors, latencies: Vec::new() }))
     }
 }
 
 /// Sends the requests in rotation over `clients` keep-alive connections for `seconds`, all driven by one
 /// single-threaded async runtime so that the load generator takes as little CPU as it can from the
-/// server it shares the machine with. A connection the server closes is reopened. A response counts when
-/// it is an HTTP 200 carrying a successful OCSPResponse (`30 82 LL LL 0A 01 00`).
-fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, seconds: u64) -> BenchResult<Load> {
+/// server it shares the machine with. A connection the server closes is reopened. An answer counts when
+/// it is an HTTP 200 that `requests.good` accepts.
+fn load(addr: &str, path: &str, requests: &Arc<Requests>, clients: usize, seconds: u64) -> BenchResult<Load> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     rt.block_on(async {
         let tasks: Vec<_> = (0..clients)
             .map(|c| {
-                let (addr, path, requests, ok, errors, stop) =
-                    (addr.to_owned(), path.to_owned(), requests.clone(), ok.clone(), errors.clone(), stop.clone());
+                let (addr, path, requests, errors, latencies, stop) =
+                    (addr.to_owned(), path.to_owned(), requests.clone(), errors.clone(), latencies.clone(), stop.clone());
                 tokio::spawn(async move {
                     let mut conn: Option<tokio::io::BufReader<tokio::net::TcpStream>> = None;
+                    let mut mine = Vec::new();
                     let mut i = c;
                     while !stop.load(Ordering::Relaxed) {
-                        let body = &requests[i % requests.len()];
+                        let body = &requests.bodies[i % requests.bodies.len()];
                         i += 1;
                         if conn.is_none() {
                             conn = connect(&addr).await;
@@ -410,10 +434,14 @@ fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, se
                             tokio::time::sleep(Duration::from_millis(1)).await;
                             continue;
                         };
-                        match exchange(c, &addr, &path, "Content-Type: application/ocsp-request\r\n", body).await {
+                        let sent = Instant::now();
+                        match exchange(c, &addr, &path, &requests.headers, body).await {
                             Ok((ok_status, resp, keep)) => {
-                                let good = ok_status && resp.len() > 7 && resp[0] == 0x30 && resp[4..7] == [0x0a, 0x01, 0x00];
-                                if good { ok.fetch_add(1, Ordering::Relaxed) } else { errors.fetch_add(1, Ordering::Relaxed) };
+                                if ok_status && (requests.good)(&resp) {
+                                    mine.push(sent.elapsed());
+                                } else {
+                                    errors.fetch_add(1, Ordering::Relaxed);
+                                }
                                 if !keep {
                                     conn = None;
                                 }
@@ -424,6 +452,7 @@ fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, se
                             }
                         }
                     }
+                    latencies.lock().expect("latencies").extend(mine);
                 })
             })
             .collect();
@@ -434,7 +463,9 @@ fn load(addr: &str, path: &str, requests: &Arc<Vec<Vec<u8>>>, clients: usize, se
         }
     });
     let elapsed = start.elapsed().as_secs_f64();
-    Ok(Load { rate: ok.load(Ordering::Relaxed) as f64 / elapsed, errors: errors.load(Ordering::Relaxed) })
+    let mut latencies = std::mem::take(&mut *latencies.lock().map_err(|_| "latencies")?);
+    latencies.sort();
+    Ok(Load { rate: latencies.len() as f64 / elapsed, errors: errors.load(Ordering::Relaxed), latencies })
 }
 
 /// A keep-alive client connection (Nagle off), or `None` when the server does not answer.

@@ -6,9 +6,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use base64::Engine;
 use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
@@ -70,7 +68,7 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
 
     // The HTTP API.
     let bin = crate::jpki_binary()?;
-    let mut server = Command::new(&bin)
+    let mut child = Command::new(&bin)
         .args(["--data-dir", data.to_str().ok_or("path")?, "serve", "--sandbox", "--listen", "127.0.0.1:0"])
         .env("JPKI_ADMIN_TOKEN", "bench-admin")
         .env("RUST_LOG", "error")
@@ -78,74 +76,25 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()?;
-    let group = format!("-{}", server.id());
-    let result = (|| -> BenchResult<(f64, Duration, Duration, u64)> {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.as_mut().ok_or("stdout")?), &mut line)?;
-        let addr = line.trim().strip_prefix("listening on http://").ok_or("unexpected serve output")?.to_owned();
-        let tenant = rt.block_on(async {
-            let mut conn = crate::connect(&addr).await.ok_or(std::io::ErrorKind::ConnectionRefused)?;
-            let headers = "Content-Type: application/json\r\nAuthorization: Bearer bench-admin\r\n";
-            crate::exchange(&mut conn, &addr, "/v1/admin/tenants", headers, br#"{"name":"bench"}"#).await
-        })?;
-        let tenant: serde_json::Value = serde_json::from_slice(&tenant.1)?;
-        let key = tenant["api_key"].as_str().ok_or("no api key")?.to_owned();
-        let body = serde_json::json!({ "cms": base64::engine::general_purpose::STANDARD.encode(&cms) }).to_string().into_bytes();
-        let latencies = Arc::new(Mutex::new(Vec::new()));
-        let errors = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let start = Instant::now();
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..clients)
-                .map(|_| {
-                    let (addr, key, body, latencies, errors, stop) = (addr.clone(), key.clone(), body.clone(), latencies.clone(), errors.clone(), stop.clone());
-                    tokio::spawn(async move {
-                        let headers = format!("Content-Type: application/json\r\nAuthorization: Bearer {key}\r\n");
-                        let mut conn = None;
-                        let mut mine = Vec::new();
-                        while !stop.load(Ordering::Relaxed) {
-                            if conn.is_none() {
-                                conn = crate::connect(&addr).await;
-                            }
-                            let Some(c) = conn.as_mut() else {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                                continue;
-                            };
-                            let sent = Instant::now();
-                            match crate::exchange(c, &addr, "/v1/signatures/verify", &headers, &body).await {
-                                Ok((true, resp, keep)) if resp.windows(12).any(|w| w == br#""valid":true"#) => {
-                                    mine.push(sent.elapsed());
-                                    if !keep {
-                                        conn = None;
-                                    }
-                                }
-                                _ => {
-                                    errors.fetch_add(1, Ordering::Relaxed);
-                                    conn = None;
-                                }
-                            }
-                        }
-                        latencies.lock().expect("latencies").extend(mine);
-                    })
-                })
-                .collect();
-            tokio::time::sleep(Duration::from_secs(seconds)).await;
-            stop.store(true, Ordering::Relaxed);
-            for t in tasks {
-                let _ = t.await;
-            }
-        });
-        let elapsed = start.elapsed().as_secs_f64();
-        let mut all = latencies.lock().map_err(|_| "latencies")?.clone();
-        all.sort();
-        if all.is_empty() {
-            return Err("no successful API verification".into());
-        }
-        Ok((all.len() as f64 / elapsed, all[all.len() / 2], all[all.len() * 99 / 100], errors.load(Ordering::Relaxed)))
-    })();
-    let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).status();
-    let _ = server.wait();
-    let (api, p50, p99, errors) = result?;
+    let stdout = child.stdout.take().ok_or("stdout")?;
+    let server = crate::Guard(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+    let addr = line.trim().strip_prefix("listening on http://").ok_or("unexpected serve output")?.to_owned();
+    let tenant = rt.block_on(async {
+        let mut conn = crate::connect(&addr).await.ok_or(std::io::ErrorKind::ConnectionRefused)?;
+        let headers = "Content-Type: application/json\r\nAuthorization: Bearer bench-admin\r\n";
+        crate::exchange(&mut conn, &addr, "/v1/admin/tenants", headers, br#"{"name":"bench"}"#).await
+    })?;
+    let tenant: serde_json::Value = serde_json::from_slice(&tenant.1)?;
+    let key = tenant["api_key"].as_str().ok_or("no api key")?;
+    let requests = Arc::new(crate::Requests {
+        headers: format!("Content-Type: application/json\r\nAuthorization: Bearer {key}\r\n"),
+        bodies: vec![serde_json::json!({ "cms": base64::engine::general_purpose::STANDARD.encode(&cms) }).to_string().into_bytes()],
+        good: |answer| answer.windows(12).any(|w| w == br#""valid":true"#),
+    });
+    let api = crate::measure(&addr, "/v1/signatures/verify", &requests, clients, seconds)?;
+    drop(server);
 
     println!("verification of one CMS SignedData (signature, chain, OCSP from cache = {RSA_PER_CHECK} RSA-2048 verifications), {seconds} s, {cores} cores:");
     println!(
@@ -158,10 +107,12 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
         library.rounds_text()
     );
     println!(
-        "  HTTP API: {api:.0} checks/s with {clients} keep-alive clients, p50 {:.1} ms, p99 {:.1} ms, {errors} errors; ratio to the library {:.0}% (goal >= 50%)",
-        p50.as_secs_f64() * 1000.0,
-        p99.as_secs_f64() * 1000.0,
-        100.0 * api / library.rate
+        "  HTTP API: {:.0} checks/s with {clients} keep-alive clients, p50 {:.1} ms, p99 {:.1} ms, {} errors; ratio to the library {:.0}% (goal >= 50%)",
+        api.rate,
+        api.percentile(50).as_secs_f64() * 1000.0,
+        api.percentile(99).as_secs_f64() * 1000.0,
+        api.errors,
+        100.0 * api.rate / library.rate
     );
     Ok(())
 }
