@@ -311,8 +311,7 @@ impl Ca {
     }
 
     pub fn not_after(&self) -> OffsetDateTime {
-        let secs = self.certificate.tbs_certificate.validity.not_after.to_unix_duration().as_secs();
-        OffsetDateTime::from_unix_timestamp(secs as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        jpki_profile::cert_profile::unix_time(self.certificate.tbs_certificate.validity.not_after.to_unix_duration()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     /// The authority key identifier extension naming this CA's key.
