@@ -187,7 +187,7 @@ async fn create_tenant(State(state): AppState, headers: HeaderMap, Body(body): B
     let (tenant, key) = tenants::create(&state.db, name, body.number_law_authorized).await?;
     let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
     let detail = json!({ "name": tenant.name, "number_law_authorized": tenant.number_law_authorized });
-    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "tenant.create", purpose: None, result: "created", detail, at: OffsetDateTime::now_utc().unix_timestamp() };
+    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "tenant.create", purpose: None, result: "created", detail: &detail, at: OffsetDateTime::now_utc().unix_timestamp() };
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
     let body = json!({ "id": tenant.id, "name": tenant.name, "number_law_authorized": tenant.number_law_authorized, "key_id": key.key_id, "api_key": key.api_key });
@@ -395,7 +395,7 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
     }
     let outcome = if login.valid { "valid".to_owned() } else { format!("invalid:{}", login.failure.as_ref().map(|f| f.code).unwrap_or("")) };
     let detail = json!({ "certificate_serial": serial, "account_id": account, "linked": linked, "identity_proof": proof_identity.is_some() });
-    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "auth.login", purpose: None, result: &outcome, detail, at: now.unix_timestamp() };
+    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "auth.login", purpose: None, result: &outcome, detail: &detail, at: now.unix_timestamp() };
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(Json(json!({

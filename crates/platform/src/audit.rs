@@ -1,7 +1,9 @@
 //! The audit log: every verification and every release of personal data, append-only and hash-chained.
 //! Entry `n` stores `hash_n = SHA-256(hash_{n-1} ‖ canonical JSON of entry n)`; changing, removing or
 //! reordering any entry breaks every hash after it. Appends happen inside the transaction that records
-//! what they describe, under a lock on the chain head, so every server process extends one chain.
+//! what they describe, after the chain head read under its lock ([`Head::lock`]) or remembered from the
+//! writer's last append; the primary key on `seq` turns a stale one into a failed transaction, never a
+//! fork, so every writer and every server process extends one chain.
 
 use jpki_store::{sqlx, Database, Statements};
 use serde::Serialize;
@@ -17,7 +19,7 @@ pub struct Entry<'a> {
     pub purpose: Option<&'a str>,
     /// e.g. `valid`, `invalid:revoked`.
     pub result: &'a str,
-    pub detail: serde_json::Value,
+    pub detail: &'a serde_json::Value,
     pub at: i64,
 }
 
@@ -25,31 +27,43 @@ fn chain_hash(prev: &str, seq: i64, entry_json: &str) -> String {
     hex::encode(jpki_crypto::sha256(format!("{prev}\n{seq}\n{entry_json}").as_bytes()))
 }
 
-/// Appends `entry` within `tx`; returns its sequence number.
-pub async fn append(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entry: &Entry<'_>) -> Result<i64, PlatformError> {
-    let mut statements = Statements::new(tx);
-    let seq = append_all(tx, &mut statements, std::slice::from_ref(entry)).await?;
-    statements.execute(tx).await?;
-    Ok(seq)
+/// The chain's last entry: the one the next entry links to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
 }
 
-/// Takes the chain head within `tx` and adds to `statements` the inserts of `entries`, in order, and the
-/// head's update; returns the last sequence number. The entries are appended when `statements` runs, in
-/// the same transaction.
-pub async fn append_all<'q>(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    statements: &mut Statements<'q>,
-    entries: &'q [Entry<'q>],
-) -> Result<i64, PlatformError> {
-    // Reading the head through an UPDATE takes its lock first, which serializes appends across processes
-    // (SQLite: the write lock of BEGIN IMMEDIATE already does; PostgreSQL: the row lock of this UPDATE).
-    let (mut seq, mut prev): (i64, String) =
-        sqlx::query_as("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash").fetch_one(&mut **tx).await?;
+impl Head {
+    /// Locks the head within the transaction open on `conn` and reads it. Reading it through an UPDATE
+    /// takes the lock first, which serializes appends across processes (SQLite: the write lock of
+    /// BEGIN IMMEDIATE already does; PostgreSQL: the row lock of this UPDATE).
+    pub async fn lock(conn: &mut sqlx::AnyConnection) -> Result<Head, PlatformError> {
+        let (seq, hash) = sqlx::query_as("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash").fetch_one(conn).await?;
+        Ok(Head { seq, hash })
+    }
+}
+
+/// Appends `entry` within `tx`; returns its sequence number.
+pub async fn append(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entry: &Entry<'_>) -> Result<i64, PlatformError> {
+    let head = Head::lock(tx).await?;
+    let mut statements = Statements::new(tx);
+    let head = extend(&head, &mut statements, std::slice::from_ref(entry));
+    statements.execute(tx).await?;
+    Ok(head.seq)
+}
+
+/// Adds to `statements` the inserts of `entries`, in order after `head`, and the head's update; returns
+/// the new head. `head` must be the chain's head when `statements` runs: either locked
+/// ([`Head::lock`]) in the same transaction, or remembered from the last append, in which case a
+/// stale one fails the run on the primary key of entry `head.seq + 1`, which then exists.
+pub fn extend<'q>(head: &Head, statements: &mut Statements<'q>, entries: &'q [Entry<'q>]) -> Head {
+    let (mut seq, mut prev) = (head.seq, head.hash.clone());
     // 9 parameters a row; 100 rows stay far below SQLite's and PostgreSQL's parameter limits.
     for chunk in entries.chunks(100) {
         let sql = format!(
             "INSERT INTO audit_log (seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash) VALUES {}",
-            jpki_store::values_placeholders(tx, chunk.len(), 9)
+            statements.values_placeholders(chunk.len(), 9)
         );
         let mut rows = statements.push(&sql);
         for entry in chunk {
@@ -68,9 +82,9 @@ pub async fn append_all<'q>(
             prev = hash;
         }
     }
-    let sql = format!("UPDATE audit_head SET (seq, hash) = {} WHERE id = 1", jpki_store::values_placeholders(tx, 1, 2));
-    statements.push(&sql).bind(seq).bind(prev);
-    Ok(seq)
+    let sql = format!("UPDATE audit_head SET (seq, hash) = {} WHERE id = 1", statements.values_placeholders(1, 2));
+    statements.push(&sql).bind(seq).bind(prev.clone());
+    Head { seq, hash: prev }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,7 +111,7 @@ pub async fn verify(db: &Database) -> Result<ChainReport, PlatformError> {
             return Err(broken("its previous-hash does not match the entry before it".into()));
         }
         let detail: serde_json::Value = serde_json::from_str(&detail).map_err(|e| broken(format!("detail is not JSON: {e}")))?;
-        let entry = Entry { tenant_id: tenant_id.as_deref(), action: &action, purpose: purpose.as_deref(), result: &result, detail, at };
+        let entry = Entry { tenant_id: tenant_id.as_deref(), action: &action, purpose: purpose.as_deref(), result: &result, detail: &detail, at };
         let json = serde_json::to_string(&entry).expect("audit entries serialize");
         if chain_hash(&prev, seq, &json) != hash {
             return Err(broken("its content does not match its hash".into()));

@@ -18,14 +18,14 @@ pub async fn record(
 ) -> Result<(), PlatformError> {
     let check = [(tenant_id, kind, method, at)];
     let mut statements = Statements::new(tx);
-    count_all(tx, &mut statements, &check);
+    count_all(&mut statements, &check);
     statements.execute(tx).await?;
     Ok(())
 }
 
 /// Adds to `statements` the counting of many checks: totals per tenant, month, kind and method, then one
 /// upsert.
-pub fn count_all<'q>(conn: &sqlx::AnyConnection, statements: &mut Statements<'q>, checks: &'q [(&'q str, FeeCertKind, ProvisionMethod, OffsetDateTime)]) {
+pub fn count_all<'q>(statements: &mut Statements<'q>, checks: &'q [(&'q str, FeeCertKind, ProvisionMethod, OffsetDateTime)]) {
     let mut totals: std::collections::BTreeMap<(&str, String, &str, &str), (i64, i64)> = std::collections::BTreeMap::new();
     for (tenant_id, kind, method, at) in checks {
         let fee = i64::from(fee_yen(*method, *kind, at.to_offset(jpki_profile::cert_profile::JST).date()).unwrap_or(0));
@@ -40,7 +40,7 @@ pub fn count_all<'q>(conn: &sqlx::AnyConnection, statements: &mut Statements<'q>
         "INSERT INTO tenant_usage (tenant_id, month, cert_kind, method, count, fee_yen) VALUES {}
          ON CONFLICT (tenant_id, month, cert_kind, method)
          DO UPDATE SET count = tenant_usage.count + excluded.count, fee_yen = tenant_usage.fee_yen + excluded.fee_yen",
-        jpki_store::values_placeholders(conn, totals.len(), 6)
+        statements.values_placeholders(totals.len(), 6)
     );
     let mut rows = statements.push(&sql);
     for ((tenant_id, month, kind, method), (count, fee)) in totals {

@@ -140,7 +140,6 @@ impl Database {
     }
 }
 
-/// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` numbered placeholders,
 /// WAL frames (pages) past which the checkpointer makes SQLite start the log over: about 16 MB with
 /// 4 KiB pages (SQLite's own automatic checkpoint runs at 1,000).
 const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 4096 };
@@ -164,7 +163,10 @@ async fn checkpoint(pool: &AnyPool) -> Result<(), sqlx::Error> {
 /// position; a numbered one is found by looking its name up in a list, once per bind, which makes a
 /// statement of n numbered parameters cost n² (https://www.sqlite.org/lang_expr.html#varparam).
 pub fn values_placeholders(conn: &sqlx::AnyConnection, rows: usize, columns: usize) -> String {
-    let numbered = conn.backend_name() != "SQLite";
+    placeholders(conn.backend_name() != "SQLite", rows, columns)
+}
+
+fn placeholders(numbered: bool, rows: usize, columns: usize) -> String {
     let placeholder = |n: usize| if numbered { format!("${n}") } else { "?".to_owned() };
     (0..rows)
         .map(|r| format!("({})", (1..=columns).map(|c| placeholder(r * columns + c)).collect::<Vec<_>>().join(", ")))
@@ -205,6 +207,11 @@ impl<'q> Statements<'q> {
         Statements { together: conn.backend_name() == "SQLite", statements: Vec::new(), error: None }
     }
 
+    /// [`values_placeholders`] for the backend these statements run on.
+    pub fn values_placeholders(&self, rows: usize, columns: usize) -> String {
+        placeholders(!self.together, rows, columns)
+    }
+
     /// Adds `sql`; bind its parameters through the binder returned.
     pub fn push(&mut self, sql: &str) -> Binder<'_, 'q> {
         if self.statements.is_empty() || !self.together {
@@ -219,12 +226,44 @@ impl<'q> Statements<'q> {
         Binder { args, error: &mut self.error }
     }
 
+    /// Runs the statements on `conn`, inside the transaction the caller holds there.
     pub async fn execute(self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
         if let Some(e) = self.error {
             return Err(sqlx::Error::Encode(e).into());
         }
         for (sql, args) in self.statements {
             sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the statements as one write transaction of their own on `conn`, which must not be in one.
+    /// On SQLite `BEGIN IMMEDIATE`, the statements and `COMMIT` go as one string: the whole transaction
+    /// is one trip to the connection's thread. If any statement fails, nothing of them stays: the
+    /// transaction is rolled back before the error is returned.
+    pub async fn commit(mut self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        if let Some(e) = self.error.take() {
+            return Err(sqlx::Error::Encode(e).into());
+        }
+        let ran = if self.together {
+            let (text, args) = self.statements.pop().unwrap_or_default();
+            let sql = if text.is_empty() { "BEGIN IMMEDIATE;\nCOMMIT".to_owned() } else { format!("BEGIN IMMEDIATE;\n{text};\nCOMMIT") };
+            sqlx::query_with(&sql, args).execute(&mut *conn).await.map(drop)
+        } else {
+            async {
+                conn.execute("BEGIN").await?;
+                for (sql, args) in self.statements {
+                    sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+                }
+                conn.execute("COMMIT").await.map(drop)
+            }
+            .await
+        };
+        if let Err(e) = ran {
+            // A rollback fails only when no transaction is open any more (some SQLite errors end it) or
+            // the connection is lost: either way `conn` is not left inside one.
+            let _ = conn.execute("ROLLBACK").await;
+            return Err(e.into());
         }
         Ok(())
     }
@@ -325,6 +364,35 @@ mod tests {
             let row = |seq: i64, action: &str, at: i64| (seq, action.to_owned(), format!("result {seq}"), at);
             assert_eq!(rows, [row(7, "action 7", 70), row(9, "updated", -1), row(20, "action 20", 200), row(22, "action 22", 220)], "{url}");
             tx.rollback().await.unwrap();
+            db.close().await;
+        }
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_committed_batch_stays_whole_and_a_failed_one_leaves_nothing() {
+        let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for url in testing::database_urls(&dir).await {
+            let db = Database::open(&url).await.unwrap();
+            let mut conn = db.pool().acquire().await.unwrap();
+            fn batch<'q>(conn: &sqlx::AnyConnection, seqs: &[i64]) -> Statements<'q> {
+                let mut statements = Statements::new(conn);
+                for &seq in seqs {
+                    let sql = format!("INSERT INTO audit_log (seq, action, result, detail, at, prev_hash, hash) VALUES {}", values_placeholders(conn, 1, 7));
+                    statements.push(&sql).bind(seq).bind("test").bind("ok").bind("{}").bind(0i64).bind("").bind("");
+                }
+                statements
+            }
+            batch(&conn, &[1, 2]).commit(&mut conn).await.unwrap();
+            // The third insert repeats a primary key: the first two of this batch must not stay.
+            let conflict = batch(&conn, &[3, 4, 2]).commit(&mut conn).await.unwrap_err();
+            assert!(matches!(conflict, StoreError::Query(_)), "{url}: {conflict}");
+            // The connection is out of the failed transaction: a new one begins and commits.
+            batch(&conn, &[5]).commit(&mut conn).await.unwrap();
+            let seqs: Vec<(i64,)> = sqlx::query_as("SELECT seq FROM audit_log ORDER BY seq").fetch_all(db.pool()).await.unwrap();
+            assert_eq!(seqs, [(1,), (2,), (5,)], "{url}");
+            drop(conn);
             db.close().await;
         }
         std::fs::remove_dir_all(dir).ok();
