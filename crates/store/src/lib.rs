@@ -334,10 +334,16 @@ pub mod testing {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn statements_bind_their_placeholders_in_order_on_every_backend() {
+    /// A new empty directory for one test's files.
+    fn scratch_dir() -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn statements_bind_their_placeholders_in_order_on_every_backend() {
+        let dir = scratch_dir();
         for url in testing::database_urls(&dir).await {
             let db = Database::open(&url).await.unwrap();
             let mut tx = db.begin_write().await.unwrap();
@@ -371,8 +377,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_committed_batch_stays_whole_and_a_failed_one_leaves_nothing() {
-        let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir();
         for url in testing::database_urls(&dir).await {
             let db = Database::open(&url).await.unwrap();
             let mut conn = db.pool().acquire().await.unwrap();
@@ -416,8 +421,7 @@ mod tests {
 
     #[tokio::test]
     async fn opens_and_migrates_every_backend_twice() {
-        let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir();
         for url in testing::database_urls(&dir).await {
             for _ in 0..2 {
                 let db = Database::open(&url).await.unwrap();
@@ -433,8 +437,7 @@ mod tests {
 
     /// A fresh SQLite database in a directory of its own, and the dedicated writer's connection.
     async fn sqlite_with_writer() -> (std::path::PathBuf, Database, sqlx::pool::PoolConnection<sqlx::Any>) {
-        let dir = std::env::temp_dir().join(new_id("jpki-store-test"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir();
         let db = Database::open(&Database::sqlite_url(&dir.join("test.sqlite3"))).await.unwrap();
         let writer = db.dedicated_writer().await.unwrap();
         (dir, db, writer)
