@@ -1,5 +1,5 @@
 //! `jpki serve` over TLS (rustls) with a given certificate and key, checked by `openssl s_client`; and
-//! the Prometheus `/metrics` endpoint counting checks by outcome.
+//! the Prometheus `/metrics` endpoint counting checks by outcome and the recorder's batches.
 
 mod common;
 
@@ -42,6 +42,8 @@ fn tls_and_metrics() {
     assert_eq!(status, 200);
     assert!(text.contains(r#"jpki_platform_checks_total{kind="signature",outcome="valid"} 2"#), "{text}");
     assert!(text.contains("jpki_platform_check_duration_seconds_bucket"), "{text}");
+    // One after the other, the two checks were committed in two batches of one.
+    assert!(text.contains("jpki_platform_record_batch_checks_sum 2.0\n") && text.contains("jpki_platform_record_batch_checks_count 2\n"), "{text}");
     drop(server);
 
     // TLS: openssl s_client trusts our certificate and gets /healthz.

@@ -41,12 +41,13 @@ pub struct PlatformState {
 
 impl PlatformState {
     pub fn new(db: Database, verifier: Verifier, admin_token: Option<&str>) -> PlatformState {
+        let metrics = crate::metrics::Metrics::default();
         PlatformState {
-            recorder: crate::recorder::Recorder::start(db.clone()),
+            recorder: crate::recorder::Recorder::start(db.clone(), metrics.batch_checks()),
             db,
             verifier: Arc::new(verifier),
             admin_token_hash: admin_token.map(|t| jpki_crypto::sha256(t.as_bytes())),
-            metrics: Default::default(),
+            metrics,
             mdoc: None,
             keys: Default::default(),
         }

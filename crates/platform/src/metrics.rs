@@ -19,6 +19,7 @@ pub struct Metrics {
     registry: Registry,
     checks: Family<CheckLabels, Counter>,
     duration: Histogram,
+    batch_checks: Histogram,
 }
 
 impl Default for Metrics {
@@ -28,7 +29,9 @@ impl Default for Metrics {
         registry.register("checks", "Signature verifications, logins and record presentations by outcome", checks.clone());
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         registry.register("check_duration_seconds", "Time to verify (signature, chain, revocation)", duration.clone());
-        Metrics { registry, checks, duration }
+        let batch_checks = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register("record_batch_checks", "Checks committed together in one transaction by the recorder", batch_checks.clone());
+        Metrics { registry, checks, duration, batch_checks }
     }
 }
 
@@ -36,6 +39,11 @@ impl Metrics {
     pub fn record(&self, kind: &'static str, outcome: &'static str, seconds: f64) {
         self.checks.get_or_create(&CheckLabels { kind, outcome }).inc();
         self.duration.observe(seconds);
+    }
+
+    /// Where the recorder observes the size of each batch it commits.
+    pub fn batch_checks(&self) -> Histogram {
+        self.batch_checks.clone()
     }
 
     pub fn render(&self) -> String {

@@ -6,6 +6,7 @@
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
 use jpki_store::sqlx::pool::PoolConnection;
 use jpki_store::{sqlx, Backend, Database, Statements};
+use prometheus_client::metrics::histogram::Histogram;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,9 +46,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn start(db: Database) -> Recorder {
+    /// Starts the writer task; the size of each batch it commits is observed in `batch_checks`.
+    pub fn start(db: Database, batch_checks: Histogram) -> Recorder {
         let (queue, jobs) = mpsc::channel(4 * BATCH);
-        tokio::spawn(write_batches(db, jobs));
+        tokio::spawn(write_batches(db, jobs, batch_checks));
         Recorder { queue }
     }
 
@@ -60,7 +62,7 @@ impl Recorder {
     }
 }
 
-async fn write_batches(db: Database, mut jobs: mpsc::Receiver<Job>) {
+async fn write_batches(db: Database, mut jobs: mpsc::Receiver<Job>, batch_checks: Histogram) {
     // The writer keeps its connection between batches (no trip through the pool each time); after a
     // failed batch it closes it and takes a fresh one.
     let mut conn = None;
@@ -77,6 +79,7 @@ async fn write_batches(db: Database, mut jobs: mpsc::Receiver<Job>) {
             tokio::task::yield_now().await;
             take_queued(&mut jobs, &mut batch);
         }
+        batch_checks.observe(batch.len() as f64);
         let outcome = write(&db, &mut conn, &mut head, &batch).await.map_err(|e| e.to_string());
         if let Err(e) = &outcome {
             if let Some(conn) = conn.take() {

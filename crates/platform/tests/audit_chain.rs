@@ -67,7 +67,7 @@ async fn the_recorder_follows_entries_appended_beside_it() {
     for url in jpki_store::testing::database_urls(scratch.path()).await {
         let db = jpki_store::Database::open(&url).await.unwrap();
         let (tenant, _) = jpki_platform::tenants::create(&db, "chain", false).await.unwrap();
-        let recorder = Recorder::start(db.clone());
+        let recorder = Recorder::start(db.clone(), jpki_platform::metrics::Metrics::default().batch_checks());
         // Concurrent checks, so that the recorder commits them in batches.
         let record_all = |range: std::ops::Range<usize>| {
             let handles: Vec<_> = range.map(|n| tokio::spawn({
