@@ -59,13 +59,33 @@ pub struct PresentationAnswer {
     pub response: serde_json::Value,
 }
 
-/// Decodes a base64 field (whitespace ignored); the error names the field.
+/// Decodes a base64 field (whitespace ignored); the error names the field. Most fields have no
+/// whitespace: they are decoded as they are, and looked at again only when that fails.
 pub fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, String> {
     let engine = base64::engine::general_purpose::STANDARD;
-    let decoded = if value.bytes().any(|b| b.is_ascii_whitespace()) {
-        engine.decode(value.bytes().filter(|b| !b.is_ascii_whitespace()).collect::<Vec<u8>>())
-    } else {
-        engine.decode(value)
-    };
-    decoded.map_err(|e| format!("{name} is not base64: {e}"))
+    let is_space = |b: &u8| b.is_ascii_whitespace();
+    engine
+        .decode(value)
+        .or_else(|e| if value.bytes().any(|b| is_space(&b)) { engine.decode(value.bytes().filter(|b| !is_space(b)).collect::<Vec<u8>>()) } else { Err(e) })
+        .map_err(|e| format!("{name} is not base64: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64_field;
+
+    #[test]
+    fn base64_fields_decode_plain_or_wrapped_and_errors_name_the_field() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let plain = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+        // Wrapped at 64 columns, as `openssl base64` writes it, with CRLF and a trailing newline.
+        let wrapped: String = plain.as_bytes().chunks(64).map(|line| format!("{}\r\n", std::str::from_utf8(line).unwrap())).collect();
+        assert_eq!(base64_field("cms", &plain).unwrap(), bytes);
+        assert_eq!(base64_field("cms", &wrapped).unwrap(), bytes);
+        assert_eq!(base64_field("cms", " ").unwrap(), b"");
+        for bad in ["***", "QUJD\n*", "QUJ", "QU JD="] {
+            let e = base64_field("content", bad).unwrap_err();
+            assert!(e.starts_with("content is not base64"), "{bad:?}: {e}");
+        }
+    }
 }
