@@ -140,6 +140,9 @@ pub struct JpkiCertificate {
     pub not_after: OffsetDateTime,
     /// The holder's 4 information (signature certificates only).
     pub four_info: Option<FourInfo>,
+    /// The keyUsage extension (RFC 5280 §4.2.1.3), when present.
+    #[serde(skip)]
+    pub key_usage: Option<KeyUsage>,
 }
 
 /// A certificate as a verifier reads it (RFC 5280 §4.1), borrowed from its DER: decoding one copies
@@ -401,6 +404,7 @@ impl JpkiCertificate {
             not_before: to_time(&cert.validity.not_before)?,
             not_after: to_time(&cert.validity.not_after)?,
             four_info,
+            key_usage: ku,
         })
     }
 }

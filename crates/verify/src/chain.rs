@@ -8,7 +8,7 @@ use der::{Decode, Encode};
 use jpki_profile::cert_profile::CertificateRef;
 use jpki_profile::{CertKind, JpkiCertificate};
 use time::OffsetDateTime;
-use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::KeyUsages;
 use x509_cert::serial_number::SerialNumber;
 
 use crate::algorithms;
@@ -133,12 +133,7 @@ pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustS
             anchor: issuer.certificate.tbs_certificate.subject.to_string(),
         });
     }
-    let usage = certificate
-        .extension(const_oid::db::rfc5280::ID_CE_KEY_USAGE)
-        .map(KeyUsage::from_der)
-        .transpose()
-        .map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
-    if usage.is_some_and(|u| !u.0.contains(KeyUsages::DigitalSignature)) {
+    if jpki.key_usage.is_some_and(|u| !u.0.contains(KeyUsages::DigitalSignature)) {
         return Err(CertificateProblem::KeyUsage);
     }
     if let Some(unknown) = certificate.tbs_certificate.extensions.iter().flatten().find(|e| e.critical && !PROCESSED_EXTENSIONS.iter().any(|p| e.extn_id == *p)) {

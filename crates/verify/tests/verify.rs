@@ -171,27 +171,40 @@ fn card_signatures_verify_and_every_failure_has_its_reason() {
     assert_eq!(v.revocation.unwrap().reason.as_deref(), Some("affiliationChanged"));
 }
 
+/// A new card's signature certificate, to be changed and [`resigned`].
+fn signature_certificate(sb: &Sandbox, name: &str) -> x509_cert::Certificate {
+    use der::Decode;
+    let (_, card) = sb.card(name);
+    let mut client = MyNumberCard::new(Emulator::open(CardDir::new(&card)).unwrap());
+    x509_cert::Certificate::from_der(&client.read_certificate(KeyRole::Signature, Some("ABC123")).unwrap()).unwrap()
+}
+
+/// `original` with its extensions changed by `change`, re-signed by the signature CA.
+fn resigned(sb: &Sandbox, original: &x509_cert::Certificate, change: impl Fn(&mut Vec<x509_cert::ext::Extension>)) -> Vec<u8> {
+    use der::Encode;
+    let mut cert = original.clone();
+    change(cert.tbs_certificate.extensions.get_or_insert_with(Vec::new));
+    let signature = sb.issuer.ca(CaRole::Signature).key.sign_sha256(&cert.tbs_certificate.to_der().unwrap()).unwrap();
+    cert.signature = der::asn1::BitString::from_bytes(&signature).unwrap();
+    cert.to_der().unwrap()
+}
+
 /// RFC 5280 §4.2: an unknown extension is ignored unless it is critical, and then the certificate is
 /// refused. The card's certificate is re-signed by its CA with one extra extension.
 #[test]
 fn an_unknown_critical_extension_is_refused_and_an_unknown_plain_one_ignored() {
-    use der::{Decode, Encode};
+    use der::Encode;
     let sb = Sandbox::new();
     let verifier = sb.verifier();
-    let (_, card) = sb.card("拡張　一郎");
-    let mut client = MyNumberCard::new(Emulator::open(CardDir::new(&card)).unwrap());
-    let original = x509_cert::Certificate::from_der(&client.read_certificate(KeyRole::Signature, Some("ABC123")).unwrap()).unwrap();
+    let original = signature_certificate(&sb, "拡張　一郎");
     let with_extension = |critical: bool| {
-        let mut cert = original.clone();
-        let extension = x509_cert::ext::Extension {
-            extn_id: const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.1"),
-            critical,
-            extn_value: der::asn1::OctetString::new(der::asn1::Null.to_der().unwrap()).unwrap(),
-        };
-        cert.tbs_certificate.extensions.get_or_insert_with(Vec::new).push(extension);
-        let signature = sb.issuer.ca(CaRole::Signature).key.sign_sha256(&cert.tbs_certificate.to_der().unwrap()).unwrap();
-        cert.signature = der::asn1::BitString::from_bytes(&signature).unwrap();
-        cert.to_der().unwrap()
+        resigned(&sb, &original, |extensions| {
+            extensions.push(x509_cert::ext::Extension {
+                extn_id: const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.1"),
+                critical,
+                extn_value: der::asn1::OctetString::new(der::asn1::Null.to_der().unwrap()).unwrap(),
+            })
+        })
     };
     let now = OffsetDateTime::now_utc();
     let plain = verifier.verify_certificate(&with_extension(false), now);
@@ -199,6 +212,29 @@ fn an_unknown_critical_extension_is_refused_and_an_unknown_plain_one_ignored() {
     let failure = verifier.verify_certificate(&with_extension(true), now).failure.unwrap();
     assert_eq!(failure.code, "unsupported_critical_extension");
     assert!(failure.message.contains("1.3.6.1.4.1.99999.1"), "{}", failure.message);
+}
+
+/// RFC 5280 §4.2.1.3: a key whose keyUsage leaves out digitalSignature does not verify signatures, even
+/// in a certificate its CA signed.
+#[test]
+fn a_certificate_whose_key_usage_leaves_out_digital_signature_is_refused() {
+    use der::Encode;
+    use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+    let sb = Sandbox::new();
+    let verifier = sb.verifier();
+    let original = signature_certificate(&sb, "用途　次郎");
+    let with_usage = |usage: KeyUsage| {
+        resigned(&sb, &original, |extensions| {
+            let key_usage = extensions.iter_mut().find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_KEY_USAGE).unwrap();
+            key_usage.extn_value = der::asn1::OctetString::new(usage.to_der().unwrap()).unwrap();
+        })
+    };
+    let now = OffsetDateTime::now_utc();
+    let signing = verifier.verify_certificate(&with_usage(KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation)), now);
+    assert!(signing.valid, "{:?}", signing.failure);
+    let failure = verifier.verify_certificate(&with_usage(KeyUsage(KeyUsages::NonRepudiation | KeyUsages::KeyEncipherment)), now).failure.unwrap();
+    assert_eq!(failure.code, "wrong_certificate_kind", "{}", failure.message);
+    assert!(failure.message.contains("key usage"), "{}", failure.message);
 }
 
 #[test]
