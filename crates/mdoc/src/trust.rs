@@ -5,6 +5,7 @@
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
 use jpki_crypto::{EcdsaScheme, SignatureEncoding};
+use jpki_profile::cert_profile::unix_time;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
 use x509_cert::Certificate;
@@ -82,17 +83,13 @@ fn signature_scheme(signer: Curve, alg: ObjectIdentifier) -> Result<EcdsaScheme,
     })
 }
 
-fn unix(t: x509_cert::time::Time) -> i64 {
-    t.to_unix_duration().as_secs() as i64
-}
-
 fn valid_at(cert: &Certificate, at: OffsetDateTime) -> Result<(), String> {
     let v = &cert.tbs_certificate.validity;
-    let now = at.unix_timestamp();
-    if now < unix(v.not_before) {
+    let time = |t: x509_cert::time::Time| unix_time(t.to_unix_duration()).ok_or_else(|| format!("{}: validity {t} is out of range", subject(cert)));
+    if at < time(v.not_before)? {
         return Err(format!("{} is not valid before {}", subject(cert), v.not_before));
     }
-    if now > unix(v.not_after) {
+    if at > time(v.not_after)? {
         return Err(format!("{} expired at {}", subject(cert), v.not_after));
     }
     Ok(())
