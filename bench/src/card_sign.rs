@@ -60,11 +60,33 @@ pub fn run(iterations: usize) -> BenchResult {
     let tmp = tempfile::tempdir()?;
     let data = tmp.path().join("data");
     jpki(&bin, &data, &["sandbox", "init"])?;
-    let person = jpki(&bin, &data, &["--json", "sandbox", "person", "add", "--name", "計測　太郎", "--address", "東京都", "--birth-date", "1985-04-01", "--sex", "male"])?;
+    let person = jpki(
+        &bin,
+        &data,
+        &["--json", "sandbox", "person", "add", "--name", "計測　太郎", "--address", "東京都", "--birth-date", "1985-04-01", "--sex", "male"],
+    )?;
     let person: serde_json::Value = serde_json::from_str(&person)?;
     let card_dir = tmp.path().join("card");
     let card_arg = card_dir.to_str().ok_or("path")?;
-    jpki(&bin, &data, &["sandbox", "card", "issue", "--person", person["id"].as_str().ok_or("id")?, "--out", card_arg, "--sign-pin", "ABC123", "--auth-pin", "1234", "--input-pin", "1234"])?;
+    jpki(
+        &bin,
+        &data,
+        &[
+            "sandbox",
+            "card",
+            "issue",
+            "--person",
+            person["id"].as_str().ok_or("id")?,
+            "--out",
+            card_arg,
+            "--sign-pin",
+            "ABC123",
+            "--auth-pin",
+            "1234",
+            "--input-pin",
+            "1234",
+        ],
+    )?;
 
     let mut emulator = Command::new(&bin).args(["card", "emulate", "--card", card_arg]).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn()?;
     let group = emulator.id().to_string();

@@ -1,8 +1,8 @@
 //! `jpki-bench`: see README.md.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -81,10 +81,8 @@ fn rate_on_every_core(seconds: u64, work: impl Fn() + Send + Sync + 'static) -> 
 /// `openssl speed -multi <cores> <algorithm>`'s verifications per second, read off the summary line
 /// containing `line` ("… <sign s> <verify s> <sign/s> <verify/s>").
 fn openssl_verify_rate(cores: usize, seconds: u64, algorithm: &str, line: &str) -> BenchResult<f64> {
-    let out = Command::new("openssl")
-        .args(["speed", "-seconds", &seconds.to_string(), "-multi", &cores.to_string(), algorithm])
-        .stderr(Stdio::null())
-        .output()?;
+    let out =
+        Command::new("openssl").args(["speed", "-seconds", &seconds.to_string(), "-multi", &cores.to_string(), algorithm]).stderr(Stdio::null()).output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let summary = text.lines().rev().find(|l| l.contains(line)).ok_or_else(|| format!("no {line:?} line from openssl speed"))?;
     Ok(summary.split_whitespace().last().ok_or("short openssl speed line")?.parse()?)
@@ -125,12 +123,7 @@ fn against_openssl(seconds: u64, per_check: f64, algorithm: &str, line: &str, wo
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let (rate, openssl) = (mean(&rates), mean(&baselines));
-    Ok(AgainstOpenssl {
-        rate,
-        openssl,
-        ratio: rate * per_check / openssl,
-        rounds: rates.iter().zip(&baselines).map(|(r, o)| r * per_check / o).collect(),
-    })
+    Ok(AgainstOpenssl { rate, openssl, ratio: rate * per_check / openssl, rounds: rates.iter().zip(&baselines).map(|(r, o)| r * per_check / o).collect() })
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -148,7 +141,6 @@ fn jpki_binary() -> BenchResult<PathBuf> {
     Ok(exe.parent().ok_or("no target dir")?.join("jpki"))
 }
 
-
 fn openssl_time(t: time::OffsetDateTime) -> String {
     format!("{:02}{:02}{:02}{:02}{:02}{:02}Z", t.year() % 100, t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
 }
@@ -164,12 +156,7 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
     // A sandbox with 20 people, 10 of whom moved (their signature certificates revoked).
     let (ca_pem, responder_pem, responder_key_pem, index, requests) = rt.block_on(async {
         let (issuer, _) = Issuer::init(Database::open(&url).await?).await?;
-        let pins = CardPins {
-            signature: "ABC123".into(),
-            authentication: "1234".into(),
-            input_assistance: "1234".into(),
-            resident_registry: "1234".into(),
-        };
+        let pins = CardPins { signature: "ABC123".into(), authentication: "1234".into(), input_assistance: "1234".into(), resident_registry: "1234".into() };
         for i in 0..20 {
             let info = FourInfo::new(&format!("試験　{i}"), "東京都千代田区", BirthDate::parse_iso("1980-01-01")?, Sex::Female)?;
             let person = issuer.add_person(info, None).await?;
@@ -246,7 +233,24 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
     let openssl = Guard(
         Command::new("openssl")
             .current_dir(dir.path())
-            .args(["ocsp", "-index", "index.txt", "-port", &port.to_string(), "-rsigner", "responder.pem", "-rkey", "responder.key", "-CA", "ca.pem", "-ignore_err", "-nmin", "60", "-multi", &cores.to_string()])
+            .args([
+                "ocsp",
+                "-index",
+                "index.txt",
+                "-port",
+                &port.to_string(),
+                "-rsigner",
+                "responder.pem",
+                "-rkey",
+                "responder.key",
+                "-CA",
+                "ca.pem",
+                "-ignore_err",
+                "-nmin",
+                "60",
+                "-multi",
+                &cores.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
@@ -618,7 +622,12 @@ fn crl(entries: u64, baseline: u64) -> BenchResult {
     if !status.success() {
         return Err("openssl ca -gencrl failed".into());
     }
-    println!("CRL baseline, {n} entries: openssl ca -gencrl {:.2} s, openjpki {:.2} s, ratio {:.1}x", base.as_secs_f64(), ours.as_secs_f64(), base.as_secs_f64() / ours.as_secs_f64());
+    println!(
+        "CRL baseline, {n} entries: openssl ca -gencrl {:.2} s, openjpki {:.2} s, ratio {:.1}x",
+        base.as_secs_f64(),
+        ours.as_secs_f64(),
+        base.as_secs_f64() / ours.as_secs_f64()
+    );
     drop(dir);
 
     let dir = tempfile::tempdir()?;

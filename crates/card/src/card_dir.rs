@@ -294,10 +294,8 @@ impl CardDir {
     }
 
     pub fn load(&self) -> Result<CardState, CardDirError> {
-        let text = std::fs::read_to_string(self.path.join(STATE_FILE))
-            .map_err(|e| self.invalid(format!("cannot read {STATE_FILE}: {e}")))?;
-        let state: CardState =
-            serde_json::from_str(&text).map_err(|e| self.invalid(format!("{STATE_FILE} is not a card state: {e}")))?;
+        let text = std::fs::read_to_string(self.path.join(STATE_FILE)).map_err(|e| self.invalid(format!("cannot read {STATE_FILE}: {e}")))?;
+        let state: CardState = serde_json::from_str(&text).map_err(|e| self.invalid(format!("{STATE_FILE} is not a card state: {e}")))?;
         if state.format != CARD_FORMAT {
             return Err(self.invalid(format!("unsupported card format {:?} (expected {CARD_FORMAT})", state.format)));
         }
@@ -344,12 +342,7 @@ impl CardDir {
     /// lock is released. Nothing is written when `change` fails.
     pub fn update<T, E: From<CardDirError>>(&self, change: impl FnOnce(&mut CardState) -> Result<T, E>) -> Result<T, E> {
         let lock_path = self.path.join(LOCK_FILE);
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| CardDirError::io(&lock_path, e))?;
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| CardDirError::io(&lock_path, e))?;
         lock.lock().map_err(|e| CardDirError::io(&lock_path, e))?;
         let mut state = self.load()?;
         let out = change(&mut state)?;

@@ -250,8 +250,7 @@ impl<T: Transport> MyNumberCard<T> {
     pub fn read_certificate(&mut self, role: KeyRole, signature_pin: Option<&str>) -> Result<Vec<u8>, CardError> {
         self.select(Aid::JPKI)?;
         if role == KeyRole::Signature {
-            let pin = signature_pin
-                .ok_or_else(|| CardError::BadInput("the signature certificate is readable only after the signature PIN".into()))?;
+            let pin = signature_pin.ok_or_else(|| CardError::BadInput("the signature certificate is readable only after the signature PIN".into()))?;
             self.verify_selected(PinSlot::JpkiSignature, pin)?;
         }
         self.read_ef(jpki::cert_file(role), "certificate")

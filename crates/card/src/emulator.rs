@@ -462,10 +462,10 @@ impl Emulator {
             return StatusWord::WRONG_LENGTH;
         }
         let written = self.dir.update(|state| {
-            let app = state.free_area.get_mut(business).ok_or_else(|| CardDirError::Invalid {
-                path: String::new(),
-                reason: format!("free-area application of {business} vanished"),
-            })?;
+            let app = state
+                .free_area
+                .get_mut(business)
+                .ok_or_else(|| CardDirError::Invalid { path: String::new(), reason: format!("free-area application of {business} vanished") })?;
             let mut record = base64_decode(&app.record).unwrap_or_default();
             record.resize(free_area::RECORD_SIZE, 0);
             record[offset..offset + c.data.len()].copy_from_slice(&c.data);
@@ -517,13 +517,19 @@ fn build(dir: &CardDir, state: CardState) -> Result<Card, EmulatorError> {
         common_application(&state),
     ]
     .into_iter()
-    .chain(state.free_area.values().map(|app| {
-        let aid = hex::decode(&app.aid).map_err(|e| bad(format!("free-area AID of {}: {e}", app.business)))?;
-        Ok::<_, EmulatorError>(Application {
-            aid,
-            files: vec![Ef::new(free_area::RECORD, Body::FreeArea(app.business.clone()), Access::FreeAreaHolder)],
-        })
-    }).collect::<Result<Vec<_>, _>>()?)
+    .chain(
+        state
+            .free_area
+            .values()
+            .map(|app| {
+                let aid = hex::decode(&app.aid).map_err(|e| bad(format!("free-area AID of {}: {e}", app.business)))?;
+                Ok::<_, EmulatorError>(Application {
+                    aid,
+                    files: vec![Ef::new(free_area::RECORD, Body::FreeArea(app.business.clone()), Access::FreeAreaHolder)],
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    )
     .collect();
     Ok(Card { state, applications, keys })
 }
@@ -583,8 +589,7 @@ fn card_face_application(
     seal: &dyn Fn(&str) -> Result<Vec<u8>, EmulatorError>,
 ) -> Result<Application, EmulatorError> {
     use PinSlot::{CardFaceBirthDate as Birth, CardFaceCodeA as A, CardFaceCodeB as B};
-    let face = card_face::face_ef(state, signer, &seal("card_face_signature")?)
-        .map_err(|reason| EmulatorError::Content { path: String::new(), reason })?;
+    let face = card_face::face_ef(state, signer, &seal("card_face_signature")?).map_err(|reason| EmulatorError::Content { path: String::new(), reason })?;
     let mut files = vec![
         Ef::new(card_face::AGE_RECORD, Body::Binary(card_face::age_record_ef(state, signer, &seal("age_record_signature")?)), Access::AnyOf(vec![Birth])),
         Ef::new(card_face::FACE, Body::Binary(face), Access::AnyOf(vec![A, B])),

@@ -43,8 +43,7 @@ pub fn list_readers() -> Result<Vec<ReaderStatus>, CardError> {
         Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
         Err(e) => return Err(map_error("")(e)),
     };
-    let mut states: Vec<pcsc::ReaderState> =
-        names.iter().map(|n| pcsc::ReaderState::new(n.clone(), pcsc::State::UNAWARE)).collect();
+    let mut states: Vec<pcsc::ReaderState> = names.iter().map(|n| pcsc::ReaderState::new(n.clone(), pcsc::State::UNAWARE)).collect();
     ctx.get_status_change(std::time::Duration::from_millis(0), &mut states).map_err(map_error(""))?;
     Ok(states
         .iter()

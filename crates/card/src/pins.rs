@@ -104,9 +104,7 @@ impl PinSlot {
     pub fn well_formed(self, pin: &str) -> bool {
         let rule = self.kind().rule();
         let len = pin.len();
-        len >= rule.min_len
-            && len <= rule.max_len
-            && pin.bytes().all(|b| b.is_ascii_digit() || (rule.alphanumeric && b.is_ascii_uppercase()))
+        len >= rule.min_len && len <= rule.max_len && pin.bytes().all(|b| b.is_ascii_digit() || (rule.alphanumeric && b.is_ascii_uppercase()))
     }
 }
 

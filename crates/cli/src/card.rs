@@ -367,7 +367,9 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
         CardCommand::Pin(PinCommand::Status(source)) => {
             let mut card = source.open()?;
             let statuses = PinSlot::ALL.into_iter().map(|slot| card.pin_status(slot)).collect::<Result<Vec<_>, _>>()?;
-            emit(ctx, &statuses, || statuses.iter().map(|p| format!("{}, {}: {} of {} tries left", p.application, p.pin, p.tries_left, p.max_tries)).collect::<Vec<_>>().join("\n"));
+            emit(ctx, &statuses, || {
+                statuses.iter().map(|p| format!("{}, {}: {} of {} tries left", p.application, p.pin, p.tries_left, p.max_tries)).collect::<Vec<_>>().join("\n")
+            });
         }
         CardCommand::Pin(PinCommand::Change { source, which, pin, new_pin }) => {
             let slot = which.slot();

@@ -22,11 +22,7 @@ pub enum CertCommand {
 /// Reads a certificate file in PEM or DER.
 pub fn read_certificate(path: &PathBuf) -> CliResult<Certificate> {
     let bytes = std::fs::read(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let parsed = if bytes.starts_with(b"-----BEGIN") {
-        Certificate::from_pem(&bytes)
-    } else {
-        Certificate::from_der(&bytes)
-    };
+    let parsed = if bytes.starts_with(b"-----BEGIN") { Certificate::from_pem(&bytes) } else { Certificate::from_der(&bytes) };
     parsed.map_err(|e| CliError::Usage(format!("{} is not an X.509 certificate in PEM or DER: {e}", path.display())))
 }
 
@@ -86,8 +82,10 @@ pub async fn run(ctx: &Context, cmd: CertCommand) -> CliResult {
             lines.push(format!("sex: {}", f.sex.as_str()));
         }
         lines.push(match &shown.revocation {
-            Some(r) => format!("revocation: {}", r["status"].as_str().unwrap_or("?"))
-                + &r["reason"].as_str().map(|s| format!(" ({s}, {})", r["revoked_at"].as_str().unwrap_or(""))).unwrap_or_default(),
+            Some(r) => {
+                format!("revocation: {}", r["status"].as_str().unwrap_or("?"))
+                    + &r["reason"].as_str().map(|s| format!(" ({s}, {})", r["revoked_at"].as_str().unwrap_or(""))).unwrap_or_default()
+            }
             None => "revocation: unknown (not issued by this sandbox)".into(),
         });
         lines.join("\n")

@@ -91,9 +91,7 @@ fn main() -> ExitCode {
     let default_level = if matches!(cli.command, Command::Serve(_) | Command::Card(card::CardCommand::Emulate { .. })) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

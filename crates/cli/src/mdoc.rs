@@ -111,7 +111,9 @@ pub async fn issue_reader(ctx: &Context, args: ReaderIssueArgs) -> CliResult {
     let key = args.out.join("reader-key.p8");
     jpki_card::card_dir::write_atomic(&cert, reader.certificate_pem().as_bytes())?;
     jpki_card::card_dir::write_atomic(&key, reader.key.pkcs8_der())?;
-    emit(ctx, &json!({ "certificate": cert, "key": key, "number_act": args.number_act }), || format!("reader certificate {} and key {}", display(&cert), display(&key)));
+    emit(ctx, &json!({ "certificate": cert, "key": key, "number_act": args.number_act }), || {
+        format!("reader certificate {} and key {}", display(&cert), display(&key))
+    });
     Ok(())
 }
 
@@ -267,7 +269,8 @@ pub(crate) fn reader_files(cert: &std::path::Path, key: &std::path::Path) -> Cli
         .map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
     let key = jpki_crypto::EcKey::from_pkcs8_der(&read(key, "the reader key")?)
         .map_err(|e| CliError::Usage(format!("reader key {}: {e} (PKCS#8 DER expected)", key.display())))?;
-    let leaf = <x509_cert::Certificate as der::Decode>::from_der(&chain[0]).map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
+    let leaf =
+        <x509_cert::Certificate as der::Decode>::from_der(&chain[0]).map_err(|e| CliError::Usage(format!("reader certificate {}: {e}", cert.display())))?;
     Ok(ReaderFiles {
         key,
         dns_name: jpki_mdoc::trust::san_dns_names(&leaf).into_iter().next(),
@@ -289,7 +292,8 @@ fn presentation_verifier(ctx: &Context, iaca: Option<PathBuf>, status_list: Opti
 
 fn report(ctx: &Context, verified: &VerifiedPresentation) {
     let doc = &verified.document;
-    let report = json!({ "valid": true, "doc_type": doc.doc_type, "signer": doc.signer, "iaca": doc.iaca, "status": verified.status, "elements": doc.elements_json() });
+    let report =
+        json!({ "valid": true, "doc_type": doc.doc_type, "signer": doc.signer, "iaca": doc.iaca, "status": verified.status, "elements": doc.elements_json() });
     emit(ctx, &report, || {
         let mut lines = vec![format!("valid {} signed by {} (status: {})", doc.doc_type, doc.signer, verified.status)];
         lines.extend(doc.elements.iter().filter(|e| e.identifier != mnc::PORTRAIT).map(|e| format!("  {} = {}", e.path(), value_to_json(&e.value))));
@@ -320,7 +324,8 @@ pub struct ReadArgs {
 
 pub fn read_in_person(ctx: &Context, args: ReadArgs) -> CliResult {
     let engagement = jpki_mdoc::engagement::DeviceEngagement::from_qr(&args.engagement)?;
-    let (host, port) = engagement.tcp.clone().ok_or_else(|| CliError::Usage("the engagement offers no TCP retrieval (BLE and NFC are not available here)".into()))?;
+    let (host, port) =
+        engagement.tcp.clone().ok_or_else(|| CliError::Usage("the engagement offers no TCP retrieval (BLE and NFC are not available here)".into()))?;
     let items = items(&args.elements)?;
     let reader = match (&args.reader_cert, &args.reader_key) {
         (Some(cert), Some(key)) => Some(reader_files(cert, key)?),

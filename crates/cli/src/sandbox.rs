@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
+use jpki_card::card_dir::Photo;
 use jpki_issuer::cards::CardPins;
 use jpki_issuer::lifecycle::EventOutcome;
 use jpki_issuer::CaRole;
-use jpki_card::card_dir::Photo;
 use jpki_profile::pin_policy::PinKind;
 use jpki_profile::{BirthDate, Device, FourInfo, MyNumber, Sex};
 
@@ -296,10 +296,7 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
         }
         SandboxCommand::Person(PersonCommand::Add { name, address, birth_date, sex, my_number }) => {
             let info = four_info(&name, &address, &birth_date, &sex)?;
-            let my_number = my_number
-                .map(|n| n.parse::<MyNumber>())
-                .transpose()
-                .map_err(|e| CliError::Usage(format!("--my-number: {e}")))?;
+            let my_number = my_number.map(|n| n.parse::<MyNumber>()).transpose().map_err(|e| CliError::Usage(format!("--my-number: {e}")))?;
             let person = ctx.issuer().await?.add_person(info, my_number).await?;
             let digits = person.my_number.as_digits();
             let report = serde_json::json!({ "id": person.id, "my_number": digits, "four_info": person.four_info });
@@ -347,7 +344,9 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
         }
         SandboxCommand::Card(CardCommand::AuthorizeFreeArea { card, business }) => {
             let grant = ctx.issuer().await?.authorize_free_area(&card, &business).await?;
-            emit(ctx, &grant, || format!("free-area application for {}\naid {}\naccess key {} (shown once; keep it secret)", grant.business, grant.aid, grant.access_key));
+            emit(ctx, &grant, || {
+                format!("free-area application for {}\naid {}\naccess key {} (shown once; keep it secret)", grant.business, grant.aid, grant.access_key)
+            });
         }
         SandboxCommand::Cert(CertCommand::Reissue { card, which }) => {
             let issued = ctx.issuer().await?.reissue_certificates(&card, &which.roles()).await?;
@@ -401,9 +400,11 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
             let lines = jpki_issuer::meter::usage(issuer.db()).await?;
             emit(ctx, &lines, || {
                 let mut out = vec!["month\toperator\tmethod\tkind\tcount\tfee_yen".to_owned()];
-                out.extend(lines.iter().map(|l| {
-                    format!("{}\t{}\t{}\t{}\t{}\t{}", l.month, l.operator_id.as_deref().unwrap_or("-"), l.method, l.cert_kind, l.count, l.fee_yen)
-                }));
+                out.extend(
+                    lines.iter().map(|l| {
+                        format!("{}\t{}\t{}\t{}\t{}\t{}", l.month, l.operator_id.as_deref().unwrap_or("-"), l.method, l.cert_kind, l.count, l.fee_yen)
+                    }),
+                );
                 out.join("\n")
             });
         }

@@ -87,9 +87,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         tokio::spawn(publish_daily(issuer.clone(), crl_dir.clone()));
         app = app.merge(jpki_issuer::http::router(IssuerService { issuer, responder, meter, crl_dir }));
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
     let ocsp = match (args.ocsp_url, sandbox_ocsp) {
         (Some(url), _) => Some(OcspChecker::new(url, Box::new(HttpTransport::new(std::time::Duration::from_secs(10))))),
@@ -127,10 +125,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         }
         _ => {
             crate::output::stdout(&format!("listening on http://{local}\n"));
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
         }
     }
     Ok(())
@@ -181,13 +176,19 @@ fn reader_credential(cert: &std::path::Path, key: &std::path::Path) -> CliResult
 
 /// The presentation verifier: IACA roots, the platform's reader certificate, and the records' status
 /// lists (the sandbox issuer's in-process, always current; others over HTTP, kept until they expire).
-async fn mdoc_service(ctx: &Context, iaca: Option<std::path::PathBuf>, reader: Option<ReaderCredential>, sandbox: Option<Issuer>) -> CliResult<Option<MdocService>> {
+async fn mdoc_service(
+    ctx: &Context,
+    iaca: Option<std::path::PathBuf>,
+    reader: Option<ReaderCredential>,
+    sandbox: Option<Issuer>,
+) -> CliResult<Option<MdocService>> {
     let path = iaca.clone().unwrap_or_else(|| ctx.trust_dir().join("iaca.pem"));
     if iaca.is_none() && !path.exists() {
         tracing::warn!("no IACA roots ({}): /v1/mdoc is disabled", path.display());
         return Ok(None);
     }
-    let roots = jpki_mdoc::trust::Roots::from_pem_or_der(&crate::mdoc::read(&path, "the IACA roots")?).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let roots = jpki_mdoc::trust::Roots::from_pem_or_der(&crate::mdoc::read(&path, "the IACA roots")?)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     let (reader, status) = match sandbox {
         Some(issuer) => {
             let reader = match reader {

@@ -60,10 +60,9 @@ pub fn sign(ctx: &Context, args: SignArgs) -> CliResult {
     let pin = pin_or_prompt(args.pin, "signature password")?;
     let mut card = args.source.open()?;
     let certificate = card.read_certificate(KeyRole::Signature, Some(&pin))?;
-    let cms = signed_data::build(&content, &certificate, args.attached, OffsetDateTime::now_utc(), |digest_info| {
-        card.sign(KeyRole::Signature, &pin, digest_info)
-    })
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let cms =
+        signed_data::build(&content, &certificate, args.attached, OffsetDateTime::now_utc(), |digest_info| card.sign(KeyRole::Signature, &pin, digest_info))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
     write_file(&args.out, &cms)?;
     emit(ctx, &serde_json::json!({ "signature": args.out, "bytes": cms.len(), "attached": args.attached }), || {
         format!("CMS SignedData ({} bytes, {}) written to {}", cms.len(), if args.attached { "attached" } else { "detached" }, args.out.display())
@@ -76,7 +75,12 @@ fn describe(v: &Verification) -> String {
     if let Some(s) = &v.signer {
         lines.push(format!("certificate {} ({} certificate on a {})", s.certificate_serial, s.certificate_kind, s.device.unwrap_or("?")));
         if let Some(name) = &s.name {
-            lines.push(format!("name {name}\naddress {}\nbirth date {}\nsex {}", s.address.as_deref().unwrap_or(""), s.birth_date.as_deref().unwrap_or(""), s.sex.as_deref().unwrap_or("")));
+            lines.push(format!(
+                "name {name}\naddress {}\nbirth date {}\nsex {}",
+                s.address.as_deref().unwrap_or(""),
+                s.birth_date.as_deref().unwrap_or(""),
+                s.sex.as_deref().unwrap_or("")
+            ));
         }
     }
     if let Some(r) = &v.revocation {
@@ -97,9 +101,8 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
         tracing::info!("CRL {}: {} entries, next update {:?}", path.display(), summary.entries, summary.next_update);
     }
     let verifier = Verifier { trust, ocsp, crls };
-    let result = verifier
-        .verify_cms(&cms, content.as_deref(), OffsetDateTime::now_utc())
-        .map_err(|e| CliError::Usage(format!("{}: {e}", args.file.display())))?;
+    let result =
+        verifier.verify_cms(&cms, content.as_deref(), OffsetDateTime::now_utc()).map_err(|e| CliError::Usage(format!("{}: {e}", args.file.display())))?;
     emit(ctx, &result, || describe(&result));
     match &result.failure {
         None => Ok(()),

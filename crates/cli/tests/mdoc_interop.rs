@@ -38,12 +38,37 @@ fn auth0_mdl_verifies_our_device_response() {
     let card = sb.path("card").display().to_string();
     sb.issue_card(&person, &card);
     let phone = sb.path("phone").display().to_string();
-    sb.ok(&["sandbox", "phone", "issue", "--card", &card, "--out", &phone, "--auth-pin", "1234", "--input-pin", "5678", "--phone-sign-pin", "PHONE123", "--phone-auth-pin", "4321"]);
+    sb.ok(&[
+        "sandbox",
+        "phone",
+        "issue",
+        "--card",
+        &card,
+        "--out",
+        &phone,
+        "--auth-pin",
+        "1234",
+        "--input-pin",
+        "5678",
+        "--phone-sign-pin",
+        "PHONE123",
+        "--phone-auth-pin",
+        "4321",
+    ]);
     let iaca = sb.path("data/trust/iaca.pem").display().to_string();
     let mut requests = Vec::new();
     for name in ["req.json", "other.json"] {
         let out = sb.path(name).display().to_string();
-        sb.ok(&["mdoc", "request", "--response-uri", "https://rp.example/cb", "--elements", "full_name_unicode,birth_date,age_over_18,portrait", "--out", &out]);
+        sb.ok(&[
+            "mdoc",
+            "request",
+            "--response-uri",
+            "https://rp.example/cb",
+            "--elements",
+            "full_name_unicode,birth_date,age_over_18,portrait",
+            "--out",
+            &out,
+        ]);
         requests.push(out);
     }
     let resp = sb.path("resp.json").display().to_string();

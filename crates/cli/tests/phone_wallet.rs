@@ -12,10 +12,40 @@ fn issue_phone(sb: &Sandbox) -> String {
     sb.ok(&["sandbox", "init"]);
     let person = sb.add_person("番号 花子", "1990-04-01");
     sb.issue_card(&person, &sb.path("card").display().to_string());
-    sb.fails(&["sandbox", "phone", "issue", "--card", sb.path("card").to_str().unwrap(), "--out", sb.path("bad").to_str().unwrap(),
-        "--auth-pin", "9999", "--input-pin", "5678", "--phone-sign-pin", "PHONE123", "--phone-auth-pin", "4321"]);
-    sb.ok(&["sandbox", "phone", "issue", "--card", sb.path("card").to_str().unwrap(), "--out", sb.path("phone").to_str().unwrap(),
-        "--auth-pin", "1234", "--input-pin", "5678", "--phone-sign-pin", "PHONE123", "--phone-auth-pin", "4321"]);
+    sb.fails(&[
+        "sandbox",
+        "phone",
+        "issue",
+        "--card",
+        sb.path("card").to_str().unwrap(),
+        "--out",
+        sb.path("bad").to_str().unwrap(),
+        "--auth-pin",
+        "9999",
+        "--input-pin",
+        "5678",
+        "--phone-sign-pin",
+        "PHONE123",
+        "--phone-auth-pin",
+        "4321",
+    ]);
+    sb.ok(&[
+        "sandbox",
+        "phone",
+        "issue",
+        "--card",
+        sb.path("card").to_str().unwrap(),
+        "--out",
+        sb.path("phone").to_str().unwrap(),
+        "--auth-pin",
+        "1234",
+        "--input-pin",
+        "5678",
+        "--phone-sign-pin",
+        "PHONE123",
+        "--phone-auth-pin",
+        "4321",
+    ]);
     person
 }
 
@@ -105,12 +135,43 @@ fn a_phone_presents_its_record_and_the_verifier_checks_it() {
 
         // My Number: an unsigned request is refused; a Number Act reader gets it; a plain reader does not.
         let mn = request(&sb, "mn.json", "individual_number_unicode", None);
-        let err = sb.fails(&["wallet", "present", "--phone", sb.path("phone").to_str().unwrap(), "--request", &mn, "--out", sb.path("x").to_str().unwrap(), "--approve"]);
+        let err = sb.fails(&[
+            "wallet",
+            "present",
+            "--phone",
+            sb.path("phone").to_str().unwrap(),
+            "--request",
+            &mn,
+            "--out",
+            sb.path("x").to_str().unwrap(),
+            "--approve",
+        ]);
         assert!(err.contains("Number Act"), "{err}");
         sb.ok(&["sandbox", "reader", "issue", "--organization", "Bank", "--dns-name", "bank.example", "--out", sb.path("plain").to_str().unwrap()]);
         let plain = request(&sb, "plain.json", "individual_number_unicode", Some("plain"));
-        sb.fails(&["wallet", "present", "--phone", sb.path("phone").to_str().unwrap(), "--request", &plain, "--out", sb.path("x").to_str().unwrap(), "--approve"]);
-        sb.ok(&["sandbox", "reader", "issue", "--organization", "Bank", "--dns-name", "bank.example", "--number-act", "--out", sb.path("entitled").to_str().unwrap()]);
+        sb.fails(&[
+            "wallet",
+            "present",
+            "--phone",
+            sb.path("phone").to_str().unwrap(),
+            "--request",
+            &plain,
+            "--out",
+            sb.path("x").to_str().unwrap(),
+            "--approve",
+        ]);
+        sb.ok(&[
+            "sandbox",
+            "reader",
+            "issue",
+            "--organization",
+            "Bank",
+            "--dns-name",
+            "bank.example",
+            "--number-act",
+            "--out",
+            sb.path("entitled").to_str().unwrap(),
+        ]);
         let entitled = request(&sb, "entitled.json", "individual_number_unicode", Some("entitled"));
         let resp_mn = present(&sb, &entitled, "resp-mn.json");
         let v: serde_json::Value = serde_json::from_slice(&verify(&sb, &entitled, &resp_mn, Some(&status)).stdout).unwrap();
@@ -119,7 +180,17 @@ fn a_phone_presents_its_record_and_the_verifier_checks_it() {
         // The phone's smartphone signature key signs like a card's (use case ④).
         let doc = sb.path("doc.txt");
         std::fs::write(&doc, "契約書").unwrap();
-        sb.ok(&["sign", "--phone", sb.path("phone").to_str().unwrap(), "--in", doc.to_str().unwrap(), "--out", sb.path("doc.p7s").to_str().unwrap(), "--pin", "PHONE123"]);
+        sb.ok(&[
+            "sign",
+            "--phone",
+            sb.path("phone").to_str().unwrap(),
+            "--in",
+            doc.to_str().unwrap(),
+            "--out",
+            sb.path("doc.p7s").to_str().unwrap(),
+            "--pin",
+            "PHONE123",
+        ]);
 
         // A lost phone suspends the record (the card stays usable); a move invalidates it.
         sb.ok(&["sandbox", "event", "lost", "--person", &person, "--device", "smartphone"]);
@@ -179,11 +250,35 @@ fn a_reader_reads_the_record_in_person() {
     assert!(err.contains("declined"), "{err}");
     let out = child.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("Number Act"), "{}", String::from_utf8_lossy(&out.stderr));
-    sb.ok(&["sandbox", "reader", "issue", "--organization", "Clinic", "--dns-name", "clinic.example", "--number-act", "--out", sb.path("clinic").to_str().unwrap()]);
+    sb.ok(&[
+        "sandbox",
+        "reader",
+        "issue",
+        "--organization",
+        "Clinic",
+        "--dns-name",
+        "clinic.example",
+        "--number-act",
+        "--out",
+        sb.path("clinic").to_str().unwrap(),
+    ]);
     let (qr, child) = engage(&sb, &["--approve"]);
     let cert = sb.path("clinic/reader.pem").display().to_string();
     let key = sb.path("clinic/reader-key.p8").display().to_string();
-    let v = sb.json(&["mdoc", "read", "--engagement", &qr, "--elements", "individual_number_unicode", "--reader-cert", &cert, "--reader-key", &key, "--status-list", &status]);
+    let v = sb.json(&[
+        "mdoc",
+        "read",
+        "--engagement",
+        &qr,
+        "--elements",
+        "individual_number_unicode",
+        "--reader-cert",
+        &cert,
+        "--reader-key",
+        &key,
+        "--status-list",
+        &status,
+    ]);
     assert_eq!(v["elements"]["org.iso.23220.1.jp/individual_number_unicode"].as_str().unwrap().len(), 12);
     let out = child.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("clinic.example"), "the holder saw who asked: {}", String::from_utf8_lossy(&out.stdout));

@@ -87,7 +87,18 @@ fn run(sb: &Sandbox) {
     let mover = sb.add_person("転居　次郎", "1970-07-07");
     sb.issue_card(&mover, "card2");
     let moved = sb.path("moved.p7s");
-    sb.ok(&["sign", "--card", sb.path("card2").to_str().unwrap(), "--in", msg.to_str().unwrap(), "--out", moved.to_str().unwrap(), "--pin", "ABC123", "--attached"]);
+    sb.ok(&[
+        "sign",
+        "--card",
+        sb.path("card2").to_str().unwrap(),
+        "--in",
+        msg.to_str().unwrap(),
+        "--out",
+        moved.to_str().unwrap(),
+        "--pin",
+        "ABC123",
+        "--attached",
+    ]);
     sb.ok(&["sandbox", "event", "move", "--person", &mover, "--address", "福岡県福岡市中央区天神１"]);
     std::thread::sleep(std::time::Duration::from_millis(600));
     let (status, v) = server.post_json("/v1/signatures/verify", Some(&key_a), &json!({ "cms": b64(&std::fs::read(&moved).unwrap()) }).to_string());
@@ -98,7 +109,11 @@ fn run(sb: &Sandbox) {
     assert_eq!(status, 200, "{label}");
     let lines = usage["usage"].as_array().unwrap();
     assert_eq!(lines.len(), 1, "{label}: {usage}");
-    assert_eq!((lines[0]["cert_kind"].as_str(), lines[0]["method"].as_str(), lines[0]["count"].as_i64()), (Some("signature"), Some("ocsp"), Some(2)), "{label}: {usage}");
+    assert_eq!(
+        (lines[0]["cert_kind"].as_str(), lines[0]["method"].as_str(), lines[0]["count"].as_i64()),
+        (Some("signature"), Some("ocsp"), Some(2)),
+        "{label}: {usage}"
+    );
     let (status, csv) = server.request("GET", "/v1/usage?format=csv", &[("Authorization", &format!("Bearer {key_a}"))], b"");
     assert_eq!(status, 200);
     assert!(String::from_utf8(csv).unwrap().starts_with("month,cert_kind,method,count,fee_yen\r\n"), "{label}");
@@ -115,7 +130,16 @@ fn run(sb: &Sandbox) {
     // The OpenAPI document names every route.
     let (status, doc) = server.get_json("/openapi.json", None);
     assert_eq!(status, 200);
-    for path in ["/v1/admin/tenants", "/v1/signatures/verify", "/v1/verifications/{id}", "/v1/usage", "/v1/auth/challenges", "/v1/auth/verify", "/v1/mdoc/requests", "/v1/mdoc/responses"] {
+    for path in [
+        "/v1/admin/tenants",
+        "/v1/signatures/verify",
+        "/v1/verifications/{id}",
+        "/v1/usage",
+        "/v1/auth/challenges",
+        "/v1/auth/verify",
+        "/v1/mdoc/requests",
+        "/v1/mdoc/responses",
+    ] {
         assert!(doc["paths"][path].is_object(), "{label}: {path} undocumented");
     }
     drop(server);
@@ -149,7 +173,20 @@ fn answer(sb: &Sandbox, server: &common::Server, key: &str, card: &str) -> (Stri
     std::fs::write(&file, &challenge).unwrap();
     let (sig, proof) = (sb.path("challenge.sig"), sb.path("challenge.p7s"));
     let card_dir = sb.path(card);
-    sb.ok(&["card", "sign", "--card", card_dir.to_str().unwrap(), "--which", "auth", "--in", file.to_str().unwrap(), "--out", sig.to_str().unwrap(), "--pin", "1234"]);
+    sb.ok(&[
+        "card",
+        "sign",
+        "--card",
+        card_dir.to_str().unwrap(),
+        "--which",
+        "auth",
+        "--in",
+        file.to_str().unwrap(),
+        "--out",
+        sig.to_str().unwrap(),
+        "--pin",
+        "1234",
+    ]);
     sb.ok(&["sign", "--card", card_dir.to_str().unwrap(), "--in", file.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--pin", "ABC123", "--attached"]);
     (c["challenge_id"].as_str().unwrap().to_owned(), b64(&std::fs::read(sig).unwrap()), b64(&std::fs::read(proof).unwrap()))
 }
@@ -176,7 +213,8 @@ fn login(sb: &Sandbox, server: &common::Server, key: &str) {
 
     // A wrong signature is not a login.
     let (id, _, _) = answer(sb, server, key, "card");
-    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": b64(&[1u8; 256]) }).to_string());
+    let (status, v) =
+        server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": b64(&[1u8; 256]) }).to_string());
     assert_eq!((status, v["failure"]["code"].as_str(), &v["account_id"]), (200, Some("signature_invalid"), &json!(null)), "{label}: {v}");
 
     // A re-issued authentication certificate: unknown until re-linked by the signature proof.
@@ -185,10 +223,15 @@ fn login(sb: &Sandbox, server: &common::Server, key: &str) {
     let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": sig }).to_string());
     assert_eq!((status, &v["valid"], &v["account_id"]), (200, &json!(true), &json!(null)), "{label}: {v}");
     let (id, sig, proof) = answer(sb, server, key, "card");
-    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": sig, "signature_proof": proof }).to_string());
+    let (status, v) = server.post_json(
+        "/v1/auth/verify",
+        Some(key),
+        &json!({ "challenge_id": id, "certificate": cert(), "signature": sig, "signature_proof": proof }).to_string(),
+    );
     assert_eq!((status, &v["account_id"], &v["linked"]), (200, &json!("user-42"), &json!(true)), "{label}: {v}");
 
     // Unknown challenge.
-    let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": "challenge_x", "certificate": cert(), "signature": sig }).to_string());
+    let (status, v) =
+        server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": "challenge_x", "certificate": cert(), "signature": sig }).to_string());
     assert_eq!((status, v["error"]["code"].as_str()), (404, Some("challenge_unknown")), "{label}");
 }

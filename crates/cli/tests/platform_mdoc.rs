@@ -50,7 +50,20 @@ fn phone_login(sb: &Sandbox, server: &Server, key: &str) -> Value {
     let challenge = sb.path("challenge.bin");
     std::fs::write(&challenge, base64::engine::general_purpose::STANDARD.decode(c["challenge"].as_str().unwrap()).unwrap()).unwrap();
     let signature = sb.path("challenge.sig");
-    sb.ok(&["card", "sign", "--phone", sb.path("phone").to_str().unwrap(), "--which", "auth", "--in", challenge.to_str().unwrap(), "--out", signature.to_str().unwrap(), "--pin", "4321"]);
+    sb.ok(&[
+        "card",
+        "sign",
+        "--phone",
+        sb.path("phone").to_str().unwrap(),
+        "--which",
+        "auth",
+        "--in",
+        challenge.to_str().unwrap(),
+        "--out",
+        signature.to_str().unwrap(),
+        "--pin",
+        "4321",
+    ]);
     let pem = std::fs::read_to_string(sb.path("phone/jpki/auth-cert.pem")).unwrap();
     let der: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let body = json!({ "challenge_id": c["challenge_id"], "certificate": der, "signature": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&signature).unwrap()) });
@@ -69,8 +82,23 @@ fn run(sb: &Sandbox) {
     sb.ok(&["sandbox", "init"]);
     let person = sb.add_person("番号 太郎", "1980-02-03");
     sb.issue_card(&person, sb.path("card").to_str().unwrap());
-    sb.ok(&["sandbox", "phone", "issue", "--card", sb.path("card").to_str().unwrap(), "--out", sb.path("phone").to_str().unwrap(),
-        "--auth-pin", "1234", "--input-pin", "5678", "--phone-sign-pin", "PHONE123", "--phone-auth-pin", "4321"]);
+    sb.ok(&[
+        "sandbox",
+        "phone",
+        "issue",
+        "--card",
+        sb.path("card").to_str().unwrap(),
+        "--out",
+        sb.path("phone").to_str().unwrap(),
+        "--auth-pin",
+        "1234",
+        "--input-pin",
+        "5678",
+        "--phone-sign-pin",
+        "PHONE123",
+        "--phone-auth-pin",
+        "4321",
+    ]);
     let server = sb.serve();
     let shop = tenant(&server, "Shop", false);
     let bank = tenant(&server, "Bank", true);
@@ -121,16 +149,18 @@ fn run(sb: &Sandbox) {
     assert_eq!((status, v["failure"]["code"].as_str()), (200, Some("digest_mismatch")), "{label}: {v}");
 
     // Malformed answers are checks that fail, each for its reason; malformed bodies are the caller's mistake.
-    for (bad, code) in [(json!({ "vp_token": { "mnc": ["oWFhAQ"] } }), "malformed_mdoc"), (json!({ "vp_token": { "mnc": ["_w"] } }), "malformed_cbor"), (json!({ "vp_token": {} }), "malformed_mdoc")] {
+    for (bad, code) in [
+        (json!({ "vp_token": { "mnc": ["oWFhAQ"] } }), "malformed_mdoc"),
+        (json!({ "vp_token": { "mnc": ["_w"] } }), "malformed_cbor"),
+        (json!({ "vp_token": {} }), "malformed_mdoc"),
+    ] {
         let (id, _) = ask(sb, &server, &shop, wanted.clone(), "req-bad.json");
         let (status, v) = answer(&server, &shop, &id, &bad);
         assert_eq!((status, v["failure"]["code"].as_str()), (200, Some(code)), "{label}: {bad} → {v}");
     }
-    for (body, code) in [
-        (r#"{"request_id": "x"}"#, "invalid_json"),
-        (r#"{"request_id": "x", "response": {}, "extra": 1}"#, "invalid_json"),
-        ("not json", "invalid_json"),
-    ] {
+    for (body, code) in
+        [(r#"{"request_id": "x"}"#, "invalid_json"), (r#"{"request_id": "x", "response": {}, "extra": 1}"#, "invalid_json"), ("not json", "invalid_json")]
+    {
         let (status, v) = server.post_json("/v1/mdoc/responses", Some(&shop), body);
         assert_eq!((status, v["error"]["code"].as_str()), (400, Some(code)), "{label}: {body}");
     }
@@ -153,8 +183,13 @@ fn run(sb: &Sandbox) {
 
     // The My Number: the bank (Number Act) asks in a request signed by the platform's reader
     // certificate, over the Digital Credentials API; in a direct post it cannot.
-    let number = json!({ "elements": ["individual_number_unicode", "full_name_unicode"], "purpose": "account opening (Number Act)", "origin": "https://bank.example" });
-    let (status, v) = server.post_json("/v1/mdoc/requests", Some(&bank), &json!({ "elements": ["individual_number_unicode"], "purpose": "x", "response_uri": "https://bank.example/cb" }).to_string());
+    let number =
+        json!({ "elements": ["individual_number_unicode", "full_name_unicode"], "purpose": "account opening (Number Act)", "origin": "https://bank.example" });
+    let (status, v) = server.post_json(
+        "/v1/mdoc/requests",
+        Some(&bank),
+        &json!({ "elements": ["individual_number_unicode"], "purpose": "x", "response_uri": "https://bank.example/cb" }).to_string(),
+    );
     assert_eq!((status, v["error"]["code"].as_str()), (400, Some("number_act_reader_required")), "{label}");
     let (id4, file4) = ask(sb, &server, &bank, number, "req-mn.json");
     let response4 = present(sb, &file4, Some("https://bank.example"));

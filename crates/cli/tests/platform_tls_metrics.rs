@@ -17,8 +17,21 @@ fn tls_and_metrics() {
     sb.ok(&["sandbox", "init"]);
     let (cert, key) = (sb.path("tls-cert.pem"), sb.path("tls-key.pem"));
     openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        "-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap(),
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
     ]);
 
     // Metrics, over plain HTTP first: checks are counted by kind and outcome.
@@ -27,7 +40,18 @@ fn tls_and_metrics() {
     let msg = sb.path("m.txt");
     std::fs::write(&msg, "m").unwrap();
     let p7s = sb.path("m.p7s");
-    sb.ok(&["sign", "--card", sb.path("card").to_str().unwrap(), "--in", msg.to_str().unwrap(), "--out", p7s.to_str().unwrap(), "--pin", "ABC123", "--attached"]);
+    sb.ok(&[
+        "sign",
+        "--card",
+        sb.path("card").to_str().unwrap(),
+        "--in",
+        msg.to_str().unwrap(),
+        "--out",
+        p7s.to_str().unwrap(),
+        "--pin",
+        "ABC123",
+        "--attached",
+    ]);
     let server = sb.serve();
     let (_, tenant) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Metrics"}"#);
     let key_a = tenant["api_key"].as_str().unwrap();

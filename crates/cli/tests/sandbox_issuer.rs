@@ -52,7 +52,10 @@ fn run_lifecycle(sb: &Sandbox) {
         openssl(&["verify", "-CAfile", sign_ca.to_str().unwrap(), sb.path(&format!("{card}/sign-cert.pem")).to_str().unwrap()]);
         openssl(&["verify", "-CAfile", auth_ca.to_str().unwrap(), sb.path(&format!("{card}/auth-cert.pem")).to_str().unwrap()]);
         let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../../trust-anchors/jlis/sign_ca_2023.pem");
-        let out = std::process::Command::new("openssl").args(["verify", "-CAfile", real, sb.path(&format!("{card}/sign-cert.pem")).to_str().unwrap()]).output().unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["verify", "-CAfile", real, sb.path(&format!("{card}/sign-cert.pem")).to_str().unwrap()])
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "{label}: a sandbox certificate verified against J-LIS's root");
     }
     assert!(!sb.path("child/sign-cert.pem").exists());
@@ -217,15 +220,31 @@ fn bad_input_is_refused_and_writes_nothing() {
             ("ABC123", "1234", "12a4", "input-assistance PIN"),
         ];
         for (sign, auth, input, expected) in pins {
-            let err = sb.fails(&["sandbox", "card", "issue", "--person", &person, "--out", "card", "--sign-pin", sign, "--auth-pin", auth, "--input-pin", input]);
+            let err =
+                sb.fails(&["sandbox", "card", "issue", "--person", &person, "--out", "card", "--sign-pin", sign, "--auth-pin", auth, "--input-pin", input]);
             assert!(err.contains(expected), "{label}: {err}");
             assert!(!sb.path("card").exists(), "{label}: a refused card left a directory");
         }
-        let err = sb.fails(&["sandbox", "card", "issue", "--person", "person_nobody", "--out", "card", "--sign-pin", "ABC123", "--auth-pin", "1234", "--input-pin", "1234"]);
+        let err = sb.fails(&[
+            "sandbox",
+            "card",
+            "issue",
+            "--person",
+            "person_nobody",
+            "--out",
+            "card",
+            "--sign-pin",
+            "ABC123",
+            "--auth-pin",
+            "1234",
+            "--input-pin",
+            "1234",
+        ]);
         assert!(err.contains("no person"), "{label}: {err}");
         std::fs::create_dir_all(sb.path("full")).unwrap();
         std::fs::write(sb.path("full/x"), "x").unwrap();
-        let err = sb.fails(&["sandbox", "card", "issue", "--person", &person, "--out", "full", "--sign-pin", "ABC123", "--auth-pin", "1234", "--input-pin", "1234"]);
+        let err =
+            sb.fails(&["sandbox", "card", "issue", "--person", &person, "--out", "full", "--sign-pin", "ABC123", "--auth-pin", "1234", "--input-pin", "1234"]);
         assert!(err.contains("not empty"), "{label}: {err}");
         let err = sb.fails(&["sandbox", "event", "move", "--person", "person_nobody", "--address", "x"]);
         assert!(err.contains("no person"), "{label}: {err}");
@@ -234,7 +253,8 @@ fn bad_input_is_refused_and_writes_nothing() {
         let err = sb.fails(&["cert", "show", sb.path("full/x").to_str().unwrap()]);
         assert!(err.contains("not an X.509 certificate"), "{label}: {err}");
         // No staging directories are left behind.
-        let leftovers: Vec<_> = std::fs::read_dir(sb.dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".card-")).collect();
+        let leftovers: Vec<_> =
+            std::fs::read_dir(sb.dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".card-")).collect();
         assert!(leftovers.is_empty(), "{label}: {leftovers:?}");
     }
 }

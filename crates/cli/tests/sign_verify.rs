@@ -34,7 +34,21 @@ fn run(sb: &Sandbox) {
     // jpki sign (through the card) → openssl cms -verify.
     let p7s = sb.path("jpki.p7s");
     sb.ok(&["sign", "--card", card.to_str().unwrap(), "--in", msg_s, "--out", p7s.to_str().unwrap(), "--pin", "ABC123"]);
-    let out = openssl(&["cms", "-verify", "-binary", "-inform", "DER", "-in", p7s.to_str().unwrap(), "-content", msg_s, "-CAfile", ca.to_str().unwrap(), "-out", "/dev/null"]);
+    let out = openssl(&[
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        p7s.to_str().unwrap(),
+        "-content",
+        msg_s,
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-out",
+        "/dev/null",
+    ]);
     assert!(out.contains("Verification successful"), "{label}: {out}");
     let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", &ocsp]);
     assert!(ok && v["valid"] == true, "{label}: {v}");

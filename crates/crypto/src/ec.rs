@@ -39,8 +39,7 @@ impl EcKey {
 
     /// A key from its 32-byte big-endian scalar (the form test vectors publish).
     pub fn from_p256_scalar(d: &[u8]) -> Result<Self, CryptoError> {
-        let key = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, d)
-            .map_err(|e| CryptoError::BadPrivateKey(format!("P-256 scalar: {e}")))?;
+        let key = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, d).map_err(|e| CryptoError::BadPrivateKey(format!("P-256 scalar: {e}")))?;
         let der: Pkcs8V1Der<'static> = key.as_der().map_err(|_| CryptoError::BadPrivateKey("P-256 scalar".into()))?;
         Self::from_pkcs8_der(der.as_ref())
     }
@@ -74,9 +73,7 @@ impl EcKey {
     /// ECDH with a peer's uncompressed P-256 point: the shared x-coordinate.
     pub fn ecdh(&self, peer_point: &[u8]) -> Result<[u8; 32], CryptoError> {
         let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, peer_point);
-        agreement::agree(&self.agreement, peer, CryptoError::BadPublicKey, |z| {
-            z.try_into().map_err(|_| CryptoError::BadPublicKey)
-        })
+        agreement::agree(&self.agreement, peer, CryptoError::BadPublicKey, |z| z.try_into().map_err(|_| CryptoError::BadPublicKey))
     }
 }
 
@@ -197,10 +194,7 @@ mod tests {
         let salt: Vec<u8> = (0u8..=0x0c).collect();
         let info: Vec<u8> = (0xf0u8..=0xf9).collect();
         let okm: [u8; 42] = hkdf_sha256(&ikm, &salt, &info);
-        assert_eq!(
-            hex_lower(&okm),
-            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
-        );
+        assert_eq!(hex_lower(&okm), "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
     }
 
     #[test]

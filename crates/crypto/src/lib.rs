@@ -62,8 +62,7 @@ impl RsaKey {
     }
 
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, CryptoError> {
-        let (label, doc) =
-            pkcs8::SecretDocument::from_pem(pem).map_err(|e| CryptoError::BadPrivateKey(e.to_string()))?;
+        let (label, doc) = pkcs8::SecretDocument::from_pem(pem).map_err(|e| CryptoError::BadPrivateKey(e.to_string()))?;
         if label != "PRIVATE KEY" {
             return Err(CryptoError::BadPrivateKey(format!("PEM label is {label:?}, expected \"PRIVATE KEY\"")));
         }
@@ -112,9 +111,7 @@ impl RsaKey {
     /// sha256WithRSAEncryption over `message`.
     pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
-        self.pair
-            .sign(&signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), message, &mut sig)
-            .map_err(|_| CryptoError::Signing)?;
+        self.pair.sign(&signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), message, &mut sig).map_err(|_| CryptoError::Signing)?;
         Ok(sig)
     }
 
@@ -128,9 +125,7 @@ impl RsaKey {
     /// PKCS#1 v1.5 type-1 padding of `digest_info` as given, then the private-key operation: what a JPKI
     /// card's COMPUTE DIGITAL SIGNATURE does.
     pub fn sign_digest_info(&self, digest_info: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        self.raw()
-            .sign_with_rng(&mut rand::thread_rng(), rsa::Pkcs1v15Sign::new_unprefixed(), digest_info)
-            .map_err(|_| CryptoError::Signing)
+        self.raw().sign_with_rng(&mut rand::thread_rng(), rsa::Pkcs1v15Sign::new_unprefixed(), digest_info).map_err(|_| CryptoError::Signing)
     }
 }
 
@@ -156,7 +151,10 @@ pub enum RsaScheme {
     Pkcs1Sha384,
     Pkcs1Sha512,
     /// RSASSA-PSS with MGF1 over the message hash and the given salt length (RFC 4055 §3.1).
-    Pss { digest: Digest, salt_len: usize },
+    Pss {
+        digest: Digest,
+        salt_len: usize,
+    },
 }
 
 /// Verifies an RSA signature (2048 to 8192 bits) with a DER RSAPublicKey.
@@ -289,7 +287,10 @@ mod tests {
     #[test]
     fn hmac_matches_rfc4231_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        let expected: [u8; 32] = [0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43];
+        let expected: [u8; 32] = [
+            0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83,
+            0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43,
+        ];
         assert_eq!(mac, expected);
         assert!(constant_time_eq(&mac, &mac));
         assert!(!constant_time_eq(&mac, &mac[..31]));

@@ -4,13 +4,13 @@
 //! directoryName SAN and CRL distribution point), each with a delegated OCSP responder certificate.
 //! Sandbox names say `O=JPKI-SANDBOX` so that no one mistakes them for J-LIS's.
 
-use const_oid::db::rfc5280::{
-    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_CRL_DISTRIBUTION_POINTS, ID_CE_EXT_KEY_USAGE,
-    ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_KEY_IDENTIFIER, ID_KP_OCSP_SIGNING,
-};
-use const_oid::db::rfc5912::{ECDSA_WITH_SHA_256, SHA_256_WITH_RSA_ENCRYPTION};
 use const_oid::db::rfc4519::COUNTRY_NAME as ID_AT_COUNTRY_NAME;
 use const_oid::db::rfc4519::{CN, O, OU};
+use const_oid::db::rfc5280::{
+    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_CRL_DISTRIBUTION_POINTS, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME,
+    ID_CE_SUBJECT_KEY_IDENTIFIER, ID_KP_OCSP_SIGNING,
+};
+use const_oid::db::rfc5912::{ECDSA_WITH_SHA_256, SHA_256_WITH_RSA_ENCRYPTION};
 use const_oid::ObjectIdentifier;
 use der::asn1::{Any, BitString, GeneralizedTime, Null, OctetString, PrintableStringRef, SetOfVec, UtcTime, Utf8StringRef};
 use der::{Decode, Encode};
@@ -23,8 +23,7 @@ use x509_cert::certificate::{TbsCertificate, Version};
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
-    SubjectAltName, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
@@ -215,11 +214,7 @@ pub(crate) fn sign_certificate(spec: CertSpec<'_>, issuer: &Name, issuer_key: Ce
         extensions: Some(spec.extensions),
     };
     let signature = issuer_key.sign(&tbs.to_der()?)?;
-    let cert = Certificate {
-        tbs_certificate: tbs,
-        signature_algorithm: issuer_key.signature_algorithm(),
-        signature: BitString::from_bytes(&signature)?,
-    };
+    let cert = Certificate { tbs_certificate: tbs, signature_algorithm: issuer_key.signature_algorithm(), signature: BitString::from_bytes(&signature)? };
     Ok(cert.to_der()?)
 }
 
@@ -289,13 +284,7 @@ impl Ca {
         Ca::from_parts(role, &certificate_der, key, &responder_certificate_der, responder_key)
     }
 
-    pub fn from_parts(
-        role: CaRole,
-        certificate_der: &[u8],
-        key: RsaKey,
-        responder_certificate_der: &[u8],
-        responder_key: RsaKey,
-    ) -> Result<Ca, IssuerError> {
+    pub fn from_parts(role: CaRole, certificate_der: &[u8], key: RsaKey, responder_certificate_der: &[u8], responder_key: RsaKey) -> Result<Ca, IssuerError> {
         let certificate = Certificate::from_der(certificate_der)?;
         let key_id = key_id(&certificate.tbs_certificate.subject_public_key_info);
         Ok(Ca {
@@ -321,11 +310,8 @@ impl Ca {
 }
 
 pub(crate) fn authority_key_id(key_id: &[u8; 20]) -> Result<Extension, der::Error> {
-    let aki = AuthorityKeyIdentifier {
-        key_identifier: Some(OctetString::new(key_id.to_vec())?),
-        authority_cert_issuer: None,
-        authority_cert_serial_number: None,
-    };
+    let aki =
+        AuthorityKeyIdentifier { key_identifier: Some(OctetString::new(key_id.to_vec())?), authority_cert_issuer: None, authority_cert_serial_number: None };
     extension(ID_CE_AUTHORITY_KEY_IDENTIFIER, false, &aki)
 }
 
@@ -346,4 +332,3 @@ pub(crate) fn end_entity_subject() -> Result<Name, der::Error> {
     let cn: String = random.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect();
     name(&[Attr::Printable(ID_AT_COUNTRY_NAME, "JP"), Attr::Printable(CN, &cn)])
 }
-

@@ -20,11 +20,11 @@ use time::OffsetDateTime;
 use x509_cert::ext::pkix::crl::CrlReason;
 
 use crate::ca::{end_entity_subject, random_serial, sign_certificate, CertKey, CertSpec};
-use jpki_card::card_dir::{CardDir, CardState, KeySlot, Photo, CARD_FORMAT};
 use crate::lifecycle::revoke;
 use crate::registry::{random_digits, Person};
-use jpki_card::applications::{card_data, images};
 use crate::{now, CaRole, Issuer, IssuerError};
+use jpki_card::applications::{card_data, images};
+use jpki_card::card_dir::{CardDir, CardState, KeySlot, Photo, CARD_FORMAT};
 
 /// The PINs a holder chooses at issuance.
 pub struct CardPins {
@@ -218,10 +218,7 @@ impl Issuer {
     }
 
     pub(crate) fn ca_certificates_b64(&self) -> BTreeMap<String, String> {
-        CaRole::ALL
-            .iter()
-            .map(|r| (r.as_str().to_owned(), base64::engine::general_purpose::STANDARD.encode(&self.ca(*r).certificate_der)))
-            .collect()
+        CaRole::ALL.iter().map(|r| (r.as_str().to_owned(), base64::engine::general_purpose::STANDARD.encode(&self.ca(*r).certificate_der))).collect()
     }
 
     /// Puts new certificates of `roles` on the card in `card_dir`: a renewal when the old certificate is
@@ -234,10 +231,7 @@ impl Issuer {
         if person.deceased_at.is_some() {
             return Err(IssuerError::Deceased(person.id));
         }
-        let status: Option<(String,)> = sqlx::query_as("SELECT status FROM card WHERE id = $1")
-            .bind(&state.card_id)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let status: Option<(String,)> = sqlx::query_as("SELECT status FROM card WHERE id = $1").bind(&state.card_id).fetch_optional(self.db.pool()).await?;
         match status.as_ref().map(|(s,)| s.as_str()) {
             Some("active") | Some("found") => {}
             Some(other) => return Err(IssuerError::Refused(format!("card {} is {other}; it cannot take new certificates", state.card_id))),
@@ -249,21 +243,17 @@ impl Issuer {
         if let Some(role) = roles.iter().find(|r| !allowed.contains(r)) {
             return Err(IssuerError::Refused(format!("cannot issue a {} certificate: {}", role.as_str(), notes.join("; "))));
         }
-        let certs = roles
-            .iter()
-            .map(|&role| self.make_certificate(role, state.device, &person, at, state.expires_at))
-            .collect::<Result<Vec<_>, _>>()?;
+        let certs = roles.iter().map(|&role| self.make_certificate(role, state.device, &person, at, state.expires_at)).collect::<Result<Vec<_>, _>>()?;
 
         let mut tx = self.db.begin_write().await?;
         lock_person(&mut tx, &person.id, at).await?;
         for cert in &certs {
-            let current: Vec<(String, Option<i64>)> = sqlx::query_as(
-                "SELECT serial, revoked_at FROM certificate WHERE card_id = $1 AND ca_role = $2 AND replaced_by IS NULL",
-            )
-            .bind(&state.card_id)
-            .bind(cert.role.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
+            let current: Vec<(String, Option<i64>)> =
+                sqlx::query_as("SELECT serial, revoked_at FROM certificate WHERE card_id = $1 AND ca_role = $2 AND replaced_by IS NULL")
+                    .bind(&state.card_id)
+                    .bind(cert.role.as_str())
+                    .fetch_all(&mut *tx)
+                    .await?;
             let good: Vec<String> = current.iter().filter(|(_, r)| r.is_none()).map(|(s, _)| s.clone()).collect();
             revoke(&mut tx, &good, CrlReason::Superseded, at, None).await?;
             for (old, _) in &current {
@@ -299,10 +289,8 @@ async fn retire_devices(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &s
         .await?;
     for (id,) in &old {
         sqlx::query("UPDATE card SET status = 'retired' WHERE id = $1").bind(id).execute(&mut **tx).await?;
-        let serials: Vec<(String,)> = sqlx::query_as("SELECT serial FROM certificate WHERE card_id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .fetch_all(&mut **tx)
-            .await?;
+        let serials: Vec<(String,)> =
+            sqlx::query_as("SELECT serial FROM certificate WHERE card_id = $1 AND revoked_at IS NULL").bind(id).fetch_all(&mut **tx).await?;
         let serials: Vec<String> = serials.into_iter().map(|(s,)| s).collect();
         revoke(tx, &serials, CrlReason::Superseded, at, None).await?;
     }
@@ -312,11 +300,7 @@ async fn retire_devices(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &s
 /// Serializes changes to one person across processes (a row lock on PostgreSQL; SQLite's write lock
 /// is already held by `begin_write`).
 pub(crate) async fn lock_person(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &str, at: OffsetDateTime) -> Result<(), IssuerError> {
-    let updated = sqlx::query("UPDATE person SET updated_at = $1 WHERE id = $2")
-        .bind(at.unix_timestamp())
-        .bind(person_id)
-        .execute(&mut **tx)
-        .await?;
+    let updated = sqlx::query("UPDATE person SET updated_at = $1 WHERE id = $2").bind(at.unix_timestamp()).bind(person_id).execute(&mut **tx).await?;
     if updated.rows_affected() == 0 {
         return Err(IssuerError::UnknownPerson(person_id.to_owned()));
     }
@@ -347,24 +331,17 @@ pub(crate) async fn insert_device(
     Ok(())
 }
 
-async fn insert_certificate(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    cert: &NewCertificate,
-    person_id: &str,
-    card_id: &str,
-) -> Result<(), IssuerError> {
-    sqlx::query(
-        "INSERT INTO certificate (serial, ca_role, person_id, card_id, not_before, not_after, der) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&cert.serial)
-    .bind(cert.role.as_str())
-    .bind(person_id)
-    .bind(card_id)
-    .bind(cert.not_before.unix_timestamp())
-    .bind(cert.not_after.unix_timestamp())
-    .bind(cert.der.clone())
-    .execute(&mut **tx)
-    .await?;
+async fn insert_certificate(tx: &mut sqlx::Transaction<'_, sqlx::Any>, cert: &NewCertificate, person_id: &str, card_id: &str) -> Result<(), IssuerError> {
+    sqlx::query("INSERT INTO certificate (serial, ca_role, person_id, card_id, not_before, not_after, der) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(&cert.serial)
+        .bind(cert.role.as_str())
+        .bind(person_id)
+        .bind(card_id)
+        .bind(cert.not_before.unix_timestamp())
+        .bind(cert.not_after.unix_timestamp())
+        .bind(cert.der.clone())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -375,10 +352,7 @@ pub(crate) fn check_output_dir(out: &Path) -> Result<(), IssuerError> {
         Err(e) => return Err(IssuerError::io(out, e)),
     };
     if entries.next().is_some() {
-        return Err(IssuerError::CardDirectory {
-            path: out.display().to_string(),
-            reason: "exists and is not empty; choose a new directory".into(),
-        });
+        return Err(IssuerError::CardDirectory { path: out.display().to_string(), reason: "exists and is not empty; choose a new directory".into() });
     }
     Ok(())
 }
@@ -414,8 +388,7 @@ pub struct FreeAreaGrant {
 impl Issuer {
     /// Checks that `state` is a card this sandbox issued and still in use.
     async fn issued_card(&self, state: &CardState) -> Result<(), IssuerError> {
-        let status: Option<(String,)> =
-            sqlx::query_as("SELECT status FROM card WHERE id = $1").bind(&state.card_id).fetch_optional(self.db.pool()).await?;
+        let status: Option<(String,)> = sqlx::query_as("SELECT status FROM card WHERE id = $1").bind(&state.card_id).fetch_optional(self.db.pool()).await?;
         match status.as_ref().map(|(s,)| s.as_str()) {
             Some("active") | Some("found") => Ok(()),
             Some(other) => Err(IssuerError::Refused(format!("card {} is {other}", state.card_id))),

@@ -174,14 +174,7 @@ where
     tmp.persist(out).map_err(|e| IssuerError::io(out, e.error))?;
     jpki_card::card_dir::sync_dir(dir);
     let bytes = std::fs::metadata(out).map_err(io)?.len();
-    Ok(CrlSummary {
-        path: out.to_path_buf(),
-        number: params.number,
-        entries: count,
-        bytes,
-        this_update: params.this_update,
-        next_update: params.next_update,
-    })
+    Ok(CrlSummary { path: out.to_path_buf(), number: params.number, entries: count, bytes, this_update: params.this_update, next_update: params.next_update })
 }
 
 pub fn crl_path(dir: &Path, role: CaRole) -> PathBuf {
@@ -193,12 +186,10 @@ impl Issuer {
     /// expired are left out (RFC 5280 §3.3).
     pub async fn publish_crl(&self, role: CaRole, dir: &Path) -> Result<CrlSummary, IssuerError> {
         let ca = self.ca(role);
-        let (number,): (i64,) = sqlx::query_as(
-            "UPDATE issuer_ca SET next_crl_number = next_crl_number + 1 WHERE role = $1 RETURNING next_crl_number - 1",
-        )
-        .bind(role.as_str())
-        .fetch_one(self.db.pool())
-        .await?;
+        let (number,): (i64,) = sqlx::query_as("UPDATE issuer_ca SET next_crl_number = next_crl_number + 1 WHERE role = $1 RETURNING next_crl_number - 1")
+            .bind(role.as_str())
+            .fetch_one(self.db.pool())
+            .await?;
         let this_update = now();
         let params = CrlParams {
             issuer: ca.name(),

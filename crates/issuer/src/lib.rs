@@ -107,10 +107,7 @@ impl Issuer {
         let now = now();
         let mut created = false;
         for role in CaRole::ALL {
-            let exists: Option<(String,)> = sqlx::query_as("SELECT role FROM issuer_ca WHERE role = $1")
-                .bind(role.as_str())
-                .fetch_optional(db.pool())
-                .await?;
+            let exists: Option<(String,)> = sqlx::query_as("SELECT role FROM issuer_ca WHERE role = $1").bind(role.as_str()).fetch_optional(db.pool()).await?;
             if exists.is_some() {
                 continue;
             }
@@ -142,30 +139,20 @@ impl Issuer {
     /// Loads the CAs of an initialized sandbox.
     pub async fn open(db: Database) -> Result<Issuer, IssuerError> {
         type CaRow = (String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
-        let rows: Vec<CaRow> = sqlx::query_as(
-            "SELECT role, certificate, private_key, responder_certificate, responder_private_key FROM issuer_ca",
-        )
-        .fetch_all(db.pool())
-        .await?;
+        let rows: Vec<CaRow> =
+            sqlx::query_as("SELECT role, certificate, private_key, responder_certificate, responder_private_key FROM issuer_ca").fetch_all(db.pool()).await?;
         let mut cas = HashMap::new();
         for (role, cert, key, responder_cert, responder_key) in rows {
             let Some(role) = CaRole::parse(&role) else { continue };
-            let ca = Ca::from_parts(
-                role,
-                &cert,
-                jpki_crypto::RsaKey::from_pkcs8_der(&key)?,
-                &responder_cert,
-                jpki_crypto::RsaKey::from_pkcs8_der(&responder_key)?,
-            )?;
+            let ca =
+                Ca::from_parts(role, &cert, jpki_crypto::RsaKey::from_pkcs8_der(&key)?, &responder_cert, jpki_crypto::RsaKey::from_pkcs8_der(&responder_key)?)?;
             cas.insert(role, ca);
         }
         if CaRole::ALL.iter().any(|r| !cas.contains_key(r)) {
             return Err(IssuerError::NotInitialized);
         }
-        let key: Option<(Vec<u8>,)> = sqlx::query_as("SELECT private_key FROM issuer_key WHERE name = $1")
-            .bind(CARD_DATA_KEY)
-            .fetch_optional(db.pool())
-            .await?;
+        let key: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT private_key FROM issuer_key WHERE name = $1").bind(CARD_DATA_KEY).fetch_optional(db.pool()).await?;
         let card_data_key = jpki_crypto::RsaKey::from_pkcs8_der(&key.ok_or(IssuerError::NotInitialized)?.0)?;
         Ok(Issuer { db, cas: Arc::new(cas), card_data_key: Arc::new(card_data_key) })
     }

@@ -65,15 +65,13 @@ pub(crate) async fn revoke(
 ) -> Result<Vec<RevokedSerial>, IssuerError> {
     let mut revoked = Vec::new();
     for serial in serials {
-        let done = sqlx::query(
-            "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, invalidity_date = $3 WHERE serial = $4 AND revoked_at IS NULL",
-        )
-        .bind(at.unix_timestamp())
-        .bind(reason as i64)
-        .bind(invalidity.map(|t| t.unix_timestamp()))
-        .bind(serial)
-        .execute(&mut **tx)
-        .await?;
+        let done = sqlx::query("UPDATE certificate SET revoked_at = $1, revocation_reason = $2, invalidity_date = $3 WHERE serial = $4 AND revoked_at IS NULL")
+            .bind(at.unix_timestamp())
+            .bind(reason as i64)
+            .bind(invalidity.map(|t| t.unix_timestamp()))
+            .bind(serial)
+            .execute(&mut **tx)
+            .await?;
         if done.rows_affected() == 1 {
             revoked.push(RevokedSerial { serial: serial.clone(), reason: reason_name(reason) });
         }
@@ -200,10 +198,7 @@ impl Issuer {
         let at = now();
         let mut tx = self.db.begin_write().await?;
         lock_person(&mut tx, &person.id, at).await?;
-        let found = sqlx::query("UPDATE card SET status = 'found' WHERE id = $1 AND status = 'lost'")
-            .bind(&state.card_id)
-            .execute(&mut *tx)
-            .await?;
+        let found = sqlx::query("UPDATE card SET status = 'found' WHERE id = $1 AND status = 'lost'").bind(&state.card_id).execute(&mut *tx).await?;
         if found.rows_affected() == 0 {
             return Err(IssuerError::Refused(format!("card {} is not reported lost", state.card_id)));
         }

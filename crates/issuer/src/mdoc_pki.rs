@@ -8,10 +8,10 @@
 //!
 //! Who operates Japan's IACA is not public (../shared/reference/mdoc.md §9); names say `JPKI-SANDBOX`.
 
-use const_oid::db::rfc4519::{COUNTRY_NAME, CN, O};
+use const_oid::db::rfc4519::{CN, COUNTRY_NAME, O};
 use const_oid::db::rfc5280::{
-    ID_CE_BASIC_CONSTRAINTS, ID_CE_CERTIFICATE_POLICIES, ID_CE_EXT_KEY_USAGE, ID_CE_ISSUER_ALT_NAME, ID_CE_KEY_USAGE,
-    ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_KEY_IDENTIFIER,
+    ID_CE_BASIC_CONSTRAINTS, ID_CE_CERTIFICATE_POLICIES, ID_CE_EXT_KEY_USAGE, ID_CE_ISSUER_ALT_NAME, ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME,
+    ID_CE_SUBJECT_KEY_IDENTIFIER,
 };
 use der::asn1::{Ia5String, OctetString};
 use der::Decode;
@@ -112,7 +112,14 @@ fn root(common_name: &str, at: OffsetDateTime) -> Result<Credential, IssuerError
 }
 
 /// A leaf under `issuer` with extended key usage `eku`, and optionally a DNS name and policies.
-fn leaf(issuer: &Credential, subject: Name, eku: const_oid::ObjectIdentifier, dns: Option<&str>, policies: &[const_oid::ObjectIdentifier], at: OffsetDateTime) -> Result<Credential, IssuerError> {
+fn leaf(
+    issuer: &Credential,
+    subject: Name,
+    eku: const_oid::ObjectIdentifier,
+    dns: Option<&str>,
+    policies: &[const_oid::ObjectIdentifier],
+    at: OffsetDateTime,
+) -> Result<Credential, IssuerError> {
     let key = EcKey::generate_p256()?;
     let issuer_cert = Certificate::from_der(&issuer.certificate_der)?;
     let issuer_spki = &issuer_cert.tbs_certificate.subject_public_key_info;
@@ -139,10 +146,8 @@ fn leaf(issuer: &Credential, subject: Name, eku: const_oid::ObjectIdentifier, dn
 
 impl Issuer {
     async fn mdoc_key(&self, role: Role) -> Result<Option<Credential>, IssuerError> {
-        let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as("SELECT certificate, private_key FROM issuer_mdoc_key WHERE role = $1")
-            .bind(role.as_str())
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row: Option<(Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT certificate, private_key FROM issuer_mdoc_key WHERE role = $1").bind(role.as_str()).fetch_optional(self.db.pool()).await?;
         row.map(|(certificate_der, key)| Ok(Credential { certificate_der, key: EcKey::from_pkcs8_der(&key)? })).transpose()
     }
 
@@ -201,11 +206,10 @@ impl Issuer {
     /// whose 4 information changed (or whose holder died) invalid.
     pub async fn status_list_token(&self) -> Result<Vec<u8>, IssuerError> {
         use jpki_mdoc::status::{RecordStatus, StatusList};
-        let rows: Vec<(i64, Option<i64>, String)> = sqlx::query_as(
-            "SELECT r.status_index, r.invalidated_at, c.status FROM mdoc_record r JOIN card c ON c.id = r.card_id",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows: Vec<(i64, Option<i64>, String)> =
+            sqlx::query_as("SELECT r.status_index, r.invalidated_at, c.status FROM mdoc_record r JOIN card c ON c.id = r.card_id")
+                .fetch_all(self.db.pool())
+                .await?;
         let (next,): (i64,) = sqlx::query_as("SELECT next_status_index FROM issuer_state WHERE id = 1").fetch_one(self.db.pool()).await?;
         let mut list = StatusList::with_len(next.max(0) as u64);
         for (idx, invalidated, card_status) in rows {

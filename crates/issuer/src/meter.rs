@@ -130,11 +130,10 @@ pub struct UsageLine {
 
 /// Totals per operator, month (JST), method and certificate kind.
 pub async fn usage(db: &Database) -> Result<Vec<UsageLine>, IssuerError> {
-    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT operator_id, month, method, cert_kind, count, fee_yen FROM provision_count ORDER BY month, operator_id, method, cert_kind",
-    )
-    .fetch_all(db.pool())
-    .await?;
+    let rows: Vec<(String, String, String, String, i64, i64)> =
+        sqlx::query_as("SELECT operator_id, month, method, cert_kind, count, fee_yen FROM provision_count ORDER BY month, operator_id, method, cert_kind")
+            .fetch_all(db.pool())
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(operator, month, method, cert_kind, count, fee_yen)| UsageLine {

@@ -25,8 +25,7 @@ use jpki_store::sqlx;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::crl::CrlReason;
 use x509_ocsp::{
-    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData,
-    RevokedInfo, SingleResponse, Version,
+    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
 };
 
 use crate::ca::{generalized_time, key_id, sha256_with_rsa};
@@ -184,9 +183,8 @@ impl OcspResponder {
         let at = now();
         if let (None, [id]) = (&request.nonce, request.cert_ids.as_slice()) {
             let key = CacheKey { role: signer, hash_algorithm: id.hash_algorithm.oid, serial: serial_of(id) };
-            let hit = self.cache.read().expect("cache lock").get(&key).and_then(|c| {
-                (at - c.produced_at < RESPONSE_VALIDITY / 2).then(|| (c.der.clone(), c.known))
-            });
+            let hit =
+                self.cache.read().expect("cache lock").get(&key).and_then(|c| (at - c.produced_at < RESPONSE_VALIDITY / 2).then(|| (c.der.clone(), c.known)));
             let (der, known) = match hit {
                 Some(hit) => hit,
                 None => {
@@ -202,8 +200,7 @@ impl OcspResponder {
             return Ok(der);
         }
 
-        let ids: Vec<(&CertId, Option<CaRole>)> =
-            request.cert_ids.iter().zip(roles.iter().map(|r| r.filter(|r| *r == signer))).collect();
+        let ids: Vec<(&CertId, Option<CaRole>)> = request.cert_ids.iter().zip(roles.iter().map(|r| r.filter(|r| *r == signer))).collect();
         let (der, answers) = self.produce(signer, &ids, request.nonce, at).await?;
         let metered: Vec<CaRole> = answers.iter().filter(|a| **a != Answer::Unknown).map(|_| signer).collect();
         self.meter(operator_id, &metered, at).await?;
@@ -217,10 +214,7 @@ impl OcspResponder {
     }
 
     async fn meter(&self, operator_id: Option<&str>, roles: &[CaRole], at: OffsetDateTime) -> Result<(), Failure> {
-        let items = roles
-            .iter()
-            .map(|role| Provision::revocation_info(operator_id.map(str::to_owned), *role, ProvisionMethod::Ocsp, at))
-            .collect();
+        let items = roles.iter().map(|role| Provision::revocation_info(operator_id.map(str::to_owned), *role, ProvisionMethod::Ocsp, at)).collect();
         self.meter.record(items).await.map_err(Failure::Internal)
     }
 
@@ -270,22 +264,18 @@ impl OcspResponder {
     }
 
     async fn status(&self, role: CaRole, serial: &str) -> Result<(CertStatus, Answer), IssuerError> {
-        let row: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT 1, revoked_at, revocation_reason FROM certificate WHERE serial = $1 AND ca_role = $2",
-        )
-        .bind(serial)
-        .bind(role.as_str())
-        .fetch_optional(self.issuer.db().pool())
-        .await?;
+        let row: Option<(i64, Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT 1, revoked_at, revocation_reason FROM certificate WHERE serial = $1 AND ca_role = $2")
+                .bind(serial)
+                .bind(role.as_str())
+                .fetch_optional(self.issuer.db().pool())
+                .await?;
         Ok(match row {
             None => (CertStatus::Unknown(Null), Answer::Unknown),
             Some((_, None, _)) => (CertStatus::good(), Answer::Good),
             Some((_, Some(at), reason)) => {
                 let reason: CrlReason = reason_from_code(reason.unwrap_or(0));
-                let info = RevokedInfo {
-                    revocation_time: OcspGeneralizedTime(generalized_time(from_unix(at))?),
-                    revocation_reason: Some(reason),
-                };
+                let info = RevokedInfo { revocation_time: OcspGeneralizedTime(generalized_time(from_unix(at))?), revocation_reason: Some(reason) };
                 (CertStatus::Revoked(info), Answer::Revoked)
             }
         })

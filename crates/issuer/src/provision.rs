@@ -70,21 +70,18 @@ impl Issuer {
     }
 
     pub async fn operator_by_name(&self, name: &str) -> Result<Operator, IssuerError> {
-        let row: Option<(String, String)> = sqlx::query_as("SELECT id, name FROM operator WHERE name = $1 OR id = $1")
-            .bind(name)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, name FROM operator WHERE name = $1 OR id = $1").bind(name).fetch_optional(self.db.pool()).await?;
         let (id, name) = row.ok_or_else(|| IssuerError::UnknownOperatorName(name.to_owned()))?;
         Ok(Operator { id, name })
     }
 
     /// The operator an API key belongs to, if it is live.
     pub async fn authenticate_operator(&self, api_key: &str) -> Result<Operator, IssuerError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, name FROM operator WHERE api_key_hash = $1 AND revoked_at IS NULL")
-                .bind(hash_api_key(api_key))
-                .fetch_optional(self.db.pool())
-                .await?;
+        let row: Option<(String, String)> = sqlx::query_as("SELECT id, name FROM operator WHERE api_key_hash = $1 AND revoked_at IS NULL")
+            .bind(hash_api_key(api_key))
+            .fetch_optional(self.db.pool())
+            .await?;
         let (id, name) = row.ok_or(IssuerError::UnknownOperator)?;
         Ok(Operator { id, name })
     }
@@ -125,19 +122,17 @@ impl Issuer {
     /// The latest-4-info provision for the revoked signature certificate `serial`, metered to `operator`.
     pub async fn latest_four_info(&self, operator: &Operator, serial: &str, meter: &Meter) -> Result<LatestFourInfo, IssuerError> {
         let serial = serial.trim().trim_start_matches("0x").to_ascii_lowercase();
-        let row: Option<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT person_id, revoked_at, revocation_reason FROM certificate WHERE serial = $1 AND ca_role = 'signature'",
-        )
-        .bind(&serial)
-        .fetch_optional(self.db.pool())
-        .await?;
-        let (person_id, revoked_at, reason) = row.ok_or_else(|| IssuerError::UnknownCertificate(serial.clone()))?;
-        let consent: Option<(i64,)> =
-            sqlx::query_as("SELECT granted_at FROM consent WHERE person_id = $1 AND operator_id = $2 AND withdrawn_at IS NULL")
-                .bind(&person_id)
-                .bind(&operator.id)
+        let row: Option<(String, Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT person_id, revoked_at, revocation_reason FROM certificate WHERE serial = $1 AND ca_role = 'signature'")
+                .bind(&serial)
                 .fetch_optional(self.db.pool())
                 .await?;
+        let (person_id, revoked_at, reason) = row.ok_or_else(|| IssuerError::UnknownCertificate(serial.clone()))?;
+        let consent: Option<(i64,)> = sqlx::query_as("SELECT granted_at FROM consent WHERE person_id = $1 AND operator_id = $2 AND withdrawn_at IS NULL")
+            .bind(&person_id)
+            .bind(&operator.id)
+            .fetch_optional(self.db.pool())
+            .await?;
         if consent.is_none() {
             return Err(IssuerError::NoConsent { serial });
         }

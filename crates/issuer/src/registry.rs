@@ -24,8 +24,7 @@ pub struct Person {
 
 pub(crate) type PersonRow = (String, String, String, String, String, String, String, i64, Option<i64>, Option<String>);
 
-pub(crate) const PERSON_COLUMNS: &str =
-    "id, my_number, name, name_alt, address, address_alt, birth_date, sex, deceased_at, resident_code";
+pub(crate) const PERSON_COLUMNS: &str = "id, my_number, name, name_alt, address, address_alt, birth_date, sex, deceased_at, resident_code";
 
 pub(crate) fn person_from_row(row: PersonRow) -> Result<Person, IssuerError> {
     let (id, my_number, name, name_alt, address, address_alt, birth_date, sex, deceased_at, resident_code) = row;
@@ -48,10 +47,8 @@ impl Issuer {
         let at = now().unix_timestamp();
         let mut tx = self.db.begin_write().await?;
         loop {
-            let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM person WHERE my_number = $1")
-                .bind(my_number.as_digits())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let taken: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM person WHERE my_number = $1").bind(my_number.as_digits()).fetch_optional(&mut *tx).await?;
             match taken {
                 None => break,
                 Some(_) if given => return Err(IssuerError::MyNumberTaken(my_number.as_digits())),
@@ -80,17 +77,13 @@ impl Issuer {
     }
 
     pub async fn person(&self, id: &str) -> Result<Person, IssuerError> {
-        let row: Option<PersonRow> = sqlx::query_as(&format!("SELECT {PERSON_COLUMNS} FROM person WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row: Option<PersonRow> =
+            sqlx::query_as(&format!("SELECT {PERSON_COLUMNS} FROM person WHERE id = $1")).bind(id).fetch_optional(self.db.pool()).await?;
         person_from_row(row.ok_or_else(|| IssuerError::UnknownPerson(id.to_owned()))?)
     }
 
     pub async fn people(&self) -> Result<Vec<Person>, IssuerError> {
-        let rows: Vec<PersonRow> = sqlx::query_as(&format!("SELECT {PERSON_COLUMNS} FROM person ORDER BY created_at, id"))
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows: Vec<PersonRow> = sqlx::query_as(&format!("SELECT {PERSON_COLUMNS} FROM person ORDER BY created_at, id")).fetch_all(self.db.pool()).await?;
         rows.into_iter().map(person_from_row).collect()
     }
 }

@@ -3,19 +3,19 @@
 //! its lengths inflated and garbage appended; hand-made hostile encodings are added. No input may panic;
 //! the OCSP responder must answer every one with a well-formed OCSPResponse.
 
+use const_oid::db::rfc5912::ID_SHA_1;
+use der::asn1::{Any, Null, OctetString};
 use der::{Decode, Encode};
 use futures_util::stream;
 use jpki_issuer::crl::{write_crl, CrlParams, RevokedEntry};
 use jpki_issuer::meter::Meter;
+use jpki_issuer::ocsp::ID_PKIX_OCSP_NONCE;
 use jpki_issuer::ocsp::{parse_request, OcspResponder};
 use jpki_issuer::{Ca, CaRole, Issuer};
 use jpki_profile::revocation_list::RevocationList;
 use jpki_profile::JpkiCertificate;
-use x509_cert::ext::pkix::crl::CrlReason;
-use const_oid::db::rfc5912::ID_SHA_1;
-use der::asn1::{Any, Null, OctetString};
-use jpki_issuer::ocsp::ID_PKIX_OCSP_NONCE;
 use spki::AlgorithmIdentifierOwned;
+use x509_cert::ext::pkix::crl::CrlReason;
 use x509_cert::ext::Extension;
 use x509_cert::serial_number::SerialNumber;
 use x509_ocsp::{CertId, OcspRequest, OcspResponse, OcspResponseStatus, Request, TbsRequest, Version};
@@ -136,10 +136,7 @@ async fn responder_answers_every_malformed_request_with_an_ocsp_response() {
     assert_eq!(first.response_status, OcspResponseStatus::Successful);
     for m in mutations(&valid) {
         let response = OcspResponse::from_der(&responder.respond(&m, None).await).expect("always an OCSPResponse");
-        assert!(matches!(
-            response.response_status,
-            OcspResponseStatus::Successful | OcspResponseStatus::MalformedRequest | OcspResponseStatus::Unauthorized
-        ));
+        assert!(matches!(response.response_status, OcspResponseStatus::Successful | OcspResponseStatus::MalformedRequest | OcspResponseStatus::Unauthorized));
     }
 }
 

@@ -122,10 +122,7 @@ pub fn as_array<'a>(value: &'a Value, what: &'static str) -> Result<&'a [Value],
 }
 
 pub fn as_uint(value: &Value, what: &'static str) -> Result<u64, MdocError> {
-    value
-        .as_integer()
-        .and_then(|i| u64::try_from(i).ok())
-        .ok_or_else(|| MdocError::malformed(what, "expected an unsigned integer"))
+    value.as_integer().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| MdocError::malformed(what, "expected an unsigned integer"))
 }
 
 pub fn as_bool(value: &Value, what: &'static str) -> Result<bool, MdocError> {

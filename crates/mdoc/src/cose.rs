@@ -59,15 +59,12 @@ pub fn verify_sign1(sign1: &CoseSign1, public_point: &[u8], detached: Option<&[u
 
 /// The certificates of `x5chain`, leaf first.
 pub fn x5chain(sign1: &CoseSign1) -> Result<Vec<Vec<u8>>, MdocError> {
-    let found = [&sign1.unprotected, &sign1.protected.header]
-        .into_iter()
-        .find_map(|h| h.rest.iter().find(|(l, _)| *l == Label::Int(X5CHAIN)).map(|(_, v)| v));
+    let found = [&sign1.unprotected, &sign1.protected.header].into_iter().find_map(|h| h.rest.iter().find(|(l, _)| *l == Label::Int(X5CHAIN)).map(|(_, v)| v));
     match found {
         Some(Value::Bytes(one)) => Ok(vec![one.clone()]),
-        Some(Value::Array(many)) if !many.is_empty() => many
-            .iter()
-            .map(|c| c.as_bytes().cloned().ok_or_else(|| MdocError::malformed("x5chain", "certificates must be byte strings")))
-            .collect(),
+        Some(Value::Array(many)) if !many.is_empty() => {
+            many.iter().map(|c| c.as_bytes().cloned().ok_or_else(|| MdocError::malformed("x5chain", "certificates must be byte strings"))).collect()
+        }
         Some(_) => Err(MdocError::malformed("x5chain", "expected a certificate or a non-empty array of them")),
         None => Err(MdocError::Missing { what: "issuerAuth", field: "x5chain (33)" }),
     }

@@ -49,13 +49,7 @@ pub fn mac(device_key: &EcKey, e_reader_key: &[u8], transcript: &SessionTranscri
 
 /// Checks the device's signature or MAC over the verifier's own `transcript`. A MAC needs the reader's
 /// ephemeral private key.
-pub fn verify(
-    signed: &DeviceSigned,
-    device_key: &[u8],
-    transcript: &SessionTranscript,
-    doc_type: &str,
-    e_reader_key: Option<&EcKey>,
-) -> Result<(), MdocError> {
+pub fn verify(signed: &DeviceSigned, device_key: &[u8], transcript: &SessionTranscript, doc_type: &str, e_reader_key: Option<&EcKey>) -> Result<(), MdocError> {
     let payload = device_authentication_bytes(transcript, doc_type, &signed.name_spaces_bytes);
     match &signed.device_auth {
         DeviceAuth::Signature(sig) => {

@@ -153,9 +153,9 @@ impl DeviceSigned {
         let auth = Map::new(map.required("deviceAuth")?, "deviceAuth")?;
         let device_auth = match (auth.get("deviceSignature"), auth.get("deviceMac")) {
             (Some(sig), None) => DeviceAuth::Signature(cose::sign1_from_value(sig, "deviceSignature")?),
-            (None, Some(mac)) => DeviceAuth::Mac(
-                coset::CoseMac0::from_cbor_value(mac.clone()).map_err(|e| MdocError::malformed("deviceMac", format!("not a COSE_Mac0: {e}")))?,
-            ),
+            (None, Some(mac)) => {
+                DeviceAuth::Mac(coset::CoseMac0::from_cbor_value(mac.clone()).map_err(|e| MdocError::malformed("deviceMac", format!("not a COSE_Mac0: {e}")))?)
+            }
             _ => return Err(MdocError::malformed("deviceAuth", "must hold exactly one of deviceSignature and deviceMac")),
         };
         Ok(DeviceSigned { name_spaces_bytes, device_auth })

@@ -28,19 +28,13 @@ pub struct DeviceEngagement {
 
 impl DeviceEngagement {
     pub fn new(e_device_key: &[u8], tcp: Option<(&str, u16)>) -> Self {
-        let mut map = vec![
-            (Value::from(0), cbor::text("1.0")),
-            (Value::from(1), Value::Array(vec![Value::from(1), cbor::embed(&cose::ec2_key(e_device_key))])),
-        ];
+        let mut map =
+            vec![(Value::from(0), cbor::text("1.0")), (Value::from(1), Value::Array(vec![Value::from(1), cbor::embed(&cose::ec2_key(e_device_key))]))];
         if let Some((host, port)) = tcp {
             let options = Value::Map(vec![(cbor::text("host"), cbor::text(host)), (cbor::text("port"), Value::from(port))]);
             map.push((Value::from(2), Value::Array(vec![Value::Array(vec![Value::from(TCP_RETRIEVAL), Value::from(1), options])])));
         }
-        DeviceEngagement {
-            bytes: cbor::encode(&Value::Map(map)),
-            e_device_key: e_device_key.to_vec(),
-            tcp: tcp.map(|(h, p)| (h.to_owned(), p)),
-        }
+        DeviceEngagement { bytes: cbor::encode(&Value::Map(map)), e_device_key: e_device_key.to_vec(), tcp: tcp.map(|(h, p)| (h.to_owned(), p)) }
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, MdocError> {

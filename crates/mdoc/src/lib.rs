@@ -21,7 +21,6 @@ pub mod device_auth;
 pub mod document;
 pub mod engagement;
 pub mod issuance;
-pub mod trust;
 pub mod mnc;
 pub mod mso;
 pub mod openid4vp;
@@ -29,6 +28,7 @@ pub mod request;
 pub mod session;
 pub mod status;
 pub mod transcript;
+pub mod trust;
 pub mod verify;
 
 pub use ciborium::Value;

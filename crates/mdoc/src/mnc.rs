@@ -47,8 +47,7 @@ pub fn age_over_threshold(identifier: &str) -> Option<u8> {
 /// (番号法) to receive the My Number. No public identifier exists for this mark; the sandbox's reader CA
 /// uses one under enterprise number 32473, which RFC 5612 reserves for documentation and examples, so
 /// a sandbox certificate can never pass for a real authorization.
-pub const NUMBER_ACT_VERIFIER_POLICY: const_oid::ObjectIdentifier =
-    const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.32473.81.1");
+pub const NUMBER_ACT_VERIFIER_POLICY: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.32473.81.1");
 
 /// Whether an element may only go to a verifier entitled under the Number Act.
 pub fn requires_number_law(namespace: &str, identifier: &str) -> bool {
@@ -67,7 +66,9 @@ fn is_element(namespace: &str, identifier: &str) -> bool {
 /// An element of the record named `namespace/element`, or by its identifier alone.
 pub fn element_path(name: &str) -> Result<(&'static str, String), String> {
     let (namespace, identifier) = match name.rsplit_once('/') {
-        Some((ns, id)) => ([NS_JP, NS_ISO].into_iter().find(|n| *n == ns).ok_or_else(|| format!("{ns:?} is not a namespace of {DOC_TYPE} ({NS_JP}, {NS_ISO})"))?, id),
+        Some((ns, id)) => {
+            ([NS_JP, NS_ISO].into_iter().find(|n| *n == ns).ok_or_else(|| format!("{ns:?} is not a namespace of {DOC_TYPE} ({NS_JP}, {NS_ISO})"))?, id)
+        }
         None => ([NS_JP, NS_ISO].into_iter().find(|ns| is_element(ns, name)).unwrap_or(NS_JP), name),
     };
     if is_element(namespace, identifier) {

@@ -57,10 +57,7 @@ impl CredentialQuery {
             .find(|c| c.get("format").and_then(Json::as_str) == Some("mso_mdoc"))
             .ok_or_else(|| bad("dcql_query asks for no mso_mdoc credential"))?;
         let id = cred.get("id").and_then(Json::as_str).ok_or_else(|| bad("credential query id is missing"))?;
-        let doc_type = cred
-            .pointer("/meta/doctype_value")
-            .and_then(Json::as_str)
-            .ok_or_else(|| bad("mso_mdoc credential query needs meta.doctype_value"))?;
+        let doc_type = cred.pointer("/meta/doctype_value").and_then(Json::as_str).ok_or_else(|| bad("mso_mdoc credential query needs meta.doctype_value"))?;
         let claims = cred.get("claims").and_then(Json::as_array).ok_or_else(|| bad("credential query claims must be an array"))?;
         let elements = claims
             .iter()
@@ -81,12 +78,8 @@ impl CredentialQuery {
     }
 
     pub fn to_dcql(&self) -> Json {
-        let claims: Vec<Json> = self
-            .items
-            .elements
-            .iter()
-            .map(|e| json!({ "path": [e.namespace, e.identifier], "intent_to_retain": e.intent_to_retain }))
-            .collect();
+        let claims: Vec<Json> =
+            self.items.elements.iter().map(|e| json!({ "path": [e.namespace, e.identifier], "intent_to_retain": e.intent_to_retain })).collect();
         json!({ "credentials": [{ "id": self.id, "format": "mso_mdoc", "meta": { "doctype_value": self.items.doc_type }, "claims": claims }] })
     }
 }
@@ -286,7 +279,13 @@ mod tests {
             (with("response_mode", json!("dc_api")), "origin"),
             (with("dcql_query", json!({ "credentials": [] })), "no mso_mdoc"),
             (with("dcql_query", json!({ "credentials": [{ "id": "x", "format": "mso_mdoc", "meta": {}, "claims": [] }] })), "doctype_value"),
-            (with("dcql_query", json!({ "credentials": [{ "id": "x", "format": "mso_mdoc", "meta": { "doctype_value": "d" }, "claims": [{ "path": ["only-one"] }] }] })), "[namespace, element]"),
+            (
+                with(
+                    "dcql_query",
+                    json!({ "credentials": [{ "id": "x", "format": "mso_mdoc", "meta": { "doctype_value": "d" }, "claims": [{ "path": ["only-one"] }] }] }),
+                ),
+                "[namespace, element]",
+            ),
             (with("dcql_query", json!({ "credentials": [{ "id": "x", "format": "mso_mdoc", "meta": { "doctype_value": "d" }, "claims": [] }] })), "no claim"),
         ];
         for (json, why) in cases {
@@ -302,7 +301,13 @@ mod tests {
     fn the_vp_token_must_hold_one_presentation_for_the_query() {
         let r = request(ResponseMode::DcApi { origin: "https://rp.example".into() }, None);
         assert_eq!(r.device_response(&json!({ "vp_token": { "mnc": ["AQID"] } })).unwrap(), vec![1, 2, 3]);
-        for body in [json!({}), json!({ "vp_token": { "other": ["AQID"] } }), json!({ "vp_token": { "mnc": ["AQID", "AQID"] } }), json!({ "vp_token": { "mnc": [7] } }), json!({ "vp_token": { "mnc": ["@@"] } })] {
+        for body in [
+            json!({}),
+            json!({ "vp_token": { "other": ["AQID"] } }),
+            json!({ "vp_token": { "mnc": ["AQID", "AQID"] } }),
+            json!({ "vp_token": { "mnc": [7] } }),
+            json!({ "vp_token": { "mnc": ["@@"] } }),
+        ] {
             assert!(matches!(r.device_response(&body), Err(MdocError::Malformed { what: "vp_token", .. })), "{body}");
         }
     }

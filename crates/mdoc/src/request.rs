@@ -82,9 +82,8 @@ impl DocRequest {
     /// A request, signed by the reader when `reader` (key and certificate chain, leaf first) is given.
     pub fn new(items_request: ItemsRequest, reader: Option<(&EcKey, &[Vec<u8>])>, transcript: &SessionTranscript) -> Result<Self, MdocError> {
         let items_request_bytes = cbor::encode(&items_request.to_value());
-        let reader_auth = reader
-            .map(|(key, chain)| cose::sign1(key, &reader_authentication_bytes(transcript, &items_request_bytes), true, chain))
-            .transpose()?;
+        let reader_auth =
+            reader.map(|(key, chain)| cose::sign1(key, &reader_authentication_bytes(transcript, &items_request_bytes), true, chain)).transpose()?;
         Ok(DocRequest { items_request_bytes, items_request, reader_auth })
     }
 

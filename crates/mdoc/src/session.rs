@@ -51,8 +51,12 @@ impl SessionEncryption {
         let device = derive_key(own, peer_point, transcript, "SKDevice")?;
         let (reader_id, device_id) = ([0u8; 8], [0, 0, 0, 0, 0, 0, 0, 1]);
         Ok(match role {
-            Role::Reader => SessionEncryption { send_key: reader, receive_key: device, send_identifier: reader_id, receive_identifier: device_id, sent: 0, received: 0 },
-            Role::Device => SessionEncryption { send_key: device, receive_key: reader, send_identifier: device_id, receive_identifier: reader_id, sent: 0, received: 0 },
+            Role::Reader => {
+                SessionEncryption { send_key: reader, receive_key: device, send_identifier: reader_id, receive_identifier: device_id, sent: 0, received: 0 }
+            }
+            Role::Device => {
+                SessionEncryption { send_key: device, receive_key: reader, send_identifier: device_id, receive_identifier: reader_id, sent: 0, received: 0 }
+            }
         })
     }
 

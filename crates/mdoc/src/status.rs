@@ -33,10 +33,7 @@ pub struct StatusReference {
 
 impl StatusReference {
     pub fn to_value(&self) -> Value {
-        Value::Map(vec![(
-            text("status_list"),
-            Value::Map(vec![(text("idx"), Value::from(self.idx)), (text("uri"), text(&self.uri))]),
-        )])
+        Value::Map(vec![(text("status_list"), Value::Map(vec![(text("idx"), Value::from(self.idx)), (text("uri"), text(&self.uri))]))])
     }
 
     pub fn from_value(value: &Value) -> Result<Self, MdocError> {

@@ -56,12 +56,7 @@ fn ec_public_key(cert: &Certificate) -> Result<EcPublicKey, String> {
     if spki.algorithm.oid != ID_EC_PUBLIC_KEY {
         return Err(format!("key algorithm {} is not EC (Annex B requires ECDSA)", spki.algorithm.oid));
     }
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
-        .ok_or("EC key without a named curve")?;
+    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok()).ok_or("EC key without a named curve")?;
     let curve = match curve {
         PRIME256V1 => Curve::P256,
         SECP384R1 => Curve::P384,
@@ -159,11 +154,7 @@ pub fn certificates_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String
     if !bytes.starts_with(b"-----BEGIN") {
         return Ok(vec![bytes.to_vec()]);
     }
-    Certificate::load_pem_chain(bytes)
-        .map_err(|e| format!("PEM: {e}"))?
-        .iter()
-        .map(|c| c.to_der().map_err(|e| e.to_string()))
-        .collect()
+    Certificate::load_pem_chain(bytes).map_err(|e| format!("PEM: {e}"))?.iter().map(|c| c.to_der().map_err(|e| e.to_string())).collect()
 }
 
 /// A leaf certificate that chains to a root and is valid now.
@@ -221,7 +212,9 @@ pub fn validate_leaf(chain: &[Vec<u8>], roots: &Roots, at: OffsetDateTime, eku: 
             signature_scheme(r.key.curve, leaf.signature_algorithm.oid)
                 .is_ok_and(|s| jpki_crypto::ec::verify_ecdsa(s, SignatureEncoding::Der, &r.key.point, &tbs, signature))
         })
-        .ok_or_else(|| MdocError::UnknownIssuer(format!("{}'s signature does not verify with any root named {}", subject(&leaf), leaf.tbs_certificate.issuer)))?;
+        .ok_or_else(|| {
+            MdocError::UnknownIssuer(format!("{}'s signature does not verify with any root named {}", subject(&leaf), leaf.tbs_certificate.issuer))
+        })?;
     valid_at(&root.certificate, at).map_err(bad)?;
     valid_at(&leaf, at).map_err(bad)?;
     if let Some(usage) = extension::<KeyUsage>(&leaf, const_oid::db::rfc5280::ID_CE_KEY_USAGE).map_err(bad)? {

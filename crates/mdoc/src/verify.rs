@@ -145,12 +145,9 @@ pub fn value_to_json(value: &Value) -> serde_json::Value {
         Value::Bytes(b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
         Value::Tag(_, inner) => value_to_json(inner),
         Value::Array(items) => J::Array(items.iter().map(value_to_json).collect()),
-        Value::Map(entries) => J::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.as_text().map_or_else(|| format!("{k:?}"), str::to_owned), value_to_json(v)))
-                .collect(),
-        ),
+        Value::Map(entries) => {
+            J::Object(entries.iter().map(|(k, v)| (k.as_text().map_or_else(|| format!("{k:?}"), str::to_owned), value_to_json(v))).collect())
+        }
         Value::Null => J::Null,
         _ => J::Null,
     }

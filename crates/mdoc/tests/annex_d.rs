@@ -36,14 +36,13 @@ fn annex_d() -> AnnexD {
     }
 }
 
-fn verify(d: &AnnexD, response: &[u8], transcript: &SessionTranscript, at: time::OffsetDateTime) -> Result<Vec<jpki_mdoc::verify::VerifiedDocument>, MdocError> {
-    let expect = Expectations {
-        iaca: &d.iaca,
-        transcript,
-        e_reader_key: Some(&d.reader_key),
-        request: Some(&d.request.doc_requests[0].items_request),
-        at,
-    };
+fn verify(
+    d: &AnnexD,
+    response: &[u8],
+    transcript: &SessionTranscript,
+    at: time::OffsetDateTime,
+) -> Result<Vec<jpki_mdoc::verify::VerifiedDocument>, MdocError> {
+    let expect = Expectations { iaca: &d.iaca, transcript, e_reader_key: Some(&d.reader_key), request: Some(&d.request.doc_requests[0].items_request), at };
     verify_response(response, &expect)
 }
 

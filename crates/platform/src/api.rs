@@ -161,10 +161,7 @@ fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, ApiError> {
 pub fn router(state: Arc<PlatformState>) -> Router {
     Router::new()
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
-        .route(
-            "/metrics",
-            get(|State(state): AppState| async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()) }),
-        )
+        .route("/metrics", get(|State(state): AppState| async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()) }))
         .route("/v1/admin/tenants", post(create_tenant))
         .route("/v1/admin/tenants/{id}/keys", post(add_key))
         .route("/v1/admin/keys/{id}", delete(revoke_key))
@@ -178,7 +175,6 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .with_state(state)
 }
 
-
 async fn create_tenant(State(state): AppState, headers: HeaderMap, Body(body): Body<NewTenant>) -> Result<Response, ApiError> {
     admin(&state, &headers)?;
     let name = body.name.trim();
@@ -188,10 +184,18 @@ async fn create_tenant(State(state): AppState, headers: HeaderMap, Body(body): B
     let (tenant, key) = tenants::create(&state.db, name, body.number_law_authorized).await?;
     let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
     let detail = json!({ "name": tenant.name, "number_law_authorized": tenant.number_law_authorized });
-    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "tenant.create", purpose: None, result: "created", detail: &detail, at: OffsetDateTime::now_utc().unix_timestamp() };
+    let entry = audit::Entry {
+        tenant_id: Some(&tenant.id),
+        action: "tenant.create",
+        purpose: None,
+        result: "created",
+        detail: &detail,
+        at: OffsetDateTime::now_utc().unix_timestamp(),
+    };
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
-    let body = json!({ "id": tenant.id, "name": tenant.name, "number_law_authorized": tenant.number_law_authorized, "key_id": key.key_id, "api_key": key.api_key });
+    let body =
+        json!({ "id": tenant.id, "name": tenant.name, "number_law_authorized": tenant.number_law_authorized, "key_id": key.key_id, "api_key": key.api_key });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -207,7 +211,6 @@ async fn revoke_key(State(state): AppState, headers: HeaderMap, Path(id): Path<S
     state.keys.clear();
     Ok(StatusCode::NO_CONTENT)
 }
-
 
 /// The answer to a signature check: the verification, under the id it is stored as.
 #[derive(Serialize)]
@@ -277,11 +280,8 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
 
 async fn get_verification(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;
-    let row: Option<(String,)> = sqlx::query_as("SELECT result FROM verification WHERE id = $1 AND tenant_id = $2")
-        .bind(&id)
-        .bind(&tenant.id)
-        .fetch_optional(state.db.pool())
-        .await?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT result FROM verification WHERE id = $1 AND tenant_id = $2").bind(&id).bind(&tenant.id).fetch_optional(state.db.pool()).await?;
     let (result,) = row.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no verification {id}")))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], result).into_response())
 }
@@ -306,7 +306,6 @@ async fn new_challenge(State(state): AppState, headers: HeaderMap) -> Result<Res
     let challenge = login::issue(&state.db, &tenant.id, OffsetDateTime::now_utc()).await?;
     Ok((StatusCode::CREATED, Json(challenge)).into_response())
 }
-
 
 async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Body<LoginRequest>) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;

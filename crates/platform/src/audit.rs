@@ -97,9 +97,8 @@ type Row = (i64, Option<String>, String, Option<String>, String, String, i64, St
 
 /// Walks the whole chain and checks every link and the head.
 pub async fn verify(db: &Database) -> Result<ChainReport, PlatformError> {
-    let rows: Vec<Row> = sqlx::query_as("SELECT seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash FROM audit_log ORDER BY seq")
-        .fetch_all(db.pool())
-        .await?;
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash FROM audit_log ORDER BY seq").fetch_all(db.pool()).await?;
     let mut prev = "0".repeat(64);
     let mut expected_seq = 1;
     for (seq, tenant_id, action, purpose, result, detail, at, prev_hash, hash) in rows {

@@ -120,10 +120,11 @@ pub async fn link(
 
 /// The account whose proofed identity is `identity_hash` (for re-linking a re-issued certificate).
 pub async fn account_by_identity(db: &Database, tenant_id: &str, identity_hash: &str) -> Result<Option<String>, PlatformError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT account_id FROM account_link WHERE tenant_id = $1 AND identity_hash = $2 ORDER BY linked_at DESC LIMIT 1")
-        .bind(tenant_id)
-        .bind(identity_hash)
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT account_id FROM account_link WHERE tenant_id = $1 AND identity_hash = $2 ORDER BY linked_at DESC LIMIT 1")
+            .bind(tenant_id)
+            .bind(identity_hash)
+            .fetch_optional(db.pool())
+            .await?;
     Ok(row.map(|(a,)| a))
 }

@@ -159,15 +159,20 @@ impl MdocService {
             }
         };
         let request = PresentationRequest { client_id, nonce: new_nonce(), mode, credential };
-        let authorization = request
-            .authorization_request(signer)
-            .map_err(|e| RequestRefusal::BadDestination(format!("the request could not be signed: {e}")))?;
+        let authorization =
+            request.authorization_request(signer).map_err(|e| RequestRefusal::BadDestination(format!("the request could not be signed: {e}")))?;
         Ok((request, authorization))
     }
 }
 
 /// Stores a request for `tenant_id`; returns its id and expiry.
-pub async fn store(db: &Database, tenant_id: &str, purpose: &str, request: &PresentationRequest, now: OffsetDateTime) -> Result<(String, OffsetDateTime), PlatformError> {
+pub async fn store(
+    db: &Database,
+    tenant_id: &str,
+    purpose: &str,
+    request: &PresentationRequest,
+    now: OffsetDateTime,
+) -> Result<(String, OffsetDateTime), PlatformError> {
     let id = jpki_store::new_id("mdocreq");
     let expires_at = now + REQUEST_LIFETIME;
     let origin = match &request.mode {
@@ -220,8 +225,7 @@ pub async fn take(db: &Database, tenant_id: &str, id: &str, now: OffsetDateTime)
         (1, Some((purpose, claims, origin, _))) => {
             let claims: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&claims).map_err(|e| PlatformError::Corrupt(format!("request {id}: {e}")))?;
-            let request = PresentationRequest::from_claims(&claims, origin.as_deref())
-                .map_err(|e| PlatformError::Corrupt(format!("request {id}: {e}")))?;
+            let request = PresentationRequest::from_claims(&claims, origin.as_deref()).map_err(|e| PlatformError::Corrupt(format!("request {id}: {e}")))?;
             Ok(Outstanding { request, purpose })
         }
         (_, None) => Err(RequestProblem::Unknown),

@@ -108,12 +108,7 @@ fn take_queued(jobs: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
 /// attempt fails on the audit log's primary key and rolls back, and the batch is written again with the
 /// head read under its lock. On PostgreSQL, where several server processes share the chain, a
 /// remembered head would mostly be stale: the head is always read under its lock.
-async fn write(
-    db: &Database,
-    held: &mut Option<PoolConnection<sqlx::Any>>,
-    head: &mut Option<audit::Head>,
-    batch: &[Job],
-) -> Result<(), PlatformError> {
+async fn write(db: &Database, held: &mut Option<PoolConnection<sqlx::Any>>, head: &mut Option<audit::Head>, batch: &[Job]) -> Result<(), PlatformError> {
     let conn = match held {
         Some(conn) => conn,
         None => held.insert(db.dedicated_writer().await?),

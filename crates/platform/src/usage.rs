@@ -58,12 +58,11 @@ pub struct UsageLine {
 }
 
 pub async fn of_tenant(db: &Database, tenant_id: &str) -> Result<Vec<UsageLine>, PlatformError> {
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT month, cert_kind, method, count, fee_yen FROM tenant_usage WHERE tenant_id = $1 ORDER BY month, cert_kind, method",
-    )
-    .bind(tenant_id)
-    .fetch_all(db.pool())
-    .await?;
+    let rows: Vec<(String, String, String, i64, i64)> =
+        sqlx::query_as("SELECT month, cert_kind, method, count, fee_yen FROM tenant_usage WHERE tenant_id = $1 ORDER BY month, cert_kind, method")
+            .bind(tenant_id)
+            .fetch_all(db.pool())
+            .await?;
     Ok(rows.into_iter().map(|(month, cert_kind, method, count, fee_yen)| UsageLine { month, cert_kind, method, count, fee_yen }).collect())
 }
 

@@ -10,10 +10,8 @@ async fn batches_extend_one_chain_and_tampering_is_caught() {
     for url in jpki_store::testing::database_urls(scratch.path()).await {
         let db = jpki_store::Database::open(&url).await.unwrap();
         let details: Vec<serde_json::Value> = (0..250).map(|i| serde_json::json!({ "n": i })).collect();
-        let entries: Vec<Entry<'_>> = details
-            .iter()
-            .map(|d| Entry { tenant_id: None, action: "test.batch", purpose: Some("chain"), result: "ok", detail: d, at: 1 })
-            .collect();
+        let entries: Vec<Entry<'_>> =
+            details.iter().map(|d| Entry { tenant_id: None, action: "test.batch", purpose: Some("chain"), result: "ok", detail: d, at: 1 }).collect();
         let mut tx = db.begin_write().await.unwrap();
         let head = audit::Head::lock(&mut tx).await.unwrap();
         let mut statements = jpki_store::Statements::new(&tx);
@@ -70,10 +68,14 @@ async fn the_recorder_follows_entries_appended_beside_it() {
         let recorder = Recorder::start(db.clone(), jpki_platform::metrics::Metrics::default().batch_checks());
         // Concurrent checks, so that the recorder commits them in batches.
         let record_all = |range: std::ops::Range<usize>| {
-            let handles: Vec<_> = range.map(|n| tokio::spawn({
-                let (recorder, record) = (recorder.clone(), check(&tenant.id, n));
-                async move { recorder.record(record).await }
-            })).collect();
+            let handles: Vec<_> = range
+                .map(|n| {
+                    tokio::spawn({
+                        let (recorder, record) = (recorder.clone(), check(&tenant.id, n));
+                        async move { recorder.record(record).await }
+                    })
+                })
+                .collect();
             async move {
                 for handle in handles {
                     handle.await.unwrap().unwrap();

@@ -14,8 +14,8 @@
 //! - CA certificates are self-signed roots, one per CA and generation (2015, 2023), with
 //!   `OU=JPKI for digital signature` or `OU=JPKI for user authentication`.
 
-use const_oid::db::rfc5280::{ID_CE_CERTIFICATE_POLICIES, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME};
 use const_oid::db::rfc5280::{ID_CE_BASIC_CONSTRAINTS, ID_KP_OCSP_SIGNING};
+use const_oid::db::rfc5280::{ID_CE_CERTIFICATE_POLICIES, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME};
 use const_oid::ObjectIdentifier;
 use der::asn1::{Any, OctetString, Utf8StringRef};
 use der::{Decode, Encode, Tag, Tagged};
@@ -24,10 +24,7 @@ use time::OffsetDateTime;
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, OtherName};
-use x509_cert::ext::pkix::{
-    BasicConstraints, CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
-    SubjectAltName,
-};
+use x509_cert::ext::pkix::{BasicConstraints, CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::Certificate;
@@ -503,9 +500,7 @@ pub fn name_string_der(der: &[u8]) -> Result<String, der::Error> {
 
 fn attribute_text<'a>(value: der::asn1::AnyRef<'a>, field: &'static str) -> Result<&'a str, ProfileError> {
     match value.tag() {
-        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String => {
-            std::str::from_utf8(value.value()).map_err(|_| ProfileError::AttributeEncoding { field })
-        }
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String => std::str::from_utf8(value.value()).map_err(|_| ProfileError::AttributeEncoding { field }),
         _ => Err(ProfileError::AttributeEncoding { field }),
     }
 }
@@ -565,11 +560,7 @@ pub fn four_info_from_san(san: &[u8]) -> Result<Option<FourInfo>, ProfileError> 
     let missing = |field| ProfileError::MissingAttribute { field };
     let name = name.ok_or(missing("name"))?;
     let sex_text = sex.ok_or(missing("sex"))?;
-    let sex = sex_text
-        .parse::<u8>()
-        .ok()
-        .and_then(Sex::from_code)
-        .ok_or_else(|| FourInfoError::BadSex(sex_text.to_owned()))?;
+    let sex = sex_text.parse::<u8>().ok().and_then(Sex::from_code).ok_or_else(|| FourInfoError::BadSex(sex_text.to_owned()))?;
     let birth_date = BirthDate::from_jpki(birth_date.ok_or(missing("date of birth"))?)?;
     let five = five.ok_or(missing("address"))?;
     let is_flags = |s: &str| !s.is_empty() && s.chars().all(|c| c == '0' || c == '1');
@@ -640,20 +631,12 @@ impl EndEntity {
 /// critical key usage (signature: digitalSignature + nonRepudiation; authentication: digitalSignature),
 /// the JPKI policy, the 4 information (signature only) and the CRL distribution point, which J-LIS writes
 /// as the issuing CA's directory name.
-pub fn end_entity_extensions(
-    which: EndEntity,
-    device: Device,
-    info: Option<&FourInfo>,
-    issuer: &Name,
-) -> Result<Vec<Extension>, der::Error> {
+pub fn end_entity_extensions(which: EndEntity, device: Device, info: Option<&FourInfo>, issuer: &Name) -> Result<Vec<Extension>, der::Error> {
     let usage = match which {
         EndEntity::Signature => KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
         EndEntity::Authentication => KeyUsages::DigitalSignature.into(),
     };
-    let policies = CertificatePolicies(vec![PolicyInformation {
-        policy_identifier: which.policy(device),
-        policy_qualifiers: None,
-    }]);
+    let policies = CertificatePolicies(vec![PolicyInformation { policy_identifier: which.policy(device), policy_qualifiers: None }]);
     let crl_dp = CrlDistributionPoints(vec![DistributionPoint {
         distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::DirectoryName(issuer.clone())])),
         reasons: None,
@@ -699,7 +682,6 @@ pub fn card_not_after(birth: BirthDate, issued_at: OffsetDateTime) -> OffsetDate
     let day = nth_birthday_after(birth, issued, years);
     day.with_hms(23, 59, 59).expect("valid time").assume_offset(JST).to_offset(time::UtcOffset::UTC)
 }
-
 
 fn nth_birthday_after(birth: BirthDate, issued: time::Date, n: i32) -> time::Date {
     // The first birthday strictly after the issue date counts as the first.
@@ -774,7 +756,8 @@ mod san_tests {
     #[test]
     fn a_san_without_jpki_attributes_has_no_four_info_and_a_partial_one_names_what_is_missing() {
         assert_eq!(four_info_from_san(&der(vec![GeneralName::DnsName(Ia5String::new("example.jp").unwrap())])).unwrap(), None);
-        let without_sex: Vec<_> = four_info_san(&sample()).unwrap().0.into_iter().filter(|n| !matches!(n, GeneralName::OtherName(o) if o.type_id == oid::SEX)).collect();
+        let without_sex: Vec<_> =
+            four_info_san(&sample()).unwrap().0.into_iter().filter(|n| !matches!(n, GeneralName::OtherName(o) if o.type_id == oid::SEX)).collect();
         assert!(matches!(four_info_from_san(&der(without_sex)), Err(ProfileError::MissingAttribute { field: "sex" })));
     }
 

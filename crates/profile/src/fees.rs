@@ -97,10 +97,7 @@ pub const FEE_TABLE: &[FeeRule] = &[
 /// The fee in yen for one certificate's revocation information provided on `on`; `None` for a date the
 /// table does not cover (before JPKI on the My Number Card).
 pub fn fee_yen(method: ProvisionMethod, kind: FeeCertKind, on: Date) -> Option<u32> {
-    FEE_TABLE
-        .iter()
-        .find(|r| r.method == method && r.kind == kind && r.from <= on && r.until.is_none_or(|u| on <= u))
-        .map(|r| r.yen)
+    FEE_TABLE.iter().find(|r| r.method == method && r.kind == kind && r.from <= on && r.until.is_none_or(|u| on <= u)).map(|r| r.yen)
 }
 
 /// The billing month (`YYYY-MM`) of something that happened at `at`: months are counted in Japan.
@@ -134,8 +131,7 @@ mod tests {
     fn table_has_no_overlaps_or_gaps() {
         for method in [Ocsp, Crl] {
             for kind in [Sign, Auth] {
-                let mut rows: Vec<&FeeRule> =
-                    FEE_TABLE.iter().filter(|r| r.method == method && r.kind == kind).collect();
+                let mut rows: Vec<&FeeRule> = FEE_TABLE.iter().filter(|r| r.method == method && r.kind == kind).collect();
                 rows.sort_by_key(|r| r.from);
                 assert_eq!(rows[0].from, EPOCH);
                 for pair in rows.windows(2) {

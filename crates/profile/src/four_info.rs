@@ -304,13 +304,11 @@ impl FourInfo {
     }
 
     pub fn with_name(&self, name: &str) -> Result<Self, FourInfoError> {
-        FourInfo::new(name, &self.address, self.birth_date, self.sex)
-            .map(|n| FourInfo { address_alt: self.address_alt.clone(), ..n })
+        FourInfo::new(name, &self.address, self.birth_date, self.sex).map(|n| FourInfo { address_alt: self.address_alt.clone(), ..n })
     }
 
     pub fn with_address(&self, address: &str) -> Result<Self, FourInfoError> {
-        FourInfo::new(&self.name, address, self.birth_date, self.sex)
-            .map(|n| FourInfo { name_alt: self.name_alt.clone(), ..n })
+        FourInfo::new(&self.name, address, self.birth_date, self.sex).map(|n| FourInfo { name_alt: self.name_alt.clone(), ..n })
     }
 }
 

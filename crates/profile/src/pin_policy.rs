@@ -63,8 +63,7 @@ impl PinKind {
     ];
 
     /// The PINs a holder chooses (and can change); the others are read off the card face.
-    pub const CHOSEN: [PinKind; 4] =
-        [PinKind::Signature, PinKind::Authentication, PinKind::InputAssistance, PinKind::ResidentRegistry];
+    pub const CHOSEN: [PinKind; 4] = [PinKind::Signature, PinKind::Authentication, PinKind::InputAssistance, PinKind::ResidentRegistry];
 
     pub fn rule(self) -> PinRule {
         match self {

@@ -67,11 +67,7 @@ impl Database {
             }),
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
-        let pool = pool_options
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await
-            .map_err(StoreError::Connect)?;
+        let pool = pool_options.acquire_timeout(Duration::from_secs(30)).connect_with(options).await.map_err(StoreError::Connect)?;
         MIGRATIONS.run(&pool).await?;
         Ok(Database { pool, backend, checkpointing: Default::default() })
     }
@@ -168,10 +164,7 @@ pub fn values_placeholders(conn: &sqlx::AnyConnection, rows: usize, columns: usi
 
 fn placeholders(numbered: bool, rows: usize, columns: usize) -> String {
     let placeholder = |n: usize| if numbered { format!("${n}") } else { "?".to_owned() };
-    (0..rows)
-        .map(|r| format!("({})", (1..=columns).map(|c| placeholder(r * columns + c)).collect::<Vec<_>>().join(", ")))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (0..rows).map(|r| format!("({})", (1..=columns).map(|c| placeholder(r * columns + c)).collect::<Vec<_>>().join(", "))).collect::<Vec<_>>().join(", ")
 }
 
 /// Statements that run in order in one transaction. On SQLite they go to the connection's thread as one
@@ -425,8 +418,7 @@ mod tests {
         for url in testing::database_urls(&dir).await {
             for _ in 0..2 {
                 let db = Database::open(&url).await.unwrap();
-                let (epoch,): (i64,) =
-                    sqlx::query_as("SELECT status_epoch FROM issuer_state WHERE id = 1").fetch_one(db.pool()).await.unwrap();
+                let (epoch,): (i64,) = sqlx::query_as("SELECT status_epoch FROM issuer_state WHERE id = 1").fetch_one(db.pool()).await.unwrap();
                 assert_eq!(epoch, 0);
                 db.close().await;
             }

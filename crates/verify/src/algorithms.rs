@@ -2,8 +2,8 @@
 //! crypto provider's schemes. Anything else is refused by name.
 
 use const_oid::db::rfc5912::{
-    ID_MGF_1, ID_RSASSA_PSS, ID_SHA_256, ID_SHA_384, ID_SHA_512, RSA_ENCRYPTION, SHA_256_WITH_RSA_ENCRYPTION,
-    SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
+    ID_MGF_1, ID_RSASSA_PSS, ID_SHA_256, ID_SHA_384, ID_SHA_512, RSA_ENCRYPTION, SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION,
+    SHA_512_WITH_RSA_ENCRYPTION,
 };
 use jpki_crypto::{Digest, RsaScheme};
 use spki::AlgorithmIdentifierRef;
@@ -34,7 +34,6 @@ fn pkcs1_with(digest: Digest) -> RsaScheme {
         Digest::Sha512 => RsaScheme::Pkcs1Sha512,
     }
 }
-
 
 /// The RSA scheme of a signature algorithm. `rsaEncryption` (as CMS signer infos often say) takes its
 /// hash from `digest`, the signer's digest algorithm.

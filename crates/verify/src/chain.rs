@@ -128,15 +128,13 @@ pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustS
         other => return Err(CertificateProblem::NotEndEntity { kind: other.as_str() }),
     };
     if issuer.kind != expected_ca {
-        return Err(CertificateProblem::WrongIssuer {
-            kind: jpki.kind.as_str(),
-            anchor: issuer.certificate.tbs_certificate.subject.to_string(),
-        });
+        return Err(CertificateProblem::WrongIssuer { kind: jpki.kind.as_str(), anchor: issuer.certificate.tbs_certificate.subject.to_string() });
     }
     if jpki.key_usage.is_some_and(|u| !u.0.contains(KeyUsages::DigitalSignature)) {
         return Err(CertificateProblem::KeyUsage);
     }
-    if let Some(unknown) = certificate.tbs_certificate.extensions.iter().flatten().find(|e| e.critical && !PROCESSED_EXTENSIONS.iter().any(|p| e.extn_id == *p)) {
+    if let Some(unknown) = certificate.tbs_certificate.extensions.iter().flatten().find(|e| e.critical && !PROCESSED_EXTENSIONS.iter().any(|p| e.extn_id == *p))
+    {
         let name = unknown.extn_id.to_oid().map_or_else(|_| "(malformed OID)".to_owned(), |oid| oid.to_string());
         return Err(CertificateProblem::UnknownCriticalExtension(name));
     }

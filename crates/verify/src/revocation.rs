@@ -126,12 +126,7 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
         return Err(bad("not signed by the issuing CA or a responder it authorized".into()));
     }
     let id = cert_id(cert).map_err(|e| bad(e.to_string()))?;
-    let single = basic
-        .tbs_response_data
-        .responses
-        .iter()
-        .find(|r| r.cert_id == id)
-        .ok_or_else(|| bad("no answer about this certificate".into()))?;
+    let single = basic.tbs_response_data.responses.iter().find(|r| r.cert_id == id).ok_or_else(|| bad("no answer about this certificate".into()))?;
     let this_update = time_of(&single.this_update);
     let next_update = single.next_update.as_ref().map(time_of);
     if this_update > now + CLOCK_SKEW {
@@ -143,11 +138,9 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
     let (status, revoked_at, reason) = match &single.cert_status {
         CertStatus::Good(_) => (Status::Good, None, None),
         CertStatus::Unknown(_) => (Status::Unknown, None, None),
-        CertStatus::Revoked(info) => (
-            Status::Revoked,
-            Some(time_of(&info.revocation_time)),
-            info.revocation_reason.map(|r| jpki_profile::revocation_list::reason_name(r).to_owned()),
-        ),
+        CertStatus::Revoked(info) => {
+            (Status::Revoked, Some(time_of(&info.revocation_time)), info.revocation_reason.map(|r| jpki_profile::revocation_list::reason_name(r).to_owned()))
+        }
     };
     Ok(RevocationStatus { status, method: "ocsp", checked_at: now, revoked_at, reason, next_update })
 }
@@ -171,11 +164,7 @@ impl HttpTransport {
 impl OcspTransport for HttpTransport {
     fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
         let agent = ureq::Agent::config_builder().timeout_global(Some(self.timeout)).http_status_as_error(true).build().new_agent();
-        let mut response = agent
-            .post(url)
-            .header("Content-Type", "application/ocsp-request")
-            .send(request)
-            .map_err(|e| format!("{url}: {e}"))?;
+        let mut response = agent.post(url).header("Content-Type", "application/ocsp-request").send(request).map_err(|e| format!("{url}: {e}"))?;
         response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| format!("{url}: {e}"))
     }
 }

@@ -11,9 +11,9 @@ use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA, ID_SIGNING_TIME};
 use der::asn1::{AnyRef, ContextSpecific, IntRef, ObjectIdentifier, OctetString, OctetStringRef};
 use der::{Decode, Encode, Reader, SliceReader, Tag, TagNumber, Tagged};
+use jpki_crypto::{Digest, RsaScheme};
 use jpki_profile::cert_profile::CertificateRef;
 use spki::AlgorithmIdentifierRef;
-use jpki_crypto::{Digest, RsaScheme};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 
@@ -152,10 +152,8 @@ fn signed_data_ref(der: &[u8]) -> Result<SignedDataRef<'_>, CmsProblem> {
     let (content_type, content) = reader
         .sequence(|r| {
             let content_type: ObjectIdentifier = r.decode()?;
-            let content = ContextSpecific::<AnyRef<'_>>::decode_explicit(r, TagNumber::N0)?.ok_or_else(|| r.error(der::ErrorKind::TagUnexpected {
-                expected: Some(IMPLICIT_0),
-                actual: Tag::Null,
-            }))?;
+            let content = ContextSpecific::<AnyRef<'_>>::decode_explicit(r, TagNumber::N0)?
+                .ok_or_else(|| r.error(der::ErrorKind::TagUnexpected { expected: Some(IMPLICIT_0), actual: Tag::Null }))?;
             Ok((content_type, content.value))
         })
         .map_err(malformed)?;
@@ -260,9 +258,8 @@ pub fn verify<'a>(der: &'a [u8], detached: Option<&'a [u8]>) -> Result<SignedCon
             if message_digest.as_bytes() != content_digest.as_slice() {
                 return Err(CmsProblem::DigestMismatch);
             }
-            signing_time = signing
-                .and_then(|t| x509_cert::time::Time::from_der(t).ok())
-                .and_then(|t| jpki_profile::cert_profile::unix_time(t.to_unix_duration()));
+            signing_time =
+                signing.and_then(|t| x509_cert::time::Time::from_der(t).ok()).and_then(|t| jpki_profile::cert_profile::unix_time(t.to_unix_duration()));
             // The signature covers the attributes' DER with the SET OF tag in place of [0] IMPLICIT (§5.4).
             let mut bytes = tlv.to_vec();
             bytes[0] = 0x31;
@@ -355,7 +352,8 @@ mod tests {
 
     fn attrs(list: Vec<(ObjectIdentifier, Vec<Any>)>) -> Vec<u8> {
         let set: x509_cert::attr::Attributes =
-            SetOfVec::try_from(list.into_iter().map(|(oid, values)| Attribute { oid, values: SetOfVec::try_from(values).unwrap() }).collect::<Vec<_>>()).unwrap();
+            SetOfVec::try_from(list.into_iter().map(|(oid, values)| Attribute { oid, values: SetOfVec::try_from(values).unwrap() }).collect::<Vec<_>>())
+                .unwrap();
         contents(&set.to_der().unwrap()).unwrap().to_vec()
     }
 

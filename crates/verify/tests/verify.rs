@@ -95,7 +95,9 @@ fn only_asking_the_responder_is_left_for_later() {
     let cms = sign_with_card(&card, &content, false);
 
     // Nothing cached: the check stops before the responder, which is asked only by `ask`.
-    let Ok(Progress::AwaitingResponder(pending)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else { panic!("expected to await the responder") };
+    let Ok(Progress::AwaitingResponder(pending)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else {
+        panic!("expected to await the responder")
+    };
     assert_eq!(asked(), 0);
     let v = pending.ask(&verifier);
     assert!(v.valid, "{:?}", v.failure);
@@ -310,7 +312,16 @@ fn signer_identified_by_key_id_without_attributes_sha512_and_pss() {
         let out = sb.dir.path().join(format!("{name}.p7s"));
         // -keyopt applies to the signer before it: the options go last.
         let mut args = vec!["cms", "-sign", "-binary", "-nodetach", "-outform", "DER"];
-        args.extend_from_slice(&["-in", msg.to_str().unwrap(), "-out", out.to_str().unwrap(), "-signer", cert.to_str().unwrap(), "-inkey", key.to_str().unwrap()]);
+        args.extend_from_slice(&[
+            "-in",
+            msg.to_str().unwrap(),
+            "-out",
+            out.to_str().unwrap(),
+            "-signer",
+            cert.to_str().unwrap(),
+            "-inkey",
+            key.to_str().unwrap(),
+        ]);
         args.extend_from_slice(extra);
         let status = std::process::Command::new("openssl").args(&args).status().unwrap();
         assert!(status.success(), "openssl cms -sign {name}");

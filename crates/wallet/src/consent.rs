@@ -27,7 +27,9 @@ pub enum Decision {
     /// The element can be disclosed as issued.
     Available,
     /// An `age_over_NN` not issued, answered by the issued `age_over_NN'` (ISO/IEC 18013-5 §7.2.5).
-    Substitute { identifier: String },
+    Substitute {
+        identifier: String,
+    },
     NotIssued,
 }
 

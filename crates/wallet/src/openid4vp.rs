@@ -99,7 +99,6 @@ fn host_of(uri: &str) -> Option<String> {
     Some(authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_ascii_lowercase())
 }
 
-
 impl AuthorizationRequest {
     pub fn transcript(&self) -> SessionTranscript {
         self.request.transcript()

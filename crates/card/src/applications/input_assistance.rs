@@ -51,10 +51,7 @@ pub fn attributes_ef(info: &FourInfo) -> Vec<u8> {
 
 /// The part of EF 0002 that DF32 digests: from the DF22 tag to the end.
 fn attributes_digest(attributes_ef: &[u8]) -> Result<[u8; 32], TlvError> {
-    let start = attributes_ef
-        .windows(2)
-        .position(|w| w == [0xdf, 0x22])
-        .ok_or(TlvError::Missing { what: "input-assistance attributes", tag: 0xdf22 })?;
+    let start = attributes_ef.windows(2).position(|w| w == [0xdf, 0x22]).ok_or(TlvError::Missing { what: "input-assistance attributes", tag: 0xdf22 })?;
     let record = tlv::parse("input-assistance attributes", 0xff20, attributes_ef)?;
     let end = record.to_vec().len();
     Ok(jpki_crypto::sha256(&attributes_ef[start..end]))
@@ -70,17 +67,12 @@ pub fn to_be_signed(my_number: &str, info: &FourInfo) -> Vec<u8> {
 /// EF 0003.
 pub fn integrity_ef(my_number: &str, info: &FourInfo, signature: &[u8]) -> Vec<u8> {
     let tbs = to_be_signed(my_number, info);
-    tlv::constructed(
-        0xff30,
-        vec![tlv::primitive(0xdf31, &tbs[..32]), tlv::primitive(0xdf32, &tbs[32..]), tlv::primitive(0xdf33, signature)],
-    )
-    .to_vec()
+    tlv::constructed(0xff30, vec![tlv::primitive(0xdf31, &tbs[..32]), tlv::primitive(0xdf32, &tbs[32..]), tlv::primitive(0xdf33, signature)]).to_vec()
 }
 
 /// EF 0005.
 pub fn basic_info_ef(signer: &CardPublicKey) -> Vec<u8> {
-    tlv::constructed(0xff40, vec![tlv::primitive(0xdf41, &[0x06, 0x03, 0x0e, 0x01]), tlv::primitive(0xdf42, &signer.key_id())])
-        .to_vec()
+    tlv::constructed(0xff40, vec![tlv::primitive(0xdf41, &[0x06, 0x03, 0x0e, 0x01]), tlv::primitive(0xdf42, &signer.key_id())]).to_vec()
 }
 
 /// My Number from EF 0001.
@@ -122,12 +114,7 @@ pub struct SealCheck {
 
 /// Checks EF 0003 against the records read (`my_number_ef` and/or `attributes_ef`, whichever the
 /// credential opened) and the card-verifiable certificate from EF 0004.
-pub fn check_seal(
-    integrity_ef: &[u8],
-    cv_certificate: &[u8],
-    my_number_ef: Option<&[u8]>,
-    attributes_ef: Option<&[u8]>,
-) -> Result<SealCheck, TlvError> {
+pub fn check_seal(integrity_ef: &[u8], cv_certificate: &[u8], my_number_ef: Option<&[u8]>, attributes_ef: Option<&[u8]>) -> Result<SealCheck, TlvError> {
     const WHAT: &str = "input-assistance integrity record";
     let record = tlv::parse(WHAT, 0xff30, integrity_ef)?;
     let (number_digest, attributes_digest_stored, signature) =
@@ -143,11 +130,7 @@ pub fn check_seal(
     if let Some(ef) = attributes_ef {
         intact &= attributes_digest(ef)? == attributes_digest_stored;
     }
-    Ok(SealCheck {
-        intact,
-        signer_key_id: hex::encode(cert.subject_key_id),
-        signer_self_issued: cert.is_self_issued(),
-    })
+    Ok(SealCheck { intact, signer_key_id: hex::encode(cert.subject_key_id), signer_self_issued: cert.is_self_issued() })
 }
 
 #[cfg(test)]

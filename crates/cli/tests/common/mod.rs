@@ -116,7 +116,8 @@ impl Sandbox {
     }
 
     pub fn add_person(&self, name: &str, birth: &str) -> String {
-        let v = self.json(&["sandbox", "person", "add", "--name", name, "--address", "東京都千代田区霞が関２－１－２", "--birth-date", birth, "--sex", "female"]);
+        let v =
+            self.json(&["sandbox", "person", "add", "--name", name, "--address", "東京都千代田区霞が関２－１－２", "--birth-date", birth, "--sex", "female"]);
         v["id"].as_str().unwrap().to_owned()
     }
 
