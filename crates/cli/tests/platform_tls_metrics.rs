@@ -1,4 +1,5 @@
-//! `jpki serve` over TLS (rustls) with a given certificate and key, checked by `openssl s_client`; and
+//! `jpki serve` over TLS (rustls) with a given certificate and key, checked by `openssl s_client` (and
+//! refused by the status-list fetcher, which trusts only real roots); and
 //! the Prometheus `/metrics` endpoint counting checks by outcome and the recorder's batches.
 
 mod common;
@@ -83,6 +84,13 @@ fn tls_and_metrics() {
     let out = client.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("HTTP/1.1 200") && text.trim_end().ends_with("ok"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+
+    // Status lists are fetched over verified TLS: this server's self-signed certificate is refused
+    // before anything is asked.
+    use jpki_verify::presentation::{HttpStatusListSource, StatusListSource};
+    let fetched = HttpStatusListSource::new(std::time::Duration::from_secs(10)).fetch(&format!("https://{}/healthz", server.addr));
+    let refused = fetched.expect_err("a self-signed server must not be trusted");
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
 
     // A bad key file is a clear startup error.
     let out = sb.run(&["serve", "--sandbox", "--listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", cert.to_str().unwrap()]);
