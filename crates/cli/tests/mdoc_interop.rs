@@ -38,23 +38,7 @@ fn auth0_mdl_verifies_our_device_response() {
     let card = sb.path("card").display().to_string();
     sb.issue_card(&person, &card);
     let phone = sb.path("phone").display().to_string();
-    sb.ok(&[
-        "sandbox",
-        "phone",
-        "issue",
-        "--card",
-        &card,
-        "--out",
-        &phone,
-        "--auth-pin",
-        "1234",
-        "--input-pin",
-        "5678",
-        "--phone-sign-pin",
-        "PHONE123",
-        "--phone-auth-pin",
-        "4321",
-    ]);
+    sb.ok(&common::phone_issue(&card, &phone, "1234"));
     let iaca = sb.path("data/trust/iaca.pem").display().to_string();
     let mut requests = Vec::new();
     for name in ["req.json", "other.json"] {

@@ -12,40 +12,8 @@ fn issue_phone(sb: &Sandbox) -> String {
     sb.ok(&["sandbox", "init"]);
     let person = sb.add_person("番号 花子", "1990-04-01");
     sb.issue_card(&person, &sb.path("card").display().to_string());
-    sb.fails(&[
-        "sandbox",
-        "phone",
-        "issue",
-        "--card",
-        sb.path("card").to_str().unwrap(),
-        "--out",
-        sb.path("bad").to_str().unwrap(),
-        "--auth-pin",
-        "9999",
-        "--input-pin",
-        "5678",
-        "--phone-sign-pin",
-        "PHONE123",
-        "--phone-auth-pin",
-        "4321",
-    ]);
-    sb.ok(&[
-        "sandbox",
-        "phone",
-        "issue",
-        "--card",
-        sb.path("card").to_str().unwrap(),
-        "--out",
-        sb.path("phone").to_str().unwrap(),
-        "--auth-pin",
-        "1234",
-        "--input-pin",
-        "5678",
-        "--phone-sign-pin",
-        "PHONE123",
-        "--phone-auth-pin",
-        "4321",
-    ]);
+    sb.fails(&common::phone_issue(sb.path("card").to_str().unwrap(), sb.path("bad").to_str().unwrap(), "9999"));
+    sb.ok(&common::phone_issue(sb.path("card").to_str().unwrap(), sb.path("phone").to_str().unwrap(), "1234"));
     person
 }
 

@@ -82,23 +82,7 @@ fn run(sb: &Sandbox) {
     sb.ok(&["sandbox", "init"]);
     let person = sb.add_person("番号 太郎", "1980-02-03");
     sb.issue_card(&person, sb.path("card").to_str().unwrap());
-    sb.ok(&[
-        "sandbox",
-        "phone",
-        "issue",
-        "--card",
-        sb.path("card").to_str().unwrap(),
-        "--out",
-        sb.path("phone").to_str().unwrap(),
-        "--auth-pin",
-        "1234",
-        "--input-pin",
-        "5678",
-        "--phone-sign-pin",
-        "PHONE123",
-        "--phone-auth-pin",
-        "4321",
-    ]);
+    sb.ok(&common::phone_issue(sb.path("card").to_str().unwrap(), sb.path("phone").to_str().unwrap(), "1234"));
     let server = sb.serve();
     let shop = tenant(&server, "Shop", false);
     let bank = tenant(&server, "Bank", true);

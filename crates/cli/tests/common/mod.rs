@@ -53,6 +53,13 @@ pub struct Sandbox {
     pub db_url: String,
 }
 
+/// The arguments of `jpki sandbox phone issue` for the card in `card` (issued by [`Sandbox::issue_card`])
+/// into `out`, proving the card with the authentication PIN `auth_pin`.
+#[rustfmt::skip]
+pub fn phone_issue<'a>(card: &'a str, out: &'a str, auth_pin: &'a str) -> [&'a str; 15] {
+    ["sandbox", "phone", "issue", "--card", card, "--out", out, "--auth-pin", auth_pin, "--input-pin", "5678", "--phone-sign-pin", "PHONE123", "--phone-auth-pin", "4321"]
+}
+
 impl Sandbox {
     /// A sandbox for each configured database.
     pub fn all() -> Vec<Sandbox> {
