@@ -234,18 +234,7 @@ fn a_reader_reads_the_record_in_person() {
     let cert = sb.path("clinic/reader.pem").display().to_string();
     let key = sb.path("clinic/reader-key.p8").display().to_string();
     let v = sb.json(&[
-        "mdoc",
-        "read",
-        "--engagement",
-        &qr,
-        "--elements",
-        "individual_number_unicode",
-        "--reader-cert",
-        &cert,
-        "--reader-key",
-        &key,
-        "--status-list",
-        &status,
+        "mdoc", "read", "--engagement", &qr, "--elements", "individual_number_unicode", "--reader-cert", &cert, "--reader-key", &key, "--status-list", &status,
     ]);
     assert_eq!(v["elements"]["org.iso.23220.1.jp/individual_number_unicode"].as_str().unwrap().len(), 12);
     let out = child.wait_with_output().unwrap();

@@ -131,13 +131,7 @@ fn run(sb: &Sandbox) {
     let (status, doc) = server.get_json("/openapi.json", None);
     assert_eq!(status, 200);
     for path in [
-        "/v1/admin/tenants",
-        "/v1/signatures/verify",
-        "/v1/verifications/{id}",
-        "/v1/usage",
-        "/v1/auth/challenges",
-        "/v1/auth/verify",
-        "/v1/mdoc/requests",
+        "/v1/admin/tenants", "/v1/signatures/verify", "/v1/verifications/{id}", "/v1/usage", "/v1/auth/challenges", "/v1/auth/verify", "/v1/mdoc/requests",
         "/v1/mdoc/responses",
     ] {
         assert!(doc["paths"][path].is_object(), "{label}: {path} undocumented");

@@ -226,19 +226,7 @@ fn bad_input_is_refused_and_writes_nothing() {
             assert!(!sb.path("card").exists(), "{label}: a refused card left a directory");
         }
         let err = sb.fails(&[
-            "sandbox",
-            "card",
-            "issue",
-            "--person",
-            "person_nobody",
-            "--out",
-            "card",
-            "--sign-pin",
-            "ABC123",
-            "--auth-pin",
-            "1234",
-            "--input-pin",
-            "1234",
+            "sandbox", "card", "issue", "--person", "person_nobody", "--out", "card", "--sign-pin", "ABC123", "--auth-pin", "1234", "--input-pin", "1234",
         ]);
         assert!(err.contains("no person"), "{label}: {err}");
         std::fs::create_dir_all(sb.path("full")).unwrap();
