@@ -181,31 +181,17 @@ fn virtual_card_through_pcscd_opensc_and_jpki() {
     // PKCS#11: log in and sign with each key; openssl verifies against the certificates.
     let message = sb.path("message.txt");
     std::fs::write(&message, "openjpki through PKCS#11\n").unwrap();
+    // pkcs11-tool logs in to `token` with `pin` and signs the message with key `id` into `out`.
+    let p11_sign = |token: &str, pin: &str, id: &str, out: &str| {
+        #[rustfmt::skip]
+        let args = ["--module", &module, "--token-label", token, "--login", "--pin", pin, "--sign", "--id", id, "-m", "SHA256-RSA-PKCS", "-i", message.to_str().unwrap(), "-o", out];
+        tool("pkcs11-tool", &args)
+    };
     for (token, pin, id, cert) in
         [("JPKI (User Authentication PIN)", "1234", "01", "auth-cert.pem"), ("JPKI (Digital Signature PIN)", "ABC123", "02", "sign-cert.pem")]
     {
         let sig = sb.path(&format!("p11-{id}.sig"));
-        let (ok, out) = tool(
-            "pkcs11-tool",
-            &[
-                "--module",
-                &module,
-                "--token-label",
-                token,
-                "--login",
-                "--pin",
-                pin,
-                "--sign",
-                "--id",
-                id,
-                "-m",
-                "SHA256-RSA-PKCS",
-                "-i",
-                message.to_str().unwrap(),
-                "-o",
-                sig.to_str().unwrap(),
-            ],
-        );
+        let (ok, out) = p11_sign(token, pin, id, sig.to_str().unwrap());
         assert!(ok, "{out}");
         verify_signature(&card_dir.join(cert), &message, &sig);
     }
@@ -213,51 +199,11 @@ fn virtual_card_through_pcscd_opensc_and_jpki() {
     // Wrong PINs count down and lock exactly as on a real card (3 tries for the authentication PIN).
     let reader = ["--reader", READER];
     for expected in [2, 1, 0] {
-        let (ok, out) = tool(
-            "pkcs11-tool",
-            &[
-                "--module",
-                &module,
-                "--token-label",
-                "JPKI (User Authentication PIN)",
-                "--login",
-                "--pin",
-                "9999",
-                "--sign",
-                "--id",
-                "01",
-                "-m",
-                "SHA256-RSA-PKCS",
-                "-i",
-                message.to_str().unwrap(),
-                "-o",
-                "/dev/null",
-            ],
-        );
+        let (ok, out) = p11_sign("JPKI (User Authentication PIN)", "9999", "01", "/dev/null");
         assert!(!ok && (out.contains("CKR_PIN_INCORRECT") || out.contains("CKR_PIN_LOCKED")), "{out}");
         assert_eq!(pin_tries(&reader, "JPKI", "authentication"), expected);
     }
-    let (ok, out) = tool(
-        "pkcs11-tool",
-        &[
-            "--module",
-            &module,
-            "--token-label",
-            "JPKI (User Authentication PIN)",
-            "--login",
-            "--pin",
-            "1234",
-            "--sign",
-            "--id",
-            "01",
-            "-m",
-            "SHA256-RSA-PKCS",
-            "-i",
-            message.to_str().unwrap(),
-            "-o",
-            "/dev/null",
-        ],
-    );
+    let (ok, out) = p11_sign("JPKI (User Authentication PIN)", "1234", "01", "/dev/null");
     // A real card answers 6984 to VERIFY on a blocked PIN, which OpenSC 0.23 reports as a general error.
     assert!(!ok && out.contains("C_Login failed"), "the right PIN must not open a locked card: {out}");
     let err = jpki_err(&["card", "sign", "--reader", READER, "--which", "auth", "--in", message.to_str().unwrap(), "--out", "/dev/null", "--pin", "1234"]);
