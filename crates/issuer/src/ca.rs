@@ -300,7 +300,7 @@ impl Ca {
     }
 
     pub fn not_after(&self) -> OffsetDateTime {
-        jpki_profile::cert_profile::unix_time(self.certificate.tbs_certificate.validity.not_after.to_unix_duration()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        jpki_profile::cert_profile::x509_time(&self.certificate.tbs_certificate.validity.not_after).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     /// The authority key identifier extension naming this CA's key.

@@ -73,7 +73,7 @@ impl Credential {
 
     fn not_after(&self) -> Result<OffsetDateTime, IssuerError> {
         let cert = Certificate::from_der(&self.certificate_der)?;
-        jpki_profile::cert_profile::unix_time(cert.tbs_certificate.validity.not_after.to_unix_duration()).ok_or(IssuerError::Time)
+        jpki_profile::cert_profile::x509_time(&cert.tbs_certificate.validity.not_after).ok_or(IssuerError::Time)
     }
 
     fn subject(&self) -> Result<Name, IssuerError> {

@@ -5,7 +5,7 @@
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
 use jpki_crypto::{EcdsaScheme, SignatureEncoding};
-use jpki_profile::cert_profile::unix_time;
+use jpki_profile::cert_profile::x509_time;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
 use x509_cert::Certificate;
@@ -80,7 +80,7 @@ fn signature_scheme(signer: Curve, alg: ObjectIdentifier) -> Result<EcdsaScheme,
 
 fn valid_at(cert: &Certificate, at: OffsetDateTime) -> Result<(), String> {
     let v = &cert.tbs_certificate.validity;
-    let time = |t: x509_cert::time::Time| unix_time(t.to_unix_duration()).ok_or_else(|| format!("{}: validity {t} is out of range", subject(cert)));
+    let time = |t: x509_cert::time::Time| x509_time(&t).ok_or_else(|| format!("{}: validity {t} is out of range", subject(cert)));
     if at < time(v.not_before)? {
         return Err(format!("{} is not valid before {}", subject(cert), v.not_before));
     }

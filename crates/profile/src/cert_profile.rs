@@ -287,8 +287,14 @@ pub fn unix_time(since_epoch: std::time::Duration) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(i64::try_from(since_epoch.as_secs()).ok()?).ok()
 }
 
+/// A certificate's or CRL's time (RFC 5280 §4.1.2.5: UTCTime or GeneralizedTime); `None` when it is
+/// out of `OffsetDateTime`'s range.
+pub fn x509_time(t: &x509_cert::time::Time) -> Option<OffsetDateTime> {
+    unix_time(t.to_unix_duration())
+}
+
 fn to_time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, ProfileError> {
-    unix_time(t.to_unix_duration()).ok_or(ProfileError::Validity)
+    x509_time(t).ok_or(ProfileError::Validity)
 }
 
 /// Purpose and class of a JPKI policy OID: `(purpose, class)` for `1.2.392.200149.8.5.1.<purpose>.<class>`.

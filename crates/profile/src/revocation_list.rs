@@ -65,7 +65,7 @@ pub fn reason_name(reason: CrlReason) -> &'static str {
 }
 
 fn time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, CrlError> {
-    crate::cert_profile::unix_time(t.to_unix_duration()).ok_or(CrlError::Time)
+    crate::cert_profile::x509_time(t).ok_or(CrlError::Time)
 }
 
 fn find(exts: &Option<Vec<Extension>>, oid: const_oid::ObjectIdentifier) -> Option<&Extension> {

@@ -113,8 +113,8 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
                 .and_then(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
                 .is_some_and(|eku| eku.0.contains(&ID_KP_OCSP_SIGNING));
             let validity = &responder.tbs_certificate.validity;
-            let time = |t: x509_cert::time::Time| jpki_profile::cert_profile::unix_time(t.to_unix_duration());
-            let in_time = time(validity.not_before).is_some_and(|from| now >= from) && time(validity.not_after).is_some_and(|until| now <= until);
+            let time = jpki_profile::cert_profile::x509_time;
+            let in_time = time(&validity.not_before).is_some_and(|from| now >= from) && time(&validity.not_after).is_some_and(|until| now <= until);
             eku_ok
                 && in_time
                 && responder.tbs_certificate.issuer == cert.issuer.certificate.tbs_certificate.subject

@@ -258,8 +258,7 @@ pub fn verify<'a>(der: &'a [u8], detached: Option<&'a [u8]>) -> Result<SignedCon
             if message_digest.as_bytes() != content_digest.as_slice() {
                 return Err(CmsProblem::DigestMismatch);
             }
-            signing_time =
-                signing.and_then(|t| x509_cert::time::Time::from_der(t).ok()).and_then(|t| jpki_profile::cert_profile::unix_time(t.to_unix_duration()));
+            signing_time = signing.and_then(|t| x509_cert::time::Time::from_der(t).ok()).and_then(|t| jpki_profile::cert_profile::x509_time(&t));
             // The signature covers the attributes' DER with the SET OF tag in place of [0] IMPLICIT (§5.4).
             let mut bytes = tlv.to_vec();
             bytes[0] = 0x31;

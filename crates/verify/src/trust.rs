@@ -53,8 +53,7 @@ impl Anchor {
         let public_key = certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec();
         let subject_der = certificate.tbs_certificate.subject.to_der()?;
         let validity = &certificate.tbs_certificate.validity;
-        let time =
-            |t: &x509_cert::time::Time| jpki_profile::cert_profile::unix_time(t.to_unix_duration()).ok_or_else(|| der::Tag::GeneralizedTime.value_error());
+        let time = |t: &x509_cert::time::Time| jpki_profile::cert_profile::x509_time(t).ok_or_else(|| der::Tag::GeneralizedTime.value_error());
         Ok(Anchor {
             not_before: time(&validity.not_before)?,
             not_after: time(&validity.not_after)?,
