@@ -60,7 +60,7 @@ fn run(sb: &Sandbox) {
 
     // jpki sign's CMS (attached) verifies too; altered content does not.
     let ours = sb.path("ours.p7s");
-    sb.ok(&["sign", "--card", card_s, "--in", msg.to_str().unwrap(), "--out", ours.to_str().unwrap(), "--pin", "ABC123", "--attached"]);
+    sb.ok(&common::sign_attached(card_s, msg.to_str().unwrap(), ours.to_str().unwrap()));
     let (status, v) = server.post_json("/v1/signatures/verify", Some(&key_b), &json!({ "cms": b64(&std::fs::read(&ours).unwrap()) }).to_string());
     assert_eq!((status, &v["valid"]), (200, &json!(true)), "{label}: {v}");
     let altered = json!({ "cms": b64(&std::fs::read(&p7s).unwrap()), "content": b64("口座解約申込書\n".as_bytes()) }).to_string();
@@ -87,18 +87,7 @@ fn run(sb: &Sandbox) {
     let mover = sb.add_person("転居　次郎", "1970-07-07");
     sb.issue_card(&mover, "card2");
     let moved = sb.path("moved.p7s");
-    sb.ok(&[
-        "sign",
-        "--card",
-        sb.path("card2").to_str().unwrap(),
-        "--in",
-        msg.to_str().unwrap(),
-        "--out",
-        moved.to_str().unwrap(),
-        "--pin",
-        "ABC123",
-        "--attached",
-    ]);
+    sb.ok(&common::sign_attached(sb.path("card2").to_str().unwrap(), msg.to_str().unwrap(), moved.to_str().unwrap()));
     sb.ok(&["sandbox", "event", "move", "--person", &mover, "--address", "福岡県福岡市中央区天神１"]);
     std::thread::sleep(std::time::Duration::from_millis(600));
     let (status, v) = server.post_json("/v1/signatures/verify", Some(&key_a), &json!({ "cms": b64(&std::fs::read(&moved).unwrap()) }).to_string());
@@ -181,7 +170,7 @@ fn answer(sb: &Sandbox, server: &common::Server, key: &str, card: &str) -> (Stri
         "--pin",
         "1234",
     ]);
-    sb.ok(&["sign", "--card", card_dir.to_str().unwrap(), "--in", file.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--pin", "ABC123", "--attached"]);
+    sb.ok(&common::sign_attached(card_dir.to_str().unwrap(), file.to_str().unwrap(), proof.to_str().unwrap()));
     (c["challenge_id"].as_str().unwrap().to_owned(), b64(&std::fs::read(sig).unwrap()), b64(&std::fs::read(proof).unwrap()))
 }
 

@@ -41,18 +41,7 @@ fn tls_and_metrics() {
     let msg = sb.path("m.txt");
     std::fs::write(&msg, "m").unwrap();
     let p7s = sb.path("m.p7s");
-    sb.ok(&[
-        "sign",
-        "--card",
-        sb.path("card").to_str().unwrap(),
-        "--in",
-        msg.to_str().unwrap(),
-        "--out",
-        p7s.to_str().unwrap(),
-        "--pin",
-        "ABC123",
-        "--attached",
-    ]);
+    sb.ok(&common::sign_attached(sb.path("card").to_str().unwrap(), msg.to_str().unwrap(), p7s.to_str().unwrap()));
     let server = sb.serve();
     let (_, tenant) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Metrics"}"#);
     let key_a = tenant["api_key"].as_str().unwrap();

@@ -60,6 +60,12 @@ pub fn phone_issue<'a>(card: &'a str, out: &'a str, auth_pin: &'a str) -> [&'a s
     ["sandbox", "phone", "issue", "--card", card, "--out", out, "--auth-pin", auth_pin, "--input-pin", "5678", "--phone-sign-pin", "PHONE123", "--phone-auth-pin", "4321"]
 }
 
+/// The arguments of `jpki sign` making an attached CMS of `input` into `output` with the signature
+/// key of the card in `card` (issued by [`Sandbox::issue_card`]).
+pub fn sign_attached<'a>(card: &'a str, input: &'a str, output: &'a str) -> [&'a str; 10] {
+    ["sign", "--card", card, "--in", input, "--out", output, "--pin", "ABC123", "--attached"]
+}
+
 impl Sandbox {
     /// A sandbox for each configured database.
     pub fn all() -> Vec<Sandbox> {
