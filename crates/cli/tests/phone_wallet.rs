@@ -30,9 +30,14 @@ fn request(sb: &Sandbox, name: &str, elements: &str, signed_by: Option<&str>) ->
     out
 }
 
+/// The arguments of `jpki wallet present` answering `request` from the phone in `phone` into `out`, approved.
+fn present_args<'a>(phone: &'a str, request: &'a str, out: &'a str) -> [&'a str; 9] {
+    ["wallet", "present", "--phone", phone, "--request", request, "--out", out, "--approve"]
+}
+
 fn present(sb: &Sandbox, request: &str, out: &str) -> String {
-    let out = sb.path(out).display().to_string();
-    sb.ok(&["wallet", "present", "--phone", sb.path("phone").to_str().unwrap(), "--request", request, "--out", &out, "--approve"]);
+    let (phone, out) = (sb.path("phone").display().to_string(), sb.path(out).display().to_string());
+    sb.ok(&present_args(&phone, request, &out));
     out
 }
 
@@ -103,31 +108,12 @@ fn a_phone_presents_its_record_and_the_verifier_checks_it() {
 
         // My Number: an unsigned request is refused; a Number Act reader gets it; a plain reader does not.
         let mn = request(&sb, "mn.json", "individual_number_unicode", None);
-        let err = sb.fails(&[
-            "wallet",
-            "present",
-            "--phone",
-            sb.path("phone").to_str().unwrap(),
-            "--request",
-            &mn,
-            "--out",
-            sb.path("x").to_str().unwrap(),
-            "--approve",
-        ]);
+        let (phone, refused) = (sb.path("phone").display().to_string(), sb.path("x").display().to_string());
+        let err = sb.fails(&present_args(&phone, &mn, &refused));
         assert!(err.contains("Number Act"), "{err}");
         sb.ok(&["sandbox", "reader", "issue", "--organization", "Bank", "--dns-name", "bank.example", "--out", sb.path("plain").to_str().unwrap()]);
         let plain = request(&sb, "plain.json", "individual_number_unicode", Some("plain"));
-        sb.fails(&[
-            "wallet",
-            "present",
-            "--phone",
-            sb.path("phone").to_str().unwrap(),
-            "--request",
-            &plain,
-            "--out",
-            sb.path("x").to_str().unwrap(),
-            "--approve",
-        ]);
+        sb.fails(&present_args(&phone, &plain, &refused));
         sb.ok(&[
             "sandbox",
             "reader",
