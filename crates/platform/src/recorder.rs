@@ -67,7 +67,11 @@ async fn write_batches(db: Database, mut jobs: mpsc::Receiver<Job>, batch_checks
     // failed batch it closes it and takes a fresh one.
     let mut conn = None;
     let mut head = None;
-    while let Some(first) = jobs.recv().await {
+    // The writer stops when every `Recorder` is gone or when the database closes: closing waits for
+    // every connection in use, and the writer's would otherwise never come back. Checks still queued
+    // then fail with "the recorder stopped".
+    let mut closed = db.pool().close_event();
+    while let Ok(Some(first)) = closed.do_until(jobs.recv()).await {
         let mut batch = vec![first];
         take_queued(&mut jobs, &mut batch);
         // When others queued behind the first, the server is busy: the writer lets the tasks that are
