@@ -67,11 +67,28 @@ pub struct ServeArgs {
 }
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
+    let db = ctx.database(true).await?;
+    serve(ctx, args, &db).await?;
+    close(db).await;
+    Ok(())
+}
+
+/// After the server stopped: closing the database waits for the writes under way (a recorder's
+/// batch, a CRL publication) and, on SQLite, folds the WAL back into the database file, so a clean
+/// stop leaves one file behind.
+async fn close(db: jpki_store::Database) {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+    if tokio::time::timeout(PATIENCE, db.close()).await.is_err() {
+        tracing::warn!("the database did not close within {PATIENCE:?}; stopping anyway (every acknowledged write is committed)");
+    }
+}
+
+async fn serve(ctx: &Context, args: ServeArgs, db: &jpki_store::Database) -> CliResult {
     let mut app = Router::new().route("/healthz", get(|| async { "ok\n" }));
     let mut sandbox_ocsp = None;
     let mut sandbox_issuer = None;
     if args.sandbox {
-        let (issuer, _) = Issuer::init(ctx.database(true).await?).await?;
+        let (issuer, _) = Issuer::init(db.clone()).await?;
         ctx.export_trust(&issuer)?;
         let crl_dir = ctx.crl_dir();
         for role in CaRole::ALL {
@@ -102,7 +119,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         _ => None,
     };
     let mdoc = mdoc_service(ctx, args.iaca, reader, sandbox_issuer).await?;
-    let app = app.merge(platform_router(ctx, args.trust, ocsp, args.crl, args.admin_token.as_deref(), mdoc).await?);
+    let app = app.merge(platform_router(ctx, db, args.trust, ocsp, args.crl, args.admin_token.as_deref(), mdoc).await?);
     let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
     match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => {
@@ -135,6 +152,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
 /// bytes as over HTTP, without a round trip to ourselves).
 async fn platform_router(
     ctx: &Context,
+    db: &jpki_store::Database,
     trust: Option<std::path::PathBuf>,
     ocsp: Option<OcspChecker>,
     crl_files: Vec<std::path::PathBuf>,
@@ -160,7 +178,7 @@ async fn platform_router(
     if !crl_files.is_empty() {
         tokio::spawn(reload_crls(crls.clone(), crl_files, trust.clone()));
     }
-    let mut state = PlatformState::new(ctx.database(true).await?, jpki_verify::Verifier { trust, ocsp, crls }, admin_token);
+    let mut state = PlatformState::new(db.clone(), jpki_verify::Verifier { trust, ocsp, crls }, admin_token);
     if let Some(mdoc) = mdoc {
         state = state.with_mdoc(mdoc);
     }

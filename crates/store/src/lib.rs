@@ -37,6 +37,8 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Database {
     pool: AnyPool,
+    /// How the pool connects: [`Database::close`] opens one last connection with it.
+    options: AnyConnectOptions,
     backend: Backend,
     /// Set once the background WAL checkpointer runs (SQLite; see [`Database::dedicated_writer`]).
     checkpointing: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -67,9 +69,9 @@ impl Database {
             }),
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
-        let pool = pool_options.acquire_timeout(Duration::from_secs(30)).connect_with(options).await.map_err(StoreError::Connect)?;
+        let pool = pool_options.acquire_timeout(Duration::from_secs(30)).connect_with(options.clone()).await.map_err(StoreError::Connect)?;
         MIGRATIONS.run(&pool).await?;
-        Ok(Database { pool, backend, checkpointing: Default::default() })
+        Ok(Database { pool, options, backend, checkpointing: Default::default() })
     }
 
     /// The SQLite URL for a file, created on first use.
@@ -131,8 +133,37 @@ impl Database {
         Ok(conn.begin_with(self.begin_write_statement()).await?)
     }
 
+    /// Closes the pool; returns once every connection is closed, the ones in use once they come back.
+    /// On SQLite the write-ahead log is then folded back into the database file and removed, so the
+    /// file alone holds every commit (a backup may copy just it).
     pub async fn close(&self) {
-        self.pool.close().await;
+        // sqlx's close may return while connections are still out (it counts the idle ones it closes as
+        // given back), or leave one idle that was given back as it began: closing again waits for the
+        // ones out and closes the idle ones, until none is left.
+        loop {
+            self.pool.close().await;
+            if self.pool.size() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if self.backend == Backend::Sqlite {
+            if let Err(e) = self.fold_wal().await {
+                tracing::warn!("folding the write-ahead log into the database file failed: {e}");
+            }
+        }
+    }
+
+    /// The last connection to close folds the log back and removes it; but connections closing at the
+    /// same moment (the pool's, from several threads) may each see another still open and leave it. A
+    /// connection of its own, opened after them, is the last for sure. ("The WAL file … is normally
+    /// removed when the last connection to the database closes", https://www.sqlite.org/tempfiles.html,
+    /// "Write-Ahead Log (WAL) Files".)
+    async fn fold_wal(&self) -> Result<(), sqlx::Error> {
+        use sqlx::{ConnectOptions, Connection};
+        let mut conn = self.options.connect().await?;
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        conn.close().await
     }
 }
 
@@ -424,6 +455,30 @@ mod tests {
             }
         }
         assert!(matches!(Database::open("mysql://x").await, Err(StoreError::UnsupportedUrl(_))));
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// Closing waits for a connection still in use, even when sqlx's own close returns first (it counts
+    /// the idle connections it closes as given back), and on SQLite leaves no write-ahead log behind.
+    #[tokio::test]
+    async fn close_returns_once_every_connection_is_closed() {
+        let dir = scratch_dir();
+        for url in testing::database_urls(&dir).await {
+            let db = Database::open(&url).await.unwrap();
+            let (held, idle) = (db.pool().acquire().await.unwrap(), db.pool().acquire().await.unwrap());
+            drop(idle);
+            while db.pool().num_idle() == 0 {
+                tokio::task::yield_now().await;
+            }
+            let user = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                drop(held);
+            });
+            db.close().await;
+            assert_eq!(db.pool().size(), 0, "{url}");
+            assert!(!dir.join("test.sqlite3-wal").exists(), "{url}");
+            user.await.unwrap();
+        }
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -235,6 +235,20 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 }
 
 impl Server {
+    /// SIGTERM, as a service manager stops it; how the server exited (after at most 30 s).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-s", "TERM", &pid]).status().unwrap().success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the server did not stop within 30 s of SIGTERM");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// `kill -9`: no chance to flush or finish anything.
     pub fn kill9(mut self) {
         let _ = self.child.kill();

@@ -1,5 +1,6 @@
-//! `kill -9` of the server under load loses no acknowledged verification, and the audit chain still
-//! verifies afterwards; on SQLite and, when configured, PostgreSQL.
+//! How the server stops, on SQLite and, when configured, PostgreSQL: `kill -9` under load loses no
+//! acknowledged verification and the audit chain still verifies afterwards; SIGTERM finishes cleanly
+//! and closes the database.
 
 mod common;
 
@@ -15,21 +16,51 @@ fn acknowledged_verifications_survive_kill_9() {
     common::on_every_database("acknowledged_verifications_survive_kill_9", run);
 }
 
-fn run(sb: &Sandbox) {
-    let label = sb.label();
+#[test]
+fn sigterm_stops_cleanly_and_closes_the_database() {
+    common::on_every_database("sigterm_stops_cleanly_and_closes_the_database", |sb| {
+        let label = sb.label();
+        let body = signed_request(sb);
+        let (server, key) = serve_tenant(sb);
+        let id = post(&server.addr, &key, &body).unwrap_or_else(|| panic!("{label}: the verification was not answered"));
+        let status = server.stop();
+        assert!(status.success(), "{label}: the server must exit cleanly on SIGTERM: {status}");
+        // SQLite folds its write-ahead log back into the database file when the last connection closes.
+        let wal = sb.data().join("jpki.sqlite3-wal");
+        assert!(label != "sqlite" || !wal.exists(), "{label}: {} left behind: the database was not closed", wal.display());
+
+        let server = sb.serve();
+        let (status, v) = server.get_json(&format!("/v1/verifications/{id}"), Some(&key));
+        assert_eq!((status, &v["valid"]), (200, &json!(true)), "{label}: {v}");
+        drop(server);
+        sb.json(&["audit", "verify"]);
+    });
+}
+
+/// An initialized sandbox with a card; the body of a verification request for a CMS signed with it.
+fn signed_request(sb: &Sandbox) -> String {
     sb.ok(&["sandbox", "init"]);
     let person = sb.add_person("耐久　三郎", "1975-03-03");
     sb.issue_card(&person, "card");
     let msg = sb.path("m.txt");
     std::fs::write(&msg, "load").unwrap();
     let p7s = sb.path("m.p7s");
-    let card = sb.path("card");
-    openssl_cms_sign(&card, &msg, &p7s, &["-nodetach"]);
-    let body = json!({ "cms": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&p7s).unwrap()) }).to_string();
+    openssl_cms_sign(&sb.path("card"), &msg, &p7s, &["-nodetach"]);
+    json!({ "cms": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&p7s).unwrap()) }).to_string()
+}
 
+/// The running server and the API key of a new tenant.
+fn serve_tenant(sb: &Sandbox) -> (common::Server, String) {
     let server = sb.serve();
     let (_, tenant) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Load"}"#);
     let key = tenant["api_key"].as_str().unwrap().to_owned();
+    (server, key)
+}
+
+fn run(sb: &Sandbox) {
+    let label = sb.label();
+    let body = signed_request(sb);
+    let (server, key) = serve_tenant(sb);
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let addr = server.addr.clone();
