@@ -138,8 +138,8 @@ impl Database {
     /// file alone holds every commit (a backup may copy just it).
     pub async fn close(&self) {
         // sqlx's close may return while connections are still out (it counts the idle ones it closes as
-        // given back), or leave one idle that was given back as it began: closing again waits for the
-        // ones out and closes the idle ones, until none is left.
+        // given back), or leave one idle that was given back as it began (sqlx issue #3217, still so in
+        // 0.8.6): closing again waits for the ones out and closes the idle ones, until none is left.
         loop {
             self.pool.close().await;
             if self.pool.size() == 0 {
