@@ -68,9 +68,9 @@ pub struct ServeArgs {
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     let db = ctx.database(true).await?;
-    serve(ctx, args, &db).await?;
+    let served = serve(ctx, args, &db).await;
     close(db).await;
-    Ok(())
+    served
 }
 
 /// After the server stopped: closing the database waits for the writes under way (a recorder's
