@@ -27,20 +27,37 @@ pub struct Context {
     pub data_dir: PathBuf,
     database_url: Option<String>,
     pub json: bool,
+    /// Opened on first use, shared by everything the command does, closed when it ends.
+    database: tokio::sync::OnceCell<Database>,
 }
 
 impl Context {
     pub fn new(data_dir: PathBuf, database_url: Option<String>, json: bool) -> Self {
-        Context { data_dir, database_url, json }
+        Context { data_dir, database_url, json, database: Default::default() }
     }
 
     fn default_sqlite(&self) -> PathBuf {
         self.data_dir.join("jpki.sqlite3")
     }
 
-    /// Opens the database; with `create` false, a missing default SQLite file is an error rather than a
-    /// new empty database (so a mistyped data directory writes nothing).
+    /// The database, opened on first use; with `create` false, a missing default SQLite file is an error
+    /// rather than a new empty database (so a mistyped data directory writes nothing).
     pub async fn database(&self, create: bool) -> CliResult<Database> {
+        self.database.get_or_try_init(|| self.open_database(create)).await.cloned()
+    }
+
+    /// Closes the database if the command opened it. Closing waits for the writes under way (a
+    /// recorder's batch, a CRL publication) and on SQLite folds the write-ahead log back into the
+    /// database file, so the data directory holds the database in one file between commands.
+    pub async fn close(&self) {
+        const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+        let Some(db) = self.database.get() else { return };
+        if tokio::time::timeout(PATIENCE, db.close()).await.is_err() {
+            tracing::warn!("the database did not close within {PATIENCE:?}; stopping anyway (every acknowledged write is committed)");
+        }
+    }
+
+    async fn open_database(&self, create: bool) -> CliResult<Database> {
         let url = match &self.database_url {
             Some(url) => url.clone(),
             None => {

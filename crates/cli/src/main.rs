@@ -102,7 +102,7 @@ fn main() -> ExitCode {
     };
     let ctx = context::Context::new(cli.data_dir, cli.database_url, cli.json);
     let result = runtime.block_on(async {
-        match cli.command {
+        let result = match cli.command {
             Command::Sandbox(cmd) => sandbox::run(&ctx, cmd).await,
             Command::Serve(args) => serve::run(&ctx, args).await,
             Command::Card(cmd) => card::run(&ctx, cmd).await,
@@ -116,7 +116,9 @@ fn main() -> ExitCode {
             Command::Mdoc(mdoc::MdocCommand::Verify(args)) => mdoc::verify(&ctx, args),
             Command::Mdoc(mdoc::MdocCommand::Read(args)) => mdoc::read_in_person(&ctx, args),
             Command::Wallet(mdoc::WalletCommand::Engage(args)) => mdoc::engage(&ctx, args),
-        }
+        };
+        ctx.close().await;
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,23 +67,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
-    let db = ctx.database(true).await?;
-    let served = serve(ctx, args, &db).await;
-    close(db).await;
-    served
-}
-
-/// After the server stopped: closing the database waits for the writes under way (a recorder's
-/// batch, a CRL publication) and, on SQLite, folds the WAL back into the database file, so a clean
-/// stop leaves one file behind.
-async fn close(db: jpki_store::Database) {
-    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
-    if tokio::time::timeout(PATIENCE, db.close()).await.is_err() {
-        tracing::warn!("the database did not close within {PATIENCE:?}; stopping anyway (every acknowledged write is committed)");
-    }
-}
-
-async fn serve(ctx: &Context, args: ServeArgs, db: &jpki_store::Database) -> CliResult {
+    let db = &ctx.database(true).await?;
     let mut app = Router::new().route("/healthz", get(|| async { "ok\n" }));
     let mut sandbox_ocsp = None;
     let mut sandbox_issuer = None;

@@ -38,6 +38,8 @@ fn run_lifecycle(sb: &Sandbox) {
     let mover = sb.add_person("山田　花子", "1980-02-17");
     let loser = sb.add_person("佐藤　次郎", "1990-12-31");
     let dead = sb.add_person("鈴木　三郎", "1940-05-05");
+    // Each command closes the database: on SQLite it is one file again once the command has ended.
+    assert!(label != "sqlite" || !sb.data().join("jpki.sqlite3-wal").exists(), "{label}: a command left the write-ahead log behind");
     let child = sb.add_person("田中　四郎", "2016-04-01");
     let (m_sign, m_auth) = sb.issue_card(&mover, "mover");
     let (l_sign, l_auth) = sb.issue_card(&loser, "loser");
