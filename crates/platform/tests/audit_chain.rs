@@ -57,21 +57,27 @@ fn check(tenant_id: &str, n: usize) -> CheckRecord {
     }
 }
 
+/// The database at `url` with a tenant named `tenant` (its id is returned), and a recorder writing to it.
+async fn recording(url: &str, tenant: &str) -> (jpki_store::Database, String, Recorder) {
+    let db = jpki_store::Database::open(url).await.unwrap();
+    let (tenant, _) = jpki_platform::tenants::create(&db, tenant, false).await.unwrap();
+    let recorder = Recorder::start(db.clone(), jpki_platform::metrics::Metrics::default().batch_checks());
+    (db, tenant.id, recorder)
+}
+
 /// The recorder remembers the chain's head between batches (SQLite); an entry appended by someone else
 /// in between must not fork the chain nor lose the batch that follows it.
 #[tokio::test]
 async fn the_recorder_follows_entries_appended_beside_it() {
     let scratch = tempfile::tempdir().unwrap();
     for url in jpki_store::testing::database_urls(scratch.path()).await {
-        let db = jpki_store::Database::open(&url).await.unwrap();
-        let (tenant, _) = jpki_platform::tenants::create(&db, "chain", false).await.unwrap();
-        let recorder = Recorder::start(db.clone(), jpki_platform::metrics::Metrics::default().batch_checks());
+        let (db, tenant, recorder) = recording(&url, "chain").await;
         // Concurrent checks, so that the recorder commits them in batches.
         let record_all = |range: std::ops::Range<usize>| {
             let handles: Vec<_> = range
                 .map(|n| {
                     tokio::spawn({
-                        let (recorder, record) = (recorder.clone(), check(&tenant.id, n));
+                        let (recorder, record) = (recorder.clone(), check(&tenant, n));
                         async move { recorder.record(record).await }
                     })
                 })
@@ -105,13 +111,11 @@ async fn closing_the_database_stops_the_recorder() {
     use std::time::Duration;
     let scratch = tempfile::tempdir().unwrap();
     for url in jpki_store::testing::database_urls(scratch.path()).await {
-        let db = jpki_store::Database::open(&url).await.unwrap();
-        let (tenant, _) = jpki_platform::tenants::create(&db, "closing", false).await.unwrap();
-        let recorder = Recorder::start(db.clone(), jpki_platform::metrics::Metrics::default().batch_checks());
-        recorder.record(check(&tenant.id, 1)).await.unwrap();
+        let (db, tenant, recorder) = recording(&url, "closing").await;
+        recorder.record(check(&tenant, 1)).await.unwrap();
         tokio::time::timeout(Duration::from_secs(30), db.close()).await.unwrap_or_else(|_| panic!("{url}: the recorder kept its connection"));
         assert_eq!(db.pool().size(), 0, "{url}");
-        let refused = recorder.record(check(&tenant.id, 2)).await.unwrap_err().to_string();
+        let refused = recorder.record(check(&tenant, 2)).await.unwrap_err().to_string();
         assert!(refused.contains("the recorder stopped"), "{url}: {refused}");
     }
 }
