@@ -42,6 +42,8 @@ pub struct PlatformState {
 impl PlatformState {
     pub fn new(db: Database, verifier: Verifier, admin_token: Option<&str>) -> PlatformState {
         let metrics = crate::metrics::Metrics::default();
+        // Ends when the database closes.
+        let _sweeper = crate::housekeeping::start(db.clone());
         PlatformState {
             recorder: crate::recorder::Recorder::start(db.clone(), metrics.batch_checks()),
             db,

@@ -3,6 +3,7 @@
 //!
 //! - [`tenants`]: tenants and their API keys (random, shown once, stored as SHA-256, revocable);
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
+//! - [`housekeeping`]: removes login challenges and presentation requests an hour after they expired;
 //! - [`login`]: authentication-certificate login: challenges, account links;
 //! - [`metrics`]: Prometheus counters and latency histogram;
 //! - [`presentations`]: OpenID4VP requests for the card-substitute record and their one answer each;
@@ -14,6 +15,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod housekeeping;
 pub mod login;
 pub mod metrics;
 pub mod presentations;

@@ -1,0 +1,53 @@
+//! Removes what can no longer be used: login challenges and presentation requests, once they have been
+//! expired for [`KEPT_AFTER_EXPIRY`]. Until then an answer that comes late is told that it expired
+//! (or was already used) rather than that it is unknown; afterwards it is refused as unknown, so a
+//! challenge or request stays single-use. Every server process sweeps; deleting what another process
+//! already removed removes nothing.
+
+use std::time::Duration;
+
+use jpki_store::{sqlx, Database};
+use time::OffsetDateTime;
+
+use crate::PlatformError;
+
+/// How long an expired challenge or presentation request is kept.
+pub const KEPT_AFTER_EXPIRY: time::Duration = time::Duration::hours(1);
+
+/// How often a server sweeps.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// What one sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub challenges: u64,
+    pub presentation_requests: u64,
+}
+
+/// Removes the challenges and presentation requests that expired more than [`KEPT_AFTER_EXPIRY`]
+/// before `now`.
+pub async fn sweep(db: &Database, now: OffsetDateTime) -> Result<Swept, PlatformError> {
+    let before = (now - KEPT_AFTER_EXPIRY).unix_timestamp();
+    let challenges = sqlx::query("DELETE FROM auth_challenge WHERE expires_at < $1").bind(before).execute(db.pool()).await?.rows_affected();
+    let presentation_requests = sqlx::query("DELETE FROM mdoc_request WHERE expires_at < $1").bind(before).execute(db.pool()).await?.rows_affected();
+    Ok(Swept { challenges, presentation_requests })
+}
+
+/// Sweeps now and every [`SWEEP_INTERVAL`] until the database closes, when the task ends.
+pub fn start(db: Database) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut closed = db.pool().close_event();
+        let mut every = tokio::time::interval(SWEEP_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while closed.do_until(every.tick()).await.is_ok() {
+            match closed.do_until(sweep(&db, OffsetDateTime::now_utc())).await {
+                Ok(Ok(swept)) if swept != Swept::default() => {
+                    tracing::info!("removed {} expired login challenges and {} expired presentation requests", swept.challenges, swept.presentation_requests)
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!("sweeping expired challenges and presentation requests failed: {e}"),
+                Err(_) => break,
+            }
+        }
+    })
+}

@@ -1,0 +1,73 @@
+//! The housekeeping sweep, on every configured database: what expired more than an hour ago goes, what
+//! expired since is still told apart from an unknown id, and nothing that can still be used is touched.
+
+use jpki_platform::housekeeping::{self, Swept, KEPT_AFTER_EXPIRY};
+use jpki_platform::login::{self, ChallengeProblem, CHALLENGE_LIFETIME};
+use jpki_platform::presentations::{self, RequestProblem};
+use jpki_store::{sqlx, Database};
+use time::{Duration, OffsetDateTime};
+
+/// A presentation request row expiring at `expires_at` (the sweep reads nothing else of it).
+async fn presentation_request(db: &Database, tenant_id: &str, expires_at: OffsetDateTime) -> String {
+    let id = jpki_store::new_id("mdocreq");
+    sqlx::query("INSERT INTO mdoc_request (id, tenant_id, purpose, claims, origin, created_at, expires_at) VALUES ($1, $2, 'test', '{}', NULL, $3, $4)")
+        .bind(&id)
+        .bind(tenant_id)
+        .bind((expires_at - Duration::minutes(10)).unix_timestamp())
+        .bind(expires_at.unix_timestamp())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
+    let scratch = tempfile::tempdir().unwrap();
+    for url in jpki_store::testing::database_urls(scratch.path()).await {
+        let db = Database::open(&url).await.unwrap();
+        let (tenant, _) = jpki_platform::tenants::create(&db, "housekeeping", false).await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let long_expired = now - KEPT_AFTER_EXPIRY - CHALLENGE_LIFETIME - Duration::minutes(1);
+        let just_expired = now - CHALLENGE_LIFETIME - Duration::minutes(1);
+        let old = login::issue(&db, &tenant.id, long_expired).await.unwrap();
+        let recent = login::issue(&db, &tenant.id, just_expired).await.unwrap();
+        let used = login::issue(&db, &tenant.id, long_expired).await.unwrap();
+        assert!(login::consume(&db, &tenant.id, &used.challenge_id, long_expired).await.unwrap().is_ok());
+        let live = login::issue(&db, &tenant.id, now).await.unwrap();
+        let old_request = presentation_request(&db, &tenant.id, now - KEPT_AFTER_EXPIRY - Duration::seconds(1)).await;
+        let live_request = presentation_request(&db, &tenant.id, now + Duration::minutes(5)).await;
+
+        let swept = housekeeping::sweep(&db, now).await.unwrap();
+        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1 }, "{url}");
+
+        let consume = |id: String| {
+            let (db, tenant) = (db.clone(), tenant.id.clone());
+            async move { login::consume(&db, &tenant, &id, now).await.unwrap() }
+        };
+        assert_eq!(consume(old.challenge_id).await, Err(ChallengeProblem::Unknown), "{url}");
+        assert_eq!(consume(used.challenge_id).await, Err(ChallengeProblem::Unknown), "{url}: a used challenge stays refused");
+        assert_eq!(consume(recent.challenge_id).await, Err(ChallengeProblem::Expired), "{url}");
+        assert!(consume(live.challenge_id).await.is_ok(), "{url}: a live challenge must survive the sweep");
+        assert!(matches!(presentations::take(&db, &tenant.id, &old_request, now).await.unwrap(), Err(RequestProblem::Unknown)), "{url}");
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mdoc_request WHERE id = $1").bind(&live_request).fetch_one(db.pool()).await.unwrap();
+        assert_eq!(left, 1, "{url}: a live presentation request must survive the sweep");
+
+        assert_eq!(housekeeping::sweep(&db, now).await.unwrap(), Swept::default(), "{url}: a second sweep finds nothing");
+        db.close().await;
+    }
+}
+
+/// The sweeper runs in the background of every server; closing the database ends it.
+#[tokio::test]
+async fn closing_the_database_stops_the_sweeper() {
+    let scratch = tempfile::tempdir().unwrap();
+    for url in jpki_store::testing::database_urls(scratch.path()).await {
+        let db = Database::open(&url).await.unwrap();
+        let sweeper = housekeeping::start(db.clone());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!sweeper.is_finished(), "{url}: the sweeper must keep running while the database is open");
+        tokio::time::timeout(std::time::Duration::from_secs(20), db.close()).await.unwrap_or_else(|_| panic!("{url}: closing waited for the sweeper"));
+        tokio::time::timeout(std::time::Duration::from_secs(5), sweeper).await.unwrap_or_else(|_| panic!("{url}: the sweeper outlived the database")).unwrap();
+    }
+}
