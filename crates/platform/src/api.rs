@@ -43,7 +43,7 @@ impl PlatformState {
     pub fn new(db: Database, verifier: Verifier, admin_token: Option<&str>) -> PlatformState {
         let metrics = crate::metrics::Metrics::default();
         // Ends when the database closes.
-        let _sweeper = crate::housekeeping::start(db.clone());
+        let _sweeper = crate::housekeeping::start(&db);
         PlatformState {
             recorder: crate::recorder::Recorder::start(db.clone(), metrics.batch_checks()),
             db,

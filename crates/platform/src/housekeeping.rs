@@ -34,20 +34,14 @@ pub async fn sweep(db: &Database, now: OffsetDateTime) -> Result<Swept, Platform
 }
 
 /// Sweeps now and every [`SWEEP_INTERVAL`] until the database closes, when the task ends.
-pub fn start(db: Database) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut closed = db.pool().close_event();
-        let mut every = tokio::time::interval(SWEEP_INTERVAL);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while closed.do_until(every.tick()).await.is_ok() {
-            match closed.do_until(sweep(&db, OffsetDateTime::now_utc())).await {
-                Ok(Ok(swept)) if swept != Swept::default() => {
-                    tracing::info!("removed {} expired login challenges and {} expired presentation requests", swept.challenges, swept.presentation_requests)
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!("sweeping expired challenges and presentation requests failed: {e}"),
-                Err(_) => break,
+pub fn start(db: &Database) -> tokio::task::JoinHandle<()> {
+    db.every(SWEEP_INTERVAL, |db| async move {
+        match sweep(&db, OffsetDateTime::now_utc()).await {
+            Ok(swept) if swept != Swept::default() => {
+                tracing::info!("removed {} expired login challenges and {} expired presentation requests", swept.challenges, swept.presentation_requests)
             }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("sweeping expired challenges and presentation requests failed: {e}"),
         }
     })
 }

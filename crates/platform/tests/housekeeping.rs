@@ -64,7 +64,7 @@ async fn closing_the_database_stops_the_sweeper() {
     let scratch = tempfile::tempdir().unwrap();
     for url in jpki_store::testing::database_urls(scratch.path()).await {
         let db = Database::open(&url).await.unwrap();
-        let sweeper = housekeeping::start(db.clone());
+        let sweeper = housekeeping::start(&db);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(!sweeper.is_finished(), "{url}: the sweeper must keep running while the database is open");
         tokio::time::timeout(std::time::Duration::from_secs(20), db.close()).await.unwrap_or_else(|_| panic!("{url}: closing waited for the sweeper"));

@@ -110,21 +110,31 @@ impl Database {
             if self.checkpointing.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 return Ok(conn);
             }
-            let pool = self.pool.clone();
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(1));
-                loop {
-                    every.tick().await;
-                    if pool.is_closed() {
-                        break;
-                    }
-                    if let Err(e) = checkpoint(&pool).await {
-                        tracing::warn!("WAL checkpoint failed: {e}");
-                    }
+            self.every(Duration::from_secs(1), |db| async move {
+                if let Err(e) = checkpoint(db.pool()).await {
+                    tracing::warn!("WAL checkpoint failed: {e}");
                 }
             });
         }
         Ok(conn)
+    }
+
+    /// Runs `job` now and then every `period` on a task of its own until the database closes, when the
+    /// task ends. A job under way when closing begins finishes first (closing waits for its connection).
+    pub fn every<F, Fut>(&self, period: Duration, mut job: F) -> tokio::task::JoinHandle<()>
+    where
+        F: FnMut(Database) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let db = self.clone();
+        tokio::spawn(async move {
+            let mut closed = db.pool.close_event();
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while closed.do_until(ticks.tick()).await.is_ok() {
+                job(db.clone()).await;
+            }
+        })
     }
 
     /// [`Database::begin_write`] on a connection the caller holds (a writer that keeps one for itself).
