@@ -25,6 +25,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("the database task stopped before it finished: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,7 @@ impl Database {
             }),
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
+        let pool_options = pool_options.after_release(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn).await) }));
         let pool = pool_options.acquire_timeout(Duration::from_secs(30)).connect_with(options.clone()).await.map_err(StoreError::Connect)?;
         MIGRATIONS.run(&pool).await?;
         Ok(Database { pool, options, backend, checkpointing: Default::default() })
@@ -89,8 +92,16 @@ impl Database {
 
     /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
     /// a transaction that reads before it writes cannot fail half-way on a lock upgrade.
+    ///
+    /// The BEGIN runs on a task of its own, so that a caller dropped while it is under way (a request
+    /// whose client hung up) cannot leave a connection inside a transaction that nothing will end:
+    /// sqlx-sqlite 0.8.6 awaits once more after its worker ran a custom BEGIN and before the
+    /// [`sqlx::Transaction`] exists (`SqliteTransactionManager::begin`), and a future dropped there leaves
+    /// the connection in the transaction, holding the write lock, and every later statement on it
+    /// uncommitted. Dropped here, the task still finishes and the transaction it made is rolled back.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(self.pool.begin_with(self.begin_write_statement()).await?)
+        let (pool, statement) = (self.pool.clone(), self.begin_write_statement());
+        Ok(tokio::spawn(async move { pool.begin_with(statement).await }).await??)
     }
 
     fn begin_write_statement(&self) -> &'static str {
@@ -175,6 +186,24 @@ impl Database {
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
         conn.close().await
     }
+}
+
+/// Whether a connection given back to the pool may be used again: one still inside a transaction (a
+/// transaction begun by a cancelled caller and never ended) is closed instead, which rolls it back, so
+/// that no later statement on it stays uncommitted after its caller was told it succeeded. A dropped
+/// [`sqlx::Transaction`] queues its rollback on the connection; a ping behind it waits for it to run.
+async fn out_of_transaction(conn: &mut sqlx::AnyConnection) -> bool {
+    use sqlx::Connection;
+    if conn.is_in_transaction() {
+        if conn.ping().await.is_err() {
+            return false;
+        }
+        if conn.is_in_transaction() {
+            tracing::warn!("a database connection came back inside a transaction; closing it (the transaction is rolled back)");
+            return false;
+        }
+    }
+    true
 }
 
 /// WAL frames (pages) past which the checkpointer makes SQLite start the log over: about 16 MB with
