@@ -3,6 +3,7 @@
 //! every day as J-LIS does, and the platform then trusts the sandbox's CAs and asks its OCSP responder.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
@@ -15,6 +16,7 @@ use jpki_issuer::{CaRole, Issuer};
 
 use jpki_platform::api::PlatformState;
 use jpki_platform::presentations::{MdocService, ReaderCredential};
+use jpki_server::listen;
 use jpki_verify::presentation::{HttpStatusListSource, PresentationVerifier, StatusLists};
 use jpki_verify::revocation::{HttpTransport, OcspChecker};
 
@@ -64,6 +66,20 @@ pub struct ServeArgs {
     /// Token of the admin API (tenants and keys); without it the admin API is disabled.
     #[arg(long, env = "JPKI_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Most connections served at once; past it new ones wait in the kernel's queue until one closes
+    /// (logged each time it is reached).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// Seconds a connection may wait for a request's head to arrive in full, new or kept alive after an
+    /// answer (the header read and keep-alive idle timeout; also the TLS handshake's).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: u64,
+    /// Seconds a request's body may take to arrive in full after its head (408 after that).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
+    /// Largest request body in bytes; a larger declared Content-Length is refused at once (413).
+    #[arg(long, default_value_t = 2 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1 << 30))]
+    max_body_bytes: u64,
 }
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
@@ -103,32 +119,21 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         _ => None,
     };
     let mdoc = mdoc_service(ctx, args.iaca, reader, sandbox_issuer).await?;
-    let app = app.merge(platform_router(ctx, db, args.trust, ocsp, args.crl, args.admin_token.as_deref(), mdoc).await?);
-    let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
-    match (args.tls_cert, args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                .await
-                .map_err(|e| CliError::Usage(format!("TLS certificate {} / key {}: {e}", cert.display(), key.display())))?;
-            let listener = listener.into_std().map_err(|e| CliError::Usage(e.to_string()))?;
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            });
-            crate::output::stdout(&format!("listening on https://{local}\n"));
-            axum_server::from_tcp_rustls(listener, config)
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await
-                .map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
-        }
-        _ => {
-            crate::output::stdout(&format!("listening on http://{local}\n"));
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
-        }
-    }
+    let (platform, connections) = platform_router(ctx, db, args.trust, ocsp, args.crl, args.admin_token.as_deref(), mdoc).await?;
+    let app = app.merge(platform).layer(tower_http::trace::TraceLayer::new_for_http());
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key).map_err(|e| CliError::Usage(e.to_string()))?),
+        _ => None,
+    };
+    let limits = listen::Limits {
+        max_connections: args.max_connections as usize,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        max_body_bytes: args.max_body_bytes as usize,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    crate::output::stdout(&format!("listening on {scheme}://{local}\n"));
+    listen::serve(listener, app, limits, tls, connections, shutdown_signal()).await;
     Ok(())
 }
 
@@ -142,7 +147,7 @@ async fn platform_router(
     crl_files: Vec<std::path::PathBuf>,
     admin_token: Option<&str>,
     mdoc: Option<MdocService>,
-) -> CliResult<Router> {
+) -> CliResult<(Router, listen::ConnectionMetrics)> {
     let trust_dir = trust.unwrap_or_else(|| ctx.trust_dir());
     let trust = jpki_verify::TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(format!("{e} (give --trust DIR, or --sandbox)")))?;
     for path in trust.skipped() {
@@ -166,7 +171,8 @@ async fn platform_router(
     if let Some(mdoc) = mdoc {
         state = state.with_mdoc(mdoc);
     }
-    Ok(jpki_platform::api::router(std::sync::Arc::new(state)))
+    let (open, limit_reached) = state.metrics.connections();
+    Ok((jpki_platform::api::router(std::sync::Arc::new(state)), listen::ConnectionMetrics { open, limit_reached }))
 }
 
 /// The platform's reader certificate from files: the client id is its first subjectAltName DNS name.

@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -20,6 +21,8 @@ pub struct Metrics {
     checks: Family<CheckLabels, Counter>,
     duration: Histogram,
     batch_checks: Histogram,
+    connections_open: Gauge,
+    connection_limit_reached: Counter,
 }
 
 impl Default for Metrics {
@@ -31,7 +34,11 @@ impl Default for Metrics {
         registry.register("check_duration_seconds", "Time to verify (signature, chain, revocation)", duration.clone());
         let batch_checks = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         registry.register("record_batch_checks", "Checks committed together in one transaction by the recorder", batch_checks.clone());
-        Metrics { registry, checks, duration, batch_checks }
+        let connections_open = Gauge::default();
+        registry.register("http_connections_open", "HTTP connections open now", connections_open.clone());
+        let connection_limit_reached = Counter::default();
+        registry.register("http_connection_limit_reached", "Times the server stopped accepting connections at its limit", connection_limit_reached.clone());
+        Metrics { registry, checks, duration, batch_checks, connections_open, connection_limit_reached }
     }
 }
 
@@ -44,6 +51,11 @@ impl Metrics {
     /// Where the recorder observes the size of each batch it commits.
     pub fn batch_checks(&self) -> Histogram {
         self.batch_checks.clone()
+    }
+
+    /// Where the server counts its connections: (open now, times the limit was reached).
+    pub fn connections(&self) -> (Gauge, Counter) {
+        (self.connections_open.clone(), self.connection_limit_reached.clone())
     }
 
     pub fn render(&self) -> String {

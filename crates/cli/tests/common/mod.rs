@@ -148,6 +148,15 @@ impl Sandbox {
 
     /// `jpki serve --sandbox` with more arguments; the address it printed (http or https).
     pub fn serve_with(&self, extra: &[&str]) -> Server {
+        self.start_server(extra, Stdio::inherit())
+    }
+
+    /// [`Sandbox::serve_with`], its log (standard error) written to `log`.
+    pub fn serve_logging(&self, extra: &[&str], log: &Path) -> Server {
+        self.start_server(extra, std::fs::File::create(log).unwrap().into())
+    }
+
+    fn start_server(&self, extra: &[&str], stderr: Stdio) -> Server {
         let mut child = self
             .command()
             .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
@@ -155,7 +164,7 @@ impl Sandbox {
             .env("RUST_LOG", "warn")
             .env("JPKI_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -176,6 +185,10 @@ pub struct Server {
 }
 
 impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -191,7 +204,9 @@ impl Server {
         s.write_all(req.as_bytes()).unwrap();
         s.write_all(body).unwrap();
         let mut resp = Vec::new();
-        s.read_to_end(&mut resp).unwrap();
+        // No test waits for ever: a server that does not answer within a minute fails the test here.
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        s.read_to_end(&mut resp).unwrap_or_else(|e| panic!("{method} {path}: no answer within 60 s ({e})"));
         let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP response head");
         let head = String::from_utf8_lossy(&resp[..split]).to_string();
         let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
