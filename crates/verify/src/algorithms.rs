@@ -16,15 +16,30 @@ pub enum AlgorithmError {
     Signature(String),
     #[error("RSASSA-PSS parameters not supported: {0}")]
     PssParameters(String),
+    #[error("the parameters of {0} must be NULL or absent (RFC 5754 §2, §3.2)")]
+    Parameters(String),
+}
+
+/// RFC 5754: the SHA-2 digest algorithms' parameters (§2) and those of sha*WithRSAEncryption (§3.2;
+/// RFC 3370 §3.2 for rsaEncryption) are NULL, and implementations accept them absent too. Anything
+/// else there, including a NULL that is not the two bytes `05 00`, is not the algorithm.
+fn null_or_absent(alg: AlgorithmIdentifierRef<'_>) -> Result<(), AlgorithmError> {
+    match alg.parameters {
+        None => Ok(()),
+        Some(p) if der::Tagged::tag(&p) == der::Tag::Null && p.value().is_empty() => Ok(()),
+        Some(_) => Err(AlgorithmError::Parameters(alg.oid.to_string())),
+    }
 }
 
 pub fn digest(alg: AlgorithmIdentifierRef<'_>) -> Result<Digest, AlgorithmError> {
-    match alg.oid {
-        ID_SHA_256 => Ok(Digest::Sha256),
-        ID_SHA_384 => Ok(Digest::Sha384),
-        ID_SHA_512 => Ok(Digest::Sha512),
-        other => Err(AlgorithmError::Digest(other.to_string())),
-    }
+    let digest = match alg.oid {
+        ID_SHA_256 => Digest::Sha256,
+        ID_SHA_384 => Digest::Sha384,
+        ID_SHA_512 => Digest::Sha512,
+        other => return Err(AlgorithmError::Digest(other.to_string())),
+    };
+    null_or_absent(alg)?;
+    Ok(digest)
 }
 
 fn pkcs1_with(digest: Digest) -> RsaScheme {
@@ -38,14 +53,16 @@ fn pkcs1_with(digest: Digest) -> RsaScheme {
 /// The RSA scheme of a signature algorithm. `rsaEncryption` (as CMS signer infos often say) takes its
 /// hash from `digest`, the signer's digest algorithm.
 pub fn rsa_scheme(alg: AlgorithmIdentifierRef<'_>, digest: Option<Digest>) -> Result<RsaScheme, AlgorithmError> {
-    match alg.oid {
-        SHA_256_WITH_RSA_ENCRYPTION => Ok(RsaScheme::Pkcs1Sha256),
-        SHA_384_WITH_RSA_ENCRYPTION => Ok(RsaScheme::Pkcs1Sha384),
-        SHA_512_WITH_RSA_ENCRYPTION => Ok(RsaScheme::Pkcs1Sha512),
-        RSA_ENCRYPTION => digest.map(pkcs1_with).ok_or_else(|| AlgorithmError::Signature("rsaEncryption without a digest".into())),
-        ID_RSASSA_PSS => pss(alg),
-        other => Err(AlgorithmError::Signature(other.to_string())),
-    }
+    let scheme = match alg.oid {
+        SHA_256_WITH_RSA_ENCRYPTION => RsaScheme::Pkcs1Sha256,
+        SHA_384_WITH_RSA_ENCRYPTION => RsaScheme::Pkcs1Sha384,
+        SHA_512_WITH_RSA_ENCRYPTION => RsaScheme::Pkcs1Sha512,
+        RSA_ENCRYPTION => digest.map(pkcs1_with).ok_or_else(|| AlgorithmError::Signature("rsaEncryption without a digest".into()))?,
+        ID_RSASSA_PSS => return pss(alg),
+        other => return Err(AlgorithmError::Signature(other.to_string())),
+    };
+    null_or_absent(alg)?;
+    Ok(scheme)
 }
 
 /// RSASSA-PSS-params (RFC 4055 §3.1): MGF1 with the message hash, any salt length.

@@ -99,6 +99,12 @@ pub fn validate(der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<Va
 /// [`validate`] for a certificate already read from `der`.
 pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustStore, at: OffsetDateTime) -> Result<ValidCertificate, CertificateProblem> {
     let jpki = JpkiCertificate::from_ref(certificate).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
+    // RFC 5280 §4.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier as the
+    // signature field in the sequence tbsCertificate".
+    if certificate.signature_algorithm != certificate.tbs_certificate.signature {
+        return Err(CertificateProblem::Malformed("its signatureAlgorithm differs from the tbsCertificate's signature field (RFC 5280 §4.1.1.2)".into()));
+    }
+    algorithms::rsa_scheme(certificate.signature_algorithm, None).map_err(|e| CertificateProblem::Malformed(e.to_string()))?;
     let mut named = trust.named(certificate.tbs_certificate.issuer.as_bytes()).peekable();
     if named.peek().is_none() {
         return Err(CertificateProblem::UnknownIssuer(jpki.issuer.to_string()));

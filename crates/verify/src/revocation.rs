@@ -32,6 +32,8 @@ pub enum RevocationProblem {
     Unavailable(String),
     #[error("the OCSP response is not trustworthy: {0}")]
     BadResponse(String),
+    #[error("the CRL is not trustworthy: {0}")]
+    BadCrl(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -242,7 +244,7 @@ pub struct CrlStore {
 impl CrlStore {
     /// Verifies `der` (signed by a trust anchor, already in force) and replaces that CA's list.
     pub fn ingest(&self, der: &[u8], trust: &crate::TrustStore, now: OffsetDateTime) -> Result<CrlSummary, RevocationProblem> {
-        let bad = |reason: String| RevocationProblem::BadResponse(format!("CRL: {reason}"));
+        let bad = RevocationProblem::BadCrl;
         let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|e| bad(e.to_string()))?;
         let issuer = crl.tbs_cert_list.issuer.to_der().map_err(|e| bad(e.to_string()))?;
         let tbs = crl.tbs_cert_list.to_der().map_err(|e| bad(e.to_string()))?;

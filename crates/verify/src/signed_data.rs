@@ -41,6 +41,10 @@ pub enum CmsProblem {
     DigestMismatch,
     #[error("the signature does not verify with the signer's certificate")]
     BadSignature,
+    #[error("the {structure} version is {found}; RFC 5652 §5 requires {expected} for what it holds")]
+    Version { structure: &'static str, found: u8, expected: u8 },
+    #[error("the signer's digest algorithm is not among the SignedData's digestAlgorithms (RFC 5652 §5.1)")]
+    DigestAlgorithmNotListed,
     #[error("{0}")]
     Algorithm(#[from] AlgorithmError),
 }
@@ -52,6 +56,7 @@ impl CmsProblem {
             CmsProblem::SignerCertificateMissing => "signer_certificate_missing",
             CmsProblem::ContentMissing | CmsProblem::ContentTwice => "content_mismatch",
             CmsProblem::AttributeMissing(_) | CmsProblem::ContentTypeMismatch => "cms_malformed",
+            CmsProblem::Version { .. } | CmsProblem::DigestAlgorithmNotListed | CmsProblem::Algorithm(AlgorithmError::Parameters(_)) => "cms_malformed",
             CmsProblem::DigestMismatch | CmsProblem::BadSignature => "signature_invalid",
             CmsProblem::Algorithm(_) => "unsupported_algorithm",
         }
@@ -91,6 +96,7 @@ enum SignerId<'a> {
 
 /// The one SignerInfo a verification reads (RFC 5652 §5.3), borrowed from the input.
 struct SignerInfoRef<'a> {
+    version: u8,
     sid: SignerId<'a>,
     digest_alg: AlgorithmIdentifierRef<'a>,
     /// The whole `[0] IMPLICIT SET OF Attribute`, as received.
@@ -102,11 +108,41 @@ struct SignerInfoRef<'a> {
 /// What a verification reads of a SignedData (RFC 5652 §5.1, §5.2), borrowed from the input: nothing
 /// is copied or re-encoded, and the signed bytes are exactly the bytes received.
 struct SignedDataRef<'a> {
+    version: u8,
+    digest_algorithms: Vec<AlgorithmIdentifierRef<'a>>,
     econtent_type: ObjectIdentifier,
     econtent: Option<&'a [u8]>,
     /// The CertificateSet's contents: the certificates' DER, one after another.
     certificates: &'a [u8],
+    /// The RevocationInfoChoices' contents.
+    crls: &'a [u8],
     signers: Vec<SignerInfoRef<'a>>,
+}
+
+impl SignedDataRef<'_> {
+    /// The version RFC 5652 §5.1 requires for what the SignedData holds. CertificateChoices (§10.2.2)
+    /// other than a certificate are `[1]` v1AttrCert, `[2]` v2AttrCert, `[3]` other; a
+    /// RevocationInfoChoice (§10.2.1) other than a CRL is `[1]` other.
+    fn expected_version(&self) -> der::Result<u8> {
+        let tags = |set: &[u8]| -> der::Result<Vec<u8>> {
+            let mut reader = SliceReader::new(set)?;
+            let mut tags = Vec::new();
+            while !reader.is_finished() {
+                tags.push(reader.tlv_bytes()?[0]);
+            }
+            Ok(tags)
+        };
+        let (certificates, crls) = (tags(self.certificates)?, tags(self.crls)?);
+        Ok(if certificates.contains(&0xa3) || crls.contains(&0xa1) {
+            5
+        } else if certificates.contains(&0xa2) {
+            4
+        } else if certificates.contains(&0xa1) || self.signers.iter().any(|s| s.version == 3) || self.econtent_type != const_oid::db::rfc5911::ID_DATA {
+            3
+        } else {
+            1
+        })
+    }
 }
 
 const IMPLICIT_0: Tag = Tag::ContextSpecific { constructed: true, number: TagNumber::N0 };
@@ -131,7 +167,7 @@ fn contents(tlv: &[u8]) -> der::Result<&[u8]> {
 
 fn signer_info<'a>(any: AnyRef<'a>) -> der::Result<SignerInfoRef<'a>> {
     any.sequence(|r| {
-        let _version: u8 = r.decode()?;
+        let version: u8 = r.decode()?;
         let sid = if r.peek_tag()? == IMPLICIT_0_PRIMITIVE {
             SignerId::KeyId(contents(r.tlv_bytes()?)?)
         } else {
@@ -142,7 +178,7 @@ fn signer_info<'a>(any: AnyRef<'a>) -> der::Result<SignerInfoRef<'a>> {
         let signature_algorithm = r.decode()?;
         let signature = r.decode::<OctetStringRef<'a>>()?.as_bytes();
         optional_tlv(r, IMPLICIT_1)?;
-        Ok(SignerInfoRef { sid, digest_alg, signed_attrs, signature_algorithm, signature })
+        Ok(SignerInfoRef { version, sid, digest_alg, signed_attrs, signature_algorithm, signature })
     })
 }
 
@@ -163,15 +199,24 @@ fn signed_data_ref(der: &[u8]) -> Result<SignedDataRef<'_>, CmsProblem> {
     }
     content
         .sequence(|r| {
-            let _version: u8 = r.decode()?;
-            let _digest_algorithms: AnyRef<'_> = r.decode()?;
+            let version: u8 = r.decode()?;
+            let digest_algorithms: AnyRef<'_> = r.decode()?;
+            digest_algorithms.tag().assert_eq(Tag::Set)?;
+            let digest_algorithms = {
+                let mut set = SliceReader::new(digest_algorithms.value())?;
+                let mut algorithms = Vec::new();
+                while !set.is_finished() {
+                    algorithms.push(set.decode()?);
+                }
+                algorithms
+            };
             let (econtent_type, econtent) = r.sequence(|e| {
                 let econtent_type: ObjectIdentifier = e.decode()?;
                 let econtent = ContextSpecific::<OctetStringRef<'_>>::decode_explicit(e, TagNumber::N0)?.map(|c| c.value.as_bytes());
                 Ok((econtent_type, econtent))
             })?;
             let certificates = optional_tlv(r, IMPLICIT_0)?.map(contents).transpose()?.unwrap_or_default();
-            optional_tlv(r, IMPLICIT_1)?;
+            let crls = optional_tlv(r, IMPLICIT_1)?.map(contents).transpose()?.unwrap_or_default();
             let signer_infos: AnyRef<'_> = r.decode()?;
             signer_infos.tag().assert_eq(Tag::Set)?;
             let mut signers = Vec::new();
@@ -179,7 +224,7 @@ fn signed_data_ref(der: &[u8]) -> Result<SignedDataRef<'_>, CmsProblem> {
             while !infos.is_finished() {
                 signers.push(signer_info(infos.decode()?)?);
             }
-            Ok(SignedDataRef { econtent_type, econtent, certificates, signers })
+            Ok(SignedDataRef { version, digest_algorithms, econtent_type, econtent, certificates, crls, signers })
         })
         .map_err(malformed)
 }
@@ -234,6 +279,21 @@ fn attributes<'a, const N: usize>(attrs: &'a [u8], oids: [ObjectIdentifier; N]) 
 pub fn verify<'a>(der: &'a [u8], detached: Option<&'a [u8]>) -> Result<SignedContent<'a>, CmsProblem> {
     let signed = signed_data_ref(der)?;
     let [signer] = signed.signers.as_slice() else { return Err(CmsProblem::SignerCount(signed.signers.len())) };
+    // The fields outside the signature, as RFC 5652 defines them (§5.1, §5.3).
+    let signer_version = match signer.sid {
+        SignerId::IssuerAndSerial { .. } => 1,
+        SignerId::KeyId(_) => 3,
+    };
+    if signer.version != signer_version {
+        return Err(CmsProblem::Version { structure: "SignerInfo", found: signer.version, expected: signer_version });
+    }
+    let expected = signed.expected_version().map_err(malformed)?;
+    if signed.version != expected {
+        return Err(CmsProblem::Version { structure: "SignedData", found: signed.version, expected });
+    }
+    if !signed.digest_algorithms.contains(&signer.digest_alg) {
+        return Err(CmsProblem::DigestAlgorithmNotListed);
+    }
     let content = match (signed.econtent, detached) {
         (Some(_), Some(_)) => return Err(CmsProblem::ContentTwice),
         (None, None) => return Err(CmsProblem::ContentMissing),

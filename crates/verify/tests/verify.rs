@@ -337,3 +337,86 @@ fn signer_identified_by_key_id_without_attributes_sha512_and_pss() {
         assert_eq!(signed_data::verify(&altered, None).unwrap_err(), signed_data::CmsProblem::BadSignature, "{name}");
     }
 }
+
+/// Every single-bit flip of a valid CMS (detached, and attached) fails to parse, fails to verify, or
+/// breaks a rule of RFC 5652 / 5280 that the verifier checks even outside the signature: the
+/// SignedData and SignerInfo versions (§5.1, §5.3), the digestAlgorithms SET holding the signer's
+/// digest algorithm, NULL or absent algorithm parameters (RFC 5754), and a certificate's outer
+/// signatureAlgorithm equal to its inner one (RFC 5280 §4.1.1.2). None verifies as valid.
+#[test]
+fn no_single_bit_flip_of_a_valid_cms_verifies() {
+    let sb = Sandbox::new();
+    let verifier = sb.verifier();
+    let now = OffsetDateTime::now_utc();
+    let (_, card) = sb.card("変異　三郎");
+    let content = b"bit flips".to_vec();
+    for attached in [false, true] {
+        let cms = sign_with_card(&card, &content, attached);
+        let detached = (!attached).then_some(content.as_slice());
+        assert!(verifier.verify_cms(&cms, detached, now).unwrap().valid);
+        let (mut unreadable, mut refused) = (0, std::collections::BTreeMap::<&str, usize>::new());
+        for bit in 0..cms.len() * 8 {
+            let mut flipped = cms.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            match verifier.verify_cms(&flipped, detached, now) {
+                Err(_) => unreadable += 1,
+                Ok(v) => {
+                    assert!(!v.valid, "flipping bit {bit} (byte {} of {}) left the CMS valid", bit / 8, cms.len());
+                    *refused.entry(v.failure.unwrap().code).or_default() += 1;
+                }
+            }
+        }
+        assert_eq!(unreadable + refused.values().sum::<usize>(), cms.len() * 8);
+        // Flips of the fields outside the signature are among the refusals, each for what it breaks.
+        assert!(refused.get("cms_malformed").is_some_and(|n| *n > 0), "{refused:?}");
+        eprintln!("attached={attached}: {} flips: {unreadable} unreadable, refused {refused:?}", cms.len() * 8);
+    }
+}
+
+/// The fields the bit flips above reach, one at a time, with the RFC's rule each breaks.
+#[test]
+fn fields_outside_the_signature_are_checked() {
+    use der::{Decode, Encode};
+    let sb = Sandbox::new();
+    let (_, card) = sb.card("形式　四郎");
+    let content = b"form".to_vec();
+    let cms = sign_with_card(&card, &content, true);
+    let info = cms::content_info::ContentInfo::from_der(&cms).unwrap();
+    let signed: cms::signed_data::SignedData = info.content.decode_as().unwrap();
+    let rebuild = |change: &dyn Fn(&mut cms::signed_data::SignedData)| {
+        let mut s = signed.clone();
+        change(&mut s);
+        let info = cms::content_info::ContentInfo { content_type: info.content_type, content: der::Any::encode_from(&s).unwrap() };
+        info.to_der().unwrap()
+    };
+    let problem = |der: &[u8]| signed_data::verify(der, None).err().map(|p| p.to_string());
+    assert_eq!(problem(&rebuild(&|_| {})), None);
+    let v3 = rebuild(&|s| s.version = cms::content_info::CmsVersion::V3);
+    assert!(problem(&v3).unwrap().contains("SignedData version is 3; RFC 5652 §5 requires 1"), "{:?}", problem(&v3));
+    let signer_v3 = rebuild(&|s| {
+        let mut infos: Vec<_> = s.signer_infos.0.iter().cloned().collect();
+        infos[0].version = cms::content_info::CmsVersion::V3;
+        s.signer_infos = cms::signed_data::SignerInfos(der::asn1::SetOfVec::try_from(infos).unwrap());
+    });
+    assert!(problem(&signer_v3).unwrap().contains("SignerInfo version is 3"), "{:?}", problem(&signer_v3));
+    let unlisted = rebuild(&|s| {
+        let sha512 = spki::AlgorithmIdentifierOwned { oid: const_oid::db::rfc5912::ID_SHA_512, parameters: None };
+        s.digest_algorithms = der::asn1::SetOfVec::try_from(vec![sha512]).unwrap();
+    });
+    assert!(problem(&unlisted).unwrap().contains("not among the SignedData's digestAlgorithms"), "{:?}", problem(&unlisted));
+    let octet_params = rebuild(&|s| {
+        let mut infos: Vec<_> = s.signer_infos.0.iter().cloned().collect();
+        infos[0].signature_algorithm.parameters = Some(der::Any::new(der::Tag::OctetString, Vec::<u8>::new()).unwrap());
+        s.signer_infos = cms::signed_data::SignerInfos(der::asn1::SetOfVec::try_from(infos).unwrap());
+    });
+    assert!(problem(&octet_params).unwrap().contains("must be NULL or absent"), "{:?}", problem(&octet_params));
+
+    // A certificate whose outer signatureAlgorithm lost its NULL: malformed, not merely untrusted.
+    let mut client = MyNumberCard::new(Emulator::open(CardDir::new(&card)).unwrap());
+    let mut cert = x509_cert::Certificate::from_der(&client.read_certificate(KeyRole::Signature, Some("ABC123")).unwrap()).unwrap();
+    cert.signature_algorithm.parameters = None;
+    let v = sb.verifier().verify_certificate(&cert.to_der().unwrap(), OffsetDateTime::now_utc());
+    let failure = v.failure.unwrap();
+    assert_eq!(failure.code, "certificate_malformed", "{}", failure.message);
+    assert!(failure.message.contains("RFC 5280 §4.1.1.2"), "{}", failure.message);
+}
