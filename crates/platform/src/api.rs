@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -121,6 +122,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// A path parameter whose rejection (not UTF-8, say) is an [`ApiError`].
+pub struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state).await.map(|Path(v)| PathParam(v)).map_err(|e| ApiError::bad("invalid_path", e.body_text()))
+    }
+}
+
+/// A query string whose rejection (an unknown or repeated parameter) is an [`ApiError`].
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| QueryParams(v)).map_err(|e| ApiError::bad("invalid_query", e.body_text()))
+    }
+}
+
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
@@ -174,6 +197,10 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/auth/verify", post(verify_login))
         .route("/v1/mdoc/requests", post(new_presentation_request))
         .route("/v1/mdoc/responses", post(verify_presentation))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint (see /openapi.json)") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method (see /openapi.json)")
+        })
         .with_state(state)
 }
 
@@ -183,8 +210,8 @@ async fn create_tenant(State(state): AppState, headers: HeaderMap, Body(body): B
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::bad("invalid_name", "a tenant name is 1 to 100 printable characters"));
     }
-    let (tenant, key) = tenants::create(&state.db, name, body.number_law_authorized).await?;
     let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    let (tenant, key) = tenants::create_in(&mut tx, name, body.number_law_authorized).await?;
     let detail = json!({ "name": tenant.name, "number_law_authorized": tenant.number_law_authorized });
     let entry = audit::Entry {
         tenant_id: Some(&tenant.id),
@@ -201,13 +228,13 @@ async fn create_tenant(State(state): AppState, headers: HeaderMap, Body(body): B
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn add_key(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn add_key(State(state): AppState, headers: HeaderMap, PathParam(id): PathParam<String>) -> Result<Response, ApiError> {
     admin(&state, &headers)?;
     let key = tenants::add_key(&state.db, &id).await?;
     Ok((StatusCode::CREATED, Json(key)).into_response())
 }
 
-async fn revoke_key(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn revoke_key(State(state): AppState, headers: HeaderMap, PathParam(id): PathParam<String>) -> Result<StatusCode, ApiError> {
     admin(&state, &headers)?;
     tenants::revoke_key(&state.db, &id).await?;
     state.keys.clear();
@@ -280,7 +307,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
     Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
 }
 
-async fn get_verification(State(state): AppState, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_verification(State(state): AppState, headers: HeaderMap, PathParam(id): PathParam<String>) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;
     let row: Option<(String,)> =
         sqlx::query_as("SELECT result FROM verification WHERE id = $1 AND tenant_id = $2").bind(&id).bind(&tenant.id).fetch_optional(state.db.pool()).await?;
@@ -293,7 +320,7 @@ struct UsageQuery {
     format: Option<String>,
 }
 
-async fn get_usage(State(state): AppState, headers: HeaderMap, Query(q): Query<UsageQuery>) -> Result<Response, ApiError> {
+async fn get_usage(State(state): AppState, headers: HeaderMap, QueryParams(q): QueryParams<UsageQuery>) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;
     let lines = usage::of_tenant(&state.db, &tenant.id).await?;
     match q.format.as_deref() {

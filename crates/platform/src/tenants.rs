@@ -43,11 +43,18 @@ async fn insert_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant_id: &str, 
 
 /// Creates a tenant with its first API key.
 pub async fn create(db: &Database, name: &str, number_law_authorized: bool) -> Result<(Tenant, NewKey), PlatformError> {
+    let mut tx = db.begin_write().await?;
+    let created = create_in(&mut tx, name, number_law_authorized).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create`] inside the caller's write transaction (to audit it in the same commit).
+pub async fn create_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str, number_law_authorized: bool) -> Result<(Tenant, NewKey), PlatformError> {
     let name = name.trim();
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let id = jpki_store::new_id("tenant");
-    let mut tx = db.begin_write().await?;
-    let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM tenant WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
+    let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM tenant WHERE name = $1").bind(name).fetch_optional(&mut **tx).await?;
     if taken.is_some() {
         return Err(PlatformError::Conflict(format!("a tenant named {name:?} exists")));
     }
@@ -56,10 +63,9 @@ pub async fn create(db: &Database, name: &str, number_law_authorized: bool) -> R
         .bind(name)
         .bind(i32::from(number_law_authorized))
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    let key = insert_key(&mut tx, &id, now).await?;
-    tx.commit().await?;
+    let key = insert_key(tx, &id, now).await?;
     Ok((Tenant { id, name: name.to_owned(), number_law_authorized }, key))
 }
 
