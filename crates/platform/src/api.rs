@@ -496,7 +496,7 @@ async fn verify_presentation(State(state): AppState, headers: HeaderMap, Body(bo
     let request = outstanding.request.clone();
     let started = std::time::Instant::now();
     let verified = tokio::task::spawn_blocking(move || {
-        let bytes = request.device_response(&body.response)?;
+        let bytes = request.device_response(&serde_json::Value::Object(body.response))?;
         service.verifier.verify(&request, &bytes, now)
     })
     .await

@@ -18,8 +18,10 @@ pub struct VerifyRequest {
     /// CMS SignedData, DER, base64.
     pub cms: String,
     /// The signed content, base64, when the signature is detached.
+    #[serde(default, deserialize_with = "present")]
     pub content: Option<String>,
     /// Why the tenant verifies (recorded in the audit log).
+    #[serde(default, deserialize_with = "present")]
     pub purpose: Option<String>,
 }
 
@@ -32,9 +34,11 @@ pub struct LoginRequest {
     /// sha256WithRSAEncryption of the challenge bytes by the authentication key, base64.
     pub signature: String,
     /// Registration: link the certificate to this account of the tenant (after identity proofing).
+    #[serde(default, deserialize_with = "present")]
     pub account_id: Option<String>,
     /// A CMS SignedData (base64) over the challenge bytes by the same person's signature certificate:
     /// records the proofed identity at registration, and re-links a re-issued authentication certificate.
+    #[serde(default, deserialize_with = "present")]
     pub signature_proof: Option<String>,
 }
 
@@ -46,8 +50,10 @@ pub struct NewPresentationRequest {
     /// Why the tenant asks (recorded with the request and in the audit log).
     pub purpose: String,
     /// Direct post: where the wallet posts its answer (the tenant's endpoint).
+    #[serde(default, deserialize_with = "present")]
     pub response_uri: Option<String>,
     /// Digital Credentials API: the origin of the tenant's page that calls the browser.
+    #[serde(default, deserialize_with = "present")]
     pub origin: Option<String>,
 }
 
@@ -56,7 +62,13 @@ pub struct NewPresentationRequest {
 pub struct PresentationAnswer {
     pub request_id: String,
     /// What the wallet sent: the body of its direct post, or the DC API's `data`, `{"vp_token": {...}}`.
-    pub response: serde_json::Value,
+    pub response: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An optional field that, when given, has a value: `null` is refused as the schema says (the field is
+/// a string), not taken for an absent one.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Decodes a base64 field (whitespace ignored); the error names the field. Most fields have no

@@ -206,7 +206,7 @@ fn closing(mut response: Response) -> Response {
 pub enum TlsError {
     #[error("cannot read the TLS certificate chain {path}: {source}")]
     Certificates { path: String, source: rustls_pki_types::pem::Error },
-    #[error("cannot read the TLS private key {path}: {source}")]
+    #[error("cannot read the TLS certificate's private key {path} (PEM: PKCS#8, PKCS#1 or SEC1): {source}")]
     Key { path: String, source: rustls_pki_types::pem::Error },
     #[error("the TLS certificate and key do not make a server configuration: {0}")]
     Config(#[from] rustls::Error),
