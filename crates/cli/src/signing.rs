@@ -49,6 +49,10 @@ pub struct VerifyArgs {
     /// repeatable.
     #[arg(long)]
     crl: Vec<PathBuf>,
+    /// The CMS is an authentication signature over data, made with the authentication key (電子利用者証明):
+    /// verify it as such. Without this flag only a signature certificate's CMS (電子署名) is valid.
+    #[arg(long)]
+    authentication: bool,
 }
 
 fn read(path: &std::path::Path) -> CliResult<Vec<u8>> {
@@ -101,8 +105,10 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
         tracing::info!("CRL {}: {} entries, next update {:?}", path.display(), summary.entries, summary.next_update);
     }
     let verifier = Verifier { trust, ocsp, crls };
-    let result =
-        verifier.verify_cms(&cms, content.as_deref(), OffsetDateTime::now_utc()).map_err(|e| CliError::Usage(format!("{}: {e}", args.file.display())))?;
+    let kind = if args.authentication { jpki_profile::CertKind::Authentication } else { jpki_profile::CertKind::Signature };
+    let result = verifier
+        .verify_cms_by(kind, &cms, content.as_deref(), OffsetDateTime::now_utc())
+        .map_err(|e| CliError::Usage(format!("{}: {e}", args.file.display())))?;
     emit(ctx, &result, || describe(&result));
     match &result.failure {
         None => Ok(()),

@@ -148,12 +148,13 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-/// How the revocation information a check used was provided, for the fee table.
-fn provision_method(revocation: &jpki_verify::revocation::RevocationStatus) -> ProvisionMethod {
-    if revocation.method == "crl" {
-        ProvisionMethod::Crl
-    } else {
-        ProvisionMethod::Ocsp
+/// How the revocation information a check used was provided, for the fee table: `None` when none was
+/// (an OCSP answer from the cache provided nothing new, so nothing is metered for it).
+fn provision_method(revocation: &jpki_verify::revocation::RevocationStatus) -> Option<ProvisionMethod> {
+    match revocation.method {
+        "crl" => Some(ProvisionMethod::Crl),
+        "ocsp" => Some(ProvisionMethod::Ocsp),
+        _ => None,
     }
 }
 
@@ -260,7 +261,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
     let started = std::time::Instant::now();
     // On this task while nothing can block (a cached OCSP answer); asking the responder may wait on the
     // network, so that part runs as a blocking task.
-    let result = match state.verifier.verify_cms_without_waiting(&cms, content.as_deref(), now) {
+    let result = match state.verifier.verify_cms_without_waiting_by(body.certificate_kind.into(), &cms, content.as_deref(), now) {
         Ok(Progress::Done(verification)) => verification,
         Ok(Progress::AwaitingResponder(pending)) => {
             let verifier = state.verifier.clone();
@@ -282,7 +283,7 @@ async fn verify_signature(State(state): AppState, headers: HeaderMap, Body(body)
     let metered = match (signer, &result.revocation) {
         (Some(signer), Some(revocation)) => {
             let kind = if signer.certificate_kind == "signature" { FeeCertKind::Signature } else { FeeCertKind::Authentication };
-            Some((kind, provision_method(revocation)))
+            provision_method(revocation).map(|method| (kind, method))
         }
         _ => None,
     };
@@ -416,11 +417,11 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
             },
         };
     }
-    if let Some(revocation) = &login.revocation {
-        usage::record(&mut tx, &tenant.id, FeeCertKind::Authentication, provision_method(revocation), now).await?;
+    if let Some(method) = login.revocation.as_ref().and_then(provision_method) {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Authentication, method, now).await?;
     }
-    if let Some(revocation) = proof.as_ref().and_then(|p| p.revocation.as_ref()) {
-        usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, provision_method(revocation), now).await?;
+    if let Some(method) = proof.as_ref().and_then(|p| p.revocation.as_ref()).and_then(provision_method) {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, method, now).await?;
     }
     let outcome = if login.valid { "valid".to_owned() } else { format!("invalid:{}", login.failure.as_ref().map(|f| f.code).unwrap_or("")) };
     let detail = json!({ "certificate_serial": serial, "account_id": account, "linked": linked, "identity_proof": proof_identity.is_some() });

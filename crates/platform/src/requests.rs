@@ -23,6 +23,28 @@ pub struct VerifyRequest {
     /// Why the tenant verifies (recorded in the audit log).
     #[serde(default, deserialize_with = "present")]
     pub purpose: Option<String>,
+    /// The certificate the CMS must be made with: `signature` (a document signature, the default) or
+    /// `authentication` (an authentication signature over data, metered as an authentication check).
+    #[serde(default)]
+    pub certificate_kind: SignerCertificate,
+}
+
+/// The certificates a CMS can be made with.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignerCertificate {
+    #[default]
+    Signature,
+    Authentication,
+}
+
+impl From<SignerCertificate> for jpki_profile::CertKind {
+    fn from(kind: SignerCertificate) -> Self {
+        match kind {
+            SignerCertificate::Signature => jpki_profile::CertKind::Signature,
+            SignerCertificate::Authentication => jpki_profile::CertKind::Authentication,
+        }
+    }
 }
 
 #[derive(Deserialize)]

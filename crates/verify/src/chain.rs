@@ -35,6 +35,8 @@ pub enum CertificateProblem {
     WrongIssuer { kind: &'static str, anchor: String },
     #[error("the key usage does not allow digital signatures")]
     KeyUsage,
+    #[error("signed with the {found} certificate, not the {expected} certificate this check takes (documents are signed with the signature certificate; the authentication certificate proves who is present)")]
+    WrongKind { expected: &'static str, found: &'static str },
     #[error("the certificate has a critical extension {0} this verifier does not process")]
     UnknownCriticalExtension(String),
 }
@@ -46,7 +48,7 @@ impl CertificateProblem {
             CertificateProblem::UnknownIssuer(_) | CertificateProblem::BadSignature | CertificateProblem::WrongIssuer { .. } => "untrusted",
             CertificateProblem::NotYetValid(_) => "not_yet_valid",
             CertificateProblem::Expired(_) | CertificateProblem::AnchorExpired(_) => "expired",
-            CertificateProblem::NotEndEntity { .. } | CertificateProblem::KeyUsage => "wrong_certificate_kind",
+            CertificateProblem::NotEndEntity { .. } | CertificateProblem::KeyUsage | CertificateProblem::WrongKind { .. } => "wrong_certificate_kind",
             CertificateProblem::UnknownCriticalExtension(_) => "unsupported_critical_extension",
         }
     }

@@ -1,7 +1,7 @@
 //! One verification, start to end: the signature, the signer's certificate chain, and its revocation
 //! status, with a result that says valid or exactly why not.
 
-use jpki_profile::FourInfo;
+use jpki_profile::{CertKind, FourInfo};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -117,18 +117,40 @@ impl Verifier {
         Verification { valid: false, failure: Some(Failure { code, message }), signer: None, revocation: None, verified_at: now }
     }
 
-    /// Verifies a CMS SignedData (DER), with detached `content` when it carries none. Malformed input is
-    /// an `Err` (the caller's mistake); a readable signature that does not verify is an invalid result.
-    /// May block on the OCSP responder.
+    /// Verifies a CMS SignedData (DER) as a document signature (電子署名): it must be made with a
+    /// signature certificate. Detached `content` when it carries none. Malformed input is an `Err` (the
+    /// caller's mistake); a readable signature that does not verify is an invalid result. May block on
+    /// the OCSP responder.
     pub fn verify_cms(&self, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Verification, CmsProblem> {
-        self.verify_cms_without_waiting(cms, content, now).map(|progress| progress.finish(self))
+        self.verify_cms_by(CertKind::Signature, cms, content, now)
+    }
+
+    /// [`Verifier::verify_cms`] for a CMS that must be made with a certificate of `kind`: an
+    /// authentication certificate (電子利用者証明) proves who is present, and a CMS made with it is
+    /// taken only when the caller asks for that kind.
+    pub fn verify_cms_by(&self, kind: CertKind, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Verification, CmsProblem> {
+        self.verify_cms_without_waiting_by(kind, cms, content, now).map(|progress| progress.finish(self))
     }
 
     /// [`Verifier::verify_cms`] as far as it goes without blocking: to the end when the revocation
     /// status is cached (or there is no responder to ask), else up to asking the responder.
     pub fn verify_cms_without_waiting(&self, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Progress, CmsProblem> {
+        self.verify_cms_without_waiting_by(CertKind::Signature, cms, content, now)
+    }
+
+    /// [`Verifier::verify_cms_without_waiting`] for a CMS made with a certificate of `kind`.
+    pub fn verify_cms_without_waiting_by(&self, kind: CertKind, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Progress, CmsProblem> {
         match signed_data::verify(cms, content) {
-            Ok(signed) => Ok(self.check_certificate(chain::validate_ref(&signed.signer, signed.signer_certificate, &self.trust, now), now)),
+            Ok(signed) => {
+                let validated = chain::validate_ref(&signed.signer, signed.signer_certificate, &self.trust, now).and_then(|valid| {
+                    if valid.jpki.kind == kind {
+                        Ok(valid)
+                    } else {
+                        Err(CertificateProblem::WrongKind { expected: kind.as_str(), found: valid.jpki.kind.as_str() })
+                    }
+                });
+                Ok(self.check_certificate(validated, now))
+            }
             Err(problem) if problem.is_malformed_input() => Err(problem),
             Err(problem) => Ok(Progress::Done(Self::failed(problem.code(), problem.to_string(), now))),
         }
