@@ -37,7 +37,8 @@ pub struct LatestFourInfo {
     pub revocation_reason: &'static str,
     pub deceased: bool,
     pub four_info: FourInfo,
-    /// The holder's current signature certificate, if one has been issued since.
+    /// The certificate that replaced this one, if one is in force: a signature certificate of the same
+    /// holder on the same kind of device (card or smartphone), issued after it.
     pub current_serial: Option<String>,
 }
 
@@ -139,12 +140,18 @@ impl Issuer {
         let Some(revoked_at) = revoked_at else { return Err(IssuerError::NotRevoked(serial)) };
         let person = self.person(&person_id).await?;
         let at = now();
+        // The successor is the certificate that replaced this one: a signature certificate of the same
+        // person on the same kind of device (a re-issued card's, not a phone's), issued after it and in force.
         let current: Option<(String,)> = sqlx::query_as(
-            "SELECT serial FROM certificate WHERE person_id = $1 AND ca_role = 'signature' AND revoked_at IS NULL AND not_after > $2
-             ORDER BY not_before DESC LIMIT 1",
+            "SELECT c.serial FROM certificate c JOIN card d ON d.id = c.card_id
+             JOIN certificate old ON old.serial = $3 JOIN card old_device ON old_device.id = old.card_id
+             WHERE c.person_id = $1 AND c.ca_role = 'signature' AND c.revoked_at IS NULL AND c.not_after > $2
+               AND d.device = old_device.device AND c.not_before >= old.not_before AND c.serial <> old.serial
+             ORDER BY c.not_before DESC LIMIT 1",
         )
         .bind(&person.id)
         .bind(at.unix_timestamp())
+        .bind(&serial)
         .fetch_optional(self.db.pool())
         .await?;
         meter
