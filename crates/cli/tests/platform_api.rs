@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine;
-use common::{openssl_cms_sign, Sandbox, ADMIN_TOKEN};
+use common::{answer, der_file, openssl_cms_sign, Sandbox, ADMIN_TOKEN};
 use serde_json::json;
 
 fn b64(bytes: &[u8]) -> String {
@@ -138,40 +138,6 @@ fn run(sb: &Sandbox) {
     });
     let err = sb.fails(&["audit", "verify"]);
     assert!(err.contains("broken at entry 5"), "{label}: {err}");
-}
-
-fn der_file(pem_path: &std::path::Path) -> Vec<u8> {
-    let pem = std::fs::read_to_string(pem_path).unwrap();
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
-}
-
-/// Asks `server` for a challenge and answers it with the card: (challenge id, auth signature, sign proof).
-fn answer(sb: &Sandbox, server: &common::Server, key: &str, card: &str) -> (String, String, String) {
-    let (status, c) = server.post_json("/v1/auth/challenges", Some(key), "");
-    assert_eq!(status, 201, "{c}");
-    let challenge = base64::engine::general_purpose::STANDARD.decode(c["challenge"].as_str().unwrap()).unwrap();
-    assert_eq!(challenge.len(), 32, "256-bit challenges");
-    let file = sb.path("challenge.bin");
-    std::fs::write(&file, &challenge).unwrap();
-    let (sig, proof) = (sb.path("challenge.sig"), sb.path("challenge.p7s"));
-    let card_dir = sb.path(card);
-    sb.ok(&[
-        "card",
-        "sign",
-        "--card",
-        card_dir.to_str().unwrap(),
-        "--which",
-        "auth",
-        "--in",
-        file.to_str().unwrap(),
-        "--out",
-        sig.to_str().unwrap(),
-        "--pin",
-        "1234",
-    ]);
-    sb.ok(&common::sign_attached(card_dir.to_str().unwrap(), file.to_str().unwrap(), proof.to_str().unwrap()));
-    (c["challenge_id"].as_str().unwrap().to_owned(), b64(&std::fs::read(sig).unwrap()), b64(&std::fs::read(proof).unwrap()))
 }
 
 fn login(sb: &Sandbox, server: &common::Server, key: &str) {

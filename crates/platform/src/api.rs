@@ -393,29 +393,32 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
     let serial = login.signer.as_ref().map(|s| s.certificate_serial.clone());
     let mut account = None;
     let mut linked = false;
+    let mut replaced = 0;
+    let mut refusal = None;
     let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
     if let (true, Some(serial)) = (login.valid, serial.as_deref()) {
-        account = match (&body.account_id, &proof_identity) {
-            (Some(account_id), identity) => {
-                login::link(&mut tx, &tenant.id, account_id, serial, identity.as_deref(), now).await?;
-                linked = true;
-                Some(account_id.clone())
-            }
+        let target = match (&body.account_id, &proof_identity) {
+            (Some(account_id), _) => Some(account_id.clone()),
             (None, identity) => match login::account_of(&state.db, &tenant.id, serial).await? {
-                Some(a) => Some(a),
+                Some(a) => {
+                    account = Some(a);
+                    None
+                }
                 None => match identity {
-                    Some(hash) => match login::account_by_identity(&state.db, &tenant.id, hash).await? {
-                        Some(a) => {
-                            login::link(&mut tx, &tenant.id, &a, serial, Some(hash), now).await?;
-                            linked = true;
-                            Some(a)
-                        }
-                        None => None,
-                    },
+                    Some(hash) => login::account_by_identity(&state.db, &tenant.id, hash).await?,
                     None => None,
                 },
             },
         };
+        if let Some(target) = target {
+            let replace = body.account_id.is_some() && body.replace_link;
+            match login::link(&mut tx, &tenant.id, &target, serial, proof_identity.as_deref(), replace, now).await? {
+                Ok(n) => {
+                    (linked, replaced, account) = (true, n, Some(target));
+                }
+                Err(refused) => refusal = Some(refused),
+            }
+        }
     }
     if let Some(method) = login.revocation.as_ref().and_then(provision_method) {
         usage::record(&mut tx, &tenant.id, FeeCertKind::Authentication, method, now).await?;
@@ -423,16 +426,35 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
     if let Some(method) = proof.as_ref().and_then(|p| p.revocation.as_ref()).and_then(provision_method) {
         usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, method, now).await?;
     }
-    let outcome = if login.valid { "valid".to_owned() } else { format!("invalid:{}", login.failure.as_ref().map(|f| f.code).unwrap_or("")) };
-    let detail = json!({ "certificate_serial": serial, "account_id": account, "linked": linked, "identity_proof": proof_identity.is_some() });
-    let entry = audit::Entry { tenant_id: Some(&tenant.id), action: "auth.login", purpose: None, result: &outcome, detail: &detail, at: now.unix_timestamp() };
+    let outcome = match (&refusal, &login.failure) {
+        (Some(refused), _) => format!("refused:{}", refused.code()),
+        (None, None) => "valid".to_owned(),
+        (None, Some(f)) => format!("invalid:{}", f.code),
+    };
+    let detail = json!({
+        "certificate_serial": serial,
+        "account_id": account.as_ref().or(body.account_id.as_ref()),
+        "linked": linked,
+        "replaced_links": replaced,
+        "identity_proof": proof_identity.is_some(),
+    });
+    let action = if replaced > 0 { "auth.link.replace" } else { "auth.login" };
+    let entry = audit::Entry { tenant_id: Some(&tenant.id), action, purpose: None, result: &outcome, detail: &detail, at: now.unix_timestamp() };
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
+    if let Some(refused) = refusal {
+        return Err(ApiError::new(StatusCode::CONFLICT, refused.code(), refused.message()));
+    }
+    // At registration, what the signature proof showed of the person now linked.
+    let four_info =
+        proof.as_ref().and_then(|p| p.signer.as_ref()).map(|s| json!({ "name": s.name, "address": s.address, "birth_date": s.birth_date, "sex": s.sex }));
     Ok(Json(json!({
         "valid": login.valid,
         "failure": login.failure,
         "account_id": account,
         "linked": linked,
+        "replaced_links": replaced,
+        "four_info": four_info,
         "certificate_serial": serial,
         "device": login.signer.as_ref().and_then(|s| s.device),
         "revocation": login.revocation,

@@ -87,25 +87,79 @@ pub async fn account_of(db: &Database, tenant_id: &str, auth_serial: &str) -> Re
     Ok(row.map(|(a,)| a))
 }
 
+/// Why a registration cannot link a certificate to an account: an account holds one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRefusal {
+    /// The certificate is linked to another account of the tenant.
+    LinkedElsewhere,
+    /// The account's proofed person is not the one the signature proof shows.
+    AnotherPerson,
+    /// The account has a proofed person and the registration proves none.
+    ProofRequired,
+}
+
+impl LinkRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            LinkRefusal::LinkedElsewhere => "conflict",
+            LinkRefusal::AnotherPerson => "account_holds_another_person",
+            LinkRefusal::ProofRequired => "identity_proof_required",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            LinkRefusal::LinkedElsewhere => "this certificate is linked to another account",
+            LinkRefusal::AnotherPerson => {
+                "the account holds another person (the signature proof shows a different name, birth date or sex); send replace_link: true to replace its links"
+            }
+            LinkRefusal::ProofRequired => "the account holds a proofed person: prove this one with signature_proof (or send replace_link: true)",
+        }
+    }
+}
+
 /// Links `auth_serial` to `account_id` (registration), with the proofing signature's identity if any.
+/// An account holds one person: a link whose proven identity differs from the account's, or that
+/// proves none for an account that has one, is refused unless `replace`, which first removes the
+/// account's links (the caller audits it). Returns how many links were replaced.
 pub async fn link(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     tenant_id: &str,
     account_id: &str,
     auth_serial: &str,
     identity_hash: Option<&str>,
+    replace: bool,
     now: OffsetDateTime,
-) -> Result<(), PlatformError> {
+) -> Result<Result<u64, LinkRefusal>, PlatformError> {
     let existing: Option<(String,)> = sqlx::query_as("SELECT account_id FROM account_link WHERE tenant_id = $1 AND auth_serial = $2")
         .bind(tenant_id)
         .bind(auth_serial)
         .fetch_optional(&mut **tx)
         .await?;
     if let Some((other,)) = existing {
-        if other != account_id {
-            return Err(PlatformError::Conflict("this certificate is linked to another account".into()));
+        return Ok(if other == account_id { Ok(0) } else { Err(LinkRefusal::LinkedElsewhere) });
+    }
+    let mut replaced = 0;
+    if replace {
+        replaced = sqlx::query("DELETE FROM account_link WHERE tenant_id = $1 AND account_id = $2")
+            .bind(tenant_id)
+            .bind(account_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    } else {
+        let held: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT identity_hash FROM account_link WHERE tenant_id = $1 AND account_id = $2 AND identity_hash IS NOT NULL")
+                .bind(tenant_id)
+                .bind(account_id)
+                .fetch_all(&mut **tx)
+                .await?;
+        match identity_hash {
+            _ if held.is_empty() => {}
+            None => return Ok(Err(LinkRefusal::ProofRequired)),
+            Some(proven) if held.iter().any(|(h,)| h != proven) => return Ok(Err(LinkRefusal::AnotherPerson)),
+            Some(_) => {}
         }
-        return Ok(());
     }
     sqlx::query("INSERT INTO account_link (tenant_id, auth_serial, account_id, identity_hash, linked_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(tenant_id)
@@ -115,7 +169,7 @@ pub async fn link(
         .bind(now.unix_timestamp())
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(Ok(replaced))
 }
 
 /// The account whose proofed identity is `identity_hash` (for re-linking a re-issued certificate).

@@ -62,6 +62,9 @@ pub struct LoginRequest {
     /// records the proofed identity at registration, and re-links a re-issued authentication certificate.
     #[serde(default, deserialize_with = "present")]
     pub signature_proof: Option<String>,
+    /// Registration: replace the account's links (it held another person) with this certificate.
+    #[serde(default)]
+    pub replace_link: bool,
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
+
+use base64::Engine;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -295,4 +297,39 @@ pub fn ocsp(server: &Server, issuer: &Path, target: &[&str], nonce: bool) -> Str
         args.push("-no_nonce");
     }
     openssl(&args)
+}
+
+pub fn der_file(pem_path: &std::path::Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(pem_path).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+/// Asks `server` for a challenge and answers it with the card: (challenge id, auth signature, sign proof).
+pub fn answer(sb: &Sandbox, server: &Server, key: &str, card: &str) -> (String, String, String) {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (status, c) = server.post_json("/v1/auth/challenges", Some(key), "");
+    assert_eq!(status, 201, "{c}");
+    let challenge = b64.decode(c["challenge"].as_str().unwrap()).unwrap();
+    assert_eq!(challenge.len(), 32, "256-bit challenges");
+    let file = sb.path("challenge.bin");
+    std::fs::write(&file, &challenge).unwrap();
+    let (sig, proof) = (sb.path("challenge.sig"), sb.path("challenge.p7s"));
+    let card_dir = sb.path(card);
+    sb.ok(&[
+        "card",
+        "sign",
+        "--card",
+        card_dir.to_str().unwrap(),
+        "--which",
+        "auth",
+        "--in",
+        file.to_str().unwrap(),
+        "--out",
+        sig.to_str().unwrap(),
+        "--pin",
+        "1234",
+    ]);
+    sb.ok(&sign_attached(card_dir.to_str().unwrap(), file.to_str().unwrap(), proof.to_str().unwrap()));
+    (c["challenge_id"].as_str().unwrap().to_owned(), b64.encode(std::fs::read(sig).unwrap()), b64.encode(std::fs::read(proof).unwrap()))
 }
