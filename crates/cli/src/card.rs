@@ -81,6 +81,31 @@ pub enum CardCommand {
         #[arg(long)]
         pin: Option<String>,
     },
+    /// Answers a login challenge (from POST /v1/auth/challenges) with the authentication key, and
+    /// prints the body of POST /v1/auth/verify.
+    Answer {
+        #[command(flatten)]
+        source: CardSource,
+        /// The challenge's id, `challenge_id` of the platform's answer.
+        #[arg(long)]
+        challenge_id: String,
+        /// The challenge itself, base64 as the platform gave it (`challenge`).
+        #[arg(long)]
+        challenge: String,
+        /// The authentication PIN; prompted when omitted.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Registration: the tenant's account to link the certificate to.
+        #[arg(long)]
+        account: Option<String>,
+        /// Prove who the holder is as well: a CMS over the challenge made with the signature key (for
+        /// registration, and to re-link a re-issued authentication certificate).
+        #[arg(long)]
+        prove: bool,
+        /// The signature password, for --prove; prompted when omitted.
+        #[arg(long, requires = "prove")]
+        sign_pin: Option<String>,
+    },
     /// PIN tries left, and PIN changes.
     #[command(subcommand)]
     Pin(PinCommand),
@@ -363,6 +388,30 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
             emit(ctx, &serde_json::json!({ "signature": out, "bytes": signature.len() }), || {
                 format!("{}-byte signature written to {}", signature.len(), out.display())
             });
+        }
+        CardCommand::Answer { source, challenge_id, challenge, pin, account, prove, sign_pin } => {
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let challenge = b64.decode(challenge.trim()).map_err(|e| CliError::Usage(format!("--challenge is not base64: {e}")))?;
+            let mut card = source.open()?;
+            let certificate = card.read_certificate(KeyRole::Authentication, None)?;
+            let pin = pin_or_prompt(pin, &KeyRole::Authentication.pin().to_string())?;
+            let mut digest_info = jpki_crypto::SHA256_DIGEST_INFO_PREFIX.to_vec();
+            digest_info.extend_from_slice(&jpki_crypto::sha256(&challenge));
+            let signature = card.sign(KeyRole::Authentication, &pin, &digest_info)?;
+            let mut body = serde_json::json!({ "challenge_id": challenge_id, "certificate": b64.encode(&certificate), "signature": b64.encode(&signature) });
+            if let Some(account) = account {
+                body["account_id"] = serde_json::json!(account);
+            }
+            if prove {
+                let pin = pin_or_prompt(sign_pin, &KeyRole::Signature.pin().to_string())?;
+                let signer = card.read_certificate(KeyRole::Signature, Some(&pin))?;
+                let now = time::OffsetDateTime::now_utc();
+                let cms = jpki_verify::signed_data::build(&challenge, &signer, true, now, |digest_info| card.sign(KeyRole::Signature, &pin, digest_info))
+                    .map_err(|e| CliError::Usage(e.to_string()))?;
+                body["signature_proof"] = serde_json::json!(b64.encode(&cms));
+            }
+            stdout(&format!("{body}\n"));
         }
         CardCommand::Pin(PinCommand::Status(source)) => {
             let mut card = source.open()?;

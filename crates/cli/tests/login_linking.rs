@@ -56,9 +56,30 @@ fn run(sb: &Sandbox) {
     let (status, v) = login("first", None, false, false);
     assert_eq!((status, &v["account_id"]), (200, &json!("acct-1")), "{label}: {v}");
 
+    // The same person's phone, answered by `jpki card answer`: proven the same person, so it joins the
+    // account; then it logs in to it.
+    sb.ok(&common::phone_issue("first", "phone", "1234"));
+    let phone_answer = |account: Option<&str>, prove: bool| {
+        let (_, c) = server.post_json("/v1/auth/challenges", Some(key), "");
+        let (id, challenge) = (c["challenge_id"].as_str().unwrap(), c["challenge"].as_str().unwrap());
+        let mut args = vec!["card", "answer", "--phone", "phone", "--challenge-id", id, "--challenge", challenge, "--pin", "4321"];
+        if let Some(account) = account {
+            args.extend(["--account", account]);
+        }
+        if prove {
+            args.extend(["--prove", "--sign-pin", "PHONE123"]);
+        }
+        server.post_json("/v1/auth/verify", Some(key), sb.ok(&args).trim())
+    };
+    let (status, v) = phone_answer(Some("acct-1"), true);
+    assert_eq!((status, &v["linked"], &v["device"]), (200, &json!(true), &json!("smartphone")), "{label}: {v}");
+    assert_eq!(v["four_info"]["name"].as_str(), Some("口座　一郎"), "{label}: {v}");
+    let (status, v) = phone_answer(None, false);
+    assert_eq!((status, &v["account_id"]), (200, &json!("acct-1")), "{label}: {v}");
+
     // The tenant replaces the link explicitly: now the account is the second person's.
     let (status, v) = login("second", Some("acct-1"), true, true);
-    assert_eq!((status, &v["linked"], &v["replaced_links"]), (200, &json!(true), &json!(1)), "{label}: {v}");
+    assert_eq!((status, &v["linked"], &v["replaced_links"]), (200, &json!(true), &json!(2)), "{label}: the card's and the phone's: {v}");
     assert_eq!(v["four_info"]["name"].as_str(), Some("別人　二郎"), "{label}: {v}");
     let (_, v) = login("first", None, false, false);
     assert_eq!(v["account_id"], json!(null), "{label}: the replaced link is gone: {v}");
