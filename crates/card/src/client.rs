@@ -192,7 +192,7 @@ impl<T: Transport> MyNumberCard<T> {
     /// it can cost a try.
     fn verify_selected(&mut self, slot: PinSlot, pin: &str) -> Result<(), CardError> {
         if !slot.well_formed(pin) {
-            return Err(CardError::BadInput(format!("that is not a {slot}; nothing was sent to the card")));
+            return Err(CardError::BadInput(format!("that is not in the format of the {slot}; nothing was sent to the card")));
         }
         self.select_ef(slot.location().1, "PIN")?;
         let response = self.send(&Command::new(0x00, 0x20, 0x00, 0x80, pin.as_bytes(), None), "VERIFY")?;
@@ -246,11 +246,11 @@ impl<T: Transport> MyNumberCard<T> {
         jpki::token_label(&info).ok_or(CardError::MalformedResponse { what: "token information" })
     }
 
-    /// A JPKI certificate (DER). The signature certificate needs the signature PIN.
+    /// A JPKI certificate (DER). The signature certificate needs the signature password.
     pub fn read_certificate(&mut self, role: KeyRole, signature_pin: Option<&str>) -> Result<Vec<u8>, CardError> {
         self.select(Aid::JPKI)?;
         if role == KeyRole::Signature {
-            let pin = signature_pin.ok_or_else(|| CardError::BadInput("the signature certificate is readable only after the signature PIN".into()))?;
+            let pin = signature_pin.ok_or_else(|| CardError::BadInput("the signature certificate is readable only after the signature password".into()))?;
             self.verify_selected(PinSlot::JpkiSignature, pin)?;
         }
         self.read_ef(jpki::cert_file(role), "certificate")

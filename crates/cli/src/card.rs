@@ -15,6 +15,7 @@ use crate::output::{emit, stdout};
 pub enum CardCommand {
     /// Insert the virtual card in DIR into pcscd through vsmartcard's vpcd reader, until interrupted.
     Emulate {
+        /// The card directory to insert.
         #[arg(long)]
         card: PathBuf,
         /// Where the vpcd reader listens.
@@ -29,6 +30,7 @@ pub enum CardCommand {
     ReadCert {
         #[command(flatten)]
         source: CardSource,
+        /// Which certificate: the signature (sign) or the authentication (auth) one.
         #[arg(long, value_enum)]
         which: KeyArg,
         /// The CA certificate instead of the holder's.
@@ -59,8 +61,10 @@ pub enum CardCommand {
     ReadFace {
         #[command(flatten)]
         source: CardSource,
+        /// 照合番号A (the 12-digit My Number).
         #[arg(long, conflicts_with = "code_b", required_unless_present = "code_b")]
         code_a: Option<String>,
+        /// 照合番号B (birth date YYMMDD in the era + expiry year + security code; printed at issuance).
         #[arg(long)]
         code_b: Option<String>,
         /// Write the face photo to this file.
@@ -71,10 +75,13 @@ pub enum CardCommand {
     Sign {
         #[command(flatten)]
         source: CardSource,
+        /// Which key: the signature (sign) or the authentication (auth) one.
         #[arg(long, value_enum)]
         which: KeyArg,
+        /// The file to sign.
         #[arg(long = "in")]
         input: PathBuf,
+        /// Where to write the raw signature.
         #[arg(long)]
         out: PathBuf,
         /// The key's PIN; prompted when omitted.
@@ -122,6 +129,7 @@ pub enum PinCommand {
     Change {
         #[command(flatten)]
         source: CardSource,
+        /// Which PIN to change.
         #[arg(long, value_enum)]
         which: ChangeablePin,
         /// Prompted when omitted.
@@ -135,6 +143,7 @@ pub enum PinCommand {
 
 #[derive(Subcommand)]
 pub enum FreeAreaCommand {
+    /// Read the business's record.
     Read {
         #[command(flatten)]
         app: FreeAreaApp,
@@ -142,9 +151,11 @@ pub enum FreeAreaCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write the business's record.
     Write {
         #[command(flatten)]
         app: FreeAreaApp,
+        /// The record to write (a file of raw bytes).
         #[arg(long = "in")]
         input: PathBuf,
     },
@@ -183,7 +194,7 @@ pub struct CardSource {
     /// A card directory, used directly without PC/SC.
     #[arg(long, conflicts_with = "phone")]
     card: Option<PathBuf>,
-    /// A phone directory: its smartphone JPKI keys (use cases ④ and ⑤ with the phone).
+    /// A phone directory: its smartphone JPKI keys instead of a card's.
     #[arg(long, conflicts_with = "reader")]
     phone: Option<PathBuf>,
 }

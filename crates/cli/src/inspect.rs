@@ -16,7 +16,10 @@ use crate::output::emit;
 #[derive(Subcommand)]
 pub enum CertCommand {
     /// Kind, serial, validity, 4 information and (when the sandbox knows it) revocation status.
-    Show { file: PathBuf },
+    Show {
+        /// The certificate (PEM or DER).
+        file: PathBuf,
+    },
 }
 
 /// Reads a certificate file in PEM or DER.
@@ -36,7 +39,10 @@ struct Shown {
 #[derive(Subcommand)]
 pub enum CrlCommand {
     /// Issuer, validity, number and every revoked serial with its reason.
-    Show { file: PathBuf },
+    Show {
+        /// The CRL (DER).
+        file: PathBuf,
+    },
 }
 
 pub fn run_crl(ctx: &Context, cmd: CrlCommand) -> CliResult {

@@ -24,13 +24,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "jpki", version, about = "openjpki: Japan's My Number Card ecosystem (JPKI) for relying parties and platform operators")]
 pub struct Cli {
     /// Where openjpki keeps its database, trust anchors and CRLs.
-    #[arg(long, global = true, env = "JPKI_DATA_DIR", default_value = "./jpki-data")]
+    #[arg(long, global = true, help_heading = "Global options", env = "JPKI_DATA_DIR", default_value = "./jpki-data")]
     data_dir: PathBuf,
     /// Database URL (sqlite://… or postgres://…); defaults to SQLite inside the data directory.
-    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, global = true, help_heading = "Global options", env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Print machine-readable JSON.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
     #[command(subcommand)]
     command: Command,
@@ -91,6 +91,8 @@ fn main() -> ExitCode {
     let default_level = if matches!(cli.command, Command::Serve(_) | Command::Card(card::CardCommand::Emulate { .. })) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never into a file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -126,5 +128,42 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every option and argument of every command says what it is, and no text numbers use cases the
+    /// reader was never told about.
+    #[test]
+    fn every_option_of_every_command_is_described() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if help.trim().is_empty() {
+                    missing.push(format!("{path} --{id}"));
+                }
+                if help.contains('④') || help.contains('⑤') || help.contains('①') {
+                    missing.push(format!("{path} --{id}: internal numbering in {help:?}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {}: no description", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let command = super::Cli::command();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&command, "jpki", &mut missing);
+        assert!(missing.is_empty(), "{} undescribed:\n{}", missing.len(), missing.join("\n"));
     }
 }

@@ -42,7 +42,7 @@ pub struct PhoneIssueArgs {
     /// The card's input-assistance PIN (4 digits); asked for when omitted.
     #[arg(long)]
     input_pin: Option<String>,
-    /// The phone's own signature PIN (6–16 letters and digits).
+    /// The phone's own signature password (6–16 capital letters and digits).
     #[arg(long)]
     phone_sign_pin: String,
     /// The phone's own authentication PIN (4 digits).
@@ -128,6 +128,7 @@ pub enum WalletCommand {
 
 #[derive(Args)]
 pub struct EngageArgs {
+    /// The phone directory whose record is presented.
     #[arg(long)]
     phone: PathBuf,
     /// Where the reader connects (port 0 picks a free port; the engagement names it).
@@ -173,6 +174,7 @@ pub fn engage(ctx: &Context, args: EngageArgs) -> CliResult {
 
 #[derive(Args)]
 pub struct PresentArgs {
+    /// The phone directory whose record is presented.
     #[arg(long)]
     phone: PathBuf,
     /// The authorization request (JSON; a signed one carries `request`, a JWS).
@@ -312,6 +314,7 @@ pub struct ReadArgs {
     /// Sign the request with this reader certificate (PEM) and key (PKCS#8 DER) (reader authentication).
     #[arg(long, requires = "reader_key")]
     reader_cert: Option<PathBuf>,
+    /// The reader certificate's private key (PKCS#8 DER).
     #[arg(long, requires = "reader_cert")]
     reader_key: Option<PathBuf>,
     /// IACA root certificates (PEM); default <data-dir>/trust/iaca.pem.
@@ -363,8 +366,10 @@ pub struct RequestArgs {
     /// x509_san_dns:<host of response_uri>. Unsigned requests use redirect_uri:<response_uri>.
     #[arg(long, requires = "reader_key")]
     reader_cert: Option<PathBuf>,
-    #[arg(long)]
+    /// The reader certificate's private key (PKCS#8 DER).
+    #[arg(long, requires = "reader_cert")]
     reader_key: Option<PathBuf>,
+    /// Where to write the authorization request (JSON) for the wallet.
     #[arg(long)]
     out: PathBuf,
 }

@@ -48,6 +48,7 @@ pub enum SandboxCommand {
     Reader(ReaderCommand),
     /// Write the records' current status list token.
     StatusList {
+        /// Where to write the status list token (CWT, as the issuer serves it).
         #[arg(long)]
         out: std::path::PathBuf,
     },
@@ -69,8 +70,10 @@ pub enum ReaderCommand {
 pub enum PersonCommand {
     /// Register a person; prints the person id and My Number.
     Add {
+        /// Name as the resident registry writes it (full-width space between family and given name).
         #[arg(long)]
         name: String,
+        /// Address as the resident registry writes it.
         #[arg(long)]
         address: String,
         /// YYYY-MM-DD
@@ -84,7 +87,10 @@ pub enum PersonCommand {
         my_number: Option<String>,
     },
     /// Show a person.
-    Show { id: String },
+    Show {
+        /// The person's id (person_…).
+        id: String,
+    },
     /// List everyone.
     List,
 }
@@ -93,8 +99,10 @@ pub enum PersonCommand {
 pub enum CardCommand {
     /// Issue a card (retiring any card the person already has) into a new directory.
     Issue {
+        /// The holder's person id (person_…).
         #[arg(long)]
         person: String,
+        /// The new card directory.
         #[arg(long)]
         out: PathBuf,
         /// Signature password: 6-16 capital letters and digits, mixing both.
@@ -115,8 +123,10 @@ pub enum CardCommand {
     },
     /// The municipality's PIN reset after a lock or a forgotten PIN (暗証番号の再設定).
     ResetPin {
+        /// The card directory.
         #[arg(long)]
         card: PathBuf,
+        /// Which PIN or code to reset.
         #[arg(long, value_enum)]
         pin: PinArg,
         /// The holder's new PIN (not for the codes printed on the card, whose tries are just restored).
@@ -125,8 +135,10 @@ pub enum CardCommand {
     },
     /// Put a business's application in the card's free area; prints its AID and access key once.
     AuthorizeFreeArea {
+        /// The card directory.
         #[arg(long)]
         card: PathBuf,
+        /// The business's name, as the card's free-area record shows it.
         #[arg(long)]
         business: String,
     },
@@ -180,8 +192,10 @@ impl Which {
 pub enum CertCommand {
     /// Put new certificates on a card: renewal, or replacement after a 4-info change.
     Reissue {
+        /// The card directory.
         #[arg(long)]
         card: PathBuf,
+        /// Which certificates to renew.
         #[arg(long, value_enum, default_value = "both")]
         which: Which,
     },
@@ -197,34 +211,43 @@ pub enum DeviceArg {
 pub enum EventCommand {
     /// 転居: new address; signature certificates are revoked (affiliationChanged).
     Move {
+        /// The person's id (person_…).
         #[arg(long)]
         person: String,
+        /// The new address.
         #[arg(long)]
         address: String,
     },
     /// 氏名変更: new name; signature certificates are revoked (affiliationChanged).
     Rename {
+        /// The person's id (person_…).
         #[arg(long)]
         person: String,
+        /// The new name.
         #[arg(long)]
         name: String,
     },
     /// 紛失届: every certificate on the device goes on hold (certificateHold, never lifted).
     Lost {
+        /// The person's id (person_…).
         #[arg(long)]
         person: String,
+        /// Which device was lost.
         #[arg(long, value_enum, default_value = "card")]
         device: DeviceArg,
     },
     /// A lost card was found: held certificates stay held, new ones are put on the card.
     Found {
+        /// The person's id (person_…).
         #[arg(long)]
         person: String,
+        /// The found card's directory.
         #[arg(long)]
         card: PathBuf,
     },
     /// 死亡: every certificate ends (cessationOfOperation).
     Death {
+        /// The person's id (person_…).
         #[arg(long)]
         person: String,
     },
@@ -240,6 +263,7 @@ pub enum CrlCommand {
 pub enum OperatorCommand {
     /// Register a platform operator; prints its API key once.
     Add {
+        /// The operator's name.
         #[arg(long)]
         name: String,
     },
@@ -247,16 +271,21 @@ pub enum OperatorCommand {
 
 #[derive(Subcommand)]
 pub enum ConsentCommand {
+    /// Record the person's consent to the operator receiving their latest 4 info.
     Grant {
+        /// The person's id (person_…).
         #[arg(long)]
         person: String,
         /// Operator name or id.
         #[arg(long)]
         operator: String,
     },
+    /// Withdraw the person's consent.
     Withdraw {
+        /// The person's id (person_…).
         #[arg(long)]
         person: String,
+        /// Operator name or id.
         #[arg(long)]
         operator: String,
     },

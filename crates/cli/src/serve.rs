@@ -151,7 +151,7 @@ async fn platform_router(
     let trust_dir = trust.unwrap_or_else(|| ctx.trust_dir());
     let trust = jpki_verify::TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(format!("{e} (give --trust DIR, or --sandbox)")))?;
     for path in trust.skipped() {
-        tracing::info!("{} is not a JPKI CA certificate: not a trust anchor for signatures and logins", path.display());
+        tracing::debug!("{} holds no JPKI CA certificate; signatures and logins do not use it", path.display());
     }
     match &ocsp {
         Some(ocsp) => tracing::info!("verifying against {} trust anchors in {}, OCSP {}", trust.anchors().len(), trust_dir.display(), ocsp.url()),

@@ -18,6 +18,7 @@ use crate::output::emit;
 pub struct SignArgs {
     #[command(flatten)]
     source: CardSource,
+    /// The file to sign.
     #[arg(long = "in")]
     input: PathBuf,
     /// The CMS SignedData (DER), conventionally FILE.p7s.
@@ -77,7 +78,7 @@ pub fn sign(ctx: &Context, args: SignArgs) -> CliResult {
 fn describe(v: &Verification) -> String {
     let mut lines = vec![if v.valid { "valid".to_owned() } else { format!("NOT valid: {}", v.failure.as_ref().map(|f| f.message.as_str()).unwrap_or("")) }];
     if let Some(s) = &v.signer {
-        lines.push(format!("certificate {} ({} certificate on a {})", s.certificate_serial, s.certificate_kind, s.device.unwrap_or("?")));
+        lines.push(format!("certificate {} ({} certificate, {})", s.certificate_serial, s.certificate_kind, s.device.unwrap_or("device unknown")));
         if let Some(name) = &s.name {
             lines.push(format!(
                 "name {name}\naddress {}\nbirth date {}\nsex {}",

@@ -255,6 +255,7 @@ fn slow_and_abusive_clients_are_bounded() {
     assert!(metric(&server, "jpki_platform_http_connection_limit_reached_total") >= 1.0);
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("connection limit reached: 64 connections are open"), "{logged}");
+    assert!(!logged.contains('\u{1b}'), "a log written to a file carries no terminal colours: {logged:?}");
     drop(flood);
     let mut after = rss_kib(server.pid());
     for _ in 0..50 {

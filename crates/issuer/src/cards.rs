@@ -241,7 +241,7 @@ impl Issuer {
         let mut notes = Vec::new();
         let allowed = Self::roles_for(&person, at, &mut notes);
         if let Some(role) = roles.iter().find(|r| !allowed.contains(r)) {
-            return Err(IssuerError::Refused(format!("cannot issue a {} certificate: {}", role.as_str(), notes.join("; "))));
+            return Err(IssuerError::Refused(format!("cannot issue the {} certificate: {}", role.as_str(), notes.join("; "))));
         }
         let certs = roles.iter().map(|&role| self.make_certificate(role, state.device, &person, at, state.expires_at)).collect::<Result<Vec<_>, _>>()?;
 

@@ -32,7 +32,7 @@ pub enum PinKind {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PinError {
-    #[error("the {kind} must be {min} to {max} characters long, got {len}")]
+    #[error("the {kind} must be {} characters long, got {len}", length(*min, *max))]
     Length { kind: PinKind, min: usize, max: usize, len: usize },
     #[error("the {kind} may contain only the digits 0-9")]
     NotDigits { kind: PinKind },
@@ -40,6 +40,15 @@ pub enum PinError {
     NotUpperAlphanumeric { kind: PinKind },
     #[error("the {kind} must mix at least one letter and at least one digit")]
     NotMixed { kind: PinKind },
+}
+
+/// "4" for a fixed length, "6 to 16" for a range.
+fn length(min: usize, max: usize) -> String {
+    if min == max {
+        min.to_string()
+    } else {
+        format!("{min} to {max}")
+    }
 }
 
 /// Format and retry limit of one PIN.
@@ -102,7 +111,7 @@ impl PinKind {
 impl fmt::Display for PinKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            PinKind::Signature => "signature PIN (6-16 capital letters and digits)",
+            PinKind::Signature => "signature password (6-16 capital letters and digits)",
             PinKind::Authentication => "authentication PIN (4 digits)",
             PinKind::InputAssistance => "input-assistance PIN (4 digits)",
             PinKind::ResidentRegistry => "resident-registry PIN (4 digits)",
@@ -129,5 +138,13 @@ mod tests {
         assert!(matches!(PinKind::InputAssistance.validate_new("12a4"), Err(PinError::NotDigits { .. })));
         assert_eq!(PinKind::Signature.rule().max_tries, 5);
         assert_eq!(PinKind::Authentication.rule().max_tries, 3);
+    }
+
+    #[test]
+    fn messages_read_as_sentences() {
+        let fixed = PinKind::Authentication.validate_new("12345").unwrap_err().to_string();
+        assert_eq!(fixed, "the authentication PIN (4 digits) must be 4 characters long, got 5");
+        let range = PinKind::Signature.validate_new("AB12").unwrap_err().to_string();
+        assert_eq!(range, "the signature password (6-16 capital letters and digits) must be 6 to 16 characters long, got 4");
     }
 }

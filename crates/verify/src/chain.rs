@@ -29,9 +29,9 @@ pub enum CertificateProblem {
     Expired(OffsetDateTime),
     #[error("the trust anchor {0} is outside its validity period")]
     AnchorExpired(String),
-    #[error("a {kind} certificate cannot sign")]
+    #[error("the certificate is a {kind} certificate, which cannot sign")]
     NotEndEntity { kind: &'static str },
-    #[error("a {kind} certificate is issued by {anchor}, which is not its CA")]
+    #[error("the {kind} certificate is issued by {anchor}, which is not its CA")]
     WrongIssuer { kind: &'static str, anchor: String },
     #[error("the key usage does not allow digital signatures")]
     KeyUsage,

@@ -36,6 +36,16 @@ pub enum RevocationProblem {
     BadCrl(String),
 }
 
+impl RevocationProblem {
+    /// What went wrong, without the "no revocation information" that a combined problem says once.
+    pub fn detail(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            RevocationProblem::Unavailable(why) => why.into(),
+            other => other.to_string().into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

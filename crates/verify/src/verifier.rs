@@ -106,7 +106,10 @@ impl AwaitingResponder {
             None => Err(RevocationProblem::Unavailable("no OCSP responder is configured".into())),
         };
         let revocation = ocsp.or_else(|ocsp_problem| {
-            verifier.crls.status(&self.certificate, self.now).map_err(|crl_problem| RevocationProblem::Unavailable(format!("{ocsp_problem}; {crl_problem}")))
+            verifier
+                .crls
+                .status(&self.certificate, self.now)
+                .map_err(|crl_problem| RevocationProblem::Unavailable(format!("OCSP: {}; CRL: {}", ocsp_problem.detail(), crl_problem.detail())))
         });
         Verifier::concluded(self.certificate, revocation, self.now)
     }

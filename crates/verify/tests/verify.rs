@@ -420,3 +420,17 @@ fn fields_outside_the_signature_are_checked() {
     assert_eq!(failure.code, "certificate_malformed", "{}", failure.message);
     assert!(failure.message.contains("RFC 5280 §4.1.1.2"), "{}", failure.message);
 }
+
+/// With neither OCSP nor a CRL, the failure says "no revocation information" once and then why, for each.
+#[test]
+fn an_unavailable_revocation_status_is_said_once_with_each_reason() {
+    let sb = Sandbox::new();
+    let (_, card) = sb.card("失効　不明");
+    let content = b"offline".to_vec();
+    let cms = sign_with_card(&card, &content, false);
+    let offline = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("http://127.0.0.1:9/ocsp", Box::new(Down))), crls: Default::default() };
+    let failure = offline.verify_cms(&cms, Some(&content), OffsetDateTime::now_utc()).unwrap().failure.unwrap();
+    assert_eq!(failure.code, "revocation_unavailable");
+    assert_eq!(failure.message.matches("no revocation information").count(), 1, "{}", failure.message);
+    assert!(failure.message.contains("OCSP: http://127.0.0.1:9/ocsp: connection refused; CRL: no CRL of the issuing CA"), "{}", failure.message);
+}
