@@ -26,7 +26,7 @@ pub enum CertCommand {
 pub fn read_certificate(path: &PathBuf) -> CliResult<Certificate> {
     let bytes = std::fs::read(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
     let parsed = if bytes.starts_with(b"-----BEGIN") { Certificate::from_pem(&bytes) } else { Certificate::from_der(&bytes) };
-    parsed.map_err(|e| CliError::Usage(format!("{} is not an X.509 certificate in PEM or DER: {e}", path.display())))
+    parsed.map_err(|e| CliError::Usage(format!("{} is not an X.509 certificate in PEM or DER (the decoder stopped at: {e})", path.display())))
 }
 
 #[derive(serde::Serialize)]
@@ -40,7 +40,7 @@ struct Shown {
 pub enum CrlCommand {
     /// Issuer, validity, number and every revoked serial with its reason.
     Show {
-        /// The CRL (DER).
+        /// The CRL (DER or PEM).
         file: PathBuf,
     },
 }
@@ -48,16 +48,22 @@ pub enum CrlCommand {
 pub fn run_crl(ctx: &Context, cmd: CrlCommand) -> CliResult {
     let CrlCommand::Show { file } = cmd;
     let bytes = std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let crl = RevocationList::from_der(&bytes).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    let bytes = match der::pem::decode_vec(&bytes) {
+        Ok((label, der)) if label == "X509 CRL" => der,
+        Ok((label, _)) => return Err(CliError::Usage(format!("{} is PEM of a {label}, not of an X509 CRL", file.display()))),
+        Err(_) => bytes,
+    };
+    let crl = RevocationList::from_der(&bytes)
+        .map_err(|e| CliError::Usage(format!("{} is not a CRL in DER or PEM (the decoder stopped at: {e})", file.display())))?;
     emit(ctx, &crl, || {
         let mut lines = vec![
             format!("issuer: {}", crl.issuer),
             format!("number: {}", crl.number.as_deref().unwrap_or("-")),
-            format!("this update: {}", crl.this_update),
-            format!("next update: {}", crl.next_update.map(|t| t.to_string()).unwrap_or_else(|| "-".into())),
+            format!("this update: {}", crate::output::time(crl.this_update)),
+            format!("next update: {}", crl.next_update.map(crate::output::time).unwrap_or_else(|| "-".into())),
             format!("entries: {}", crl.entries.len()),
         ];
-        lines.extend(crl.entries.iter().map(|e| format!("{}	{}	{}", e.serial, e.revoked_at, e.reason.unwrap_or("unspecified"))));
+        lines.extend(crl.entries.iter().map(|e| format!("{}	{}	{}", e.serial, crate::output::time(e.revoked_at), e.reason.unwrap_or("unspecified"))));
         lines.join("\n")
     });
     Ok(())
@@ -76,7 +82,7 @@ pub async fn run(ctx: &Context, cmd: CertCommand) -> CliResult {
             format!("serial: {}", c.serial),
             format!("subject: {}", c.subject),
             format!("issuer: {}", c.issuer),
-            format!("valid: {} to {}", c.not_before, c.not_after),
+            format!("valid: {} to {}", crate::output::time(c.not_before), crate::output::time(c.not_after)),
         ];
         if c.test_environment {
             lines.push("policy: JPKI test environment".into());

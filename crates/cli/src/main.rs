@@ -102,6 +102,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let json = cli.json;
     let ctx = context::Context::new(cli.data_dir, cli.database_url, cli.json);
     let result = runtime.block_on(async {
         let result = match cli.command {
@@ -124,6 +125,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if json => {
+            eprintln!("{}", serde_json::json!({ "error": { "message": e.to_string() } }));
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

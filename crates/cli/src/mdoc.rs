@@ -79,7 +79,12 @@ pub async fn issue_phone(ctx: &Context, args: PhoneIssueArgs) -> CliResult {
     let trust = ctx.export_mdoc_trust(&issuer).await?;
     emit(ctx, &json!({ "phone": phone, "trust_anchors": trust }), || {
         let mut lines = vec![format!("phone {} issued into {}", phone.phone_id, display(&phone.directory))];
-        lines.extend(phone.certificates.iter().map(|c| format!("smartphone {} certificate {} valid until {}", c.role.as_str(), c.serial, c.not_after)));
+        lines.extend(
+            phone
+                .certificates
+                .iter()
+                .map(|c| format!("smartphone {} certificate {} valid until {}", c.role.as_str(), c.serial, crate::output::time(c.not_after))),
+        );
         lines.push(format!("record {} ({}) valid until {}", phone.record_id, mnc::DOC_TYPE, phone.record_valid_until));
         lines.extend(phone.notes.iter().cloned());
         lines.join("\n")

@@ -362,7 +362,9 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
             let card = ctx.issuer().await?.issue_card(&person, &pins, photo, &out).await?;
             emit(ctx, &card, || {
                 let mut lines = vec![format!("card {} issued into {}", card.card_id, display(&card.directory))];
-                lines.extend(card.certificates.iter().map(|c| format!("{} certificate {} valid until {}", c.role.as_str(), c.serial, c.not_after)));
+                lines.extend(
+                    card.certificates.iter().map(|c| format!("{} certificate {} valid until {}", c.role.as_str(), c.serial, crate::output::time(c.not_after))),
+                );
                 lines.extend(card.notes.iter().cloned());
                 lines.join("\n")
             });
@@ -407,7 +409,7 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
             emit(ctx, &summaries, || {
                 summaries
                     .iter()
-                    .map(|s| format!("{}: CRL #{} with {} entries, next update {}", display(&s.path), s.number, s.entries, s.next_update))
+                    .map(|s| format!("{}: CRL #{} with {} entries, next update {}", display(&s.path), s.number, s.entries, crate::output::time(s.next_update)))
                     .collect::<Vec<_>>()
                     .join("\n")
             });

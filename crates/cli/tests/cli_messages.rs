@@ -1,0 +1,40 @@
+//! What a newcomer reads: errors in JSON under --json, files named for what they are not, PEM taken
+//! where DER is usual, and times as RFC 3339 seconds in JST.
+
+mod common;
+
+use common::{openssl, Sandbox};
+
+#[test]
+fn errors_files_and_times_read_as_a_user_expects() {
+    if !common::openssl_available("errors_files_and_times_read_as_a_user_expects") {
+        return;
+    }
+    let sb = Sandbox::all().into_iter().next().unwrap();
+    // Under --json an error is JSON too.
+    let out = sb.run(&["--json", "cert", "show", "missing.pem"]);
+    assert!(!out.status.success());
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(error["error"]["message"].as_str().unwrap().contains("cannot read missing.pem"), "{error}");
+
+    // A file that is not a certificate is named as such.
+    std::fs::write(sb.path("notes.txt"), "hello").unwrap();
+    let refused = sb.fails(&["cert", "show", "notes.txt"]);
+    assert!(refused.contains("notes.txt is not an X.509 certificate in PEM or DER"), "{refused}");
+    let refused = sb.fails(&["crl", "show", "notes.txt"]);
+    assert!(refused.contains("notes.txt is not a CRL in DER or PEM"), "{refused}");
+
+    // Times in JST to the second; a CRL in PEM is read like its DER.
+    sb.ok(&["sandbox", "init"]);
+    let person = sb.add_person("時刻　表示", "1999-09-09");
+    sb.issue_card(&person, "card");
+    let shown = sb.ok(&["cert", "show", "card/sign-cert.pem"]);
+    let valid = shown.lines().find(|l| l.starts_with("valid: ")).unwrap_or_else(|| panic!("{shown}"));
+    assert!(valid.ends_with("+09:00") && !valid.contains('.') && valid.matches("+09:00").count() == 2, "{valid}");
+    sb.ok(&["sandbox", "crl", "publish"]);
+    let crl = sb.path("data/crl/sign.crl");
+    openssl(&["crl", "-inform", "DER", "-in", crl.to_str().unwrap(), "-outform", "PEM", "-out", sb.path("sign.pem.crl").to_str().unwrap()]);
+    let (der, pem) = (sb.ok(&["crl", "show", "data/crl/sign.crl"]), sb.ok(&["crl", "show", "sign.pem.crl"]));
+    assert_eq!(der, pem);
+    assert!(der.contains("+09:00"), "{der}");
+}
