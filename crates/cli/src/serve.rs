@@ -84,7 +84,7 @@ pub struct ServeArgs {
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     let db = &ctx.database(true).await?;
-    let mut app = Router::new().route("/healthz", get(|| async { "ok\n" }));
+    let mut app = Router::new().route("/healthz", get(|| async { "ok\n" })).merge(jpki_server::web::router(args.sandbox));
     let mut sandbox_ocsp = None;
     let mut sandbox_issuer = None;
     if args.sandbox {

@@ -38,3 +38,31 @@ fn errors_files_and_times_read_as_a_user_expects() {
     assert_eq!(der, pem);
     assert!(der.contains("+09:00"), "{der}");
 }
+
+/// `GET /` is a page saying what the server is and where its endpoints are, in English and Japanese,
+/// under a strict Content-Security-Policy.
+#[test]
+fn the_landing_page_says_what_this_server_is() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::all().into_iter().next().unwrap();
+    sb.ok(&["sandbox", "init"]);
+    let server = sb.serve();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let page = get("/");
+    let lower = page.to_ascii_lowercase();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(lower.contains("content-type: text/html"), "{page}");
+    assert!(lower.contains("content-security-policy: default-src 'none'; style-src 'self'"), "{page}");
+    for needed in ["href=\"/openapi.json\"", "href=\"/healthz\"", "/issuer/ocsp", "lang=\"ja\"", "マイナンバーカード"] {
+        assert!(page.contains(needed), "the page lacks {needed}: {page}");
+    }
+    assert!(!lower.contains("<script") && !lower.contains(" style="), "no scripts or inline styles: {page}");
+    let css = get("/static/site.css");
+    assert!(css.starts_with("HTTP/1.1 200") && css.to_ascii_lowercase().contains("content-type: text/css"), "{css}");
+}
