@@ -79,7 +79,7 @@ pub enum PersonCommand {
         /// YYYY-MM-DD
         #[arg(long)]
         birth_date: String,
-        /// male, female, not-applicable or unknown
+        /// male, female, not_known or not_applicable (ISO/IEC 5218; its codes 1, 2, 0 and 9 too)
         #[arg(long)]
         sex: String,
         /// 12 digits with a valid check digit; drawn at random when omitted.
@@ -366,6 +366,7 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
                     card.certificates.iter().map(|c| format!("{} certificate {} valid until {}", c.role.as_str(), c.serial, crate::output::time(c.not_after))),
                 );
                 lines.extend(card.notes.iter().cloned());
+                lines.push(format!("card face: security code {}, 照合番号B {}", card.card_face.security_code, card.card_face.code_b));
                 lines.join("\n")
             });
         }

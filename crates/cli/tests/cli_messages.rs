@@ -27,7 +27,13 @@ fn errors_files_and_times_read_as_a_user_expects() {
     // Times in JST to the second; a CRL in PEM is read like its DER.
     sb.ok(&["sandbox", "init"]);
     let person = sb.add_person("時刻　表示", "1999-09-09");
-    sb.issue_card(&person, "card");
+    // Issuance prints the codes on the card's face; 照合番号B opens the card-face application.
+    let card =
+        sb.json(&["sandbox", "card", "issue", "--person", &person, "--out", "card", "--sign-pin", "ABC123", "--auth-pin", "1234", "--input-pin", "5678"]);
+    let code_b = card["card_face"]["code_b"].as_str().unwrap_or_else(|| panic!("{card}"));
+    assert_eq!((code_b.len(), &code_b[10..]), (14, card["card_face"]["security_code"].as_str().unwrap()), "{card}");
+    sb.ok(&["card", "read-face", "--card", "card", "--code-b", code_b, "--photo-out", "face.png"]);
+    assert!(sb.path("face.png").exists());
     let shown = sb.ok(&["cert", "show", "card/sign-cert.pem"]);
     let valid = shown.lines().find(|l| l.starts_with("valid: ")).unwrap_or_else(|| panic!("{shown}"));
     assert!(valid.ends_with("+09:00") && !valid.contains('.') && valid.matches("+09:00").count() == 2, "{valid}");

@@ -71,6 +71,18 @@ pub struct IssuedCard {
     pub certificates: Vec<IssuedCertificate>,
     /// Why a certificate was not issued, if one was not.
     pub notes: Vec<String>,
+    /// What is printed on the card's face, which a tester needs to open the card-face and
+    /// input-assistance applications without a PIN.
+    pub card_face: CardFaceCodes,
+}
+
+/// The verification codes a holder reads off the card (照合番号); 照合番号A is the My Number itself.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CardFaceCodes {
+    /// セキュリティコード: the 4 digits printed on the front.
+    pub security_code: String,
+    /// 照合番号B: birth date (YYMMDD in the Japanese era) + expiry year + security code.
+    pub code_b: String,
 }
 
 /// A certificate made but not yet recorded.
@@ -203,7 +215,9 @@ impl Issuer {
         tx.commit().await?;
 
         publish_dir(staging, out)?;
+        let card_face = CardFaceCodes { security_code: state.security_code.clone(), code_b: state.card_face_code() };
         Ok(IssuedCard {
+            card_face,
             card_id,
             person_id: person.id,
             directory: out.to_path_buf(),

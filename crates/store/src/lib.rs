@@ -72,7 +72,15 @@ impl Database {
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
         let pool_options = pool_options.after_release(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn).await) }));
-        let pool = pool_options.acquire_timeout(Duration::from_secs(30)).connect_with(options.clone()).await.map_err(StoreError::Connect)?;
+        let pool_options = pool_options.acquire_timeout(Duration::from_secs(30));
+        let pool = match pool_options.clone().connect_with(options.clone()).await {
+            // PostgreSQL's "database does not exist" (SQLSTATE 3D000): create it, as SQLite creates its file.
+            Err(sqlx::Error::Database(e)) if backend == Backend::Postgres && e.code().as_deref() == Some("3D000") => {
+                create_postgres_database(url).await?;
+                pool_options.connect_with(options.clone()).await.map_err(StoreError::Connect)?
+            }
+            connected => connected.map_err(StoreError::Connect)?,
+        };
         MIGRATIONS.run(&pool).await?;
         Ok(Database { pool, options, backend, checkpointing: Default::default() })
     }
@@ -185,6 +193,28 @@ impl Database {
         let mut conn = self.options.connect().await?;
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
         conn.close().await
+    }
+}
+
+/// Creates the database a `postgres://…/NAME` URL names, through the server's `postgres` database.
+async fn create_postgres_database(url: &str) -> Result<(), StoreError> {
+    let (base, rest) = url.rsplit_once('/').ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+    let (name, query) = rest.split_once('?').map_or((rest, None), |(n, q)| (n, Some(q)));
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(StoreError::UnsupportedUrl(format!("{url}: the database name must be letters, digits, _ and - to be created")));
+    }
+    let admin_url = format!("{base}/postgres{}", query.map(|q| format!("?{q}")).unwrap_or_default());
+    let admin = AnyPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(30)).connect(&admin_url).await.map_err(StoreError::Connect)?;
+    let created = sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await;
+    admin.close().await;
+    match created {
+        Ok(_) => {
+            tracing::info!("created the PostgreSQL database {name}");
+            Ok(())
+        }
+        // Another process created it meanwhile (42P04: duplicate_database).
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(()),
+        Err(e) => Err(StoreError::Connect(e)),
     }
 }
 
@@ -480,6 +510,19 @@ mod tests {
         let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
         let stamped = u64::from_str_radix(&ids[0][13..25], 16).expect("hex");
         assert!(now.abs_diff(stamped) < 60_000, "the id carries the time it was made");
+    }
+
+    /// A PostgreSQL database that does not exist yet is created, as a SQLite file is.
+    #[tokio::test]
+    async fn a_missing_postgres_database_is_created() {
+        let Some(admin) = testing::postgres_admin_url() else { return };
+        let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap();
+        let url = format!("{base}/{}", new_id("jpki_test"));
+        let db = Database::open(&url).await.unwrap();
+        let (epoch,): (i64,) = sqlx::query_as("SELECT status_epoch FROM issuer_state WHERE id = 1").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(epoch, 0);
+        db.close().await;
+        assert!(matches!(Database::open(&format!("{base}/bad.name")).await, Err(StoreError::UnsupportedUrl(_))));
     }
 
     #[tokio::test]
