@@ -215,13 +215,31 @@ fn ask(plan: &DisclosurePlan) -> CliResult<Approval> {
     if !std::io::stdin().is_terminal() {
         return Err(CliError::Usage(format!("{}\nno terminal to ask for consent: pass --approve (all) or --approve ELEMENT,…", describe(plan))));
     }
-    eprintln!("{}\nDisclose? [a]ll, [n]one, or a comma-separated list of elements: ", describe(plan));
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| CliError::Usage(e.to_string()))?;
-    match line.trim() {
-        "a" | "all" => Ok(Approval::All),
-        "" | "n" | "none" => Err(CliError::Usage("declined: nothing disclosed".into())),
-        list => Ok(Approval::Only(list.split(',').map(|s| s.trim().to_owned()).collect())),
+    eprintln!("{}", describe(plan));
+    loop {
+        eprintln!("Disclose? [a]ll, [n]one, or a comma-separated list of the elements above: ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| CliError::Usage(e.to_string()))?;
+        match consent_answer(plan, &line) {
+            Ok(answer) => return answer.ok_or_else(|| CliError::Usage("declined: nothing disclosed".into())),
+            Err(unknown) => eprintln!("{unknown} is not an element of this request"),
+        }
+    }
+}
+
+/// The holder's answer: all (`a`, `all`, `y`, `yes`), none (`n`, `no`, `none` or nothing: `None`), or
+/// elements of the plan, by `namespace/identifier` or identifier; an answer naming anything else is
+/// the first such name, to ask again.
+fn consent_answer(plan: &DisclosurePlan, line: &str) -> Result<Option<Approval>, String> {
+    match line.trim().to_ascii_lowercase().as_str() {
+        "a" | "all" | "y" | "yes" => return Ok(Some(Approval::All)),
+        "" | "n" | "no" | "none" => return Ok(None),
+        _ => {}
+    }
+    let names: Vec<String> = line.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    match names.iter().find(|n| !plan.elements.iter().any(|e| e.path() == **n || e.identifier == **n)) {
+        Some(unknown) => Err(unknown.clone()),
+        None => Ok(Some(Approval::Only(names))),
     }
 }
 
@@ -437,4 +455,35 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
     let body: serde_json::Value = serde_json::from_slice(&read(&args.response, "the response")?).map_err(|e| CliError::Usage(format!("response: {e}")))?;
     report(ctx, &verifier.verify(&request, &request.device_response(&body)?, args.at.unwrap_or_else(jpki_issuer::now))?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use jpki_wallet::consent::{Decision, DisclosurePlan, PlannedElement, Requester};
+
+    use super::*;
+
+    #[test]
+    fn a_consent_answer_is_all_none_or_elements_of_the_request() {
+        let element = |identifier: &str| PlannedElement {
+            namespace: "org.iso.23220.1.jp".into(),
+            identifier: identifier.into(),
+            intent_to_retain: false,
+            decision: Decision::Available,
+        };
+        let plan = DisclosurePlan {
+            requester: Requester { name: "Shop".into(), authenticated: false, number_act: false },
+            doc_type: "org.iso.23220.1.jp.mnc".into(),
+            elements: vec![element("full_name_unicode"), element("age_over_20")],
+        };
+        for all in ["a", "all", "y", "Yes\n"] {
+            assert!(matches!(consent_answer(&plan, all), Ok(Some(Approval::All))), "{all}");
+        }
+        for none in ["", "n", "no", "none\n"] {
+            assert!(matches!(consent_answer(&plan, none), Ok(None)), "{none}");
+        }
+        let Ok(Some(Approval::Only(names))) = consent_answer(&plan, "age_over_20, org.iso.23220.1.jp/full_name_unicode") else { panic!() };
+        assert_eq!(names, ["age_over_20", "org.iso.23220.1.jp/full_name_unicode"]);
+        assert_eq!(consent_answer(&plan, "age_over_20,yy").unwrap_err(), "yy");
+    }
 }
