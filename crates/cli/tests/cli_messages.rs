@@ -40,6 +40,10 @@ fn errors_files_and_times_read_as_a_user_expects() {
     sb.ok(&["sandbox", "crl", "publish"]);
     let crl = sb.path("data/crl/sign.crl");
     openssl(&["crl", "-inform", "DER", "-in", crl.to_str().unwrap(), "-outform", "PEM", "-out", sb.path("sign.pem.crl").to_str().unwrap()]);
+    // A reader certificate (an mdoc reader's, with its own extendedKeyUsage) is no JPKI certificate.
+    sb.ok(&["sandbox", "reader", "issue", "--organization", "Shop", "--dns-name", "shop.example", "--out", "reader"]);
+    let reader = sb.ok(&["cert", "show", "reader/reader.pem"]);
+    assert!(reader.starts_with("kind: other\n"), "{reader}");
     let (der, pem) = (sb.ok(&["crl", "show", "data/crl/sign.crl"]), sb.ok(&["crl", "show", "sign.pem.crl"]));
     assert_eq!(der, pem);
     assert!(der.contains("+09:00"), "{der}");

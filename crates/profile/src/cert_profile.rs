@@ -376,7 +376,7 @@ impl JpkiCertificate {
                 CertKind::OtherCa
             };
             (kind, None, false)
-        } else if eku.is_some_and(|e| e.0.contains(&ID_KP_OCSP_SIGNING)) {
+        } else if eku.as_ref().is_some_and(|e| e.0.contains(&ID_KP_OCSP_SIGNING)) {
             (CertKind::OcspResponder, None, false)
         } else if let Some((purpose, class)) = jpki_policy {
             let kind = match purpose {
@@ -388,7 +388,9 @@ impl JpkiCertificate {
             (kind, Some(device), purpose == 0)
         } else if four_info.is_some() || ku.is_some_and(|k| k.0.contains(KeyUsages::NonRepudiation)) {
             (CertKind::Signature, Some(Device::Card), false)
-        } else if ku.is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature)) {
+        } else if eku.is_none() && ku.is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature)) {
+            // JPKI end entities carry no extendedKeyUsage: one that names other purposes (an mdoc
+            // reader's, a TLS server's) is not an authentication certificate.
             (CertKind::Authentication, Some(Device::Card), false)
         } else {
             (CertKind::Other, None, false)
