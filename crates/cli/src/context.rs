@@ -27,13 +27,15 @@ pub struct Context {
     pub data_dir: PathBuf,
     database_url: Option<String>,
     pub json: bool,
+    /// Where the sandbox issuer is reached (its records name their status list under it), if given.
+    pub sandbox_url: Option<String>,
     /// Opened on first use, shared by everything the command does, closed when it ends.
     database: tokio::sync::OnceCell<Database>,
 }
 
 impl Context {
-    pub fn new(data_dir: PathBuf, database_url: Option<String>, json: bool) -> Self {
-        Context { data_dir, database_url, json, database: Default::default() }
+    pub fn new(data_dir: PathBuf, database_url: Option<String>, json: bool, sandbox_url: Option<String>) -> Self {
+        Context { data_dir, database_url, json, sandbox_url, database: Default::default() }
     }
 
     fn default_sqlite(&self) -> PathBuf {
@@ -73,7 +75,7 @@ impl Context {
     }
 
     pub async fn issuer(&self) -> CliResult<Issuer> {
-        Ok(Issuer::open(self.database(false).await?).await?)
+        Ok(Issuer::open(self.database(false).await?).await?.with_public_url(self.sandbox_url.as_deref().unwrap_or(jpki_issuer::DEFAULT_PUBLIC_URL)))
     }
 
     pub fn trust_dir(&self) -> PathBuf {

@@ -32,6 +32,11 @@ pub struct Cli {
     /// Print machine-readable JSON.
     #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
+    /// Where the sandbox server (`jpki serve --sandbox`) is reached: the phones' records name their status
+    /// list under it, so that `jpki mdoc verify` fetches it. Default http://127.0.0.1:8080, and for
+    /// `jpki serve` the address it listens on.
+    #[arg(long, global = true, help_heading = "Global options", env = "JPKI_SANDBOX_URL")]
+    sandbox_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,7 +108,7 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    let ctx = context::Context::new(cli.data_dir, cli.database_url, cli.json);
+    let ctx = context::Context::new(cli.data_dir, cli.database_url, cli.json, cli.sandbox_url);
     let result = runtime.block_on(async {
         let result = match cli.command {
             Command::Sandbox(cmd) => sandbox::run(&ctx, cmd).await,

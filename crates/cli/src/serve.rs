@@ -84,11 +84,14 @@ pub struct ServeArgs {
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     let db = &ctx.database(true).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let local = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
     let mut app = Router::new().route("/healthz", get(|| async { "ok\n" })).merge(jpki_server::web::router(args.sandbox));
     let mut sandbox_ocsp = None;
     let mut sandbox_issuer = None;
     if args.sandbox {
         let (issuer, _) = Issuer::init(db.clone()).await?;
+        let issuer = issuer.with_public_url(&ctx.sandbox_url.clone().unwrap_or_else(|| format!("http://{local}")));
         ctx.export_trust(&issuer)?;
         let crl_dir = ctx.crl_dir();
         for role in CaRole::ALL {
@@ -104,8 +107,6 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         tokio::spawn(publish_daily(issuer.clone(), crl_dir.clone()));
         app = app.merge(jpki_issuer::http::router(IssuerService { issuer, responder, meter, crl_dir }));
     }
-    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
-    let local = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
     let ocsp = match (args.ocsp_url, sandbox_ocsp) {
         (Some(url), _) => Some(OcspChecker::new(url, Box::new(HttpTransport::new(std::time::Duration::from_secs(10))))),
         (None, Some(responder)) => {

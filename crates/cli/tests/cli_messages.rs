@@ -76,3 +76,22 @@ fn the_landing_page_says_what_this_server_is() {
     let css = get("/static/site.css");
     assert!(css.starts_with("HTTP/1.1 200") && css.to_ascii_lowercase().contains("content-type: text/css"), "{css}");
 }
+
+/// A phone issued for the sandbox server at its URL names a status list there, so `jpki mdoc verify`
+/// without `--status-list` fetches it from the running server.
+#[test]
+fn a_sandbox_record_names_a_status_list_the_server_serves() {
+    let sb = Sandbox::all().into_iter().next().unwrap();
+    sb.ok(&["sandbox", "init"]);
+    let person = sb.add_person("状態　確認", "1984-04-04");
+    sb.issue_card(&person, "card");
+    let server = sb.serve();
+    let url = server.url("");
+    let mut issue = vec!["--sandbox-url", url.as_str()];
+    issue.extend(common::phone_issue("card", "phone", "1234"));
+    sb.ok(&issue);
+    sb.ok(&["mdoc", "request", "--response-uri", "https://shop.example/cb", "--elements", "full_name_unicode", "--out", "req.json"]);
+    sb.ok(&["wallet", "present", "--phone", "phone", "--request", "req.json", "--out", "resp.json", "--approve"]);
+    let verified = sb.json(&["mdoc", "verify", "--request", "req.json", "--response", "resp.json"]);
+    assert_eq!(verified["status"], "valid", "{verified}");
+}

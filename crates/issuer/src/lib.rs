@@ -96,7 +96,12 @@ pub struct Issuer {
     db: Database,
     cas: Arc<HashMap<CaRole, Ca>>,
     card_data_key: Arc<jpki_crypto::RsaKey>,
+    /// Where the records' status list is published, as the records it issues name it.
+    status_list_uri: Arc<str>,
 }
+
+/// Where `jpki serve --sandbox` is reached by default: its default listen address.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 const CARD_DATA_KEY: &str = "card_data";
 
@@ -154,7 +159,20 @@ impl Issuer {
         let key: Option<(Vec<u8>,)> =
             sqlx::query_as("SELECT private_key FROM issuer_key WHERE name = $1").bind(CARD_DATA_KEY).fetch_optional(db.pool()).await?;
         let card_data_key = jpki_crypto::RsaKey::from_pkcs8_der(&key.ok_or(IssuerError::NotInitialized)?.0)?;
-        Ok(Issuer { db, cas: Arc::new(cas), card_data_key: Arc::new(card_data_key) })
+        let status_list_uri = mdoc_pki::status_list_uri(DEFAULT_PUBLIC_URL).into();
+        Ok(Issuer { db, cas: Arc::new(cas), card_data_key: Arc::new(card_data_key), status_list_uri })
+    }
+
+    /// The issuer as reached at `base` (e.g. `https://sandbox.example`): the records it issues name
+    /// their status list under it, and it serves that list at `/issuer/status/mnc`.
+    pub fn with_public_url(mut self, base: &str) -> Issuer {
+        self.status_list_uri = mdoc_pki::status_list_uri(base).into();
+        self
+    }
+
+    /// The URI the records' status list has (`<public URL>/issuer/status/mnc`).
+    pub fn status_list_uri(&self) -> &str {
+        &self.status_list_uri
     }
 
     pub fn ca(&self, role: CaRole) -> &Ca {

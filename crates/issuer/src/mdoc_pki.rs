@@ -30,8 +30,13 @@ use x509_cert::Certificate;
 use crate::ca::{extension, key_id, name, random_serial, sign_certificate, Attr, CertKey, CertSpec};
 use crate::{now, Issuer, IssuerError};
 
-/// Where the sandbox publishes the records' status list (served at `/issuer/status/mnc`).
-pub const STATUS_LIST_URI: &str = "https://issuer.sandbox.openjpki.invalid/issuer/status/mnc";
+/// Where the sandbox publishes the records' status list, under the URL it is reached at (served at
+/// `/issuer/status/mnc`).
+pub fn status_list_uri(base: &str) -> String {
+    format!("{}{STATUS_LIST_PATH}", base.trim_end_matches('/'))
+}
+
+const STATUS_LIST_PATH: &str = "/issuer/status/mnc";
 /// How long a status list token is good for: verifiers refetch after this.
 pub const STATUS_LIST_TTL_SECONDS: i64 = 300;
 const ISSUER_URI: &str = "https://issuer.sandbox.openjpki.invalid/";
@@ -203,8 +208,15 @@ impl Issuer {
     }
 
     /// The records' status list as a signed token: lost phones suspended, retired phones and records
-    /// whose 4 information changed (or whose holder died) invalid.
+    /// whose 4 information changed (or whose holder died) invalid. Its subject is
+    /// [`Issuer::status_list_uri`], as `GET /issuer/status/mnc` serves it.
     pub async fn status_list_token(&self) -> Result<Vec<u8>, IssuerError> {
+        self.status_list_token_for(&self.status_list_uri.clone()).await
+    }
+
+    /// [`Issuer::status_list_token`] with `uri` as its subject: the list a record of this issuer
+    /// names, whatever public URL it was issued under.
+    async fn status_list_token_for(&self, uri: &str) -> Result<Vec<u8>, IssuerError> {
         use jpki_mdoc::status::{RecordStatus, StatusList};
         let rows: Vec<(i64, Option<i64>, String)> =
             sqlx::query_as("SELECT r.status_index, r.invalidated_at, c.status FROM mdoc_record r JOIN card c ON c.id = r.card_id")
@@ -221,7 +233,7 @@ impl Issuer {
             list.set(idx.max(0) as u64, status);
         }
         let pki = self.mdoc_pki().await?;
-        Ok(list.to_token(&pki.document_signer, STATUS_LIST_URI, now(), STATUS_LIST_TTL_SECONDS)?)
+        Ok(list.to_token(&pki.document_signer, uri, now(), STATUS_LIST_TTL_SECONDS)?)
     }
 }
 
@@ -245,10 +257,12 @@ pub struct InProcessStatusList {
 
 impl jpki_verify::presentation::StatusListSource for InProcessStatusList {
     fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
-        if uri != STATUS_LIST_URI {
-            return Err(format!("{uri} is not this issuer's status list ({STATUS_LIST_URI})"));
+        // The record naming `uri` was signed by this issuer's document signer (checked before its status
+        // is asked), under whichever public URL it was issued with.
+        if !uri.ends_with(STATUS_LIST_PATH) {
+            return Err(format!("{uri} is not this issuer's status list (…{STATUS_LIST_PATH})"));
         }
-        self.runtime.block_on(self.issuer.status_list_token()).map_err(|e| e.to_string())
+        self.runtime.block_on(self.issuer.status_list_token_for(uri)).map_err(|e| e.to_string())
     }
 }
 

@@ -26,7 +26,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::cards::{check_output_dir, insert_device, lock_person, publish_dir, staging_dir, IssuedCertificate};
-use crate::mdoc_pki::STATUS_LIST_URI;
 use crate::{now, Issuer, IssuerError};
 
 /// What the holder's card showed.
@@ -158,7 +157,7 @@ impl Issuer {
             doc_type: mnc::DOC_TYPE,
             device_key: &device_key.public_point(),
             validity,
-            status: Some(StatusReference { idx: status_index as u64, uri: STATUS_LIST_URI.to_owned() }),
+            status: Some(StatusReference { idx: status_index as u64, uri: self.status_list_uri().to_owned() }),
         };
         let record = issue(&pki.document_signer, params, mnc::elements(&contents))?;
         let info = PhoneInfo {
