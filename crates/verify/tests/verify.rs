@@ -434,3 +434,13 @@ fn an_unavailable_revocation_status_is_said_once_with_each_reason() {
     assert_eq!(failure.message.matches("no revocation information").count(), 1, "{}", failure.message);
     assert!(failure.message.contains("OCSP: http://127.0.0.1:9/ocsp: connection refused; CRL: no CRL of the issuing CA"), "{}", failure.message);
 }
+
+/// A CRL that cannot be used is said to be a CRL problem, not an OCSP one.
+#[test]
+fn an_unusable_crl_is_named_as_a_crl() {
+    let sb = Sandbox::new();
+    let crls = jpki_verify::revocation::CrlStore::default();
+    let problem = crls.ingest(b"\x30\x03\x02\x01\x00", &sb.trust(), OffsetDateTime::now_utc()).unwrap_err().to_string();
+    assert!(problem.starts_with("the CRL is not trustworthy: "), "{problem}");
+    assert!(!problem.contains("OCSP"), "{problem}");
+}
