@@ -14,15 +14,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{openssl, Sandbox, ADMIN_TOKEN};
+use common::{b64, openssl, Sandbox, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
 /// How long schemathesis may run before the test fails.
 const TIME_CAP: Duration = Duration::from_secs(600);
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 /// schemathesis: `$JPKI_SCHEMATHESIS`, else on PATH; `None` after saying the test is skipped.
 fn schemathesis() -> Option<String> {

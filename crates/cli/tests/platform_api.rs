@@ -4,13 +4,8 @@
 
 mod common;
 
-use base64::Engine;
-use common::{answer, der_file, openssl_cms_sign, Sandbox, ADMIN_TOKEN};
+use common::{answer, b64, der_file, openssl_cms_sign, Sandbox, ADMIN_TOKEN};
 use serde_json::json;
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 #[test]
 fn platform_api_verifies_for_tenants() {

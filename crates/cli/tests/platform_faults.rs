@@ -8,13 +8,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use base64::Engine;
-use common::{Sandbox, Server, ADMIN_TOKEN};
+use common::{b64, Sandbox, Server, ADMIN_TOKEN};
 use serde_json::json;
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 /// Sends a whole request and hangs up at once, without reading the answer.
 fn hang_up(server: &Server, method: &str, path: &str, bearer: &str, body: &str) {

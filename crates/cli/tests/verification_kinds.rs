@@ -4,13 +4,8 @@
 
 mod common;
 
-use base64::Engine;
-use common::{openssl, Sandbox, ADMIN_TOKEN};
+use common::{b64, openssl, Sandbox, ADMIN_TOKEN};
 use serde_json::json;
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 #[test]
 fn an_authentication_cms_is_not_a_document_signature_and_cached_checks_are_not_billed() {

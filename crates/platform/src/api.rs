@@ -373,7 +373,8 @@ async fn verify_login(State(state): AppState, headers: HeaderMap, Body(body): Bo
         Some(Ok(p)) => Some(p),
     };
     let proof_identity = match &proof {
-        Some(p) if p.valid && p.signer.as_ref().is_some_and(|s| s.certificate_kind == "signature") => {
+        // verify_cms takes only a signature certificate's CMS: a valid proof is a signature proof.
+        Some(p) if p.valid => {
             let content_ok = jpki_verify::signed_data::verify(&base64_field("signature_proof", body.signature_proof.as_deref().unwrap_or(""))?, None)
                 .map(|c| c.content == challenge)
                 .unwrap_or(false);

@@ -299,6 +299,11 @@ pub fn ocsp(server: &Server, issuer: &Path, target: &[&str], nonce: bool) -> Str
     openssl(&args)
 }
 
+/// Standard base64, as the API's binary fields take it.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 pub fn der_file(pem_path: &std::path::Path) -> Vec<u8> {
     let pem = std::fs::read_to_string(pem_path).unwrap();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
