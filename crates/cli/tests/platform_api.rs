@@ -30,6 +30,7 @@ fn run(sb: &Sandbox) {
     let key_b = b["api_key"].as_str().unwrap().to_owned();
     let (status, _) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Bank A"}"#);
     assert_eq!(status, 409, "{label}");
+    tenant_admin(sb, &server, b["id"].as_str().unwrap(), &key_b);
 
     // A CMS made by openssl with the card's key verifies with the right 4 info.
     let msg = sb.path("contract.txt");
@@ -124,11 +125,11 @@ fn run(sb: &Sandbox) {
 
     // The audit chain verifies, and a changed entry is caught.
     let report = sb.json(&["audit", "verify"]);
-    assert_eq!(report["entries"], 2 + 4 + 5, "{label}: two tenants, four verifications, five answered logins: {report}");
+    assert_eq!(report["entries"], 2 + 2 + 4 + 5, "{label}: two tenants, one disabled and enabled again, four verifications, five answered logins: {report}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let db = jpki_store::Database::open(&sb.db_url).await.unwrap();
-        jpki_store::sqlx::query("UPDATE audit_log SET result = 'valid' WHERE seq = 5").execute(db.pool()).await.unwrap();
+        jpki_store::sqlx::query("UPDATE audit_log SET result = 'tampered' WHERE seq = 5").execute(db.pool()).await.unwrap();
         db.close().await;
     });
     let err = sb.fails(&["audit", "verify"]);
@@ -178,4 +179,53 @@ fn login(sb: &Sandbox, server: &common::Server, key: &str) {
     let (status, v) =
         server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": "challenge_x", "certificate": cert(), "signature": sig }).to_string());
     assert_eq!((status, v["error"]["code"].as_str()), (404, Some("challenge_unknown")), "{label}");
+}
+
+/// The admin API lists tenants and disables one: its keys answer 403 at once, and work again once it is
+/// enabled; both changes are audited.
+fn tenant_admin(sb: &Sandbox, server: &common::Server, id: &str, key: &str) {
+    let label = sb.label();
+    let patch = |path: &str, token: &str, body: &str| {
+        let auth = format!("Bearer {token}");
+        let (status, body) = server.request("PATCH", path, &[("Authorization", &auth), ("Content-Type", "application/json")], body.as_bytes());
+        (status, serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default())
+    };
+    let (status, v) = server.get_json("/v1/admin/tenants", Some(key));
+    assert_eq!((status, v["error"]["code"].as_str()), (401, Some("unauthorized")), "{label}: a tenant's key is not the admin token");
+    let (status, v) = server.get_json("/v1/admin/tenants", Some(ADMIN_TOKEN));
+    assert_eq!(status, 200, "{label}: {v}");
+    let names: Vec<&str> = v["tenants"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Bank A", "Shop B"], "{label}: oldest first");
+    let listed = &v["tenants"][1];
+    assert_eq!(
+        (&listed["id"], &listed["disabled"], &listed["disabled_at"], &listed["active_keys"]),
+        (&json!(id), &json!(false), &json!(null), &json!(1)),
+        "{label}"
+    );
+
+    let audited = sb.json(&["audit", "verify"])["entries"].as_u64().unwrap();
+    let path = format!("/v1/admin/tenants/{id}");
+    let (status, v) = patch(&path, ADMIN_TOKEN, r#"{"disabled": true}"#);
+    assert_eq!((status, &v["disabled"]), (200, &json!(true)), "{label}: {v}");
+    assert!(v["disabled_at"].is_string(), "{label}: {v}");
+    let (status, v) = server.get_json("/v1/usage", Some(key));
+    assert_eq!((status, v["error"]["code"].as_str()), (403, Some("tenant_disabled")), "{label}: a disabled tenant's key: {v}");
+    let (status, v) = patch(&path, ADMIN_TOKEN, r#"{"disabled": false}"#);
+    assert_eq!((status, &v["disabled"], &v["disabled_at"]), (200, &json!(false), &json!(null)), "{label}: {v}");
+    let (status, _) = server.get_json("/v1/usage", Some(key));
+    assert_eq!(status, 200, "{label}: enabled again, the key works");
+
+    for (path, body, expected) in [
+        ("/v1/admin/tenants/tenant_unknown", r#"{"disabled": true}"#, (404, "not_found")),
+        (path.as_str(), r#"{"disabled": "yes"}"#, (400, "invalid_json")),
+        (path.as_str(), r#"{}"#, (400, "invalid_json")),
+    ] {
+        let (status, v) = patch(path, ADMIN_TOKEN, body);
+        assert_eq!((status, v["error"]["code"].as_str().unwrap_or_default()), expected, "{label}: PATCH {path} {body}");
+    }
+    let (status, _) = patch(&path, key, r#"{"disabled": true}"#);
+    assert_eq!(status, 401, "{label}: only the admin token disables");
+
+    let entries = sb.json(&["audit", "verify"])["entries"].as_u64().unwrap();
+    assert_eq!(entries, audited + 2, "{label}: the disable and the enable are in the audit chain");
 }

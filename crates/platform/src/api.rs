@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
 use jpki_store::{sqlx, Database};
@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use crate::login::{self, ChallengeProblem};
 use crate::presentations::{self, Destination, MdocService, RequestProblem};
-use crate::requests::{self, LoginRequest, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest};
+use crate::requests::{self, LoginRequest, NewPresentationRequest, NewTenant, PresentationAnswer, TenantChange, VerifyRequest};
 use crate::tenants::{self, Tenant};
 use crate::{audit, usage, PlatformError};
 
@@ -165,7 +165,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 async fn tenant(state: &PlatformState, headers: &HeaderMap) -> Result<Tenant, ApiError> {
     let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send a valid API key as Authorization: Bearer <key>");
     let key = bearer(headers).ok_or_else(unauthorized)?;
-    state.keys.authenticate(&state.db, key).await?.ok_or_else(unauthorized)
+    let tenant = state.keys.authenticate(&state.db, key).await?.ok_or_else(unauthorized)?;
+    if tenant.disabled {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "tenant_disabled", "this tenant is disabled: the platform operator can enable it again"));
+    }
+    Ok(tenant)
 }
 
 fn admin(state: &PlatformState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -188,7 +192,8 @@ pub fn router(state: Arc<PlatformState>) -> Router {
     Router::new()
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
         .route("/metrics", get(|State(state): AppState| async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()) }))
-        .route("/v1/admin/tenants", post(create_tenant))
+        .route("/v1/admin/tenants", post(create_tenant).get(list_tenants))
+        .route("/v1/admin/tenants/{id}", patch(change_tenant))
         .route("/v1/admin/tenants/{id}/keys", post(add_key))
         .route("/v1/admin/keys/{id}", delete(revoke_key))
         .route("/v1/signatures/verify", post(verify_signature))
@@ -227,6 +232,50 @@ async fn create_tenant(State(state): AppState, headers: HeaderMap, Body(body): B
     let body =
         json!({ "id": tenant.id, "name": tenant.name, "number_law_authorized": tenant.number_law_authorized, "key_id": key.key_id, "api_key": key.api_key });
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+fn tenant_json(record: &tenants::TenantRecord) -> serde_json::Value {
+    let time = |t: i64| OffsetDateTime::from_unix_timestamp(t).map(rfc3339).ok();
+    json!({
+        "id": record.tenant.id,
+        "name": record.tenant.name,
+        "number_law_authorized": record.tenant.number_law_authorized,
+        "created_at": time(record.created_at),
+        "disabled": record.tenant.disabled,
+        "disabled_at": record.disabled_at.and_then(time),
+        "active_keys": record.active_keys,
+    })
+}
+
+async fn list_tenants(State(state): AppState, headers: HeaderMap) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let tenants = tenants::list(&state.db).await?;
+    Ok(Json(json!({ "tenants": tenants.iter().map(tenant_json).collect::<Vec<_>>() })).into_response())
+}
+
+/// Disables a tenant (its keys answer 403 `tenant_disabled` at once; nothing of it is deleted) or enables
+/// it again; audited.
+async fn change_tenant(
+    State(state): AppState,
+    headers: HeaderMap,
+    PathParam(id): PathParam<String>,
+    Body(body): Body<TenantChange>,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    let record = tenants::set_disabled_in(&mut tx, &id, body.disabled).await?;
+    let entry = audit::Entry {
+        tenant_id: Some(&record.tenant.id),
+        action: if body.disabled { "tenant.disable" } else { "tenant.enable" },
+        purpose: None,
+        result: "changed",
+        detail: &json!({ "disabled": body.disabled }),
+        at: OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    state.keys.clear();
+    Ok(Json(tenant_json(&record)).into_response())
 }
 
 async fn add_key(State(state): AppState, headers: HeaderMap, PathParam(id): PathParam<String>) -> Result<Response, ApiError> {

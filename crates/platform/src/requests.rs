@@ -12,6 +12,13 @@ pub struct NewTenant {
     pub number_law_authorized: bool,
 }
 
+/// `PATCH /v1/admin/tenants/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantChange {
+    pub disabled: bool,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {

@@ -15,6 +15,18 @@ pub struct Tenant {
     pub name: String,
     /// Authorized to receive My Number under the number law.
     pub number_law_authorized: bool,
+    /// Disabled by the operator: its keys are refused until it is enabled again.
+    pub disabled: bool,
+}
+
+/// A tenant as the operator's admin API lists it.
+#[derive(Debug, Clone)]
+pub struct TenantRecord {
+    pub tenant: Tenant,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+    /// Keys not revoked.
+    pub active_keys: i64,
 }
 
 /// A new key: the secret is in `api_key`, here and nowhere else.
@@ -66,7 +78,38 @@ pub async fn create_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str, nu
         .execute(&mut **tx)
         .await?;
     let key = insert_key(tx, &id, now).await?;
-    Ok((Tenant { id, name: name.to_owned(), number_law_authorized }, key))
+    Ok((Tenant { id, name: name.to_owned(), number_law_authorized, disabled: false }, key))
+}
+
+const RECORD_COLUMNS: &str = "SELECT t.id, t.name, t.number_law_authorized, t.created_at, t.disabled_at,
+     (SELECT COUNT(*) FROM tenant_key k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL) FROM tenant t";
+
+type RecordRow = (String, String, i32, i64, Option<i64>, i64);
+
+fn record((id, name, law, created_at, disabled_at, active_keys): RecordRow) -> TenantRecord {
+    TenantRecord { tenant: Tenant { id, name, number_law_authorized: law != 0, disabled: disabled_at.is_some() }, created_at, disabled_at, active_keys }
+}
+
+/// Every tenant, oldest first.
+pub async fn list(db: &Database) -> Result<Vec<TenantRecord>, PlatformError> {
+    let rows: Vec<RecordRow> = sqlx::query_as(&format!("{RECORD_COLUMNS} ORDER BY t.created_at, t.id")).fetch_all(db.pool()).await?;
+    Ok(rows.into_iter().map(record).collect())
+}
+
+/// Disables a tenant (its keys are refused from then on) or enables it again, inside the caller's write
+/// transaction; disabling a disabled tenant keeps the time it was first disabled.
+pub async fn set_disabled_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant_id: &str, disabled: bool) -> Result<TenantRecord, PlatformError> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let update = match disabled {
+        true => sqlx::query("UPDATE tenant SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2").bind(now),
+        false => sqlx::query("UPDATE tenant SET disabled_at = NULL WHERE id = $1"),
+    };
+    let done = update.bind(tenant_id).execute(&mut **tx).await?;
+    if done.rows_affected() == 0 {
+        return Err(PlatformError::NotFound(format!("no tenant {tenant_id}")));
+    }
+    let row: RecordRow = sqlx::query_as(&format!("{RECORD_COLUMNS} WHERE t.id = $1")).bind(tenant_id).fetch_one(&mut **tx).await?;
+    Ok(record(row))
 }
 
 /// Another key for a tenant (to rotate without downtime).
@@ -93,16 +136,16 @@ pub async fn revoke_key(db: &Database, key_id: &str) -> Result<(), PlatformError
     Ok(())
 }
 
-/// The tenant of the key whose hash is `hash`, if the key is known and not revoked.
+/// The tenant of the key whose hash is `hash` (disabled or not), if the key is known and not revoked.
 async fn lookup(db: &Database, hash: &str) -> Result<Option<Tenant>, PlatformError> {
-    let row: Option<(String, String, i32)> = sqlx::query_as(
-        "SELECT t.id, t.name, t.number_law_authorized FROM tenant_key k JOIN tenant t ON t.id = k.tenant_id
+    let row: Option<(String, String, i32, Option<i64>)> = sqlx::query_as(
+        "SELECT t.id, t.name, t.number_law_authorized, t.disabled_at FROM tenant_key k JOIN tenant t ON t.id = k.tenant_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(hash)
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|(id, name, law)| Tenant { id, name, number_law_authorized: law != 0 }))
+    Ok(row.map(|(id, name, law, disabled_at)| Tenant { id, name, number_law_authorized: law != 0, disabled: disabled_at.is_some() }))
 }
 
 /// Keys that authenticated recently, so a busy tenant's requests do not each query the database. An entry
@@ -119,7 +162,7 @@ impl KeyCache {
     /// Most keys held; beyond this the cache starts over (a bound on memory, not a policy).
     const MAX_ENTRIES: usize = 10_000;
 
-    /// The tenant an API key belongs to, if the key is known and not revoked.
+    /// The tenant an API key belongs to (disabled or not), if the key is known and not revoked.
     pub async fn authenticate(&self, db: &Database, api_key: &str) -> Result<Option<Tenant>, PlatformError> {
         if !api_key.starts_with(KEY_PREFIX) {
             return Ok(None);
@@ -140,7 +183,7 @@ impl KeyCache {
         Ok(found)
     }
 
-    /// Forgets every key (after a revocation).
+    /// Forgets every key (after a key's revocation or a tenant's change).
     pub fn clear(&self) {
         self.entries.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
