@@ -58,6 +58,25 @@ pub fn list_readers() -> Result<Vec<ReaderStatus>, CardError> {
         .collect())
 }
 
+/// [`list_readers`] once a reader holds a card, waiting up to `timeout` for one (and for pcscd, which
+/// may still be starting, or for a reader to appear).
+pub fn wait_for_card(timeout: std::time::Duration) -> Result<Vec<ReaderStatus>, CardError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let outcome = list_readers();
+        let expired = std::time::Instant::now() >= deadline;
+        match outcome {
+            Ok(readers) if readers.iter().any(|r| r.card_present) => return Ok(readers),
+            Ok(readers) if expired => {
+                let known = readers.iter().map(|r| format!("{:?}", r.name)).collect::<Vec<_>>().join(", ");
+                return Err(CardError::NoCard(format!("any reader within {} s ({})", timeout.as_secs(), if known.is_empty() { "no readers" } else { &known })));
+            }
+            Err(e) if expired || !matches!(e, CardError::NoService) => return Err(e),
+            _ => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    }
+}
+
 /// Picks a reader: the one named (exactly, or the only one whose name contains `wanted`), or else the
 /// only reader holding a card.
 pub fn choose_reader(readers: &[ReaderStatus], wanted: Option<&str>) -> Result<String, CardError> {

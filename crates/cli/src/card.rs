@@ -23,7 +23,12 @@ pub enum CardCommand {
         vpcd: String,
     },
     /// List the PC/SC readers and whether a card is in each.
-    List,
+    List {
+        /// Wait until a reader holds a card (and pcscd answers), up to SECONDS (default 30); fails if
+        /// none does by then.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "30")]
+        wait: Option<u64>,
+    },
     /// What the card is: token label, card serial, issuing municipality, expiry, PIN tries left.
     Info(#[command(flatten)] CardSource),
     /// Read a certificate (PEM) from the JPKI application.
@@ -292,8 +297,11 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
             jpki_card::vpcd::serve(&mut emulator, &vpcd, crate::serve::shutdown_signal()).await;
             eprintln!("card removed");
         }
-        CardCommand::List => {
-            let readers = pcsc_reader::list_readers()?;
+        CardCommand::List { wait } => {
+            let readers = match wait {
+                Some(seconds) => pcsc_reader::wait_for_card(std::time::Duration::from_secs(seconds))?,
+                None => pcsc_reader::list_readers()?,
+            };
             emit(ctx, &readers, || {
                 if readers.is_empty() {
                     return "no readers".into();

@@ -85,7 +85,7 @@ pub async fn issue_phone(ctx: &Context, args: PhoneIssueArgs) -> CliResult {
                 .iter()
                 .map(|c| format!("smartphone {} certificate {} valid until {}", c.role.as_str(), c.serial, crate::output::time(c.not_after))),
         );
-        lines.push(format!("record {} ({}) valid until {}", phone.record_id, mnc::DOC_TYPE, phone.record_valid_until));
+        lines.push(format!("record {} ({}) valid until {}", phone.record_id, mnc::DOC_TYPE, crate::output::time(phone.record_valid_until)));
         lines.extend(phone.notes.iter().cloned());
         lines.join("\n")
     });
@@ -197,8 +197,7 @@ pub struct PresentArgs {
 }
 
 fn describe(plan: &DisclosurePlan) -> String {
-    let who = if plan.requester.authenticated { "certified" } else { "NOT authenticated" };
-    let mut lines = vec![format!("{} ({who}) asks for {}:", plan.requester.name, plan.doc_type)];
+    let mut lines = vec![format!("{} asks for {}:", plan.requester, plan.doc_type)];
     for e in &plan.elements {
         let note = match &e.decision {
             Decision::Available => String::new(),
@@ -415,7 +414,7 @@ pub fn request(ctx: &Context, args: RequestArgs) -> CliResult {
         }
         _ => return Err(CliError::Usage("give --response-uri, or --origin with --reader-cert".into())),
     };
-    let request = PresentationRequest { client_id, nonce: new_nonce(), mode, credential };
+    let request = PresentationRequest { client_id, client_name: None, nonce: new_nonce(), mode, credential };
     let body = request.authorization_request(signer.as_ref().map(|r| (&r.key, r.chain.as_slice())))?;
     write_file(&args.out, serde_json::to_string_pretty(&body).expect("JSON").as_bytes())?;
     emit(ctx, &json!({ "out": args.out, "nonce": request.nonce }), || format!("request written to {}", display(&args.out)));
@@ -472,7 +471,7 @@ mod tests {
             decision: Decision::Available,
         };
         let plan = DisclosurePlan {
-            requester: Requester { name: "Shop".into(), authenticated: false, number_act: false },
+            requester: Requester::unauthenticated("Shop"),
             doc_type: "org.iso.23220.1.jp.mnc".into(),
             elements: vec![element("full_name_unicode"), element("age_over_20")],
         };

@@ -89,7 +89,7 @@ fn describe(v: &Verification) -> String {
         }
     }
     if let Some(r) = &v.revocation {
-        lines.push(format!("revocation: {:?} by {} at {}", r.status, r.method, crate::output::time(r.checked_at)));
+        lines.push(format!("revocation: {} by {} at {}", r.status, r.method, crate::output::time(r.checked_at)));
     }
     lines.join("\n")
 }

@@ -29,14 +29,19 @@ fn ask(sb: &Sandbox, server: &Server, key: &str, body: Value, file: &str) -> (St
 
 /// The holder approves everything asked; returns the wallet's answer.
 fn present(sb: &Sandbox, request: &str, origin: Option<&str>) -> Value {
+    present_shown(sb, request, origin).0
+}
+
+/// [`present`], and what the wallet showed the holder.
+fn present_shown(sb: &Sandbox, request: &str, origin: Option<&str>) -> (Value, String) {
     let out = sb.path("answer.json");
     let phone = sb.path("phone");
     let mut args = vec!["wallet", "present", "--phone", phone.to_str().unwrap(), "--request", request, "--out", out.to_str().unwrap(), "--approve"];
     if let Some(o) = origin {
         args.extend_from_slice(&["--origin", o]);
     }
-    sb.ok(&args);
-    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+    let shown = sb.ok(&args);
+    (serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap(), shown)
 }
 
 fn answer(server: &Server, key: &str, request_id: &str, response: &Value) -> (u16, Value) {
@@ -90,7 +95,8 @@ fn run(sb: &Sandbox) {
     // Direct post: the shop asks for the name and age; the holder's answer verifies once.
     let wanted = json!({ "elements": ["full_name_unicode", "age_over_20"], "purpose": "age check", "response_uri": "https://shop.example/cb" });
     let (id, file) = ask(sb, &server, &shop, wanted.clone(), "req.json");
-    let response = present(sb, &file, None);
+    let (response, shown) = present_shown(sb, &file, None);
+    assert!(shown.starts_with("Shop (redirect_uri:https://shop.example/cb, NOT authenticated) asks for"), "{label}: {shown}");
     let (status, v) = answer(&server, &shop, &id, &response);
     assert_eq!((status, &v["valid"]), (200, &json!(true)), "{label}: {v}");
     assert_eq!(v["elements"]["org.iso.23220.1.jp/full_name_unicode"], "番号 太郎");
@@ -176,7 +182,9 @@ fn run(sb: &Sandbox) {
     );
     assert_eq!((status, v["error"]["code"].as_str()), (400, Some("number_act_reader_required")), "{label}");
     let (id4, file4) = ask(sb, &server, &bank, number, "req-mn.json");
-    let response4 = present(sb, &file4, Some("https://bank.example"));
+    let (response4, shown) = present_shown(sb, &file4, Some("https://bank.example"));
+    // The holder reads the tenant's name, and the certified platform that asks for it.
+    assert!(shown.starts_with("Bank, through openjpki sandbox platform (x509_san_dns:localhost, certified) asks for"), "{label}: {shown}");
     let (status, v) = answer(&server, &bank, &id4, &response4);
     assert_eq!((status, &v["valid"]), (200, &json!(true)), "{label}: {v}");
     assert_eq!(v["elements"]["org.iso.23220.1.jp/individual_number_unicode"].as_str().unwrap().len(), 12);

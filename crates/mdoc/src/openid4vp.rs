@@ -89,9 +89,19 @@ impl CredentialQuery {
 pub struct PresentationRequest {
     /// With its prefix; `None` only for unsigned `dc_api` requests (Appendix A.2).
     pub client_id: Option<String>,
+    /// The verifier's name for the holder to read (§5.1 `client_metadata`, RFC 7591 §2 `client_name`): on
+    /// a platform, the tenant it asks for. Covered by the signature of a signed request.
+    pub client_name: Option<String>,
     pub nonce: String,
     pub mode: ResponseMode,
     pub credential: CredentialQuery,
+}
+
+/// The longest `client_name` a holder is shown.
+pub const MAX_CLIENT_NAME: usize = 100;
+
+fn client_name_ok(name: &str) -> bool {
+    !name.trim().is_empty() && name.chars().count() <= MAX_CLIENT_NAME && !name.chars().any(char::is_control)
 }
 
 impl PresentationRequest {
@@ -110,6 +120,9 @@ impl PresentationRequest {
         let mut claims = json!({ "response_type": "vp_token", "nonce": self.nonce, "dcql_query": self.credential.to_dcql() });
         if let Some(id) = &self.client_id {
             claims["client_id"] = json!(id);
+        }
+        if let Some(name) = &self.client_name {
+            claims["client_metadata"] = json!({ "client_name": name });
         }
         match &self.mode {
             ResponseMode::DirectPost { response_uri } => {
@@ -176,7 +189,12 @@ impl PresentationRequest {
         };
         let credential = CredentialQuery::from_dcql(claims.get("dcql_query").ok_or_else(|| bad("dcql_query is missing"))?)?;
         let client_id = claims.get("client_id").and_then(Json::as_str).map(str::to_owned);
-        Ok(PresentationRequest { client_id, nonce, mode, credential })
+        let client_name = match claims.get("client_metadata").map(|m| m.get("client_name")) {
+            None | Some(None) => None,
+            Some(Some(Json::String(name))) if client_name_ok(name) => Some(name.clone()),
+            Some(Some(_)) => return Err(bad(format!("client_metadata.client_name must be 1 to {MAX_CLIENT_NAME} printable characters"))),
+        };
+        Ok(PresentationRequest { client_id, client_name, nonce, mode, credential })
     }
 
     /// The DeviceResponse the wallet sent for this request's credential query, from the response body
@@ -242,7 +260,8 @@ mod tests {
             doc_type: mnc::DOC_TYPE.into(),
             elements: vec![RequestedElement { namespace: mnc::NS_ISO.into(), identifier: "age_over_20".into(), intent_to_retain: false }],
         };
-        PresentationRequest { client_id: client_id.map(str::to_owned), nonce: new_nonce(), mode, credential: CredentialQuery { id: "mnc".into(), items } }
+        let credential = CredentialQuery { id: "mnc".into(), items };
+        PresentationRequest { client_id: client_id.map(str::to_owned), client_name: Some("Bank A".into()), nonce: new_nonce(), mode, credential }
     }
 
     #[test]
@@ -287,6 +306,9 @@ mod tests {
                 "[namespace, element]",
             ),
             (with("dcql_query", json!({ "credentials": [{ "id": "x", "format": "mso_mdoc", "meta": { "doctype_value": "d" }, "claims": [] }] })), "no claim"),
+            (with("client_metadata", json!({ "client_name": "Bank\u{1b}[2J A" })), "client_name"),
+            (with("client_metadata", json!({ "client_name": "x".repeat(MAX_CLIENT_NAME + 1) })), "client_name"),
+            (with("client_metadata", json!({ "client_name": 5 })), "client_name"),
         ];
         for (json, why) in cases {
             let err = PresentationRequest::from_own_request(&json, None).unwrap_err();

@@ -170,6 +170,17 @@ impl ValidLeaf {
         subject(&self.certificate)
     }
 
+    /// The subject's organization (O, RFC 5280 §4.1.2.6 with X.520 id-at-organizationName), as the
+    /// certificate's issuer vouches for it.
+    pub fn organization(&self) -> Option<String> {
+        let value = self.certificate.tbs_certificate.subject.0.iter().flat_map(|rdn| rdn.0.iter()).find(|a| a.oid == const_oid::db::rfc4519::O)?;
+        let any = der::asn1::AnyRef::from(&value.value);
+        any.decode_as::<der::asn1::Utf8StringRef<'_>>()
+            .map(|s| s.as_str().to_owned())
+            .or_else(|_| any.decode_as::<der::asn1::PrintableStringRef<'_>>().map(|s| s.as_str().to_owned()))
+            .ok()
+    }
+
     /// Whether the leaf carries certificate policy `oid`.
     pub fn has_policy(&self, oid: ObjectIdentifier) -> bool {
         has_policy(&self.certificate, oid)

@@ -535,7 +535,7 @@ async fn new_presentation_request(State(state): AppState, headers: HeaderMap, Bo
         (None, Some(origin)) => Destination::Origin(origin),
         _ => return Err(ApiError::bad("invalid_destination", "give exactly one of response_uri (direct post) and origin (Digital Credentials API)")),
     };
-    let (request, authorization_request) = service.new_request(&body.elements, destination, tenant.number_law_authorized).map_err(|refusal| {
+    let (request, authorization_request) = service.new_request(&body.elements, destination, &tenant).map_err(|refusal| {
         let status = if refusal == presentations::RequestRefusal::NumberLawNotAuthorized { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
         ApiError::new(status, refusal.code(), refusal.message())
     })?;

@@ -124,8 +124,9 @@ impl MdocService {
         &self,
         elements: &[String],
         destination: Destination,
-        number_law_authorized: bool,
+        tenant: &crate::tenants::Tenant,
     ) -> Result<(PresentationRequest, serde_json::Value), RequestRefusal> {
+        let (tenant_name, number_law_authorized) = (tenant.name.as_str(), tenant.number_law_authorized);
         if elements.is_empty() || elements.len() > MAX_ELEMENTS {
             return Err(RequestRefusal::NoElements);
         }
@@ -158,7 +159,7 @@ impl MdocService {
                 (Some(format!("x509_san_dns:{}", reader.dns_name)), ResponseMode::DcApi { origin }, Some((&reader.key, reader.chain.as_slice())))
             }
         };
-        let request = PresentationRequest { client_id, nonce: new_nonce(), mode, credential };
+        let request = PresentationRequest { client_id, client_name: Some(tenant_name.to_owned()), nonce: new_nonce(), mode, credential };
         let authorization =
             request.authorization_request(signer).map_err(|e| RequestRefusal::BadDestination(format!("the request could not be signed: {e}")))?;
         Ok((request, authorization))

@@ -54,6 +54,16 @@ pub enum Status {
     Unknown,
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Good => "good",
+            Status::Revoked => "revoked",
+            Status::Unknown => "unknown",
+        })
+    }
+}
+
 /// What the revocation check found, and where from.
 #[derive(Debug, Clone, Serialize)]
 pub struct RevocationStatus {

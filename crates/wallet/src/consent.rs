@@ -19,6 +19,32 @@ pub struct Requester {
     pub authenticated: bool,
     /// Whether that certificate marks the verifier as entitled under the Number Act.
     pub number_act: bool,
+    /// The organization that certificate names (its subject's O).
+    pub organization: Option<String>,
+    /// Whom the verifier says it asks for (the request's `client_name`: a platform's tenant). A signed
+    /// request vouches that the certified verifier said so, nothing more.
+    pub on_behalf_of: Option<String>,
+}
+
+impl Requester {
+    /// A requester known only by `name`, with no certificate.
+    pub fn unauthenticated(name: impl Into<String>) -> Requester {
+        Requester { name: name.into(), authenticated: false, number_act: false, organization: None, on_behalf_of: None }
+    }
+}
+
+/// What the holder reads: who asks, through whom, and how far that is established, e.g. `Bank A, through
+/// Example Platform (x509_san_dns:pf.example, certified)`.
+impl std::fmt::Display for Requester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = if self.authenticated { "certified" } else { "NOT authenticated" };
+        match (&self.on_behalf_of, &self.organization) {
+            (Some(tenant), Some(org)) => write!(f, "{tenant}, through {org} ({}, {how})", self.name),
+            (Some(tenant), None) => write!(f, "{tenant} ({}, {how})", self.name),
+            (None, Some(org)) => write!(f, "{org} ({}, {how})", self.name),
+            (None, None) => write!(f, "{} ({how})", self.name),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

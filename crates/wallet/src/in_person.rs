@@ -43,10 +43,14 @@ impl Offer {
         let request = DeviceRequest::from_bytes(&session.decrypt(&establishment.data)?)?;
         let doc_request = request.doc_requests.first().ok_or_else(|| WalletError::Request("the DeviceRequest asks for no document".into()))?;
         let requester = match doc_request.verify_reader(&transcript, &phone.reader_roots, at)? {
-            Some(reader) => {
-                Requester { name: reader.subject(), authenticated: true, number_act: reader.has_policy(jpki_mdoc::mnc::NUMBER_ACT_VERIFIER_POLICY) }
-            }
-            None => Requester { name: "an unauthenticated reader".into(), authenticated: false, number_act: false },
+            Some(reader) => Requester {
+                name: reader.subject(),
+                authenticated: true,
+                number_act: reader.has_policy(jpki_mdoc::mnc::NUMBER_ACT_VERIFIER_POLICY),
+                organization: reader.organization(),
+                on_behalf_of: None,
+            },
+            None => Requester::unauthenticated("an unauthenticated reader"),
         };
         let outcome = plan(&phone.record, &doc_request.items_request, requester).and_then(|plan| match consent(&plan) {
             Some(approval) => plan.approved(&approval).map(Some),

@@ -53,9 +53,14 @@ pub fn parse_request(json: &str, origin: Option<&str>, roots: &Roots, at: Offset
             return Err(WalletError::Verifier(format!("the request is not meant for {origin} (expected_origins)")));
         }
     }
-    let requester = identify(request.client_id.as_deref(), &request.mode, signer)?;
+    let mut requester = identify(request.client_id.as_deref(), &request.mode, signer)?;
+    requester.on_behalf_of.clone_from(&request.client_name);
     let state = claims.get("state").and_then(Json::as_str).map(str::to_owned);
     Ok(AuthorizationRequest { request, state, requester })
+}
+
+fn certified(name: String, leaf: &jpki_mdoc::trust::ValidLeaf) -> Requester {
+    Requester { name, authenticated: true, number_act: leaf.has_policy(mnc::NUMBER_ACT_VERIFIER_POLICY), organization: leaf.organization(), on_behalf_of: None }
 }
 
 /// Who the verifier is, from its client identifier prefix (§5.9.3) and the request's signer.
@@ -71,7 +76,7 @@ fn identify(client_id: Option<&str>, mode: &ResponseMode, signer: Option<jpki_md
                     return Err(WalletError::Verifier(format!("response_uri {response_uri} is not on {dns}")));
                 }
             }
-            Ok(Requester { name: id.to_owned(), authenticated: true, number_act: leaf.has_policy(mnc::NUMBER_ACT_VERIFIER_POLICY) })
+            Ok(certified(id.to_owned(), &leaf))
         }
         (Some(id), None) => {
             let uri = id.strip_prefix("redirect_uri:").ok_or_else(|| bad(format!("unsigned requests must use a redirect_uri: client_id, not {id:?}")))?;
@@ -80,13 +85,12 @@ fn identify(client_id: Option<&str>, mode: &ResponseMode, signer: Option<jpki_md
                 ResponseMode::DirectPost { .. } => return Err(bad("with a redirect_uri: client_id the response_uri must be that URI")),
                 ResponseMode::DcApi { .. } => return Err(bad("redirect_uri: client ids cannot be used over the DC API")),
             }
-            Ok(Requester { name: id.to_owned(), authenticated: false, number_act: false })
+            Ok(Requester::unauthenticated(id))
         }
         (None, signer) => match mode {
-            ResponseMode::DcApi { origin } => Ok(Requester {
-                name: origin.clone(),
-                authenticated: signer.is_some(),
-                number_act: signer.is_some_and(|l| l.has_policy(mnc::NUMBER_ACT_VERIFIER_POLICY)),
+            ResponseMode::DcApi { origin } => Ok(match signer {
+                Some(leaf) => certified(origin.clone(), &leaf),
+                None => Requester::unauthenticated(origin.clone()),
             }),
             ResponseMode::DirectPost { .. } => Err(bad("client_id is missing")),
         },
