@@ -257,13 +257,29 @@ pub fn present(ctx: &Context, args: PresentArgs) -> CliResult {
     Ok(())
 }
 
+/// The elements a verifier may ask for, for `--help`.
+fn elements_help() -> String {
+    let ages = mnc::AGE_OVER.map(mnc::age_over_identifier).join(", ");
+    format!(
+        "Elements of {doc} (--elements):\n  {jp}: {jp_list}\n  {iso}: {iso_list}, {ages}\n{number} goes only to a reader certified for the Number Act (--reader-cert).",
+        doc = mnc::DOC_TYPE,
+        jp = mnc::NS_JP,
+        jp_list = mnc::JP_ELEMENTS.join(", "),
+        iso = mnc::NS_ISO,
+        iso_list = mnc::ISO_ELEMENTS.join(", "),
+        number = mnc::INDIVIDUAL_NUMBER,
+    )
+}
+
 #[derive(Subcommand)]
 pub enum MdocCommand {
     /// Write an OpenID4VP authorization request for the My Number card record (DCQL, direct_post).
+    #[command(after_help = elements_help())]
     Request(RequestArgs),
     /// Verify a response to a request written by `jpki mdoc request`.
     Verify(VerifyArgs),
     /// Read the record in person: connect to the phone whose engagement QR code was scanned, ask, verify.
+    #[command(after_help = elements_help())]
     Read(ReadArgs),
 }
 

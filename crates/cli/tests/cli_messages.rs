@@ -95,3 +95,22 @@ fn a_sandbox_record_names_a_status_list_the_server_serves() {
     let verified = sb.json(&["mdoc", "verify", "--request", "req.json", "--response", "resp.json"]);
     assert_eq!(verified["status"], "valid", "{verified}");
 }
+
+#[test]
+fn the_record_elements_are_listed_where_a_verifier_asks_for_them() {
+    let sb = Sandbox::all().into_iter().next().unwrap();
+    for command in ["request", "read"] {
+        let help = sb.ok(&["mdoc", command, "--help"]);
+        let listed = help.split("Elements of org.iso.23220.1.jp.mnc").nth(1).unwrap_or_else(|| panic!("mdoc {command} --help lists no elements: {help}"));
+        for element in ["full_name_unicode", "individual_number_unicode", "portrait", "birth_date", "age_in_years", "age_over_18", "age_over_65"] {
+            assert!(listed.contains(element), "mdoc {command} --help does not list {element}: {listed}");
+        }
+    }
+    // Every element listed is one `jpki mdoc request` takes.
+    let help = sb.ok(&["mdoc", "request", "--help"]);
+    let listed = help.split("Elements of org.iso.23220.1.jp.mnc (--elements):").nth(1).unwrap();
+    let elements: Vec<&str> = listed.lines().filter_map(|l| l.trim().split_once(": ")).flat_map(|(_, list)| list.split(", ")).collect();
+    assert!(elements.len() >= 13, "{elements:?}");
+    let out = sb.path("req.json");
+    sb.ok(&["mdoc", "request", "--response-uri", "https://rp.example/cb", "--elements", &elements.join(","), "--out", out.to_str().unwrap()]);
+}

@@ -54,11 +54,16 @@ pub fn requires_number_law(namespace: &str, identifier: &str) -> bool {
     namespace == NS_JP && identifier == INDIVIDUAL_NUMBER
 }
 
+/// The record's elements in [`NS_JP`].
+pub const JP_ELEMENTS: [&str; 7] = [FULL_NAME, RESIDENT_ADDRESS, LOCAL_GOV_CODE, BIRTH_DATE_DISPLAY, SEX_DISPLAY, INDIVIDUAL_NUMBER, PORTRAIT];
+/// The record's elements in [`NS_ISO`] besides the `age_over_NN` of [`AGE_OVER`].
+pub const ISO_ELEMENTS: [&str; 3] = [BIRTH_DATE, SEX, AGE_IN_YEARS];
+
 /// The record's elements of `namespace` (every `age_over_NN` is one of ISO/IEC 23220-2's).
 fn is_element(namespace: &str, identifier: &str) -> bool {
     match namespace {
-        NS_JP => [FULL_NAME, RESIDENT_ADDRESS, LOCAL_GOV_CODE, BIRTH_DATE_DISPLAY, SEX_DISPLAY, INDIVIDUAL_NUMBER, PORTRAIT].contains(&identifier),
-        NS_ISO => [BIRTH_DATE, SEX, AGE_IN_YEARS].contains(&identifier) || age_over_threshold(identifier).is_some(),
+        NS_JP => JP_ELEMENTS.contains(&identifier),
+        NS_ISO => ISO_ELEMENTS.contains(&identifier) || age_over_threshold(identifier).is_some(),
         _ => false,
     }
 }
