@@ -11,9 +11,10 @@ use std::sync::Arc;
 use base64::Engine;
 use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
 use jpki_issuer::cards::CardPins;
-use jpki_issuer::ocsp::{InProcessTransport, OcspResponder};
+use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::{CaRole, Issuer};
 use jpki_profile::{BirthDate, FourInfo, Sex};
+use jpki_server::transport::InProcessOcsp;
 use jpki_store::Database;
 use jpki_verify::revocation::OcspChecker;
 use jpki_verify::{signed_data, TrustStore, Verifier};
@@ -50,7 +51,7 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
     let anchors = CaRole::ALL.iter().map(|r| jpki_verify::trust::Anchor::new(issuer.ca(*r).certificate.clone())).collect::<Result<Vec<_>, _>>()?;
     let verifier = Arc::new(Verifier {
         trust: TrustStore::new(anchors),
-        ocsp: Some(OcspChecker::new("in-process", Box::new(InProcessTransport { runtime: rt.handle().clone(), responder }))),
+        ocsp: Some(OcspChecker::new("in-process", Box::new(InProcessOcsp { runtime: rt.handle().clone(), responder }))),
         crls: Default::default(),
     });
     let first = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc())?;

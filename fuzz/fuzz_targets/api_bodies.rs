@@ -1,7 +1,7 @@
 //! The platform API's JSON request bodies and their base64 fields on arbitrary bytes: decoded or
 //! refused, never a panic.
 #![no_main]
-use jpki_platform::requests::{base64_field, LoginRequest, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest};
+use jpki_server::v1::requests::{base64_field, LoginRequest, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use jpki_issuer::{CaRole, Issuer, IssuerError};
+use jpki_issuer::{Issuer, IssuerError};
 use jpki_store::Database;
 
 pub type CliResult<T = ()> = Result<T, CliError>;
@@ -86,36 +86,9 @@ impl Context {
         self.data_dir.join("crl")
     }
 
-    /// Writes the CA certificates to `<data-dir>/trust/{sign,auth}-ca.pem`.
-    pub fn export_trust(&self, issuer: &Issuer) -> CliResult<Vec<PathBuf>> {
-        let dir = self.trust_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
-        CaRole::ALL
-            .iter()
-            .map(|&role| {
-                let path = dir.join(format!("{}-ca.pem", role.file_stem()));
-                jpki_card::card_dir::write_atomic(&path, issuer.ca(role).certificate_pem().as_bytes())?;
-                Ok(path)
-            })
-            .collect()
-    }
-}
-
-impl Context {
-    /// Writes the mdoc roots: `<data-dir>/trust/iaca.pem` (record issuers) and `reader-ca.pem`.
-    pub async fn export_mdoc_trust(&self, issuer: &Issuer) -> CliResult<Vec<PathBuf>> {
-        let pki = issuer.mdoc_pki().await?;
-        let dir = self.trust_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
-        let files = [("iaca.pem", pki.iaca.certificate_pem()), ("reader-ca.pem", pki.reader_ca.certificate_pem())];
-        files
-            .into_iter()
-            .map(|(name, pem)| {
-                let path = dir.join(name);
-                jpki_card::card_dir::write_atomic(&path, pem.as_bytes())?;
-                Ok(path)
-            })
-            .collect()
+    /// Writes the sandbox's trust anchors into `<data-dir>/trust` (see [`Issuer::export_trust`]).
+    pub async fn export_trust(&self, issuer: &Issuer) -> CliResult<Vec<PathBuf>> {
+        Ok(issuer.export_trust(&self.trust_dir()).await?)
     }
 }
 

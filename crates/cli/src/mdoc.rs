@@ -15,7 +15,8 @@ use jpki_mdoc::openid4vp::{new_nonce, CredentialQuery, PresentationRequest, Resp
 use jpki_mdoc::request::{ItemsRequest, RequestedElement};
 use jpki_mdoc::trust::Roots;
 use jpki_mdoc::verify::value_to_json;
-use jpki_verify::presentation::{FixedStatusList, HttpStatusListSource, PresentationVerifier, StatusListSource, StatusLists, VerifiedPresentation};
+use jpki_server::transport::HttpStatusLists;
+use jpki_verify::presentation::{FixedStatusList, PresentationVerifier, StatusListSource, StatusLists, VerifiedPresentation};
 use jpki_wallet::consent::{Approval, Decision, DisclosurePlan};
 use jpki_wallet::openid4vp::parse_request;
 use jpki_wallet::Phone;
@@ -76,7 +77,7 @@ pub async fn issue_phone(ctx: &Context, args: PhoneIssueArgs) -> CliResult {
     };
     let pins = PhonePins { signature: args.phone_sign_pin, authentication: args.phone_auth_pin };
     let phone = issuer.issue_phone(&proof, &pins, &args.out).await?;
-    let trust = ctx.export_mdoc_trust(&issuer).await?;
+    let trust = ctx.export_trust(&issuer).await?;
     emit(ctx, &json!({ "phone": phone, "trust_anchors": trust }), || {
         let mut lines = vec![format!("phone {} issued into {}", phone.phone_id, display(&phone.directory))];
         lines.extend(
@@ -325,7 +326,7 @@ fn presentation_verifier(ctx: &Context, iaca: Option<PathBuf>, status_list: Opti
     let iaca = Roots::from_pem_or_der(&read(&iaca_path, "the IACA roots")?).map_err(|e| CliError::Usage(format!("{}: {e}", iaca_path.display())))?;
     let source: Box<dyn StatusListSource> = match status_list {
         Some(path) => Box::new(FixedStatusList(read(path, "the status list")?)),
-        None => Box::new(HttpStatusListSource::new(std::time::Duration::from_secs(10))),
+        None => Box::new(HttpStatusLists::new(jpki_server::config::OUTSIDE_TIMEOUT)),
     };
     Ok(PresentationVerifier { iaca, status: StatusLists::new(source, false) })
 }

@@ -315,8 +315,7 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
         }
         SandboxCommand::Init => {
             let (issuer, created) = jpki_issuer::Issuer::init(ctx.database(true).await?).await?;
-            let mut files = ctx.export_trust(&issuer)?;
-            files.extend(ctx.export_mdoc_trust(&issuer).await?);
+            let files = ctx.export_trust(&issuer).await?;
             let report = serde_json::json!({ "created": created, "trust_anchors": files });
             emit(ctx, &report, || {
                 let verb = if created { "created" } else { "already initialized; kept" };

@@ -2,11 +2,11 @@
 //! key) and an offline verifier's side (trust anchors from a directory, OCSP when a responder is given).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 use jpki_card::KeyRole;
-use jpki_verify::revocation::{HttpTransport, OcspChecker};
+use jpki_server::transport::HttpOcsp;
+use jpki_verify::revocation::OcspChecker;
 use jpki_verify::{signed_data, TrustStore, Verification, Verifier};
 use time::OffsetDateTime;
 
@@ -99,7 +99,7 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
     let content = args.content.as_deref().map(read).transpose()?;
     let trust_dir = args.trust.unwrap_or_else(|| ctx.trust_dir());
     let trust = TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(e.to_string()))?;
-    let ocsp = args.ocsp_url.map(|url| OcspChecker::new(url, Box::new(HttpTransport::new(Duration::from_secs(10)))));
+    let ocsp = args.ocsp_url.map(|url| OcspChecker::new(url, Box::new(HttpOcsp::new(jpki_server::config::OUTSIDE_TIMEOUT))));
     let crls = std::sync::Arc::new(jpki_verify::revocation::CrlStore::default());
     for path in &args.crl {
         let summary = crls.ingest(&read(path)?, &trust, OffsetDateTime::now_utc()).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;

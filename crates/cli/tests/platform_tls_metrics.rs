@@ -76,8 +76,9 @@ fn tls_and_metrics() {
 
     // Status lists are fetched over verified TLS: this server's self-signed certificate is refused
     // before anything is asked.
-    use jpki_verify::presentation::{HttpStatusListSource, StatusListSource};
-    let fetched = HttpStatusListSource::new(std::time::Duration::from_secs(10)).fetch(&format!("https://{}/healthz", server.addr));
+    use jpki_server::transport::HttpStatusLists;
+    use jpki_verify::presentation::StatusListSource;
+    let fetched = HttpStatusLists::new(std::time::Duration::from_secs(10)).fetch(&format!("https://{}/healthz", server.addr));
     let refused = fetched.expect_err("a self-signed server must not be trusted");
     assert!(refused.to_lowercase().contains("certificate"), "{refused}");
 

@@ -10,14 +10,14 @@
 //! - [`provision`]: platform operators, consent, and the latest-4-info provision;
 //! - [`mdoc_pki`] and [`phone`]: the mdoc PKI, and issuing smartphone certificates and the
 //!   card-substitute record to a phone after checking the card;
-//! - [`meter`]: metering of every revocation-information provision against the fee table;
-//! - [`http`]: the issuer's HTTP endpoints.
+//! - [`meter`]: metering of every revocation-information provision against the fee table.
+//!
+//! Its HTTP endpoints (`/issuer/…`) are served by the server crate.
 #![forbid(unsafe_code)]
 
 pub mod ca;
 pub mod cards;
 pub mod crl;
-pub mod http;
 pub mod lifecycle;
 pub mod mdoc_pki;
 pub mod meter;
@@ -85,7 +85,7 @@ pub enum IssuerError {
 }
 
 impl IssuerError {
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         IssuerError::Io { path: path.display().to_string(), source }
     }
 }
@@ -181,6 +181,25 @@ impl Issuer {
 
     pub fn db(&self) -> &Database {
         &self.db
+    }
+
+    /// Writes the trust anchors a relying party configures into `dir`: `sign-ca.pem`, `auth-ca.pem`
+    /// (JPKI) and `iaca.pem`, `reader-ca.pem` (the card-substitute record's issuers and readers).
+    pub async fn export_trust(&self, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, IssuerError> {
+        let pki = self.mdoc_pki().await?;
+        std::fs::create_dir_all(dir).map_err(|e| IssuerError::io(dir, e))?;
+        let mut files: Vec<(String, String)> =
+            CaRole::ALL.iter().map(|&role| (format!("{}-ca.pem", role.file_stem()), self.ca(role).certificate_pem())).collect();
+        files.push(("iaca.pem".into(), pki.iaca.certificate_pem()));
+        files.push(("reader-ca.pem".into(), pki.reader_ca.certificate_pem()));
+        files
+            .into_iter()
+            .map(|(name, pem)| {
+                let path = dir.join(name);
+                jpki_card::card_dir::write_atomic(&path, pem.as_bytes())?;
+                Ok(path)
+            })
+            .collect()
     }
 }
 

@@ -36,7 +36,7 @@ pub fn status_list_uri(base: &str) -> String {
     format!("{}{STATUS_LIST_PATH}", base.trim_end_matches('/'))
 }
 
-const STATUS_LIST_PATH: &str = "/issuer/status/mnc";
+pub const STATUS_LIST_PATH: &str = "/issuer/status/mnc";
 /// How long a status list token is good for: verifiers refetch after this.
 pub const STATUS_LIST_TTL_SECONDS: i64 = 300;
 const ISSUER_URI: &str = "https://issuer.sandbox.openjpki.invalid/";
@@ -216,7 +216,7 @@ impl Issuer {
 
     /// [`Issuer::status_list_token`] with `uri` as its subject: the list a record of this issuer
     /// names, whatever public URL it was issued under.
-    async fn status_list_token_for(&self, uri: &str) -> Result<Vec<u8>, IssuerError> {
+    pub async fn status_list_token_for(&self, uri: &str) -> Result<Vec<u8>, IssuerError> {
         use jpki_mdoc::status::{RecordStatus, StatusList};
         let rows: Vec<(i64, Option<i64>, String)> =
             sqlx::query_as("SELECT r.status_index, r.invalidated_at, c.status FROM mdoc_record r JOIN card c ON c.id = r.card_id")
@@ -245,25 +245,6 @@ pub(crate) async fn invalidate_records(tx: &mut sqlx::Transaction<'_, sqlx::Any>
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// The issuer's status list asked in-process by a verifier (sandbox server, tests, benchmarks): the
-/// current list, as `GET /issuer/status/mnc` serves it. `fetch` blocks on `runtime`, so it must be
-/// called from outside the runtime's own threads (a blocking task, or a plain thread).
-pub struct InProcessStatusList {
-    pub runtime: tokio::runtime::Handle,
-    pub issuer: Issuer,
-}
-
-impl jpki_verify::presentation::StatusListSource for InProcessStatusList {
-    fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
-        // The record naming `uri` was signed by this issuer's document signer (checked before its status
-        // is asked), under whichever public URL it was issued with.
-        if !uri.ends_with(STATUS_LIST_PATH) {
-            return Err(format!("{uri} is not this issuer's status list (…{STATUS_LIST_PATH})"));
-        }
-        self.runtime.block_on(self.issuer.status_list_token_for(uri)).map_err(|e| e.to_string())
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use std::time::Duration;
 
 use const_oid::db::rfc5912::{ID_SHA_1, ID_SHA_256};
@@ -72,20 +72,6 @@ pub enum Answer {
     Good,
     Revoked,
     Unknown,
-}
-
-/// The responder called in-process as a verifier's OCSP transport (sandbox server, tests, benchmarks):
-/// the same answers as over HTTP, without the socket. `post` blocks on `runtime`, so it must be called
-/// from outside the runtime's own threads (a blocking task, or a plain thread).
-pub struct InProcessTransport {
-    pub runtime: tokio::runtime::Handle,
-    pub responder: Arc<OcspResponder>,
-}
-
-impl jpki_verify::revocation::OcspTransport for InProcessTransport {
-    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
-        Ok(self.runtime.block_on(self.responder.respond(request, None)).to_vec())
-    }
 }
 
 pub struct OcspResponder {

@@ -8,19 +8,17 @@
 //! - [`metrics`]: Prometheus counters and latency histogram;
 //! - [`presentations`]: OpenID4VP requests for the card-substitute record and their one answer each;
 //! - [`recorder`]: group commit of each check's records, acknowledged after the commit;
-//! - [`requests`]: the typed JSON request bodies;
-//! - [`usage`]: metering per tenant, month, certificate kind and method against the fee table;
-//! - [`api`]: the `/v1` JSON API and its OpenAPI document.
+//! - [`usage`]: metering per tenant, month, certificate kind and method against the fee table.
+//!
+//! Its `/v1` HTTP API is served by the server crate.
 #![forbid(unsafe_code)]
 
-pub mod api;
 pub mod audit;
 pub mod housekeeping;
 pub mod login;
 pub mod metrics;
 pub mod presentations;
 pub mod recorder;
-pub mod requests;
 pub mod tenants;
 pub mod usage;
 

@@ -191,9 +191,8 @@ fn too_large(max: usize) -> Response {
     closing(error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body is larger than this server accepts ({max} bytes)")))
 }
 
-/// The API's error shape, `{"error": {"code", "message"}}`.
-pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": { "code": code, "message": message.into() } }))).into_response()
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    crate::error::ApiError::new(status, code, message).into_response()
 }
 
 /// Tells the client the connection ends after this answer: the rest of its body is not read.

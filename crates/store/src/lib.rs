@@ -140,7 +140,17 @@ impl Database {
 
     /// Runs `job` now and then every `period` on a task of its own until the database closes, when the
     /// task ends. A job under way when closing begins finishes first (closing waits for its connection).
-    pub fn every<F, Fut>(&self, period: Duration, mut job: F) -> tokio::task::JoinHandle<()>
+    /// The one periodic-job mechanism: every background job of a server runs on it.
+    pub fn every<F, Fut>(&self, period: Duration, job: F) -> tokio::task::JoinHandle<()>
+    where
+        F: FnMut(Database) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        self.every_after(Duration::ZERO, period, job)
+    }
+
+    /// [`Database::every`], the first run `delay` from now.
+    pub fn every_after<F, Fut>(&self, delay: Duration, period: Duration, mut job: F) -> tokio::task::JoinHandle<()>
     where
         F: FnMut(Database) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send,
@@ -148,7 +158,7 @@ impl Database {
         let db = self.clone();
         tokio::spawn(async move {
             let mut closed = db.pool.close_event();
-            let mut ticks = tokio::time::interval(period);
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + delay, period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             while closed.do_until(ticks.tick()).await.is_ok() {
                 job(db.clone()).await;

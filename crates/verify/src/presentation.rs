@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use jpki_crypto::EcKey;
 use jpki_mdoc::engagement::DeviceEngagement;
@@ -23,28 +22,10 @@ use jpki_mdoc::verify::{verify_response, Expectations, VerifiedDocument};
 use jpki_mdoc::MdocError;
 use time::OffsetDateTime;
 
-/// Where status list tokens come from.
+/// Where status list tokens come from: HTTP(S) in production (the server crate's transports), the
+/// sandbox issuer in-process, a file.
 pub trait StatusListSource: Send + Sync {
     fn fetch(&self, uri: &str) -> Result<Vec<u8>, String>;
-}
-
-/// Fetches a status list token over HTTP(S) (draft-ietf-oauth-status-list §8.1, `Accept:
-/// application/statuslist+cwt`).
-pub struct HttpStatusListSource {
-    agent: ureq::Agent,
-}
-
-impl HttpStatusListSource {
-    pub fn new(timeout: Duration) -> HttpStatusListSource {
-        HttpStatusListSource { agent: ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(true).build().new_agent() }
-    }
-}
-
-impl StatusListSource for HttpStatusListSource {
-    fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
-        let mut response = self.agent.get(uri).header("Accept", "application/statuslist+cwt").call().map_err(|e| format!("{uri}: {e}"))?;
-        response.body_mut().with_config().limit(16 << 20).read_to_vec().map_err(|e| format!("{uri}: {e}"))
-    }
 }
 
 /// One token, given as it is, for any URI (a list saved to a file).

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use const_oid::db::rfc5912::{ID_KP_OCSP_SIGNING, ID_SHA_1};
 use const_oid::db::rfc6960::ID_PKIX_OCSP_BASIC;
@@ -167,28 +166,10 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
     Ok(RevocationStatus { status, method: "ocsp", checked_at: now, revoked_at, reason, next_update })
 }
 
-/// Something that answers OCSP requests: HTTP in production, anything in tests.
+/// Something that answers OCSP requests: HTTP in production (the server crate's transports), the
+/// sandbox responder in-process, anything in tests. This crate does no network I/O itself.
 pub trait OcspTransport: Send + Sync {
     fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String>;
-}
-
-/// OCSP over HTTP POST (RFC 6960 Appendix A.1), with a short timeout.
-pub struct HttpTransport {
-    timeout: Duration,
-}
-
-impl HttpTransport {
-    pub fn new(timeout: Duration) -> HttpTransport {
-        HttpTransport { timeout }
-    }
-}
-
-impl OcspTransport for HttpTransport {
-    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
-        let agent = ureq::Agent::config_builder().timeout_global(Some(self.timeout)).http_status_as_error(true).build().new_agent();
-        let mut response = agent.post(url).header("Content-Type", "application/ocsp-request").send(request).map_err(|e| format!("{url}: {e}"))?;
-        response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| format!("{url}: {e}"))
-    }
 }
 
 /// An OCSP checker with a cache shared by every verification in the process.

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
 use jpki_issuer::cards::CardPins;
-use jpki_issuer::ocsp::{InProcessTransport, OcspResponder};
+use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::{CaRole, Issuer};
 use jpki_profile::{BirthDate, FourInfo, Sex};
+use jpki_server::transport::InProcessOcsp as InProcessTransport;
 use jpki_verify::revocation::{OcspChecker, OcspTransport};
 use jpki_verify::{signed_data, Progress, TrustStore, Verifier};
 use time::OffsetDateTime;

@@ -1,8 +1,9 @@
-//! The issuer's HTTP endpoints, mounted by `jpki serve --sandbox`:
+//! The sandbox issuer's HTTP endpoints (the simulated J-LIS), mounted with `--sandbox`:
 //!
 //! - `GET /issuer/crl/sign.crl`, `GET /issuer/crl/auth.crl`: the published CRLs (`application/pkix-crl`);
 //! - `POST /issuer/ocsp` and `GET /issuer/ocsp/{base64 request}`: OCSP (RFC 6960 Appendix A);
-//! - `POST /issuer/latest-4-info`: `{"serial": "…"}` with an operator's `Authorization: Bearer` key.
+//! - `POST /issuer/latest-4-info`: `{"serial": "…"}` with an operator's `Authorization: Bearer` key;
+//! - `GET /issuer/status/mnc`: the card-substitute records' status list.
 //!
 //! A platform operator may send its key with OCSP and CRL requests too, so that they are metered to it.
 
@@ -18,11 +19,13 @@ use axum::{Json, Router};
 use base64::Engine;
 use jpki_profile::fees::ProvisionMethod;
 
-use crate::crl::crl_path;
-use crate::meter::{Meter, Provision};
-use crate::ocsp::OcspResponder;
-use crate::provision::Operator;
-use crate::{now, CaRole, Issuer, IssuerError};
+use jpki_issuer::crl::crl_path;
+use jpki_issuer::meter::{Meter, Provision};
+use jpki_issuer::ocsp::OcspResponder;
+use jpki_issuer::provision::Operator;
+use jpki_issuer::{now, CaRole, Issuer, IssuerError};
+
+use crate::error::ApiError;
 
 #[derive(Clone)]
 pub struct IssuerService {
@@ -43,6 +46,7 @@ pub fn router(service: IssuerService) -> Router {
         .route("/issuer/latest-4-info", post(latest_four_info))
         .route("/issuer/status/mnc", get(status_list))
         .layer(DefaultBodyLimit::max(MAX_OCSP_REQUEST))
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
         .with_state(service)
 }
 
@@ -51,42 +55,6 @@ pub fn router(service: IssuerService) -> Router {
 async fn status_list(State(service): State<IssuerService>) -> Result<Response, ApiError> {
     let token = service.issuer.status_list_token().await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/statuslist+cwt")], token).into_response())
-}
-
-/// A JSON error body: `{"error": {"code": …, "message": …}}`.
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<IssuerError> for ApiError {
-    fn from(e: IssuerError) -> Self {
-        let (status, code) = match &e {
-            IssuerError::UnknownOperator => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            IssuerError::NoConsent { .. } => (StatusCode::FORBIDDEN, "no_consent"),
-            IssuerError::UnknownCertificate(_) => (StatusCode::NOT_FOUND, "unknown_certificate"),
-            IssuerError::NotRevoked(_) => (StatusCode::CONFLICT, "not_revoked"),
-            _ => {
-                tracing::error!(error = %e, "issuer request failed");
-                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
-            }
-        };
-        ApiError::new(status, code, e.to_string())
-    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -1,0 +1,89 @@
+//! How verification reaches revocation information: OCSP (RFC 6960 Appendix A.1) and status lists
+//! (draft-ietf-oauth-status-list §8.1) over HTTP(S) with a timeout and a size limit, and the sandbox
+//! issuer asked in-process. The `verify` crate takes these through its traits and does no I/O itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jpki_issuer::mdoc_pki::STATUS_LIST_PATH;
+use jpki_issuer::ocsp::OcspResponder;
+use jpki_issuer::Issuer;
+use jpki_verify::presentation::StatusListSource;
+use jpki_verify::revocation::OcspTransport;
+
+/// Largest OCSP response read (one for hundreds of certificates fits easily).
+const MAX_OCSP_RESPONSE: u64 = 1 << 20;
+/// Largest status list token read (a list of millions of records, compressed).
+const MAX_STATUS_LIST: u64 = 16 << 20;
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(true).build().new_agent()
+}
+
+/// OCSP over HTTP POST, each request bounded by `timeout` as a whole.
+pub struct HttpOcsp {
+    agent: ureq::Agent,
+}
+
+impl HttpOcsp {
+    pub fn new(timeout: Duration) -> HttpOcsp {
+        HttpOcsp { agent: agent(timeout) }
+    }
+}
+
+impl OcspTransport for HttpOcsp {
+    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        let mut response = self.agent.post(url).header("Content-Type", "application/ocsp-request").send(request).map_err(|e| format!("{url}: {e}"))?;
+        response.body_mut().with_config().limit(MAX_OCSP_RESPONSE).read_to_vec().map_err(|e| format!("{url}: {e}"))
+    }
+}
+
+/// Status list tokens over HTTP(S) GET (`Accept: application/statuslist+cwt`).
+pub struct HttpStatusLists {
+    agent: ureq::Agent,
+}
+
+impl HttpStatusLists {
+    pub fn new(timeout: Duration) -> HttpStatusLists {
+        HttpStatusLists { agent: agent(timeout) }
+    }
+}
+
+impl StatusListSource for HttpStatusLists {
+    fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
+        let mut response = self.agent.get(uri).header("Accept", "application/statuslist+cwt").call().map_err(|e| format!("{uri}: {e}"))?;
+        response.body_mut().with_config().limit(MAX_STATUS_LIST).read_to_vec().map_err(|e| format!("{uri}: {e}"))
+    }
+}
+
+/// The sandbox's OCSP responder asked in-process (sandbox server, tests, benchmarks): the same request
+/// and response bytes as over HTTP, without the socket. `post` blocks on `runtime`, so it must be called
+/// from outside the runtime's own threads (a blocking task, or a plain thread).
+pub struct InProcessOcsp {
+    pub runtime: tokio::runtime::Handle,
+    pub responder: Arc<OcspResponder>,
+}
+
+impl OcspTransport for InProcessOcsp {
+    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(self.runtime.block_on(self.responder.respond(request, None)).to_vec())
+    }
+}
+
+/// The sandbox issuer's status list asked in-process: the current list, as `GET /issuer/status/mnc`
+/// serves it. `fetch` blocks on `runtime` (see [`InProcessOcsp`]).
+pub struct InProcessStatusList {
+    pub runtime: tokio::runtime::Handle,
+    pub issuer: Issuer,
+}
+
+impl StatusListSource for InProcessStatusList {
+    fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
+        // The record naming `uri` was signed by this issuer's document signer (checked before its status
+        // is asked), under whichever public URL it was issued with.
+        if !uri.ends_with(STATUS_LIST_PATH) {
+            return Err(format!("{uri} is not this issuer's status list (…{STATUS_LIST_PATH})"));
+        }
+        self.runtime.block_on(self.issuer.status_list_token_for(uri)).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,150 @@
+//! `/v1/auth`: login with the authentication certificate: challenges, their answers, account links.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jpki_platform::{audit, PlatformError};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::requests::LoginRequest;
+use super::AppState;
+use super::{base64_field, provision_method, tenant};
+use crate::error::ApiError;
+use crate::extract::Body;
+use jpki_platform::login::{self, ChallengeProblem};
+use jpki_platform::usage;
+use jpki_profile::fees::FeeCertKind;
+
+pub(super) async fn new_challenge(State(state): AppState, headers: HeaderMap) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let challenge = login::issue(&state.db, &tenant.id, OffsetDateTime::now_utc()).await?;
+    Ok((StatusCode::CREATED, Json(challenge)).into_response())
+}
+
+pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body): Body<LoginRequest>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let certificate = base64_field("certificate", &body.certificate)?;
+    let signature = base64_field("signature", &body.signature)?;
+    let proof = body.signature_proof.as_deref().map(|p| base64_field("signature_proof", p)).transpose()?;
+    if body.account_id.as_ref().is_some_and(|a| a.is_empty() || a.chars().count() > 200 || a.chars().any(char::is_control)) {
+        return Err(ApiError::bad("invalid_account_id", "account_id is 1 to 200 printable characters"));
+    }
+    let now = OffsetDateTime::now_utc();
+    let challenge = match login::consume(&state.db, &tenant.id, &body.challenge_id, now).await? {
+        Ok(bytes) => bytes,
+        Err(ChallengeProblem::Unknown) => return Err(ApiError::new(StatusCode::NOT_FOUND, "challenge_unknown", "no such challenge for this tenant")),
+        Err(ChallengeProblem::Expired) => return Err(ApiError::bad("challenge_expired", "the challenge expired; ask for a new one")),
+        Err(ChallengeProblem::Used) => return Err(ApiError::bad("challenge_used", "the challenge was already answered; ask for a new one")),
+    };
+
+    let verifier = state.verifier.clone();
+    let signed = challenge.clone();
+    let started = std::time::Instant::now();
+    let (mut login, proof) = tokio::task::spawn_blocking(move || {
+        let login = verifier.verify_pkcs1(&certificate, &signed, &signature, now);
+        let proof = proof.map(|cms| verifier.verify_cms(&cms, None, now));
+        (login, proof)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?;
+    if login.valid && login.signer.as_ref().is_some_and(|s| s.certificate_kind != "authentication") {
+        login.valid = false;
+        login.failure = Some(jpki_verify::verifier::Failure { code: "wrong_certificate_kind", message: "log in with the authentication certificate".into() });
+    }
+    let proof = match proof {
+        None => None,
+        Some(Err(problem)) => return Err(ApiError::bad("invalid_cms", format!("signature_proof: {problem}"))),
+        Some(Ok(p)) => Some(p),
+    };
+    let proof_identity = match &proof {
+        // verify_cms takes only a signature certificate's CMS: a valid proof is a signature proof.
+        Some(p) if p.valid => {
+            let content_ok = jpki_verify::signed_data::verify(&base64_field("signature_proof", body.signature_proof.as_deref().unwrap_or(""))?, None)
+                .map(|c| c.content == challenge)
+                .unwrap_or(false);
+            if !content_ok {
+                return Err(ApiError::bad("invalid_proof", "signature_proof must sign the challenge bytes (attached)"));
+            }
+            p.signer.as_ref().and_then(login::identity_hash)
+        }
+        Some(p) => {
+            let why = p.failure.as_ref().map(|f| f.code).unwrap_or("wrong_certificate_kind");
+            return Err(ApiError::bad("invalid_proof", format!("the signature proof is not valid ({why})")));
+        }
+        None => None,
+    };
+
+    state.metrics.record("login", login.failure.as_ref().map(|f| f.code).unwrap_or("valid"), started.elapsed().as_secs_f64());
+    let serial = login.signer.as_ref().map(|s| s.certificate_serial.clone());
+    let mut account = None;
+    let mut linked = false;
+    let mut replaced = 0;
+    let mut refusal = None;
+    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    if let (true, Some(serial)) = (login.valid, serial.as_deref()) {
+        let target = match (&body.account_id, &proof_identity) {
+            (Some(account_id), _) => Some(account_id.clone()),
+            (None, identity) => match login::account_of(&state.db, &tenant.id, serial).await? {
+                Some(a) => {
+                    account = Some(a);
+                    None
+                }
+                None => match identity {
+                    Some(hash) => login::account_by_identity(&state.db, &tenant.id, hash).await?,
+                    None => None,
+                },
+            },
+        };
+        if let Some(target) = target {
+            let replace = body.account_id.is_some() && body.replace_link;
+            match login::link(&mut tx, &tenant.id, &target, serial, proof_identity.as_deref(), replace, now).await? {
+                Ok(n) => {
+                    (linked, replaced, account) = (true, n, Some(target));
+                }
+                Err(refused) => refusal = Some(refused),
+            }
+        }
+    }
+    if let Some(method) = login.revocation.as_ref().and_then(provision_method) {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Authentication, method, now).await?;
+    }
+    if let Some(method) = proof.as_ref().and_then(|p| p.revocation.as_ref()).and_then(provision_method) {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, method, now).await?;
+    }
+    let outcome = match (&refusal, &login.failure) {
+        (Some(refused), _) => format!("refused:{}", refused.code()),
+        (None, None) => "valid".to_owned(),
+        (None, Some(f)) => format!("invalid:{}", f.code),
+    };
+    let detail = json!({
+        "certificate_serial": serial,
+        "account_id": account.as_ref().or(body.account_id.as_ref()),
+        "linked": linked,
+        "replaced_links": replaced,
+        "identity_proof": proof_identity.is_some(),
+    });
+    let action = if replaced > 0 { "auth.link.replace" } else { "auth.login" };
+    let entry = audit::Entry { tenant_id: Some(&tenant.id), action, purpose: None, result: &outcome, detail: &detail, at: now.unix_timestamp() };
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    if let Some(refused) = refusal {
+        return Err(ApiError::new(StatusCode::CONFLICT, refused.code(), refused.message()));
+    }
+    // At registration, what the signature proof showed of the person now linked.
+    let four_info =
+        proof.as_ref().and_then(|p| p.signer.as_ref()).map(|s| json!({ "name": s.name, "address": s.address, "birth_date": s.birth_date, "sex": s.sex }));
+    Ok(Json(json!({
+        "valid": login.valid,
+        "failure": login.failure,
+        "account_id": account,
+        "linked": linked,
+        "replaced_links": replaced,
+        "four_info": four_info,
+        "certificate_serial": serial,
+        "device": login.signer.as_ref().and_then(|s| s.device),
+        "revocation": login.revocation,
+    }))
+    .into_response())
+}

@@ -1,0 +1,124 @@
+//! The `/v1` JSON API of the platform operator, one module per resource. Handlers are thin:
+//! authenticate, decode, call the platform library, record (verification row, usage and audit entry in
+//! one transaction, committed before the answer is sent), answer.
+
+mod admin;
+mod auth;
+mod mdoc;
+pub mod requests;
+mod signatures;
+mod usage;
+mod verifications;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+use jpki_platform::presentations::MdocService;
+use jpki_platform::tenants::{self, Tenant};
+use jpki_profile::fees::ProvisionMethod;
+use jpki_store::Database;
+use jpki_verify::Verifier;
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+
+type AppState = State<Arc<PlatformState>>;
+
+pub struct PlatformState {
+    pub db: Database,
+    pub verifier: Arc<Verifier>,
+    /// SHA-256 of the admin token; `None` disables the admin API.
+    pub admin_token_hash: Option<[u8; 32]>,
+    pub metrics: jpki_platform::metrics::Metrics,
+    pub recorder: jpki_platform::recorder::Recorder,
+    /// Presentations of the card-substitute record; `None` until IACA roots are configured.
+    pub mdoc: Option<Arc<MdocService>>,
+    pub keys: tenants::KeyCache,
+}
+
+impl PlatformState {
+    pub fn new(db: Database, verifier: Verifier, admin_token: Option<&str>) -> PlatformState {
+        let metrics = jpki_platform::metrics::Metrics::default();
+        // Ends when the database closes.
+        let _sweeper = jpki_platform::housekeeping::start(&db);
+        PlatformState {
+            recorder: jpki_platform::recorder::Recorder::start(db.clone(), metrics.batch_checks()),
+            db,
+            verifier: Arc::new(verifier),
+            admin_token_hash: admin_token.map(|t| jpki_crypto::sha256(t.as_bytes())),
+            metrics,
+            mdoc: None,
+            keys: Default::default(),
+        }
+    }
+
+    pub fn with_mdoc(mut self, service: MdocService) -> PlatformState {
+        self.mdoc = Some(Arc::new(service));
+        self
+    }
+}
+
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// How the revocation information a check used was provided, for the fee table: `None` when none was
+/// (an OCSP answer from the cache provided nothing new, so nothing is metered for it).
+pub(crate) fn provision_method(revocation: &jpki_verify::revocation::RevocationStatus) -> Option<ProvisionMethod> {
+    match revocation.method {
+        "crl" => Some(ProvisionMethod::Crl),
+        "ocsp" => Some(ProvisionMethod::Ocsp),
+        _ => None,
+    }
+}
+
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+pub(crate) async fn tenant(state: &PlatformState, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send a valid API key as Authorization: Bearer <key>");
+    let key = bearer(headers).ok_or_else(unauthorized)?;
+    let tenant = state.keys.authenticate(&state.db, key).await?.ok_or_else(unauthorized)?;
+    if tenant.disabled {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "tenant_disabled", "this tenant is disabled: the platform operator can enable it again"));
+    }
+    Ok(tenant)
+}
+
+pub(crate) fn admin(state: &PlatformState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.admin_token_hash else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "admin_disabled", "the admin API is disabled: set JPKI_ADMIN_TOKEN"));
+    };
+    let given = bearer(headers).map(|t| jpki_crypto::sha256(t.as_bytes()));
+    if given.is_some_and(|g| jpki_crypto::constant_time_eq(&g, &expected)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the admin token as Authorization: Bearer <token>"))
+    }
+}
+
+pub(crate) fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, ApiError> {
+    requests::base64_field(name, value).map_err(|message| ApiError::bad("invalid_base64", message))
+}
+
+pub fn router(state: Arc<PlatformState>) -> Router {
+    Router::new()
+        .route("/metrics", get(|State(state): AppState| async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()) }))
+        .route("/v1/admin/tenants", post(admin::create_tenant).get(admin::list_tenants))
+        .route("/v1/admin/tenants/{id}", patch(admin::change_tenant))
+        .route("/v1/admin/tenants/{id}/keys", post(admin::add_key))
+        .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
+        .route("/v1/signatures/verify", post(signatures::verify))
+        .route("/v1/verifications/{id}", get(verifications::get))
+        .route("/v1/usage", get(usage::get))
+        .route("/v1/auth/challenges", post(auth::new_challenge))
+        .route("/v1/auth/verify", post(auth::verify))
+        .route("/v1/mdoc/requests", post(mdoc::new_request))
+        .route("/v1/mdoc/responses", post(mdoc::verify))
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
+        .with_state(state)
+}

@@ -1,0 +1,82 @@
+//! `POST /v1/signatures/verify`: a CMS SignedData checked for a tenant, recorded before it is answered.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::requests::VerifyRequest;
+use super::AppState;
+use super::{base64_field, provision_method, tenant};
+use crate::error::ApiError;
+use crate::extract::Body;
+use jpki_profile::fees::FeeCertKind;
+use jpki_verify::Progress;
+use serde::Serialize;
+
+/// The answer to a signature check: the verification, under the id it is stored as.
+#[derive(Serialize)]
+struct SignatureAnswer<'a> {
+    verification_id: &'a str,
+    #[serde(flatten)]
+    verification: &'a jpki_verify::Verification,
+}
+
+pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body): Body<VerifyRequest>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let cms = base64_field("cms", &body.cms)?;
+    let content = body.content.as_deref().map(|c| base64_field("content", c)).transpose()?;
+    if body.purpose.as_ref().is_some_and(|p| p.chars().count() > 200) {
+        return Err(ApiError::bad("invalid_purpose", "purpose is at most 200 characters"));
+    }
+    let now = OffsetDateTime::now_utc();
+    let started = std::time::Instant::now();
+    // On this task while nothing can block (a cached OCSP answer); asking the responder may wait on the
+    // network, so that part runs as a blocking task.
+    let result = match state.verifier.verify_cms_without_waiting_by(body.certificate_kind.into(), &cms, content.as_deref(), now) {
+        Ok(Progress::Done(verification)) => verification,
+        Ok(Progress::AwaitingResponder(pending)) => {
+            let verifier = state.verifier.clone();
+            tokio::task::spawn_blocking(move || pending.ask(&verifier))
+                .await
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?
+        }
+        Err(problem) => return Err(ApiError::bad("invalid_cms", problem.to_string())),
+    };
+
+    let id = jpki_store::new_id("verification");
+    let failure_code = result.failure.as_ref().map(|f| f.code);
+    state.metrics.record("signature", failure_code.unwrap_or("valid"), started.elapsed().as_secs_f64());
+    let signer = result.signer.as_ref();
+    let outcome = if result.valid { "valid".to_owned() } else { format!("invalid:{}", failure_code.unwrap_or("")) };
+    let response = serde_json::to_string(&SignatureAnswer { verification_id: &id, verification: &result })
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the answer does not serialize: {e}")))?;
+
+    let metered = match (signer, &result.revocation) {
+        (Some(signer), Some(revocation)) => {
+            let kind = if signer.certificate_kind == "signature" { FeeCertKind::Signature } else { FeeCertKind::Authentication };
+            provision_method(revocation).map(|method| (kind, method))
+        }
+        _ => None,
+    };
+    let record = jpki_platform::recorder::CheckRecord {
+        id: id.clone(),
+        tenant_id: tenant.id.clone(),
+        kind: "signature",
+        valid: result.valid,
+        failure_code,
+        certificate_serial: signer.map(|s| s.certificate_serial.clone()),
+        certificate_kind: signer.map(|s| s.certificate_kind),
+        revocation_method: result.revocation.as_ref().map(|r| r.method),
+        at: now,
+        result: response.clone(),
+        metered,
+        audit_action: "signature.verify",
+        purpose: body.purpose.clone(),
+        outcome,
+        audit_detail: json!({ "verification_id": id, "certificate_serial": signer.map(|s| &s.certificate_serial), "released": ["4_info"] }),
+    };
+    state.recorder.record(record).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
+}
