@@ -1,5 +1,5 @@
 //! The served OpenAPI document against what the server does, checked by schemathesis (from PyPI, an
-//! independent tool): every operation, with a tenant key and the admin token, a fixed seed and a time
+//! independent tool): every operation (the sandbox issuer's too), with a tenant key, the admin token and an operator key, a fixed seed and a time
 //! cap; any 5xx, response that breaks the schema, undocumented status or content type, or request that
 //! the schema forbids and the server accepts fails the test. Real examples (a CMS made with the card,
 //! a challenge answered with its authentication key, ids that exist) are put into the document first,
@@ -57,6 +57,18 @@ fn the_server_does_what_its_openapi_document_says() {
     std::fs::write(&msg, "契約書").unwrap();
     let p7s = sb.path("m.p7s");
     sb.ok(&common::sign_attached(sb.path("card").to_str().unwrap(), msg.to_str().unwrap(), p7s.to_str().unwrap()));
+    // The sandbox issuer: a person who moved (a revoked signature certificate) and consented to an
+    // operator, and an OCSP request for the first card's certificate.
+    let moved = sb.add_person("転居　確認", "1977-07-07");
+    sb.issue_card(&moved, "card2");
+    let revoked_serial = sb.json(&["cert", "show", sb.path("card2/sign-cert.pem").to_str().unwrap()])["serial"].as_str().unwrap().to_owned();
+    sb.ok(&["sandbox", "event", "move", "--person", &moved, "--address", "大阪府大阪市北区梅田１"]);
+    let operator = sb.json(&["sandbox", "operator", "add", "--name", "Conformance operator"]);
+    sb.ok(&["sandbox", "consent", "grant", "--person", &moved, "--operator", "Conformance operator"]);
+    let ocsp_request = sb.path("ocsp.der");
+    let ca = sb.data().join("trust/sign-ca.pem");
+    let cert = sb.path("card/sign-cert.pem");
+    openssl(&["ocsp", "-issuer", ca.to_str().unwrap(), "-cert", cert.to_str().unwrap(), "-no_nonce", "-reqout", ocsp_request.to_str().unwrap()]);
     let server = sb.serve();
 
     let (_, tenant) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Conformance"}"#);
@@ -90,13 +102,27 @@ fn the_server_does_what_its_openapi_document_says() {
         "post",
         json!({ "elements": ["full_name_unicode"], "purpose": "age check", "response_uri": "https://rp.example/cb" }),
     );
+    set_body_example(&mut doc, "/issuer/latest-4-info", "post", json!({ "serial": revoked_serial }));
+    set_parameter_example(&mut doc, "/issuer/ocsp/{request}", "get", "request", &b64(&std::fs::read(&ocsp_request).unwrap()));
     set_parameter_example(&mut doc, "/v1/admin/tenants/{id}/keys", "post", "id", tenant_id);
     set_parameter_example(&mut doc, "/v1/admin/keys/{id}", "delete", "id", spare["key_id"].as_str().unwrap());
     set_parameter_example(&mut doc, "/v1/verifications/{id}", "get", "id", verified["verification_id"].as_str().unwrap());
     let (schema, config) = (sb.path("openapi.json"), sb.path("schemathesis.toml"));
     std::fs::write(&schema, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
-    std::fs::write(&config, format!("[auth.openapi.tenantKey]\nbearer = \"{api_key}\"\n[auth.openapi.adminToken]\nbearer = \"{ADMIN_TOKEN}\"\n")).unwrap();
+    let operator_key = operator["api_key"].as_str().unwrap();
+    std::fs::write(
+        &config,
+        format!("[auth.openapi.tenantKey]\nbearer = \"{api_key}\"\n[auth.openapi.adminToken]\nbearer = \"{ADMIN_TOKEN}\"\n[auth.openapi.operatorKey]\nbearer = \"{operator_key}\"\n"),
+    )
+    .unwrap();
 
+    // OCSP requests are DER, which schemathesis does not generate: a hook gives it the real request and
+    // arbitrary bytes (which the responder must answer with malformedRequest, never a 5xx).
+    let hooks = format!(
+        "import schemathesis\nfrom hypothesis import strategies as st\nschemathesis.openapi.media_type(\"application/ocsp-request\", st.one_of(st.just(bytes.fromhex(\"{}\")), st.binary(max_size=512)))\n",
+        hex::encode(std::fs::read(&ocsp_request).unwrap())
+    );
+    std::fs::write(sb.path("jpki_hooks.py"), hooks).unwrap();
     let log = sb.path("schemathesis.log");
     let mut run = Command::new(&schemathesis)
         .arg("--config-file")
@@ -106,6 +132,8 @@ fn the_server_does_what_its_openapi_document_says() {
         .args(["--url", &server.url(""), "--seed", "42", "--max-examples", "20", "--checks", "all"])
         .args(["--exclude-checks", "positive_data_acceptance", "--no-color", "--workers", "2"])
         .current_dir(sb.dir.path())
+        .env("PYTHONPATH", sb.dir.path())
+        .env("SCHEMATHESIS_HOOKS", "jpki_hooks")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(sb.path("schemathesis.err")).unwrap())

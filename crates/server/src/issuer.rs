@@ -107,6 +107,7 @@ async fn ocsp_get(State(service): State<IssuerService>, headers: HeaderMap, Path
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LatestRequest {
     serial: String,
 }
