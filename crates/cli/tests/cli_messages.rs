@@ -57,20 +57,27 @@ fn the_landing_page_says_what_this_server_is() {
     let sb = Sandbox::all().into_iter().next().unwrap();
     sb.ok(&["sandbox", "init"]);
     let server = sb.serve();
-    let get = |path: &str| {
+    let get_in = |path: &str, language: &str| {
         let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Language: {language}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
         answer
     };
+    let get = |path: &str| get_in(path, "*");
     let page = get("/");
     let lower = page.to_ascii_lowercase();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(lower.contains("content-type: text/html"), "{page}");
     assert!(lower.contains("content-security-policy: default-src 'none'; style-src 'self'"), "{page}");
-    for needed in ["href=\"/openapi.json\"", "href=\"/healthz\"", "/issuer/ocsp", "lang=\"ja\"", "マイナンバーカード"] {
+    for needed in ["<html lang=\"en\">", "href=\"/openapi.json\"", "href=\"/healthz\"", "/issuer/ocsp", "href=\"?lang=ja\"", "My Number Card"] {
         assert!(page.contains(needed), "the page lacks {needed}: {page}");
+    }
+    // In Japanese when asked for, by the query or by Accept-Language.
+    for japanese in [get("/?lang=ja"), get_in("/", "ja-JP,en;q=0.5")] {
+        for needed in ["<html lang=\"ja\">", "マイナンバーカード", "エンドポイント", "content-language: ja", "href=\"?lang=en\""] {
+            assert!(japanese.to_lowercase().contains(&needed.to_lowercase()), "the Japanese page lacks {needed}: {japanese}");
+        }
     }
     assert!(!lower.contains("<script") && !lower.contains(" style="), "no scripts or inline styles: {page}");
     let css = get("/static/site.css");
