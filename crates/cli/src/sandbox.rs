@@ -431,11 +431,9 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
             let lines = jpki_issuer::meter::usage(issuer.db()).await?;
             emit(ctx, &lines, || {
                 let mut out = vec!["month\toperator\tmethod\tkind\tcount\tfee_yen".to_owned()];
-                out.extend(
-                    lines.iter().map(|l| {
-                        format!("{}\t{}\t{}\t{}\t{}\t{}", l.month, l.operator_id.as_deref().unwrap_or("-"), l.method, l.cert_kind, l.count, l.fee_yen)
-                    }),
-                );
+                out.extend(lines.iter().map(|l| {
+                    format!("{}\t{}\t{}\t{}\t{}\t{}", l.month, l.operator_id.as_deref().unwrap_or("-"), l.method, l.cert_kind.as_str(), l.count, l.fee_yen)
+                }));
                 out.join("\n")
             });
         }

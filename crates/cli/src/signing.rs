@@ -78,7 +78,12 @@ pub fn sign(ctx: &Context, args: SignArgs) -> CliResult {
 fn describe(v: &Verification) -> String {
     let mut lines = vec![if v.valid { "valid".to_owned() } else { format!("NOT valid: {}", v.failure.as_ref().map(|f| f.message.as_str()).unwrap_or("")) }];
     if let Some(s) = &v.signer {
-        lines.push(format!("certificate {} ({} certificate, {})", s.certificate_serial, s.certificate_kind, s.device.unwrap_or("device unknown")));
+        lines.push(format!(
+            "certificate {} ({} certificate, {})",
+            s.certificate_serial,
+            s.certificate_kind.as_str(),
+            s.device.map_or("device unknown", |d| d.as_str())
+        ));
         if let Some(name) = &s.name {
             lines.push(format!(
                 "name {name}\naddress {}\nbirth date {}\nsex {}",

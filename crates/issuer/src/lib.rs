@@ -80,6 +80,8 @@ pub enum IssuerError {
     Store(#[from] jpki_store::StoreError),
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
     #[error("I/O on {path}: {source}")]
     Io { path: String, source: std::io::Error },
 }

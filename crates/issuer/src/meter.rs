@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use jpki_profile::fees::{fee_yen, ProvisionMethod};
+use jpki_profile::fees::{fee_yen, FeeCertKind, ProvisionMethod};
 use jpki_store::{sqlx, Database};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -21,7 +21,7 @@ pub struct Provision {
     pub operator_id: Option<String>,
     pub at: OffsetDateTime,
     pub method: &'static str,
-    pub cert_kind: &'static str,
+    pub cert_kind: FeeCertKind,
     pub fee_yen: Option<u32>,
 }
 
@@ -33,7 +33,7 @@ impl Provision {
             operator_id,
             at,
             method: method.as_str(),
-            cert_kind: role.fee_kind().as_str(),
+            cert_kind: role.fee_kind(),
         }
     }
 }
@@ -97,7 +97,7 @@ async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) ->
     type Key<'a> = (&'a str, String, &'a str, &'a str);
     let mut totals: BTreeMap<Key<'_>, (i64, i64)> = BTreeMap::new();
     for p in items {
-        let key = (p.operator_id.as_deref().unwrap_or(""), jpki_profile::fees::billing_month(p.at), p.method, p.cert_kind);
+        let key = (p.operator_id.as_deref().unwrap_or(""), jpki_profile::fees::billing_month(p.at), p.method, p.cert_kind.as_str());
         let t = totals.entry(key).or_default();
         t.0 += 1;
         t.1 += i64::from(p.fee_yen.unwrap_or(0));
@@ -123,7 +123,7 @@ pub struct UsageLine {
     pub operator_id: Option<String>,
     pub month: String,
     pub method: String,
-    pub cert_kind: String,
+    pub cert_kind: FeeCertKind,
     pub count: i64,
     pub fee_yen: i64,
 }
@@ -134,15 +134,11 @@ pub async fn usage(db: &Database) -> Result<Vec<UsageLine>, IssuerError> {
         sqlx::query_as("SELECT operator_id, month, method, cert_kind, count, fee_yen FROM provision_count ORDER BY month, operator_id, method, cert_kind")
             .fetch_all(db.pool())
             .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(operator, month, method, cert_kind, count, fee_yen)| UsageLine {
-            operator_id: (!operator.is_empty()).then_some(operator),
-            month,
-            method,
-            cert_kind,
-            count,
-            fee_yen,
+    rows.into_iter()
+        .map(|(operator, month, method, cert_kind, count, fee_yen)| {
+            let cert_kind = FeeCertKind::parse(&cert_kind)
+                .ok_or_else(|| IssuerError::Corrupt(format!("provision_count holds an unknown certificate kind {cert_kind:?}")))?;
+            Ok(UsageLine { operator_id: (!operator.is_empty()).then_some(operator), month, method, cert_kind, count, fee_yen })
         })
-        .collect())
+        .collect()
 }

@@ -159,7 +159,7 @@ impl Issuer {
                 operator_id: Some(operator.id.clone()),
                 at,
                 method: "latest_4_info",
-                cert_kind: CaRole::Signature.fee_kind().as_str(),
+                cert_kind: CaRole::Signature.fee_kind(),
                 fee_yen: None,
             }])
             .await?;

@@ -51,8 +51,8 @@ pub fn count_all<'q>(statements: &mut Statements<'q>, checks: &'q [(&'q str, Fee
 #[derive(Debug, Clone, Serialize)]
 pub struct UsageLine {
     pub month: String,
-    pub cert_kind: String,
-    pub method: String,
+    pub cert_kind: FeeCertKind,
+    pub method: ProvisionMethod,
     pub count: i64,
     pub fee_yen: i64,
 }
@@ -63,14 +63,21 @@ pub async fn of_tenant(db: &Database, tenant_id: &str) -> Result<Vec<UsageLine>,
             .bind(tenant_id)
             .fetch_all(db.pool())
             .await?;
-    Ok(rows.into_iter().map(|(month, cert_kind, method, count, fee_yen)| UsageLine { month, cert_kind, method, count, fee_yen }).collect())
+    rows.into_iter()
+        .map(|(month, cert_kind, method, count, fee_yen)| {
+            let unknown = |what: &str, value: &str| PlatformError::Corrupt(format!("tenant_usage holds an unknown {what} {value:?}"));
+            let kind = FeeCertKind::parse(&cert_kind).ok_or_else(|| unknown("certificate kind", &cert_kind))?;
+            let method = ProvisionMethod::parse(&method).ok_or_else(|| unknown("method", &method))?;
+            Ok(UsageLine { month, cert_kind: kind, method, count, fee_yen })
+        })
+        .collect()
 }
 
 /// RFC 4180 CSV of usage lines.
 pub fn csv(lines: &[UsageLine]) -> String {
     let mut out = String::from("month,cert_kind,method,count,fee_yen\r\n");
     for l in lines {
-        out.push_str(&format!("{},{},{},{},{}\r\n", l.month, l.cert_kind, l.method, l.count, l.fee_yen));
+        out.push_str(&format!("{},{},{},{},{}\r\n", l.month, l.cert_kind.as_str(), l.method.as_str(), l.count, l.fee_yen));
     }
     out
 }

@@ -111,11 +111,18 @@ pub enum Device {
 }
 
 impl Device {
+    pub const ALL: [Device; 2] = [Device::Card, Device::Smartphone];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Device::Card => "card",
             Device::Smartphone => "smartphone",
         }
+    }
+
+    /// The device named by [`Device::as_str`].
+    pub fn parse(s: &str) -> Option<Device> {
+        Device::ALL.into_iter().find(|d| d.as_str() == s)
     }
 }
 

@@ -37,6 +37,13 @@ pub enum ProvisionMethod {
 }
 
 impl ProvisionMethod {
+    pub const ALL: [ProvisionMethod; 3] = [ProvisionMethod::Ocsp, ProvisionMethod::Crl, ProvisionMethod::StatusList];
+
+    /// The method named by [`ProvisionMethod::as_str`] (as stored).
+    pub fn parse(s: &str) -> Option<ProvisionMethod> {
+        ProvisionMethod::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProvisionMethod::Ocsp => "ocsp",
@@ -47,6 +54,22 @@ impl ProvisionMethod {
 }
 
 impl FeeCertKind {
+    /// The fee kind of a JPKI certificate; `None` for a CA's, which no fee is charged for.
+    pub fn of(kind: crate::CertKind) -> Option<FeeCertKind> {
+        match kind {
+            crate::CertKind::Signature => Some(FeeCertKind::Signature),
+            crate::CertKind::Authentication => Some(FeeCertKind::Authentication),
+            _ => None,
+        }
+    }
+
+    pub const ALL: [FeeCertKind; 3] = [FeeCertKind::Signature, FeeCertKind::Authentication, FeeCertKind::CardSubstituteRecord];
+
+    /// The kind named by [`FeeCertKind::as_str`] (as stored).
+    pub fn parse(s: &str) -> Option<FeeCertKind> {
+        FeeCertKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FeeCertKind::Signature => "signature",

@@ -12,6 +12,7 @@ use x509_cert::ext::pkix::KeyUsages;
 use x509_cert::serial_number::SerialNumber;
 
 use crate::algorithms;
+use crate::failure::FailureCode;
 use crate::trust::{Anchor, TrustStore};
 
 /// Why a certificate is not acceptable; `code()` is stable for API clients.
@@ -42,14 +43,14 @@ pub enum CertificateProblem {
 }
 
 impl CertificateProblem {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FailureCode {
         match self {
-            CertificateProblem::Malformed(_) => "certificate_malformed",
-            CertificateProblem::UnknownIssuer(_) | CertificateProblem::BadSignature | CertificateProblem::WrongIssuer { .. } => "untrusted",
-            CertificateProblem::NotYetValid(_) => "not_yet_valid",
-            CertificateProblem::Expired(_) | CertificateProblem::AnchorExpired(_) => "expired",
-            CertificateProblem::NotEndEntity { .. } | CertificateProblem::KeyUsage | CertificateProblem::WrongKind { .. } => "wrong_certificate_kind",
-            CertificateProblem::UnknownCriticalExtension(_) => "unsupported_critical_extension",
+            CertificateProblem::Malformed(_) => FailureCode::CertificateMalformed,
+            CertificateProblem::UnknownIssuer(_) | CertificateProblem::BadSignature | CertificateProblem::WrongIssuer { .. } => FailureCode::Untrusted,
+            CertificateProblem::NotYetValid(_) => FailureCode::NotYetValid,
+            CertificateProblem::Expired(_) | CertificateProblem::AnchorExpired(_) => FailureCode::Expired,
+            CertificateProblem::NotEndEntity { .. } | CertificateProblem::KeyUsage | CertificateProblem::WrongKind { .. } => FailureCode::WrongCertificateKind,
+            CertificateProblem::UnknownCriticalExtension(_) => FailureCode::UnsupportedCriticalExtension,
         }
     }
 }

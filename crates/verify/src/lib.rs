@@ -4,6 +4,7 @@
 //! - [`algorithms`]: the signature and digest algorithms accepted, by OID;
 //! - [`trust`]: trust anchors (J-LIS's CA certificates, or the sandbox's);
 //! - [`chain`]: path validation of an end-entity certificate;
+//! - [`failure`]: the codes of why a verification is not valid;
 //! - [`revocation`]: OCSP with a cache, failing closed;
 //! - [`signed_data`]: CMS SignedData, attached and detached;
 //! - [`verifier`]: all of it in one call, with a result that says valid or why not;
@@ -12,11 +13,13 @@
 
 pub mod algorithms;
 pub mod chain;
+pub mod failure;
 pub mod presentation;
 pub mod revocation;
 pub mod signed_data;
 pub mod trust;
 pub mod verifier;
 
+pub use failure::FailureCode;
 pub use trust::TrustStore;
 pub use verifier::{Progress, Verification, Verifier};

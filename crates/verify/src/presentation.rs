@@ -85,9 +85,26 @@ pub struct PresentationVerifier {
 #[derive(Debug, Clone)]
 pub struct VerifiedPresentation {
     pub document: VerifiedDocument,
-    /// `valid` (the status list says so) or `not_provided` (the record names no status list, as the
-    /// ISO/IEC 18013-5 first edition's records do not).
-    pub status: &'static str,
+    pub status: PresentedStatus,
+}
+
+/// What a verified record's status is known to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresentedStatus {
+    /// The status list, read for this check, says valid.
+    Valid,
+    /// The record names no status list (as the ISO/IEC 18013-5 first edition's records do not).
+    NotProvided,
+}
+
+impl std::fmt::Display for PresentedStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PresentedStatus::Valid => "valid",
+            PresentedStatus::NotProvided => "not_provided",
+        })
+    }
 }
 
 impl PresentationVerifier {
@@ -117,9 +134,9 @@ impl PresentationVerifier {
         let status = match &document.status {
             Some(reference) => {
                 self.status.check(reference, &self.iaca, at)?;
-                "valid"
+                PresentedStatus::Valid
             }
-            None => "not_provided",
+            None => PresentedStatus::NotProvided,
         };
         Ok(VerifiedPresentation { document, status })
     }

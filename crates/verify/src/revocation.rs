@@ -14,6 +14,7 @@ use der::asn1::{Null, OctetString};
 use der::referenced::OwnedToRef;
 use der::{Any, Decode, Encode};
 use jpki_profile::cert_profile::CertificateRef;
+use jpki_profile::fees::ProvisionMethod;
 use serde::Serialize;
 use spki::AlgorithmIdentifierOwned;
 use time::OffsetDateTime;
@@ -63,12 +64,49 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// Where a revocation status came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationMethod {
+    /// The OCSP responder, asked now.
+    Ocsp,
+    /// An OCSP response asked before and still within its nextUpdate.
+    OcspCached,
+    /// A CRL held (OCSP gave no answer).
+    Crl,
+}
+
+impl RevocationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationMethod::Ocsp => "ocsp",
+            RevocationMethod::OcspCached => "ocsp_cached",
+            RevocationMethod::Crl => "crl",
+        }
+    }
+
+    /// How J-LIS provided the revocation information, for its fee table; `None` when it provided
+    /// nothing new (a cached answer).
+    pub fn provision(self) -> Option<ProvisionMethod> {
+        match self {
+            RevocationMethod::Ocsp => Some(ProvisionMethod::Ocsp),
+            RevocationMethod::Crl => Some(ProvisionMethod::Crl),
+            RevocationMethod::OcspCached => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RevocationMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the revocation check found, and where from.
 #[derive(Debug, Clone, Serialize)]
 pub struct RevocationStatus {
     pub status: Status,
-    /// `ocsp` (asked now) or `ocsp_cached` (a response still within its nextUpdate).
-    pub method: &'static str,
+    pub method: RevocationMethod,
     #[serde(with = "time::serde::rfc3339")]
     pub checked_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -163,7 +201,7 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
             (Status::Revoked, Some(time_of(&info.revocation_time)), info.revocation_reason.map(|r| jpki_profile::revocation_list::reason_name(r).to_owned()))
         }
     };
-    Ok(RevocationStatus { status, method: "ocsp", checked_at: now, revoked_at, reason, next_update })
+    Ok(RevocationStatus { status, method: RevocationMethod::Ocsp, checked_at: now, revoked_at, reason, next_update })
 }
 
 /// Something that answers OCSP requests: HTTP in production (the server crate's transports), the
@@ -197,7 +235,7 @@ impl OcspChecker {
     pub fn cached(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Option<RevocationStatus> {
         let cache = self.cache.lock().expect("cache lock");
         let cached = cache.get(&Self::cache_key(cert)).filter(|c| c.next_update.is_some_and(|n| n >= now))?;
-        Some(RevocationStatus { method: "ocsp_cached", ..cached.clone() })
+        Some(RevocationStatus { method: RevocationMethod::OcspCached, ..cached.clone() })
     }
 
     /// The status of `cert` at `now`, from the cache while a response is fresh, else from the responder
@@ -275,6 +313,6 @@ impl CrlStore {
             Some((at, reason)) => (Status::Revoked, Some(*at), reason.map(str::to_owned)),
             None => (Status::Good, None, None),
         };
-        Ok(RevocationStatus { status, method: "crl", checked_at: now, revoked_at, reason, next_update: list.next_update })
+        Ok(RevocationStatus { status, method: RevocationMethod::Crl, checked_at: now, revoked_at, reason, next_update: list.next_update })
     }
 }

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use x509_cert::Certificate;
 
 use crate::algorithms::{self, AlgorithmError};
+use crate::failure::FailureCode;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CmsProblem {
@@ -50,15 +51,17 @@ pub enum CmsProblem {
 }
 
 impl CmsProblem {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FailureCode {
         match self {
-            CmsProblem::Malformed(_) | CmsProblem::NotSignedData(_) | CmsProblem::SignerCount(_) => "cms_malformed",
-            CmsProblem::SignerCertificateMissing => "signer_certificate_missing",
-            CmsProblem::ContentMissing | CmsProblem::ContentTwice => "content_mismatch",
-            CmsProblem::AttributeMissing(_) | CmsProblem::ContentTypeMismatch => "cms_malformed",
-            CmsProblem::Version { .. } | CmsProblem::DigestAlgorithmNotListed | CmsProblem::Algorithm(AlgorithmError::Parameters(_)) => "cms_malformed",
-            CmsProblem::DigestMismatch | CmsProblem::BadSignature => "signature_invalid",
-            CmsProblem::Algorithm(_) => "unsupported_algorithm",
+            CmsProblem::Malformed(_) | CmsProblem::NotSignedData(_) | CmsProblem::SignerCount(_) => FailureCode::CmsMalformed,
+            CmsProblem::SignerCertificateMissing => FailureCode::SignerCertificateMissing,
+            CmsProblem::ContentMissing | CmsProblem::ContentTwice => FailureCode::ContentMismatch,
+            CmsProblem::AttributeMissing(_) | CmsProblem::ContentTypeMismatch => FailureCode::CmsMalformed,
+            CmsProblem::Version { .. } | CmsProblem::DigestAlgorithmNotListed | CmsProblem::Algorithm(AlgorithmError::Parameters(_)) => {
+                FailureCode::CmsMalformed
+            }
+            CmsProblem::DigestMismatch | CmsProblem::BadSignature => FailureCode::SignatureInvalid,
+            CmsProblem::Algorithm(_) => FailureCode::UnsupportedAlgorithm,
         }
     }
 

@@ -1,11 +1,13 @@
 //! One verification, start to end: the signature, the signer's certificate chain, and its revocation
 //! status, with a result that says valid or exactly why not.
 
+use jpki_profile::cert_profile::Device;
 use jpki_profile::{CertKind, FourInfo};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::chain::{self, CertificateProblem, ValidCertificate};
+use crate::failure::FailureCode;
 use crate::revocation::{CrlStore, OcspChecker, RevocationProblem, RevocationStatus, Status};
 use crate::signed_data::{self, CmsProblem};
 use crate::trust::TrustStore;
@@ -19,10 +21,8 @@ pub struct Signer {
     pub birth_date: Option<String>,
     pub sex: Option<String>,
     pub certificate_serial: String,
-    /// `signature` or `authentication`.
-    pub certificate_kind: &'static str,
-    /// `card` or `smartphone`.
-    pub device: Option<&'static str>,
+    pub certificate_kind: CertKind,
+    pub device: Option<Device>,
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
     #[serde(skip)]
@@ -38,18 +38,18 @@ impl Signer {
             birth_date: info.as_ref().map(|i| i.birth_date.to_string()),
             sex: info.as_ref().map(|i| i.sex.as_str().to_owned()),
             certificate_serial: cert.jpki.serial,
-            certificate_kind: cert.jpki.kind.as_str(),
-            device: cert.jpki.device.map(|d| d.as_str()),
+            certificate_kind: cert.jpki.kind,
+            device: cert.jpki.device,
             not_after: cert.jpki.not_after,
             four_info: info,
         }
     }
 }
 
-/// Why a verification failed; `code` is stable for API clients.
+/// Why a verification failed: its code, stable for API clients, and what happened.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
-    pub code: &'static str,
+    pub code: FailureCode,
     pub message: String,
 }
 
@@ -61,6 +61,15 @@ pub struct Verification {
     pub revocation: Option<RevocationStatus>,
     #[serde(with = "time::serde::rfc3339")]
     pub verified_at: OffsetDateTime,
+}
+
+/// `valid` if it is a certificate of `kind`.
+fn of_kind(valid: ValidCertificate, kind: CertKind) -> Result<ValidCertificate, CertificateProblem> {
+    if valid.jpki.kind == kind {
+        Ok(valid)
+    } else {
+        Err(CertificateProblem::WrongKind { expected: kind.as_str(), found: valid.jpki.kind.as_str() })
+    }
 }
 
 /// Trust anchors plus a revocation source: everything a verification needs.
@@ -116,7 +125,7 @@ impl AwaitingResponder {
 }
 
 impl Verifier {
-    fn failed(code: &'static str, message: String, now: OffsetDateTime) -> Verification {
+    fn failed(code: FailureCode, message: String, now: OffsetDateTime) -> Verification {
         Verification { valid: false, failure: Some(Failure { code, message }), signer: None, revocation: None, verified_at: now }
     }
 
@@ -145,13 +154,7 @@ impl Verifier {
     pub fn verify_cms_without_waiting_by(&self, kind: CertKind, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Progress, CmsProblem> {
         match signed_data::verify(cms, content) {
             Ok(signed) => {
-                let validated = chain::validate_ref(&signed.signer, signed.signer_certificate, &self.trust, now).and_then(|valid| {
-                    if valid.jpki.kind == kind {
-                        Ok(valid)
-                    } else {
-                        Err(CertificateProblem::WrongKind { expected: kind.as_str(), found: valid.jpki.kind.as_str() })
-                    }
-                });
+                let validated = chain::validate_ref(&signed.signer, signed.signer_certificate, &self.trust, now).and_then(|valid| of_kind(valid, kind));
                 Ok(self.check_certificate(validated, now))
             }
             Err(problem) if problem.is_malformed_input() => Err(problem),
@@ -159,17 +162,19 @@ impl Verifier {
         }
     }
 
-    /// Verifies a plain PKCS#1 signature (sha256WithRSAEncryption) over `message` by `certificate`.
-    /// May block on the OCSP responder.
-    pub fn verify_pkcs1(&self, certificate: &[u8], message: &[u8], signature: &[u8], now: OffsetDateTime) -> Verification {
+    /// Verifies a plain PKCS#1 signature (sha256WithRSAEncryption) over `message` by `certificate`,
+    /// which must be a certificate of `kind` (a login's challenge is signed with the authentication
+    /// certificate). May block on the OCSP responder.
+    pub fn verify_pkcs1(&self, kind: CertKind, certificate: &[u8], message: &[u8], signature: &[u8], now: OffsetDateTime) -> Verification {
         match <jpki_profile::cert_profile::CertificateRef<'_> as der::Decode>::from_der(certificate) {
             Ok(cert) => {
                 if !jpki_crypto::verify_rsa(jpki_crypto::RsaScheme::Pkcs1Sha256, cert.public_key(), message, signature) {
-                    return Self::failed("signature_invalid", "the signature does not verify with the certificate".into(), now);
+                    return Self::failed(FailureCode::SignatureInvalid, "the signature does not verify with the certificate".into(), now);
                 }
-                self.check_certificate(chain::validate_ref(&cert, certificate, &self.trust, now), now).finish(self)
+                let validated = chain::validate_ref(&cert, certificate, &self.trust, now).and_then(|valid| of_kind(valid, kind));
+                self.check_certificate(validated, now).finish(self)
             }
-            Err(e) => Self::failed("certificate_malformed", format!("the certificate is malformed: {e}"), now),
+            Err(e) => Self::failed(FailureCode::CertificateMalformed, format!("the certificate is malformed: {e}"), now),
         }
     }
 
@@ -202,18 +207,18 @@ impl Verifier {
                 let failure = match status.status {
                     Status::Good => None,
                     Status::Revoked => Some(Failure {
-                        code: "revoked",
+                        code: FailureCode::Revoked,
                         message: format!(
                             "the certificate was revoked{}{}",
                             status.revoked_at.map(|t| format!(" at {t}")).unwrap_or_default(),
                             status.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
                         ),
                     }),
-                    Status::Unknown => Some(Failure { code: "revocation_unknown", message: "the responder does not know the certificate".into() }),
+                    Status::Unknown => Some(Failure { code: FailureCode::RevocationUnknown, message: "the responder does not know the certificate".into() }),
                 };
                 (failure, Some(status))
             }
-            Err(problem) => (Some(Failure { code: "revocation_unavailable", message: problem.to_string() }), None),
+            Err(problem) => (Some(Failure { code: FailureCode::RevocationUnavailable, message: problem.to_string() }), None),
         };
         Verification { valid: failure.is_none(), failure, signer: Some(Signer::of(certificate)), revocation, verified_at: now }
     }

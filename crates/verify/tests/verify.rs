@@ -7,10 +7,10 @@ use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
 use jpki_issuer::cards::CardPins;
 use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::{CaRole, Issuer};
-use jpki_profile::{BirthDate, FourInfo, Sex};
-use jpki_server::transport::InProcessOcsp as InProcessTransport;
-use jpki_verify::revocation::{OcspChecker, OcspTransport};
-use jpki_verify::{signed_data, Progress, TrustStore, Verifier};
+use jpki_profile::{BirthDate, CertKind, Device, FourInfo, Sex};
+use jpki_server::transport::InProcessOcsp;
+use jpki_verify::revocation::{OcspChecker, OcspTransport, RevocationMethod};
+use jpki_verify::{signed_data, FailureCode, Progress, TrustStore, Verifier};
 use time::OffsetDateTime;
 
 struct Sandbox {
@@ -50,7 +50,7 @@ impl Sandbox {
     }
 
     fn verifier(&self) -> Verifier {
-        let transport = InProcessTransport { runtime: self.rt.handle().clone(), responder: self.responder.clone() };
+        let transport = InProcessOcsp { runtime: self.rt.handle().clone(), responder: self.responder.clone() };
         Verifier { trust: self.trust(), ocsp: Some(OcspChecker::new("in-process", Box::new(transport))), crls: Default::default() }
     }
 
@@ -87,7 +87,7 @@ impl<T: OcspTransport> OcspTransport for Counting<T> {
 fn only_asking_the_responder_is_left_for_later() {
     let sb = Sandbox::new();
     let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let transport = Counting(InProcessTransport { runtime: sb.rt.handle().clone(), responder: sb.responder.clone() }, asked.clone());
+    let transport = Counting(InProcessOcsp { runtime: sb.rt.handle().clone(), responder: sb.responder.clone() }, asked.clone());
     let verifier = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("in-process", Box::new(transport))), crls: Default::default() };
     let asked = || asked.load(std::sync::atomic::Ordering::SeqCst);
     let now = OffsetDateTime::now_utc();
@@ -102,12 +102,12 @@ fn only_asking_the_responder_is_left_for_later() {
     assert_eq!(asked(), 0);
     let v = pending.ask(&verifier);
     assert!(v.valid, "{:?}", v.failure);
-    assert_eq!((v.revocation.unwrap().method, asked()), ("ocsp", 1));
+    assert_eq!((v.revocation.unwrap().method, asked()), (RevocationMethod::Ocsp, 1));
 
     // Now cached: done without waiting, with the same signer.
     let Ok(Progress::Done(v)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else { panic!("expected a cached answer") };
     assert!(v.valid, "{:?}", v.failure);
-    assert_eq!((v.revocation.unwrap().method, asked()), ("ocsp_cached", 1));
+    assert_eq!((v.revocation.unwrap().method, asked()), (RevocationMethod::OcspCached, 1));
     assert_eq!(v.signer.unwrap().name.as_deref(), Some("待機　次郎"));
 
     // Failures before revocation, and a verifier with no responder, never wait.
@@ -116,9 +116,9 @@ fn only_asking_the_responder_is_left_for_later() {
         _ => panic!("expected to be done"),
     };
     let fresh = sb.verifier();
-    assert_eq!(done_code(&fresh, b"altered"), Some("signature_invalid"));
+    assert_eq!(done_code(&fresh, b"altered"), Some(FailureCode::SignatureInvalid));
     let no_ocsp = Verifier { trust: sb.trust(), ocsp: None, crls: Default::default() };
-    assert_eq!(done_code(&no_ocsp, &content), Some("revocation_unavailable"));
+    assert_eq!(done_code(&no_ocsp, &content), Some(FailureCode::RevocationUnavailable));
     assert_eq!(asked(), 1);
 }
 
@@ -138,39 +138,39 @@ fn card_signatures_verify_and_every_failure_has_its_reason() {
         let signer = v.signer.as_ref().unwrap();
         assert_eq!(signer.name.as_deref(), Some("署名　花子"));
         assert_eq!(signer.birth_date.as_deref(), Some("1980-02-17"));
-        assert_eq!((signer.certificate_kind, signer.device), ("signature", Some("card")));
-        assert_eq!(v.revocation.as_ref().unwrap().method, if attached { "ocsp" } else { "ocsp_cached" });
+        assert_eq!((signer.certificate_kind, signer.device), (CertKind::Signature, Some(Device::Card)));
+        assert_eq!(v.revocation.as_ref().unwrap().method, if attached { RevocationMethod::Ocsp } else { RevocationMethod::OcspCached });
     }
 
     // Altered content.
     let cms = sign_with_card(&card, &content, false);
     let v = verifier.verify_cms(&cms, Some(b"application form (edited)"), now).unwrap();
-    assert_eq!(v.failure.unwrap().code, "signature_invalid");
+    assert_eq!(v.failure.unwrap().code, FailureCode::SignatureInvalid);
 
     // Untrusted: a certificate from another sandbox's CA.
     let other = Sandbox::new();
     let (_, foreign_card) = other.card("他所　太郎");
     let v = verifier.verify_cms(&sign_with_card(&foreign_card, &content, true), None, now).unwrap();
-    assert_eq!(v.failure.unwrap().code, "untrusted");
+    assert_eq!(v.failure.unwrap().code, FailureCode::Untrusted);
 
     // Expired at a later time; not yet valid before.
     let v = verifier.verify_cms(&cms, Some(&content), now + time::Duration::days(366 * 6)).unwrap();
-    assert_eq!(v.failure.unwrap().code, "expired");
+    assert_eq!(v.failure.unwrap().code, FailureCode::Expired);
 
     // Responder down and nothing cached: fail closed.
     let offline = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("http://127.0.0.1:9/ocsp", Box::new(Down))), crls: Default::default() };
     let v = offline.verify_cms(&cms, Some(&content), now).unwrap();
     assert!(!v.valid);
-    assert_eq!(v.failure.unwrap().code, "revocation_unavailable");
+    assert_eq!(v.failure.unwrap().code, FailureCode::RevocationUnavailable);
     let no_ocsp = Verifier { trust: sb.trust(), ocsp: None, crls: Default::default() };
-    assert_eq!(no_ocsp.verify_cms(&cms, Some(&content), now).unwrap().failure.unwrap().code, "revocation_unavailable");
+    assert_eq!(no_ocsp.verify_cms(&cms, Some(&content), now).unwrap().failure.unwrap().code, FailureCode::RevocationUnavailable);
 
     // Revoked (the holder moved: affiliationChanged); a fresh verifier has no cached answer.
     sb.rt.block_on(sb.issuer.move_address(&person, "大阪府大阪市北区梅田１")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(600));
     let v = sb.verifier().verify_cms(&cms, Some(&content), OffsetDateTime::now_utc()).unwrap();
     let failure = v.failure.unwrap();
-    assert_eq!(failure.code, "revoked", "{}", failure.message);
+    assert_eq!(failure.code, FailureCode::Revoked, "{}", failure.message);
     assert_eq!(v.revocation.unwrap().reason.as_deref(), Some("affiliationChanged"));
 }
 
@@ -213,7 +213,7 @@ fn an_unknown_critical_extension_is_refused_and_an_unknown_plain_one_ignored() {
     let plain = verifier.verify_certificate(&with_extension(false), now);
     assert!(plain.valid, "{:?}", plain.failure);
     let failure = verifier.verify_certificate(&with_extension(true), now).failure.unwrap();
-    assert_eq!(failure.code, "unsupported_critical_extension");
+    assert_eq!(failure.code, FailureCode::UnsupportedCriticalExtension);
     assert!(failure.message.contains("1.3.6.1.4.1.99999.1"), "{}", failure.message);
 }
 
@@ -236,7 +236,7 @@ fn a_certificate_whose_key_usage_leaves_out_digital_signature_is_refused() {
     let signing = verifier.verify_certificate(&with_usage(KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation)), now);
     assert!(signing.valid, "{:?}", signing.failure);
     let failure = verifier.verify_certificate(&with_usage(KeyUsage(KeyUsages::NonRepudiation | KeyUsages::KeyEncipherment)), now).failure.unwrap();
-    assert_eq!(failure.code, "wrong_certificate_kind", "{}", failure.message);
+    assert_eq!(failure.code, FailureCode::WrongCertificateKind, "{}", failure.message);
     assert!(failure.message.contains("key usage"), "{}", failure.message);
 }
 
@@ -260,9 +260,9 @@ fn malformed_cms_is_an_error_not_a_panic() {
         }
     }
     // Detached content given to an attached signature, and none to a detached one.
-    assert!(matches!(verifier.verify_cms(&good, Some(b"x"), now).unwrap().failure.unwrap().code, "content_mismatch"));
+    assert!(matches!(verifier.verify_cms(&good, Some(b"x"), now).unwrap().failure.unwrap().code, FailureCode::ContentMismatch));
     let detached = sign_with_card(&card, b"x", false);
-    assert_eq!(verifier.verify_cms(&detached, None, now).unwrap().failure.unwrap().code, "content_mismatch");
+    assert_eq!(verifier.verify_cms(&detached, None, now).unwrap().failure.unwrap().code, FailureCode::ContentMismatch);
 }
 
 #[test]
@@ -363,7 +363,7 @@ fn no_single_bit_flip_of_a_valid_cms_verifies() {
                 Err(_) => unreadable += 1,
                 Ok(v) => {
                     assert!(!v.valid, "flipping bit {bit} (byte {} of {}) left the CMS valid", bit / 8, cms.len());
-                    *refused.entry(v.failure.unwrap().code).or_default() += 1;
+                    *refused.entry(v.failure.unwrap().code.as_str()).or_default() += 1;
                 }
             }
         }
@@ -418,7 +418,7 @@ fn fields_outside_the_signature_are_checked() {
     cert.signature_algorithm.parameters = None;
     let v = sb.verifier().verify_certificate(&cert.to_der().unwrap(), OffsetDateTime::now_utc());
     let failure = v.failure.unwrap();
-    assert_eq!(failure.code, "certificate_malformed", "{}", failure.message);
+    assert_eq!(failure.code, FailureCode::CertificateMalformed, "{}", failure.message);
     assert!(failure.message.contains("RFC 5280 §4.1.1.2"), "{}", failure.message);
 }
 
@@ -431,7 +431,7 @@ fn an_unavailable_revocation_status_is_said_once_with_each_reason() {
     let cms = sign_with_card(&card, &content, false);
     let offline = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("http://127.0.0.1:9/ocsp", Box::new(Down))), crls: Default::default() };
     let failure = offline.verify_cms(&cms, Some(&content), OffsetDateTime::now_utc()).unwrap().failure.unwrap();
-    assert_eq!(failure.code, "revocation_unavailable");
+    assert_eq!(failure.code, FailureCode::RevocationUnavailable);
     assert_eq!(failure.message.matches("no revocation information").count(), 1, "{}", failure.message);
     assert!(failure.message.contains("OCSP: http://127.0.0.1:9/ocsp: connection refused; CRL: no CRL of the issuing CA"), "{}", failure.message);
 }

@@ -16,6 +16,8 @@ use crate::extract::Body;
 use jpki_platform::login::{self, ChallengeProblem};
 use jpki_platform::usage;
 use jpki_profile::fees::FeeCertKind;
+use jpki_profile::CertKind;
+use jpki_verify::FailureCode;
 
 pub(super) async fn new_challenge(State(state): AppState, headers: HeaderMap) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;
@@ -42,17 +44,13 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     let verifier = state.verifier.clone();
     let signed = challenge.clone();
     let started = std::time::Instant::now();
-    let (mut login, proof) = tokio::task::spawn_blocking(move || {
-        let login = verifier.verify_pkcs1(&certificate, &signed, &signature, now);
+    let (login, proof) = tokio::task::spawn_blocking(move || {
+        let login = verifier.verify_pkcs1(CertKind::Authentication, &certificate, &signed, &signature, now);
         let proof = proof.map(|cms| verifier.verify_cms(&cms, None, now));
         (login, proof)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?;
-    if login.valid && login.signer.as_ref().is_some_and(|s| s.certificate_kind != "authentication") {
-        login.valid = false;
-        login.failure = Some(jpki_verify::verifier::Failure { code: "wrong_certificate_kind", message: "log in with the authentication certificate".into() });
-    }
     let proof = match proof {
         None => None,
         Some(Err(problem)) => return Err(ApiError::bad("invalid_cms", format!("signature_proof: {problem}"))),
@@ -70,13 +68,13 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
             p.signer.as_ref().and_then(login::identity_hash)
         }
         Some(p) => {
-            let why = p.failure.as_ref().map(|f| f.code).unwrap_or("wrong_certificate_kind");
+            let why = p.failure.as_ref().map_or(FailureCode::WrongCertificateKind, |f| f.code);
             return Err(ApiError::bad("invalid_proof", format!("the signature proof is not valid ({why})")));
         }
         None => None,
     };
 
-    state.metrics.record("login", login.failure.as_ref().map(|f| f.code).unwrap_or("valid"), started.elapsed().as_secs_f64());
+    state.metrics.record("login", login.failure.as_ref().map_or("valid", |f| f.code.as_str()), started.elapsed().as_secs_f64());
     let serial = login.signer.as_ref().map(|s| s.certificate_serial.clone());
     let mut account = None;
     let mut linked = false;

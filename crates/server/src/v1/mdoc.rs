@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::extract::Body;
 use jpki_platform::presentations::{self, Destination, MdocService, RequestProblem};
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
+use jpki_verify::presentation::PresentedStatus;
 
 fn mdoc_service(state: &PlatformState) -> Result<Arc<MdocService>, ApiError> {
     state.mdoc.clone().ok_or_else(|| {
@@ -85,7 +86,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     state.metrics.record("mdoc", failure_code.unwrap_or("valid"), started.elapsed().as_secs_f64());
     // The status list was read when the check got that far: that is what is metered.
     let status_read = match &verified {
-        Ok(p) => p.status == "valid",
+        Ok(p) => p.status == PresentedStatus::Valid,
         Err(e) => matches!(e, jpki_mdoc::MdocError::Revoked(_)),
     };
     let released: Vec<String> = verified.as_ref().map(|p| p.document.elements.iter().map(|e| e.path()).collect()).unwrap_or_default();

@@ -68,11 +68,7 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
 /// How the revocation information a check used was provided, for the fee table: `None` when none was
 /// (an OCSP answer from the cache provided nothing new, so nothing is metered for it).
 pub(crate) fn provision_method(revocation: &jpki_verify::revocation::RevocationStatus) -> Option<ProvisionMethod> {
-    match revocation.method {
-        "crl" => Some(ProvisionMethod::Crl),
-        "ocsp" => Some(ProvisionMethod::Ocsp),
-        _ => None,
-    }
+    revocation.method.provision()
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {

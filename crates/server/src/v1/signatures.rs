@@ -46,7 +46,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     };
 
     let id = jpki_store::new_id("verification");
-    let failure_code = result.failure.as_ref().map(|f| f.code);
+    let failure_code = result.failure.as_ref().map(|f| f.code.as_str());
     state.metrics.record("signature", failure_code.unwrap_or("valid"), started.elapsed().as_secs_f64());
     let signer = result.signer.as_ref();
     let outcome = if result.valid { "valid".to_owned() } else { format!("invalid:{}", failure_code.unwrap_or("")) };
@@ -55,8 +55,8 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
 
     let metered = match (signer, &result.revocation) {
         (Some(signer), Some(revocation)) => {
-            let kind = if signer.certificate_kind == "signature" { FeeCertKind::Signature } else { FeeCertKind::Authentication };
-            provision_method(revocation).map(|method| (kind, method))
+            let kind = FeeCertKind::of(signer.certificate_kind);
+            kind.zip(provision_method(revocation))
         }
         _ => None,
     };
@@ -67,8 +67,8 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         valid: result.valid,
         failure_code,
         certificate_serial: signer.map(|s| s.certificate_serial.clone()),
-        certificate_kind: signer.map(|s| s.certificate_kind),
-        revocation_method: result.revocation.as_ref().map(|r| r.method),
+        certificate_kind: signer.map(|s| s.certificate_kind.as_str()),
+        revocation_method: result.revocation.as_ref().map(|r| r.method.as_str()),
         at: now,
         result: response.clone(),
         metered,
