@@ -63,7 +63,9 @@ pub fn run_crl(ctx: &Context, cmd: CrlCommand) -> CliResult {
             format!("next update: {}", crl.next_update.map(crate::output::time).unwrap_or_else(|| "-".into())),
             format!("entries: {}", crl.entries.len()),
         ];
-        lines.extend(crl.entries.iter().map(|e| format!("{}	{}	{}", e.serial, crate::output::time(e.revoked_at), e.reason.unwrap_or("unspecified"))));
+        lines.extend(crl.entries.iter().map(|e| {
+            format!("{}	{}	{}", e.serial, crate::output::time(e.revoked_at), e.reason.unwrap_or(jpki_profile::revocation_reason::RevocationReason::Unspecified))
+        }));
         lines.join("\n")
     });
     Ok(())
@@ -117,7 +119,7 @@ async fn sandbox_status(ctx: &Context, serial: &str) -> Option<serde_json::Value
             let at = time::OffsetDateTime::from_unix_timestamp(at).ok()?;
             serde_json::json!({
                 "status": "revoked",
-                "reason": jpki_issuer::lifecycle::reason_name(jpki_issuer::lifecycle::reason_from_code(reason.unwrap_or(0))),
+                "reason": jpki_profile::revocation_reason::RevocationReason::from_code(reason.unwrap_or(0)),
                 "revoked_at": at.format(&time::format_description::well_known::Rfc3339).ok()?,
                 "source": "sandbox registry",
             })

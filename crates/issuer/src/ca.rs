@@ -90,6 +90,14 @@ impl CaRole {
         }
     }
 
+    /// The kind of the certificates this CA issues.
+    pub fn kind(self) -> jpki_profile::CertKind {
+        match self {
+            CaRole::Signature => jpki_profile::CertKind::Signature,
+            CaRole::Authentication => jpki_profile::CertKind::Authentication,
+        }
+    }
+
     pub fn fee_kind(self) -> jpki_profile::fees::FeeCertKind {
         match self {
             CaRole::Signature => jpki_profile::fees::FeeCertKind::Signature,

@@ -13,11 +13,11 @@ use base64::Engine;
 use jpki_crypto::RsaKey;
 use jpki_profile::cert_profile::{card_not_after, end_entity_extensions, end_entity_not_after, SIGNATURE_CERT_MIN_AGE};
 use jpki_profile::pin_policy::PinKind;
+use jpki_profile::revocation_reason::RevocationReason;
 use jpki_profile::Device;
 use jpki_store::sqlx;
 use serde::Serialize;
 use time::OffsetDateTime;
-use x509_cert::ext::pkix::crl::CrlReason;
 
 use crate::ca::{end_entity_subject, random_serial, sign_certificate, CertKey, CertSpec};
 use crate::lifecycle::revoke;
@@ -269,7 +269,7 @@ impl Issuer {
                     .fetch_all(&mut *tx)
                     .await?;
             let good: Vec<String> = current.iter().filter(|(_, r)| r.is_none()).map(|(s, _)| s.clone()).collect();
-            revoke(&mut tx, &good, CrlReason::Superseded, at, None).await?;
+            revoke(&mut tx, &good, RevocationReason::Superseded, at, None).await?;
             for (old, _) in &current {
                 sqlx::query("UPDATE certificate SET replaced_by = $1 WHERE serial = $2").bind(&cert.serial).bind(old).execute(&mut *tx).await?;
             }
@@ -306,7 +306,7 @@ async fn retire_devices(tx: &mut sqlx::Transaction<'_, sqlx::Any>, person_id: &s
         let serials: Vec<(String,)> =
             sqlx::query_as("SELECT serial FROM certificate WHERE card_id = $1 AND revoked_at IS NULL").bind(id).fetch_all(&mut **tx).await?;
         let serials: Vec<String> = serials.into_iter().map(|(s,)| s).collect();
-        revoke(tx, &serials, CrlReason::Superseded, at, None).await?;
+        revoke(tx, &serials, RevocationReason::Superseded, at, None).await?;
     }
     Ok(())
 }

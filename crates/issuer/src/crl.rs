@@ -15,18 +15,17 @@ use der::asn1::Uint;
 use der::Encode;
 use futures_util::{Stream, StreamExt};
 use jpki_crypto::{DigestContext, RsaKey, SHA256};
+use jpki_profile::revocation_reason::RevocationReason;
 use jpki_store::sqlx;
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::crl::RevokedCert;
-use x509_cert::ext::pkix::crl::CrlReason;
 use x509_cert::ext::pkix::CrlNumber;
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
 use crate::ca::{extension, generalized_time, sha256_with_rsa, x509_time};
-use crate::lifecycle::reason_from_code;
 use crate::{from_unix, now, CaRole, Issuer, IssuerError};
 
 /// How long a CRL is current: J-LIS publishes one a day (seed 001: 「毎日作成されるCRL」).
@@ -38,7 +37,7 @@ pub struct RevokedEntry {
     /// Serial number magnitude, big-endian.
     pub serial: Vec<u8>,
     pub revoked_at: OffsetDateTime,
-    pub reason: CrlReason,
+    pub reason: RevocationReason,
     pub invalidity_date: Option<OffsetDateTime>,
 }
 
@@ -46,7 +45,7 @@ impl RevokedEntry {
     fn to_der(&self) -> Result<Vec<u8>, IssuerError> {
         let mut exts: Vec<Extension> = Vec::with_capacity(2);
         // RFC 5280 §5.3.1: the unspecified reason SHOULD be expressed by leaving the extension out.
-        if self.reason != CrlReason::Unspecified {
+        if self.reason != RevocationReason::Unspecified {
             exts.push(extension(ID_CE_CRL_REASONS, false, &self.reason)?);
         }
         if let Some(t) = self.invalidity_date {
@@ -211,7 +210,7 @@ impl Issuer {
             Ok(RevokedEntry {
                 serial: hex::decode(&serial).map_err(|_| IssuerError::Refused(format!("stored serial {serial:?} is not hex")))?,
                 revoked_at: from_unix(revoked_at),
-                reason: reason_from_code(reason.unwrap_or(0)),
+                reason: RevocationReason::from_code(reason.unwrap_or(0)),
                 invalidity_date: invalidity.map(from_unix),
             })
         });

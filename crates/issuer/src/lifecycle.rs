@@ -1,21 +1,15 @@
 //! Life events and their JPKI consequences (../shared/reference/jpki-lifecycle.md, after J-LIS's
-//! certification practice statements §4.9):
-//!
-//! | event | signature certificate | authentication certificate |
-//! |---|---|---|
-//! | move / rename (4-info change) | revoked, affiliationChanged | stays valid |
-//! | loss reported (any hour) | certificateHold, never lifted | certificateHold, never lifted |
-//! | card found | stays held; new certificates issued | stays held; new certificates issued |
-//! | death | revoked, cessationOfOperation | revoked, cessationOfOperation |
-//! | renewal / card re-issue | superseded | superseded |
+//! certification practice statements §4.9): which certificate each event revokes with which reason is
+//! [`LifeEvent::revokes`] in the profile crate; a found card keeps its held certificates and gets new
+//! ones.
 
 use std::path::Path;
 
+use jpki_profile::revocation_reason::{LifeEvent, RevocationReason};
 use jpki_profile::Device;
 use jpki_store::sqlx;
 use serde::Serialize;
 use time::OffsetDateTime;
-use x509_cert::ext::pkix::crl::CrlReason;
 
 use crate::cards::{lock_person, IssuedCertificate};
 use crate::registry::Person;
@@ -33,24 +27,25 @@ pub struct EventOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct RevokedSerial {
     pub serial: String,
-    pub reason: &'static str,
+    pub reason: RevocationReason,
 }
 
-pub use jpki_profile::revocation_list::reason_name;
-
-pub fn reason_from_code(code: i64) -> CrlReason {
-    match code {
-        1 => CrlReason::KeyCompromise,
-        2 => CrlReason::CaCompromise,
-        3 => CrlReason::AffiliationChanged,
-        4 => CrlReason::Superseded,
-        5 => CrlReason::CessationOfOperation,
-        6 => CrlReason::CertificateHold,
-        8 => CrlReason::RemoveFromCRL,
-        9 => CrlReason::PrivilegeWithdrawn,
-        10 => CrlReason::AaCompromise,
-        _ => CrlReason::Unspecified,
+/// Revokes the person's certificates (those on `device`, or all) as `event` does.
+async fn revoke_for(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    person_id: &str,
+    event: LifeEvent,
+    device: Option<Device>,
+    at: OffsetDateTime,
+) -> Result<Vec<RevokedSerial>, IssuerError> {
+    let mut revoked = Vec::new();
+    for role in CaRole::ALL {
+        if let Some(reason) = event.revokes(role.kind()) {
+            let serials = unrevoked_serials(tx, person_id, Some(role), device).await?;
+            revoked.extend(revoke(tx, &serials, reason, at, Some(at)).await?);
+        }
     }
+    Ok(revoked)
 }
 
 /// Revokes the given certificates that are not yet revoked, recording reason and times, and tells OCSP
@@ -59,7 +54,7 @@ pub fn reason_from_code(code: i64) -> CrlReason {
 pub(crate) async fn revoke(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     serials: &[String],
-    reason: CrlReason,
+    reason: RevocationReason,
     at: OffsetDateTime,
     invalidity: Option<OffsetDateTime>,
 ) -> Result<Vec<RevokedSerial>, IssuerError> {
@@ -67,13 +62,13 @@ pub(crate) async fn revoke(
     for serial in serials {
         let done = sqlx::query("UPDATE certificate SET revoked_at = $1, revocation_reason = $2, invalidity_date = $3 WHERE serial = $4 AND revoked_at IS NULL")
             .bind(at.unix_timestamp())
-            .bind(reason as i64)
+            .bind(i64::from(reason.code()))
             .bind(invalidity.map(|t| t.unix_timestamp()))
             .bind(serial)
             .execute(&mut **tx)
             .await?;
         if done.rows_affected() == 1 {
-            revoked.push(RevokedSerial { serial: serial.clone(), reason: reason_name(reason) });
+            revoked.push(RevokedSerial { serial: serial.clone(), reason });
         }
     }
     if !revoked.is_empty() {
@@ -97,9 +92,13 @@ async fn unrevoked_serials(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|(_, r, d)| role.is_none_or(|role| role.as_str() == r) && device.is_none_or(|dev| dev.as_str() == d))
+        .filter(|(_, r, d)| role.is_none_or(|role| CaRole::parse(r) == Some(role)) && device.is_none_or(|dev| Device::parse(d) == Some(dev)))
         .map(|(s, _, _)| s)
         .collect())
+}
+
+fn serials(revoked: &[RevokedSerial]) -> Vec<&str> {
+    revoked.iter().map(|r| r.serial.as_str()).collect()
 }
 
 pub(crate) async fn record_event(
@@ -156,10 +155,9 @@ impl Issuer {
             .bind(&person.id)
             .execute(&mut *tx)
             .await?;
-        let serials = unrevoked_serials(&mut tx, &person.id, Some(CaRole::Signature), None).await?;
-        let revoked = revoke(&mut tx, &serials, CrlReason::AffiliationChanged, at, Some(at)).await?;
+        let revoked = revoke_for(&mut tx, &person.id, LifeEvent::FourInfoChange, None, at).await?;
         crate::mdoc_pki::invalidate_records(&mut tx, &person.id, at).await?;
-        record_event(&mut tx, &person.id, event, serde_json::json!({ "revoked": serials }), at).await?;
+        record_event(&mut tx, &person.id, event, serde_json::json!({ "revoked": serials(&revoked) }), at).await?;
         tx.commit().await?;
         Ok(EventOutcome { event, person_id: person.id, revoked, issued: vec![] })
     }
@@ -179,9 +177,8 @@ impl Issuer {
         if lost.rows_affected() == 0 {
             return Err(IssuerError::Refused(format!("person {} has no {} in use to report lost", person.id, device.as_str())));
         }
-        let serials = unrevoked_serials(&mut tx, &person.id, None, Some(device)).await?;
-        let revoked = revoke(&mut tx, &serials, CrlReason::CertificateHold, at, Some(at)).await?;
-        record_event(&mut tx, &person.id, "lost", serde_json::json!({ "device": device.as_str(), "held": serials }), at).await?;
+        let revoked = revoke_for(&mut tx, &person.id, LifeEvent::Loss, Some(device), at).await?;
+        record_event(&mut tx, &person.id, "lost", serde_json::json!({ "device": device.as_str(), "held": serials(&revoked) }), at).await?;
         tx.commit().await?;
         Ok(EventOutcome { event: "lost", person_id: person.id, revoked, issued: vec![] })
     }
@@ -218,10 +215,9 @@ impl Issuer {
         lock_person(&mut tx, &person.id, at).await?;
         sqlx::query("UPDATE person SET deceased_at = $1 WHERE id = $2").bind(at.unix_timestamp()).bind(&person.id).execute(&mut *tx).await?;
         sqlx::query("UPDATE card SET status = 'retired' WHERE person_id = $1").bind(&person.id).execute(&mut *tx).await?;
-        let serials = unrevoked_serials(&mut tx, &person.id, None, None).await?;
-        let revoked = revoke(&mut tx, &serials, CrlReason::CessationOfOperation, at, Some(at)).await?;
+        let revoked = revoke_for(&mut tx, &person.id, LifeEvent::Death, None, at).await?;
         crate::mdoc_pki::invalidate_records(&mut tx, &person.id, at).await?;
-        record_event(&mut tx, &person.id, "death", serde_json::json!({ "revoked": serials }), at).await?;
+        record_event(&mut tx, &person.id, "death", serde_json::json!({ "revoked": serials(&revoked) }), at).await?;
         tx.commit().await?;
         Ok(EventOutcome { event: "death", person_id: person.id, revoked, issued: vec![] })
     }

@@ -21,6 +21,7 @@ use const_oid::ObjectIdentifier;
 use der::asn1::{BitString, Null, OctetString};
 use der::{Decode, Encode};
 use jpki_profile::fees::ProvisionMethod;
+use jpki_profile::revocation_reason::RevocationReason;
 use jpki_store::sqlx;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::crl::CrlReason;
@@ -29,7 +30,6 @@ use x509_ocsp::{
 };
 
 use crate::ca::{generalized_time, key_id, sha256_with_rsa};
-use crate::lifecycle::reason_from_code;
 use crate::meter::{Meter, Provision};
 use crate::{from_unix, now, CaRole, Issuer, IssuerError};
 
@@ -260,7 +260,9 @@ impl OcspResponder {
             None => (CertStatus::Unknown(Null), Answer::Unknown),
             Some((_, None, _)) => (CertStatus::good(), Answer::Good),
             Some((_, Some(at), reason)) => {
-                let reason: CrlReason = reason_from_code(reason.unwrap_or(0));
+                let reason = RevocationReason::from_code(reason.unwrap_or(0));
+                // x509-ocsp's RevokedInfo carries x509-cert's CRLReason: the same enumeration, by its code.
+                let reason = CrlReason::try_from(reason.code()).map_err(|_| der::Tag::Enumerated.value_error())?;
                 let info = RevokedInfo { revocation_time: OcspGeneralizedTime(generalized_time(from_unix(at))?), revocation_reason: Some(reason) };
                 (CertStatus::Revoked(info), Answer::Revoked)
             }

@@ -10,9 +10,9 @@ use jpki_store::sqlx;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::lifecycle::{reason_from_code, reason_name};
 use crate::meter::{Meter, Provision};
 use crate::{from_unix, now, CaRole, Issuer, IssuerError};
+use jpki_profile::revocation_reason::RevocationReason;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Operator {
@@ -34,7 +34,7 @@ pub struct LatestFourInfo {
     pub serial: String,
     #[serde(with = "time::serde::rfc3339")]
     pub revoked_at: OffsetDateTime,
-    pub revocation_reason: &'static str,
+    pub revocation_reason: RevocationReason,
     pub deceased: bool,
     pub four_info: FourInfo,
     /// The certificate that replaced this one, if one is in force: a signature certificate of the same
@@ -166,7 +166,7 @@ impl Issuer {
         Ok(LatestFourInfo {
             serial,
             revoked_at: from_unix(revoked_at),
-            revocation_reason: reason_name(reason_from_code(reason.unwrap_or(0))),
+            revocation_reason: RevocationReason::from_code(reason.unwrap_or(0)),
             deceased: person.deceased_at.is_some(),
             four_info: person.four_info,
             current_serial: current.map(|(s,)| s),

@@ -13,9 +13,9 @@ use jpki_issuer::ocsp::ID_PKIX_OCSP_NONCE;
 use jpki_issuer::ocsp::{parse_request, OcspResponder};
 use jpki_issuer::{Ca, CaRole, Issuer};
 use jpki_profile::revocation_list::RevocationList;
+use jpki_profile::revocation_reason::RevocationReason;
 use jpki_profile::JpkiCertificate;
 use spki::AlgorithmIdentifierOwned;
-use x509_cert::ext::pkix::crl::CrlReason;
 use x509_cert::ext::Extension;
 use x509_cert::serial_number::SerialNumber;
 use x509_ocsp::{CertId, OcspRequest, OcspResponse, OcspResponseStatus, Request, TbsRequest, Version};
@@ -155,7 +155,7 @@ async fn sample_crl(dir: &std::path::Path, entries: u64) -> Vec<u8> {
     let ca = sample_ca();
     let now = jpki_issuer::now();
     let params = crl_params(&ca, 7, now);
-    let reasons = [CrlReason::AffiliationChanged, CrlReason::CertificateHold, CrlReason::Unspecified, CrlReason::Superseded];
+    let reasons = [RevocationReason::AffiliationChanged, RevocationReason::CertificateHold, RevocationReason::Unspecified, RevocationReason::Superseded];
     let entries = stream::iter((0..entries).map(move |i| {
         Ok(RevokedEntry {
             serial: (i + 1).to_be_bytes().to_vec(),
@@ -177,8 +177,8 @@ async fn crls_decode_and_mutations_do_not_panic() {
     let valid = sample_crl(dir.path(), 3).await;
     let crl = RevocationList::from_der(&valid).unwrap();
     assert_eq!(crl.number.as_deref(), Some("07"));
-    let reasons: Vec<Option<&str>> = crl.entries.iter().map(|e| e.reason).collect();
-    assert_eq!(reasons, vec![Some("affiliationChanged"), Some("certificateHold"), None]);
+    let reasons: Vec<Option<RevocationReason>> = crl.entries.iter().map(|e| e.reason).collect();
+    assert_eq!(reasons, vec![Some(RevocationReason::AffiliationChanged), Some(RevocationReason::CertificateHold), None]);
     assert!(crl.entries[0].invalidity_date.is_some() && crl.entries[1].invalidity_date.is_none());
     for m in mutations(&valid) {
         let _ = RevocationList::from_der(&m);
@@ -216,7 +216,7 @@ async fn failed_publication_keeps_the_previous_crl() {
         if i == 500 {
             return Err(jpki_issuer::IssuerError::Refused("database went away".into()));
         }
-        Ok(RevokedEntry { serial: (i + 1).to_be_bytes().to_vec(), revoked_at: now, reason: CrlReason::Superseded, invalidity_date: None })
+        Ok(RevokedEntry { serial: (i + 1).to_be_bytes().to_vec(), revoked_at: now, reason: RevocationReason::Superseded, invalidity_date: None })
     }));
     assert!(write_crl(params, entries, &dir.path().join("test.crl")).await.is_err());
     assert_eq!(std::fs::read(dir.path().join("test.crl")).unwrap(), previous);

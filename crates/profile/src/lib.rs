@@ -7,7 +7,8 @@
 //! - [`cert_profile`]: the JPKI certificate profile, to read real J-LIS certificates and make sandbox ones;
 //! - [`pin_policy`]: the card's PINs, their formats and retry limits;
 //! - [`fees`]: J-LIS's effective-dated fee table for revocation information;
-//! - [`revocation_list`]: reading CRLs and their reason codes.
+//! - [`revocation_reason`]: revocation reasons, their J-LIS meanings, and which life event revokes what;
+//! - [`revocation_list`]: reading CRLs.
 #![forbid(unsafe_code)]
 
 pub mod cert_profile;
@@ -17,6 +18,7 @@ pub mod four_info;
 pub mod my_number;
 pub mod pin_policy;
 pub mod revocation_list;
+pub mod revocation_reason;
 
 pub use cert_profile::{CertKind, Device, DistinguishedName, JpkiCertificate, ProfileError};
 pub use four_info::{BirthDate, FourInfo, FourInfoError, Sex};

@@ -4,13 +4,13 @@
 //! Platform operators learn of 4-info changes from J-LIS's daily CRL: an `affiliationChanged` entry on a
 //! signature certificate means the holder moved or changed name (seed 001 §3-2-2).
 
+use crate::revocation_reason::RevocationReason;
 use const_oid::db::rfc5280::{ID_CE_CRL_NUMBER, ID_CE_CRL_REASONS, ID_CE_INVALIDITY_DATE};
 use der::asn1::GeneralizedTime;
 use der::Decode;
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::crl::CertificateList;
-use x509_cert::ext::pkix::crl::CrlReason;
 use x509_cert::ext::pkix::CrlNumber;
 use x509_cert::ext::Extension;
 
@@ -31,8 +31,8 @@ pub struct RevokedSerial {
     pub serial: String,
     #[serde(with = "time::serde::rfc3339")]
     pub revoked_at: OffsetDateTime,
-    /// RFC 5280 reason name (`affiliationChanged`, `certificateHold`, …); `None` when absent (unspecified).
-    pub reason: Option<&'static str>,
+    /// `None` when the entry has no reasonCode (unspecified).
+    pub reason: Option<RevocationReason>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub invalidity_date: Option<OffsetDateTime>,
 }
@@ -47,21 +47,6 @@ pub struct RevocationList {
     /// The CRL number, as lower-case hex.
     pub number: Option<String>,
     pub entries: Vec<RevokedSerial>,
-}
-
-pub fn reason_name(reason: CrlReason) -> &'static str {
-    match reason {
-        CrlReason::Unspecified => "unspecified",
-        CrlReason::KeyCompromise => "keyCompromise",
-        CrlReason::CaCompromise => "cACompromise",
-        CrlReason::AffiliationChanged => "affiliationChanged",
-        CrlReason::Superseded => "superseded",
-        CrlReason::CessationOfOperation => "cessationOfOperation",
-        CrlReason::CertificateHold => "certificateHold",
-        CrlReason::RemoveFromCRL => "removeFromCRL",
-        CrlReason::PrivilegeWithdrawn => "privilegeWithdrawn",
-        CrlReason::AaCompromise => "aACompromise",
-    }
 }
 
 fn time(t: &x509_cert::time::Time) -> Result<OffsetDateTime, CrlError> {
@@ -87,7 +72,7 @@ impl RevocationList {
         let mut entries = Vec::new();
         for entry in tbs.revoked_certificates.unwrap_or_default() {
             let reason = match find(&entry.crl_entry_extensions, ID_CE_CRL_REASONS) {
-                Some(e) => Some(reason_name(CrlReason::from_der(e.extn_value.as_bytes()).map_err(|_| CrlError::Extension("reasonCode"))?)),
+                Some(e) => Some(RevocationReason::from_der(e.extn_value.as_bytes()).map_err(|_| CrlError::Extension("reasonCode"))?),
                 None => None,
             };
             let invalidity_date = match find(&entry.crl_entry_extensions, ID_CE_INVALIDITY_DATE) {

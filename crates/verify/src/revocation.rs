@@ -15,6 +15,7 @@ use der::referenced::OwnedToRef;
 use der::{Any, Decode, Encode};
 use jpki_profile::cert_profile::CertificateRef;
 use jpki_profile::fees::ProvisionMethod;
+use jpki_profile::revocation_reason::RevocationReason;
 use serde::Serialize;
 use spki::AlgorithmIdentifierOwned;
 use time::OffsetDateTime;
@@ -111,8 +112,8 @@ pub struct RevocationStatus {
     pub checked_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
-    /// RFC 5280 reason name, when revoked with one.
-    pub reason: Option<String>,
+    /// Serialized as its RFC 5280 name.
+    pub reason: Option<RevocationReason>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_update: Option<OffsetDateTime>,
 }
@@ -198,7 +199,7 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
         CertStatus::Good(_) => (Status::Good, None, None),
         CertStatus::Unknown(_) => (Status::Unknown, None, None),
         CertStatus::Revoked(info) => {
-            (Status::Revoked, Some(time_of(&info.revocation_time)), info.revocation_reason.map(|r| jpki_profile::revocation_list::reason_name(r).to_owned()))
+            (Status::Revoked, Some(time_of(&info.revocation_time)), info.revocation_reason.map(|r| RevocationReason::from_code(i64::from(r as u32))))
         }
     };
     Ok(RevocationStatus { status, method: RevocationMethod::Ocsp, checked_at: now, revoked_at, reason, next_update })
@@ -259,7 +260,7 @@ impl OcspChecker {
 struct IngestedCrl {
     next_update: Option<OffsetDateTime>,
     /// Serial (hex, as `JpkiCertificate::serial`) → (revocation time, reason).
-    revoked: HashMap<String, (OffsetDateTime, Option<&'static str>)>,
+    revoked: HashMap<String, (OffsetDateTime, Option<RevocationReason>)>,
 }
 
 /// What one ingestion found.
@@ -310,7 +311,7 @@ impl CrlStore {
             return Err(RevocationProblem::Unavailable("the CRL of the issuing CA is past its nextUpdate".into()));
         }
         let (status, revoked_at, reason) = match list.revoked.get(&cert.jpki.serial) {
-            Some((at, reason)) => (Status::Revoked, Some(*at), reason.map(str::to_owned)),
+            Some((at, reason)) => (Status::Revoked, Some(*at), *reason),
             None => (Status::Good, None, None),
         };
         Ok(RevocationStatus { status, method: RevocationMethod::Crl, checked_at: now, revoked_at, reason, next_update: list.next_update })

@@ -171,7 +171,7 @@ fn card_signatures_verify_and_every_failure_has_its_reason() {
     let v = sb.verifier().verify_cms(&cms, Some(&content), OffsetDateTime::now_utc()).unwrap();
     let failure = v.failure.unwrap();
     assert_eq!(failure.code, FailureCode::Revoked, "{}", failure.message);
-    assert_eq!(v.revocation.unwrap().reason.as_deref(), Some("affiliationChanged"));
+    assert_eq!(v.revocation.unwrap().reason, Some(jpki_profile::revocation_reason::RevocationReason::AffiliationChanged));
 }
 
 /// A new card's signature certificate, to be changed and [`resigned`].
