@@ -49,7 +49,7 @@ pub fn run_crl(ctx: &Context, cmd: CrlCommand) -> CliResult {
     let CrlCommand::Show { file } = cmd;
     let bytes = std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let bytes = match der::pem::decode_vec(&bytes) {
-        Ok((label, der)) if label == "X509 CRL" => der,
+        Ok(("X509 CRL", der)) => der,
         Ok((label, _)) => return Err(CliError::Usage(format!("{} is PEM of a {label}, not of an X509 CRL", file.display()))),
         Err(_) => bytes,
     };

@@ -199,7 +199,7 @@ async fn mdoc_service(config: &ServerConfig, reader: Option<ReaderCredential>, s
         return Ok(None);
     }
     let iaca_error = |reason: String| ServerError::Iaca { path: path.display().to_string(), reason };
-    let pem = std::fs::read(&path).map_err(|e| iaca_error(e.to_string()))?;
+    let pem = std::fs::read(path).map_err(|e| iaca_error(e.to_string()))?;
     let roots = jpki_mdoc::trust::Roots::from_pem_or_der(&pem).map_err(|e| iaca_error(e.to_string()))?;
     let (reader, status) = match sandbox {
         Some(issuer) => {
