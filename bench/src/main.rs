@@ -210,7 +210,7 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
         issuer.db().close().await;
         Ok::<_, Box<dyn std::error::Error>>((
             ca.certificate_pem(),
-            jpki_card::card_dir::pem("CERTIFICATE", &ca.responder_certificate_der),
+            jpki_files::pem("CERTIFICATE", &ca.responder_certificate_der),
             ca.responder_key.pkcs8_pem(),
             index,
             requests,

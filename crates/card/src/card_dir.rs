@@ -10,8 +10,8 @@
 //! writes) go through [`CardDir::update`], which holds an exclusive lock on `card.lock` so the emulator
 //! and a sandbox command never lose each other's writes.
 
+use jpki_files::{pem, write_atomic};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -32,6 +32,12 @@ pub enum CardDirError {
     Invalid { path: String, reason: String },
     #[error("I/O on {path}: {source}")]
     Io { path: String, source: std::io::Error },
+}
+
+impl From<jpki_files::FileError> for CardDirError {
+    fn from(e: jpki_files::FileError) -> Self {
+        CardDirError::Io { path: e.path, source: e.source }
+    }
 }
 
 impl CardDirError {
@@ -305,7 +311,7 @@ impl CardDir {
     /// Writes `card.json` atomically.
     pub fn save_state(&self, state: &CardState) -> Result<(), CardDirError> {
         let json = serde_json::to_vec_pretty(state).map_err(|e| self.invalid(format!("cannot encode the state: {e}")))?;
-        write_atomic(&self.path.join(STATE_FILE), &json)
+        Ok(write_atomic(&self.path.join(STATE_FILE), &json)?)
     }
 
     /// Writes `card.json` and the PEM exports, each file atomically.
@@ -348,28 +354,5 @@ impl CardDir {
         let out = change(&mut state)?;
         self.save_state(&state)?;
         Ok(out)
-    }
-}
-
-/// PEM armour (RFC 7468) of one DER object.
-pub fn pem(label: &str, der: &[u8]) -> String {
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der).expect("PEM encoding of bytes")
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, fsynced, then renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CardDirError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(|e| CardDirError::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| CardDirError::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| CardDirError::io(path, e))?;
-    tmp.persist(path).map_err(|e| CardDirError::io(path, e.error))?;
-    sync_dir(dir);
-    Ok(())
-}
-
-/// Makes a rename in `dir` durable (best effort: not every platform can fsync a directory).
-pub fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
     }
 }

@@ -282,7 +282,7 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> CliResult {
             .and_then(|mut f| f.write_all(bytes))
             .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())));
     }
-    Ok(jpki_card::card_dir::write_atomic(path, bytes)?)
+    Ok(jpki_files::write_atomic(path, bytes)?)
 }
 
 fn parse_hex(what: &str, value: &str) -> CliResult<Vec<u8>> {
@@ -347,7 +347,7 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
             };
             match out {
                 Some(path) => write_file(&path, &der)?,
-                None => stdout(&jpki_card::card_dir::pem("CERTIFICATE", &der)),
+                None => stdout(&jpki_files::pem("CERTIFICATE", &der)),
             }
         }
         CardCommand::ReadInfo { source, pin, code_a, code_b } => {

@@ -15,6 +15,8 @@ pub enum CliError {
     Store(#[from] jpki_store::StoreError),
     #[error("{0}")]
     CardDir(#[from] jpki_card::card_dir::CardDirError),
+    #[error(transparent)]
+    File(#[from] jpki_files::FileError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]

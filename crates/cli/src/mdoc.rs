@@ -115,8 +115,8 @@ pub async fn issue_reader(ctx: &Context, args: ReaderIssueArgs) -> CliResult {
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", args.out.display())))?;
     let cert = args.out.join("reader.pem");
     let key = args.out.join("reader-key.p8");
-    jpki_card::card_dir::write_atomic(&cert, reader.certificate_pem().as_bytes())?;
-    jpki_card::card_dir::write_atomic(&key, reader.key.pkcs8_der())?;
+    jpki_files::write_atomic(&cert, reader.certificate_pem().as_bytes())?;
+    jpki_files::write_atomic(&key, reader.key.pkcs8_der())?;
     emit(ctx, &json!({ "certificate": cert, "key": key, "number_act": args.number_act }), || {
         format!("reader certificate {} and key {}", display(&cert), display(&key))
     });

@@ -244,7 +244,7 @@ impl Ca {
     }
 
     pub fn certificate_pem(&self) -> String {
-        jpki_card::card_dir::pem("CERTIFICATE", &self.certificate_der)
+        jpki_files::pem("CERTIFICATE", &self.certificate_der)
     }
 
     /// Creates a new CA of `role`, valid from `now` for ten years, with its responder.

@@ -385,7 +385,7 @@ pub(crate) fn publish_dir(staging: tempfile::TempDir, out: &Path) -> Result<(), 
     }
     let path = staging.keep();
     std::fs::rename(&path, out).map_err(|e| IssuerError::io(out, e))?;
-    jpki_card::card_dir::sync_dir(out.parent().unwrap_or(Path::new(".")));
+    jpki_files::sync_dir(out.parent().unwrap_or(Path::new(".")));
     Ok(())
 }
 

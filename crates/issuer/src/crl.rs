@@ -171,7 +171,7 @@ where
     drop(w);
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(out).map_err(|e| IssuerError::io(out, e.error))?;
-    jpki_card::card_dir::sync_dir(dir);
+    jpki_files::sync_dir(dir);
     let bytes = std::fs::metadata(out).map_err(io)?.len();
     Ok(CrlSummary { path: out.to_path_buf(), number: params.number, entries: count, bytes, this_update: params.this_update, next_update: params.next_update })
 }

@@ -56,6 +56,8 @@ pub enum IssuerError {
     CardDirectory { path: String, reason: String },
     #[error(transparent)]
     Card(#[from] jpki_card::card_dir::CardDirError),
+    #[error(transparent)]
+    File(#[from] jpki_files::FileError),
     #[error("no operator with that API key (or it was revoked)")]
     UnknownOperator,
     #[error("no operator named {0:?}")]
@@ -198,7 +200,7 @@ impl Issuer {
             .into_iter()
             .map(|(name, pem)| {
                 let path = dir.join(name);
-                jpki_card::card_dir::write_atomic(&path, pem.as_bytes())?;
+                jpki_files::write_atomic(&path, pem.as_bytes())?;
                 Ok(path)
             })
             .collect()

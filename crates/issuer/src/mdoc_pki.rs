@@ -73,7 +73,7 @@ pub struct Credential {
 
 impl Credential {
     pub fn certificate_pem(&self) -> String {
-        jpki_card::card_dir::pem("CERTIFICATE", &self.certificate_der)
+        jpki_files::pem("CERTIFICATE", &self.certificate_der)
     }
 
     fn not_after(&self) -> Result<OffsetDateTime, IssuerError> {

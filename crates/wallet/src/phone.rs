@@ -59,7 +59,7 @@ impl Phone {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            jpki_card::card_dir::write_atomic(&path, bytes).map_err(|e| phone_error(dir, e))
+            jpki_files::write_atomic(&path, bytes).map_err(|e| phone_error(dir, e))
         };
         write(ISSUER_SIGNED, &record.to_bytes())?;
         write(DEVICE_KEY, device_key.pkcs8_der())?;
