@@ -30,6 +30,28 @@ pub(crate) fn read(path: &std::path::Path, what: &str) -> CliResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError::Usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
+/// The wallet's phone directory, into which the sandbox issuer writes a new phone.
+struct WalletPhone;
+
+impl jpki_issuer::phone::PhoneWriter for WalletPhone {
+    fn jpki_dir(&self, phone_dir: &std::path::Path) -> PathBuf {
+        Phone::jpki_dir_of(phone_dir)
+    }
+
+    fn write(&self, phone_dir: &std::path::Path, phone: &jpki_issuer::phone::NewPhone<'_>) -> Result<(), String> {
+        let info = jpki_wallet::phone::PhoneInfo {
+            format: jpki_wallet::phone::PHONE_FORMAT.to_owned(),
+            phone_id: phone.phone_id.to_owned(),
+            person_id: phone.person_id.to_owned(),
+            record_id: phone.record_id.to_owned(),
+            doc_type: phone.doc_type.to_owned(),
+            issued_at: phone.issued_at,
+            record_valid_until: phone.record_valid_until,
+        };
+        Phone::write(phone_dir, &info, phone.record, phone.device_key, phone.reader_roots_pem).map_err(|e| e.to_string())
+    }
+}
+
 #[derive(Args)]
 pub struct PhoneIssueArgs {
     #[command(flatten)]
@@ -76,7 +98,7 @@ pub async fn issue_phone(ctx: &Context, args: PhoneIssueArgs) -> CliResult {
         photo: Photo::new(crate::sandbox::media_type(&face.photo), &face.photo),
     };
     let pins = PhonePins { signature: args.phone_sign_pin, authentication: args.phone_auth_pin };
-    let phone = issuer.issue_phone(&proof, &pins, &args.out).await?;
+    let phone = issuer.issue_phone(&proof, &pins, &args.out, &WalletPhone).await?;
     let trust = ctx.export_trust(&issuer).await?;
     emit(ctx, &json!({ "phone": phone, "trust_anchors": trust }), || {
         let mut lines = vec![format!("phone {} issued into {}", phone.phone_id, display(&phone.directory))];

@@ -76,8 +76,8 @@ pub enum IssuerError {
     Crypto(#[from] jpki_crypto::CryptoError),
     #[error("{0}")]
     Mdoc(#[from] jpki_mdoc::MdocError),
-    #[error("{0}")]
-    Wallet(#[from] jpki_wallet::WalletError),
+    #[error("phone directory {path}: {reason}")]
+    PhoneDirectory { path: String, reason: String },
     #[error("{0}")]
     Store(#[from] jpki_store::StoreError),
     #[error("database: {0}")]

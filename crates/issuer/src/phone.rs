@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use der::Decode;
 use jpki_card::card_dir::{CardDir, Photo};
 use jpki_crypto::EcKey;
+use jpki_mdoc::document::IssuerSigned;
 use jpki_mdoc::issuance::{issue, IssueParams};
 use jpki_mdoc::mnc::{self, RecordContents};
 use jpki_mdoc::mso::ValidityInfo;
@@ -20,8 +21,6 @@ use jpki_profile::cert_profile::{card_not_after, JST};
 use jpki_profile::pin_policy::PinKind;
 use jpki_profile::{Device, FourInfo};
 use jpki_store::sqlx;
-use jpki_wallet::phone::{PhoneInfo, PHONE_FORMAT};
-use jpki_wallet::Phone;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -46,6 +45,29 @@ pub struct CardProof {
 pub struct PhonePins {
     pub signature: String,
     pub authentication: String,
+}
+
+/// Where an issued phone is written: the wallet's phone directory, whose format the issuer leaves to
+/// the wallet (the caller passes the wallet's writer).
+pub trait PhoneWriter {
+    /// The directory inside a phone directory that holds its smartphone JPKI, as a card directory.
+    fn jpki_dir(&self, phone_dir: &Path) -> PathBuf;
+    /// Writes the rest of a new phone into `phone_dir`: its description, the record, the device key
+    /// and the reader roots it trusts.
+    fn write(&self, phone_dir: &Path, phone: &NewPhone<'_>) -> Result<(), String>;
+}
+
+/// What a new phone holds besides its smartphone JPKI.
+pub struct NewPhone<'a> {
+    pub phone_id: &'a str,
+    pub person_id: &'a str,
+    pub record_id: &'a str,
+    pub doc_type: &'a str,
+    pub issued_at: OffsetDateTime,
+    pub record_valid_until: OffsetDateTime,
+    pub record: &'a IssuerSigned,
+    pub device_key: &'a EcKey,
+    pub reader_roots_pem: &'a str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,7 +129,7 @@ impl Issuer {
 
     /// Issues a phone into `out` after checking `proof`. A phone issued earlier to the same person is
     /// retired (its certificates superseded, its record invalid).
-    pub async fn issue_phone(&self, proof: &CardProof, pins: &PhonePins, out: &Path) -> Result<IssuedPhone, IssuerError> {
+    pub async fn issue_phone(&self, proof: &CardProof, pins: &PhonePins, out: &Path, writer: &dyn PhoneWriter) -> Result<IssuedPhone, IssuerError> {
         PinKind::Signature.validate_new(&pins.signature)?;
         PinKind::Authentication.validate_new(&pins.authentication)?;
         check_output_dir(out)?;
@@ -126,7 +148,7 @@ impl Issuer {
         let state = self.device_state(&phone_id, Device::Smartphone, &person, (at, expires_at), &certs, proof.photo.clone(), &pins)?;
 
         let staging = staging_dir(out, ".phone-")?;
-        let jpki_dir = Phone::jpki_dir_of(staging.path());
+        let jpki_dir = writer.jpki_dir(staging.path());
         std::fs::create_dir_all(&jpki_dir).map_err(|e| IssuerError::io(&jpki_dir, e))?;
         CardDir::new(&jpki_dir).save(&state)?;
 
@@ -161,16 +183,18 @@ impl Issuer {
             status: Some(StatusReference { idx: status_index as u64, uri: self.status_list_uri().to_owned() }),
         };
         let record = issue(&pki.document_signer, params, mnc::elements(&contents))?;
-        let info = PhoneInfo {
-            format: PHONE_FORMAT.to_owned(),
-            phone_id: phone_id.clone(),
-            person_id: person.id.clone(),
-            record_id: record_id.clone(),
-            doc_type: mnc::DOC_TYPE.to_owned(),
+        let phone = NewPhone {
+            phone_id: &phone_id,
+            person_id: &person.id,
+            record_id: &record_id,
+            doc_type: mnc::DOC_TYPE,
             issued_at: at,
             record_valid_until,
+            record: &record,
+            device_key: &device_key,
+            reader_roots_pem: &pki.reader_ca.certificate_pem(),
         };
-        Phone::write(staging.path(), &info, &record, &device_key, &pki.reader_ca.certificate_pem())?;
+        writer.write(staging.path(), &phone).map_err(|reason| IssuerError::PhoneDirectory { path: out.display().to_string(), reason })?;
         tx.commit().await?;
 
         publish_dir(staging, out)?;
