@@ -80,7 +80,7 @@ fn tls_and_metrics() {
     use jpki_verify::presentation::StatusListSource;
     let fetched = HttpStatusLists::new(std::time::Duration::from_secs(10)).fetch(&format!("https://{}/healthz", server.addr));
     let refused = fetched.expect_err("a self-signed server must not be trusted");
-    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    assert!(refused.to_string().to_lowercase().contains("certificate"), "{refused}");
 
     // A bad key file is a clear startup error.
     let out = sb.run(&["serve", "--sandbox", "--listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", cert.to_str().unwrap()]);

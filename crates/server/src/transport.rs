@@ -9,7 +9,7 @@ use jpki_issuer::mdoc_pki::STATUS_LIST_PATH;
 use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::Issuer;
 use jpki_verify::presentation::StatusListSource;
-use jpki_verify::revocation::OcspTransport;
+use jpki_verify::revocation::{OcspTransport, TransportError};
 
 /// Largest OCSP response read (one for hundreds of certificates fits easily).
 const MAX_OCSP_RESPONSE: u64 = 1 << 20;
@@ -32,9 +32,9 @@ impl HttpOcsp {
 }
 
 impl OcspTransport for HttpOcsp {
-    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
-        let mut response = self.agent.post(url).header("Content-Type", "application/ocsp-request").send(request).map_err(|e| format!("{url}: {e}"))?;
-        response.body_mut().with_config().limit(MAX_OCSP_RESPONSE).read_to_vec().map_err(|e| format!("{url}: {e}"))
+    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let mut response = self.agent.post(url).header("Content-Type", "application/ocsp-request").send(request).map_err(|e| TransportError::new(url, e))?;
+        response.body_mut().with_config().limit(MAX_OCSP_RESPONSE).read_to_vec().map_err(|e| TransportError::new(url, e))
     }
 }
 
@@ -50,9 +50,9 @@ impl HttpStatusLists {
 }
 
 impl StatusListSource for HttpStatusLists {
-    fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
-        let mut response = self.agent.get(uri).header("Accept", "application/statuslist+cwt").call().map_err(|e| format!("{uri}: {e}"))?;
-        response.body_mut().with_config().limit(MAX_STATUS_LIST).read_to_vec().map_err(|e| format!("{uri}: {e}"))
+    fn fetch(&self, uri: &str) -> Result<Vec<u8>, TransportError> {
+        let mut response = self.agent.get(uri).header("Accept", "application/statuslist+cwt").call().map_err(|e| TransportError::new(uri, e))?;
+        response.body_mut().with_config().limit(MAX_STATUS_LIST).read_to_vec().map_err(|e| TransportError::new(uri, e))
     }
 }
 
@@ -65,7 +65,7 @@ pub struct InProcessOcsp {
 }
 
 impl OcspTransport for InProcessOcsp {
-    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+    fn post(&self, _url: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {
         Ok(self.runtime.block_on(self.responder.respond(request, None)).to_vec())
     }
 }
@@ -78,12 +78,12 @@ pub struct InProcessStatusList {
 }
 
 impl StatusListSource for InProcessStatusList {
-    fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
+    fn fetch(&self, uri: &str) -> Result<Vec<u8>, TransportError> {
         // The record naming `uri` was signed by this issuer's document signer (checked before its status
         // is asked), under whichever public URL it was issued with.
         if !uri.ends_with(STATUS_LIST_PATH) {
-            return Err(format!("{uri} is not this issuer's status list (…{STATUS_LIST_PATH})"));
+            return Err(TransportError::new(uri, format_args!("not this issuer's status list (…{STATUS_LIST_PATH})")));
         }
-        self.runtime.block_on(self.issuer.status_list_token_for(uri)).map_err(|e| e.to_string())
+        self.runtime.block_on(self.issuer.status_list_token_for(uri)).map_err(|e| TransportError::new(uri, e))
     }
 }

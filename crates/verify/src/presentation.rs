@@ -22,17 +22,19 @@ use jpki_mdoc::verify::{verify_response, Expectations, VerifiedDocument};
 use jpki_mdoc::MdocError;
 use time::OffsetDateTime;
 
+use crate::revocation::TransportError;
+
 /// Where status list tokens come from: HTTP(S) in production (the server crate's transports), the
 /// sandbox issuer in-process, a file.
 pub trait StatusListSource: Send + Sync {
-    fn fetch(&self, uri: &str) -> Result<Vec<u8>, String>;
+    fn fetch(&self, uri: &str) -> Result<Vec<u8>, TransportError>;
 }
 
 /// One token, given as it is, for any URI (a list saved to a file).
 pub struct FixedStatusList(pub Vec<u8>);
 
 impl StatusListSource for FixedStatusList {
-    fn fetch(&self, _uri: &str) -> Result<Vec<u8>, String> {
+    fn fetch(&self, _uri: &str) -> Result<Vec<u8>, TransportError> {
         Ok(self.0.clone())
     }
 }
@@ -57,7 +59,7 @@ impl StatusLists {
         let list = match cached {
             Some(list) => list,
             None => {
-                let token = self.source.fetch(&reference.uri).map_err(MdocError::StatusUnavailable)?;
+                let token = self.source.fetch(&reference.uri).map_err(|e| MdocError::StatusUnavailable(e.to_string()))?;
                 let list = Arc::new(verify_token(&token, &reference.uri, roots, at)?);
                 if self.reuse_until_expiry {
                     self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.uri.clone(), list.clone());

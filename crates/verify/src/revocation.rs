@@ -208,7 +208,23 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
 /// Something that answers OCSP requests: HTTP in production (the server crate's transports), the
 /// sandbox responder in-process, anything in tests. This crate does no network I/O itself.
 pub trait OcspTransport: Send + Sync {
-    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String>;
+    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, TransportError>;
+}
+
+/// Revocation information that could not be fetched from where it was asked: unreachable, timed out,
+/// an HTTP error, too large, or not served there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {reason}")]
+pub struct TransportError {
+    /// The URL (or in-process source) asked.
+    pub location: String,
+    pub reason: String,
+}
+
+impl TransportError {
+    pub fn new(location: &str, reason: impl std::fmt::Display) -> TransportError {
+        TransportError { location: location.to_owned(), reason: reason.to_string() }
+    }
 }
 
 /// An OCSP checker with a cache shared by every verification in the process.
@@ -247,7 +263,7 @@ impl OcspChecker {
         }
         let key = Self::cache_key(cert);
         let request = request(cert).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
-        let response = self.transport.post(&self.url, &request).map_err(RevocationProblem::Unavailable)?;
+        let response = self.transport.post(&self.url, &request).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
         let status = check_response(cert, &response, now)?;
         if status.next_update.is_some() {
             self.cache.lock().expect("cache lock").insert(key, status.clone());

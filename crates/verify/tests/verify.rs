@@ -9,7 +9,7 @@ use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::{CaRole, Issuer};
 use jpki_profile::{BirthDate, CertKind, Device, FourInfo, Sex};
 use jpki_server::transport::InProcessOcsp;
-use jpki_verify::revocation::{OcspChecker, OcspTransport, RevocationMethod};
+use jpki_verify::revocation::{OcspChecker, OcspTransport, RevocationMethod, TransportError};
 use jpki_verify::{signed_data, FailureCode, Progress, TrustStore, Verifier};
 use time::OffsetDateTime;
 
@@ -24,8 +24,8 @@ struct Sandbox {
 struct Down;
 
 impl OcspTransport for Down {
-    fn post(&self, url: &str, _request: &[u8]) -> Result<Vec<u8>, String> {
-        Err(format!("{url}: connection refused"))
+    fn post(&self, url: &str, _request: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Err(TransportError::new(url, "connection refused"))
     }
 }
 
@@ -77,7 +77,7 @@ fn sign_with_card(card: &std::path::Path, content: &[u8], attached: bool) -> Vec
 struct Counting<T>(T, Arc<std::sync::atomic::AtomicUsize>);
 
 impl<T: OcspTransport> OcspTransport for Counting<T> {
-    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.0.post(url, request)
     }
