@@ -169,21 +169,10 @@ fn status_of(answer: &[u8]) -> Option<u16> {
     std::str::from_utf8(answer).ok()?.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
-}
-
-fn metric(server: &Server, name: &str) -> f64 {
-    let (_, body) = server.request("GET", "/metrics", &[], b"");
-    let text = String::from_utf8(body).unwrap();
-    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or_else(|| panic!("no {name} in {text}"))
-}
-
 /// Waits (at most 60 s) until only `n` connections are open besides the one asking.
 fn wait_for_open_connections(server: &Server, n: f64) {
     for _ in 0..600 {
-        if metric(server, "jpki_platform_http_connections_open") <= n + 1.0 {
+        if server.metric("jpki_platform_http_connections_open") <= n + 1.0 {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -235,7 +224,7 @@ fn slow_and_abusive_clients_are_bounded() {
     // A flood of idle connections: at most 64 are held; the limit is logged and counted; each is closed
     // by the idle timeout; a request behind them is answered; the memory returns.
     wait_for_open_connections(&server, 0.0);
-    let baseline = rss_kib(server.pid());
+    let baseline = server.rss_kib();
     let flood: Vec<TcpStream> = (0..500)
         .filter_map(|_| {
             let mut s = TcpStream::connect(&server.addr).ok()?;
@@ -247,18 +236,18 @@ fn slow_and_abusive_clients_are_bounded() {
     let (status, _) = server.request("GET", "/healthz", &[], b"");
     assert_eq!(status, 200, "a request behind the flood was not answered");
     wait_for_open_connections(&server, 0.0);
-    assert!(metric(&server, "jpki_platform_http_connection_limit_reached_total") >= 1.0);
+    assert!(server.metric("jpki_platform_http_connection_limit_reached_total") >= 1.0);
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("connection limit reached: 64 connections are open"), "{logged}");
     assert!(!logged.contains('\u{1b}'), "a log written to a file carries no terminal colours: {logged:?}");
     drop(flood);
-    let mut after = rss_kib(server.pid());
+    let mut after = server.rss_kib();
     for _ in 0..50 {
         if after <= baseline + 16 * 1024 {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
-        after = rss_kib(server.pid());
+        after = server.rss_kib();
     }
     assert!(after <= baseline + 16 * 1024, "memory after the flood: {after} KiB, before: {baseline} KiB");
 }

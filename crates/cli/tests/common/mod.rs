@@ -191,6 +191,19 @@ impl Server {
         self.child.id()
     }
 
+    /// The server process's resident memory, KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
+    }
+
+    /// A metric's value from `/metrics`.
+    pub fn metric(&self, name: &str) -> f64 {
+        let (_, body) = self.request("GET", "/metrics", &[], b"");
+        let text = String::from_utf8(body).unwrap();
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

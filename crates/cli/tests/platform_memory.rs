@@ -1,0 +1,55 @@
+//! Memory after a connection flood, in a test binary of its own (its 900 sockets must not share the
+//! descriptor limit with other tests running beside it).
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::Sandbox;
+
+/// After a flood of idle connections the server gives the memory back: 900 partial requests held
+/// (within the default connection limit, and within the 1024 descriptors a test may have) take tens
+/// of MB; once they are closed, the resident size is back near what it was.
+#[test]
+fn memory_returns_after_a_connection_flood() {
+    let sb = Sandbox::all().into_iter().next().unwrap();
+    sb.ok(&["sandbox", "init"]);
+    let server = sb.serve();
+    let (status, _) = server.request("GET", "/healthz", &[], b"");
+    assert_eq!(status, 200);
+    let baseline = server.rss_kib();
+    let flood: Vec<TcpStream> = (0..900)
+        .filter_map(|_| {
+            let mut s = TcpStream::connect(&server.addr).ok()?;
+            s.write_all(b"GET /v1/usage HTTP/1.1\r\nHost: x\r\nX-Padding: ").ok()?;
+            Some(s)
+        })
+        .collect();
+    assert!(flood.len() >= 850, "only {} connections made", flood.len());
+    for _ in 0..600 {
+        if server.metric("jpki_platform_http_connections_open") >= flood.len() as f64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let during = server.rss_kib();
+    assert!(during >= baseline + 8 * 1024, "the flood should take memory ({baseline} → {during} KiB), or this test measures nothing");
+    drop(flood);
+    for _ in 0..600 {
+        if server.metric("jpki_platform_http_connections_open") <= 1.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut after = server.rss_kib();
+    for _ in 0..100 {
+        if after <= baseline + 8 * 1024 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        after = server.rss_kib();
+    }
+    assert!(after <= baseline + 8 * 1024, "memory after the flood: {after} KiB; before {baseline} KiB, during {during} KiB");
+}
