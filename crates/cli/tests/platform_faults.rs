@@ -225,13 +225,7 @@ fn slow_and_abusive_clients_are_bounded() {
     // by the idle timeout; a request behind them is answered; the memory returns.
     wait_for_open_connections(&server, 0.0);
     let baseline = server.rss_kib();
-    let flood: Vec<TcpStream> = (0..500)
-        .filter_map(|_| {
-            let mut s = TcpStream::connect(&server.addr).ok()?;
-            s.write_all(b"GET /v1/usage HTTP/1.1\r\nHost: x\r\nX-Padding: ").ok()?;
-            Some(s)
-        })
-        .collect();
+    let flood = server.partial_requests(500);
     assert!(flood.len() >= 400, "only {} connections made", flood.len());
     let (status, _) = server.request("GET", "/healthz", &[], b"");
     assert_eq!(status, 200, "a request behind the flood was not answered");

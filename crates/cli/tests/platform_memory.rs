@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::time::Duration;
 
 use common::Sandbox;
@@ -20,13 +18,7 @@ fn memory_returns_after_a_connection_flood() {
     let (status, _) = server.request("GET", "/healthz", &[], b"");
     assert_eq!(status, 200);
     let baseline = server.rss_kib();
-    let flood: Vec<TcpStream> = (0..900)
-        .filter_map(|_| {
-            let mut s = TcpStream::connect(&server.addr).ok()?;
-            s.write_all(b"GET /v1/usage HTTP/1.1\r\nHost: x\r\nX-Padding: ").ok()?;
-            Some(s)
-        })
-        .collect();
+    let flood = server.partial_requests(900);
     assert!(flood.len() >= 850, "only {} connections made", flood.len());
     for _ in 0..600 {
         if server.metric("jpki_platform_http_connections_open") >= flood.len() as f64 {

@@ -197,6 +197,17 @@ impl Server {
         status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
     }
 
+    /// Up to `n` connections, each holding a request head that never ends (a slow or hostile client).
+    pub fn partial_requests(&self, n: usize) -> Vec<TcpStream> {
+        (0..n)
+            .filter_map(|_| {
+                let mut s = TcpStream::connect(&self.addr).ok()?;
+                s.write_all(b"GET /v1/usage HTTP/1.1\r\nHost: x\r\nX-Padding: ").ok()?;
+                Some(s)
+            })
+            .collect()
+    }
+
     /// A metric's value from `/metrics`.
     pub fn metric(&self, name: &str) -> f64 {
         let (_, body) = self.request("GET", "/metrics", &[], b"");
