@@ -169,17 +169,6 @@ fn status_of(answer: &[u8]) -> Option<u16> {
     std::str::from_utf8(answer).ok()?.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Waits (at most 60 s) until only `n` connections are open besides the one asking.
-fn wait_for_open_connections(server: &Server, n: f64) {
-    for _ in 0..600 {
-        if server.metric("jpki_platform_http_connections_open") <= n + 1.0 {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("connections stayed open");
-}
-
 #[test]
 fn slow_and_abusive_clients_are_bounded() {
     let sb = Sandbox::all().into_iter().next().unwrap();
@@ -223,25 +212,18 @@ fn slow_and_abusive_clients_are_bounded() {
 
     // A flood of idle connections: at most 64 are held; the limit is logged and counted; each is closed
     // by the idle timeout; a request behind them is answered; the memory returns.
-    wait_for_open_connections(&server, 0.0);
+    server.wait_for_open_connections(0.0);
     let baseline = server.rss_kib();
     let flood = server.partial_requests(500);
     assert!(flood.len() >= 400, "only {} connections made", flood.len());
     let (status, _) = server.request("GET", "/healthz", &[], b"");
     assert_eq!(status, 200, "a request behind the flood was not answered");
-    wait_for_open_connections(&server, 0.0);
+    server.wait_for_open_connections(0.0);
     assert!(server.metric("jpki_platform_http_connection_limit_reached_total") >= 1.0);
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("connection limit reached: 64 connections are open"), "{logged}");
     assert!(!logged.contains('\u{1b}'), "a log written to a file carries no terminal colours: {logged:?}");
     drop(flood);
-    let mut after = server.rss_kib();
-    for _ in 0..50 {
-        if after <= baseline + 16 * 1024 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        after = server.rss_kib();
-    }
+    let after = server.rss_kib_settled(baseline + 16 * 1024, Duration::from_secs(5));
     assert!(after <= baseline + 16 * 1024, "memory after the flood: {after} KiB, before: {baseline} KiB");
 }

@@ -20,28 +20,11 @@ fn memory_returns_after_a_connection_flood() {
     let baseline = server.rss_kib();
     let flood = server.partial_requests(900);
     assert!(flood.len() >= 850, "only {} connections made", flood.len());
-    for _ in 0..600 {
-        if server.metric("jpki_platform_http_connections_open") >= flood.len() as f64 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    server.wait_for_metric("jpki_platform_http_connections_open", |open| open >= flood.len() as f64);
     let during = server.rss_kib();
     assert!(during >= baseline + 8 * 1024, "the flood should take memory ({baseline} → {during} KiB), or this test measures nothing");
     drop(flood);
-    for _ in 0..600 {
-        if server.metric("jpki_platform_http_connections_open") <= 1.0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut after = server.rss_kib();
-    for _ in 0..100 {
-        if after <= baseline + 8 * 1024 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        after = server.rss_kib();
-    }
+    server.wait_for_open_connections(0.0);
+    let after = server.rss_kib_settled(baseline + 8 * 1024, Duration::from_secs(10));
     assert!(after <= baseline + 8 * 1024, "memory after the flood: {after} KiB; before {baseline} KiB, during {during} KiB");
 }

@@ -208,6 +208,35 @@ impl Server {
             .collect()
     }
 
+    /// The resident memory once it is at most `limit_kib`, or as it is after `within`.
+    pub fn rss_kib_settled(&self, limit_kib: u64, within: std::time::Duration) -> u64 {
+        let deadline = std::time::Instant::now() + within;
+        let mut rss = self.rss_kib();
+        while rss > limit_kib && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            rss = self.rss_kib();
+        }
+        rss
+    }
+
+    /// Polls `/metrics` until `name` satisfies `until`, for at most 60 s; its last value.
+    pub fn wait_for_metric(&self, name: &str, until: impl Fn(f64) -> bool) -> f64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let value = self.metric(name);
+            if until(value) || std::time::Instant::now() >= deadline {
+                return value;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Waits (at most 60 s) until only `n` connections are open besides the one asking.
+    pub fn wait_for_open_connections(&self, n: f64) {
+        let open = self.wait_for_metric("jpki_platform_http_connections_open", |open| open <= n + 1.0);
+        assert!(open <= n + 1.0, "connections stayed open: {open}");
+    }
+
     /// A metric's value from `/metrics`.
     pub fn metric(&self, name: &str) -> f64 {
         let (_, body) = self.request("GET", "/metrics", &[], b"");

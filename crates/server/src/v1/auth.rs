@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::requests::LoginRequest;
 use super::AppState;
-use super::{base64_field, provision_method, tenant};
+use super::{base64_field, tenant};
 use crate::error::ApiError;
 use crate::extract::Body;
 use jpki_platform::login::{self, ChallengeProblem};
@@ -105,10 +105,10 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
             }
         }
     }
-    if let Some(method) = login.revocation.as_ref().and_then(provision_method) {
+    if let Some(method) = login.revocation.as_ref().and_then(|r| r.method.provision()) {
         usage::record(&mut tx, &tenant.id, FeeCertKind::Authentication, method, now).await?;
     }
-    if let Some(method) = proof.as_ref().and_then(|p| p.revocation.as_ref()).and_then(provision_method) {
+    if let Some(method) = proof.as_ref().and_then(|p| p.revocation.as_ref()).and_then(|r| r.method.provision()) {
         usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, method, now).await?;
     }
     let outcome = match (&refusal, &login.failure) {

@@ -18,7 +18,6 @@ use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use jpki_platform::presentations::MdocService;
 use jpki_platform::tenants::{self, Tenant};
-use jpki_profile::fees::ProvisionMethod;
 use jpki_store::Database;
 use jpki_verify::Verifier;
 use time::OffsetDateTime;
@@ -63,12 +62,6 @@ impl PlatformState {
 
 pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
-/// How the revocation information a check used was provided, for the fee table: `None` when none was
-/// (an OCSP answer from the cache provided nothing new, so nothing is metered for it).
-pub(crate) fn provision_method(revocation: &jpki_verify::revocation::RevocationStatus) -> Option<ProvisionMethod> {
-    revocation.method.provision()
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {

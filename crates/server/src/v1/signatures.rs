@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::requests::VerifyRequest;
 use super::AppState;
-use super::{base64_field, provision_method, tenant};
+use super::{base64_field, tenant};
 use crate::error::ApiError;
 use crate::extract::Body;
 use jpki_profile::fees::FeeCertKind;
@@ -56,7 +56,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     let metered = match (signer, &result.revocation) {
         (Some(signer), Some(revocation)) => {
             let kind = FeeCertKind::of(signer.certificate_kind);
-            kind.zip(provision_method(revocation))
+            kind.zip(revocation.method.provision())
         }
         _ => None,
     };
