@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jpki_card::pcsc_reader::{list_readers, PcscReader};
-use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard, Transport};
+use jpki_card::{CardDir, Emulator, MyNumberCard, Transport};
+use jpki_profile::KeyRole;
 
 use crate::BenchResult;
 

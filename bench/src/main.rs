@@ -12,7 +12,8 @@ use const_oid::db::rfc5912::ID_SHA_1;
 use der::asn1::{Any, Null, OctetString};
 use der::Encode;
 use jpki_issuer::cards::CardPins;
-use jpki_issuer::{CaRole, Issuer};
+use jpki_issuer::Issuer;
+use jpki_profile::KeyRole;
 use jpki_profile::{BirthDate, FourInfo, Sex};
 use jpki_store::{sqlx, Database};
 use spki::AlgorithmIdentifierOwned;
@@ -167,7 +168,7 @@ fn ocsp(seconds: u64, clients: usize) -> BenchResult {
         }
         let rows: Vec<(String, i64, Option<i64>)> =
             sqlx::query_as("SELECT serial, not_after, revoked_at FROM certificate WHERE ca_role = 'signature'").fetch_all(issuer.db().pool()).await?;
-        let ca = issuer.ca(CaRole::Signature);
+        let ca = issuer.ca(KeyRole::Signature);
         let mut index = String::new();
         let mut serials = Vec::new();
         for (serial, not_after, revoked) in &rows {
@@ -576,7 +577,7 @@ fn publish_in_child(data: &Path) -> BenchResult<(Duration, u64, u64, u64)> {
 fn crl_publish_child(data: &Path) -> BenchResult {
     let summary = runtime().block_on(async {
         let issuer = Issuer::open(Database::open(&Database::sqlite_url(&data.join("jpki.sqlite3"))).await?).await?;
-        Ok::<_, Box<dyn std::error::Error>>(issuer.publish_crl(CaRole::Signature, &data.join("crl")).await?)
+        Ok::<_, Box<dyn std::error::Error>>(issuer.publish_crl(KeyRole::Signature, &data.join("crl")).await?)
     })?;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches("kB").trim().to_owned()).unwrap_or_default();
@@ -594,7 +595,7 @@ fn crl(entries: u64, baseline: u64) -> BenchResult {
     let (ours, _, n, _) = publish_in_child(&data)?;
     let (ca_pem, key_pem) = rt.block_on(async {
         let issuer = Issuer::open(Database::open(&Database::sqlite_url(&data.join("jpki.sqlite3"))).await?).await?;
-        let ca = issuer.ca(CaRole::Signature);
+        let ca = issuer.ca(KeyRole::Signature);
         Ok::<_, Box<dyn std::error::Error>>((ca.certificate_pem(), ca.key.pkcs8_pem()))
     })?;
     let ssl = dir.path().join("openssl");

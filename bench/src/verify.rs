@@ -9,10 +9,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use base64::Engine;
-use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
+use jpki_card::{CardDir, Emulator, MyNumberCard};
 use jpki_issuer::cards::CardPins;
 use jpki_issuer::ocsp::OcspResponder;
-use jpki_issuer::{CaRole, Issuer};
+use jpki_issuer::Issuer;
+use jpki_profile::KeyRole;
 use jpki_profile::{BirthDate, FourInfo, Sex};
 use jpki_server::transport::InProcessOcsp;
 use jpki_store::Database;
@@ -48,7 +49,7 @@ pub fn run(seconds: u64, clients: usize) -> BenchResult {
     let cms = signed_data::build(&content, &certificate, true, OffsetDateTime::now_utc(), |d| card.sign(KeyRole::Signature, "ABC123", d))?;
 
     // The library on every core.
-    let anchors = CaRole::ALL.iter().map(|r| jpki_verify::trust::Anchor::new(issuer.ca(*r).certificate.clone())).collect::<Result<Vec<_>, _>>()?;
+    let anchors = KeyRole::ALL.iter().map(|r| jpki_verify::trust::Anchor::new(issuer.ca(*r).certificate.clone())).collect::<Result<Vec<_>, _>>()?;
     let verifier = Arc::new(Verifier {
         trust: TrustStore::new(anchors),
         ocsp: Some(OcspChecker::new("in-process", Box::new(InProcessOcsp { runtime: rt.handle().clone(), responder }))),

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use jpki_profile::pin_policy::PinKind;
-use jpki_profile::{Device, FourInfo};
+use jpki_profile::{Device, FourInfo, KeyRole};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -43,51 +43,6 @@ impl From<jpki_files::FileError> for CardDirError {
 impl CardDirError {
     fn io(path: &Path, source: std::io::Error) -> Self {
         CardDirError::Io { path: path.display().to_string(), source }
-    }
-}
-
-/// The card's two JPKI key pairs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyRole {
-    /// 署名用電子証明書 and its key.
-    Signature,
-    /// 利用者証明用電子証明書 and its key.
-    Authentication,
-}
-
-impl KeyRole {
-    pub const ALL: [KeyRole; 2] = [KeyRole::Signature, KeyRole::Authentication];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyRole::Signature => "signature",
-            KeyRole::Authentication => "authentication",
-        }
-    }
-
-    /// File-name stem of the PEM exports: `sign-cert.pem`, `auth-key.pem`, …
-    pub fn file_stem(self) -> &'static str {
-        match self {
-            KeyRole::Signature => "sign",
-            KeyRole::Authentication => "auth",
-        }
-    }
-
-    /// The PIN that opens this key.
-    pub fn pin(self) -> PinSlot {
-        match self {
-            KeyRole::Signature => PinSlot::JpkiSignature,
-            KeyRole::Authentication => PinSlot::JpkiAuthentication,
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<KeyRole> {
-        match s {
-            "signature" | "sign" => Some(KeyRole::Signature),
-            "authentication" | "auth" => Some(KeyRole::Authentication),
-            _ => None,
-        }
     }
 }
 

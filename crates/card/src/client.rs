@@ -10,10 +10,10 @@ use crate::applications::card_face::{self, CardFace};
 use crate::applications::common::{self, CardRecord};
 use crate::applications::input_assistance::{self, SealCheck};
 use crate::applications::{free_area, jpki, resident_registry, Aid};
-use crate::card_dir::KeyRole;
 use crate::emulator::{Emulator, MAX_SIGN_INPUT};
 use crate::pins::PinSlot;
 use crate::tlv::TlvError;
+use jpki_profile::KeyRole;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CardError {
@@ -266,7 +266,7 @@ impl<T: Transport> MyNumberCard<T> {
         if to_sign.is_empty() || to_sign.len() > MAX_SIGN_INPUT {
             return Err(CardError::BadInput(format!("the card signs 1 to {MAX_SIGN_INPUT} bytes, got {}", to_sign.len())));
         }
-        self.verify(role.pin(), pin)?;
+        self.verify(PinSlot::of(role), pin)?;
         self.select_ef(jpki::key_file(role), "private key")?;
         let signature = self.ok(Command::new(0x80, 0x2a, 0x00, 0x80, to_sign, Some(256)), "COMPUTE DIGITAL SIGNATURE")?;
         if signature.is_empty() {

@@ -13,8 +13,9 @@ use jpki_crypto::RsaKey;
 use crate::apdu::{Command, Response, StatusWord};
 use crate::applications::card_data::{CardPublicKey, CvCertificate};
 use crate::applications::{card_face, common, free_area, input_assistance, jpki, resident_registry, Aid};
-use crate::card_dir::{CardDir, CardDirError, CardState, KeyRole};
+use crate::card_dir::{CardDir, CardDirError, CardState};
 use crate::pins::PinSlot;
+use jpki_profile::KeyRole;
 
 /// The contact ATR OpenSC's JPKI driver matches byte for byte: T=1, IFSC 254, no historical bytes.
 pub const ATR: [u8; 9] = [0x3b, 0xe0, 0x00, 0xff, 0x81, 0x31, 0xfe, 0x45, 0x14];
@@ -387,7 +388,7 @@ impl Emulator {
         let Some(Body::Key(role)) = self.file(fid).map(|f| f.body.clone()) else {
             return Response::status(REFERENCE_NOT_FOUND);
         };
-        if !self.session.verified.contains(&role.pin()) {
+        if !self.session.verified.contains(&PinSlot::of(role)) {
             return Response::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
         }
         if c.data.is_empty() || c.data.len() > MAX_SIGN_INPUT {

@@ -23,7 +23,7 @@ pub mod pins;
 pub mod tlv;
 pub mod vpcd;
 
-pub use card_dir::{CardDir, CardState, KeyRole};
+pub use card_dir::{CardDir, CardState};
 pub use client::{CardError, MyNumberCard, Transport};
 pub use emulator::Emulator;
 pub use pins::PinSlot;

@@ -4,6 +4,7 @@
 //! card-face application, and a wrong try on one does not count on the other).
 
 use jpki_profile::pin_policy::PinKind;
+use jpki_profile::KeyRole;
 
 use crate::applications::Aid;
 
@@ -44,6 +45,14 @@ impl PinSlot {
         PinSlot::ResidentRegistry,
         PinSlot::CommonCard,
     ];
+
+    /// The JPKI PIN that opens `role`'s key.
+    pub fn of(role: KeyRole) -> PinSlot {
+        match role {
+            KeyRole::Signature => PinSlot::JpkiSignature,
+            KeyRole::Authentication => PinSlot::JpkiAuthentication,
+        }
+    }
 
     pub fn kind(self) -> PinKind {
         match self {

@@ -7,7 +7,8 @@ mod common;
 use common::*;
 use jpki_card::applications::card_data::CardPublicKey;
 use jpki_card::client::{FaceCredential, InfoCredential};
-use jpki_card::{CardError, Emulator, KeyRole, MyNumberCard, PinSlot};
+use jpki_card::{CardError, Emulator, MyNumberCard, PinSlot};
+use jpki_profile::KeyRole;
 use rand::{Rng, SeedableRng};
 
 fn open(card: &TestCard) -> MyNumberCard<Emulator> {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use jpki_card::client::{FaceCredential, InfoCredential};
 use jpki_card::pcsc_reader::{self, PcscReader};
-use jpki_card::{CardDir, CardError, Emulator, KeyRole, MyNumberCard, PinSlot, Transport};
+use jpki_card::{CardDir, CardError, Emulator, MyNumberCard, PinSlot, Transport};
+use jpki_profile::KeyRole;
 
 use crate::context::{CliError, CliResult, Context};
 use crate::output::{emit, stdout};
@@ -399,7 +400,7 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
         }
         CardCommand::Sign { source, which, input, out, pin } => {
             let data = std::fs::read(&input).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", input.display())))?;
-            let pin = pin_or_prompt(pin, &which.role().pin().to_string())?;
+            let pin = pin_or_prompt(pin, &PinSlot::of(which.role()).to_string())?;
             let mut digest_info = jpki_crypto::SHA256_DIGEST_INFO_PREFIX.to_vec();
             digest_info.extend_from_slice(&jpki_crypto::sha256(&data));
             let signature = source.open()?.sign(which.role(), &pin, &digest_info)?;
@@ -414,7 +415,7 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
             let challenge = b64.decode(challenge.trim()).map_err(|e| CliError::Usage(format!("--challenge is not base64: {e}")))?;
             let mut card = source.open()?;
             let certificate = card.read_certificate(KeyRole::Authentication, None)?;
-            let pin = pin_or_prompt(pin, &KeyRole::Authentication.pin().to_string())?;
+            let pin = pin_or_prompt(pin, &PinSlot::of(KeyRole::Authentication).to_string())?;
             let mut digest_info = jpki_crypto::SHA256_DIGEST_INFO_PREFIX.to_vec();
             digest_info.extend_from_slice(&jpki_crypto::sha256(&challenge));
             let signature = card.sign(KeyRole::Authentication, &pin, &digest_info)?;
@@ -423,7 +424,7 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
                 body["account_id"] = serde_json::json!(account);
             }
             if prove {
-                let pin = pin_or_prompt(sign_pin, &KeyRole::Signature.pin().to_string())?;
+                let pin = pin_or_prompt(sign_pin, &PinSlot::of(KeyRole::Signature).to_string())?;
                 let signer = card.read_certificate(KeyRole::Signature, Some(&pin))?;
                 let now = time::OffsetDateTime::now_utc();
                 let cms = jpki_verify::signed_data::build(&challenge, &signer, true, now, |digest_info| card.sign(KeyRole::Signature, &pin, digest_info))

@@ -6,8 +6,8 @@ use clap::{Subcommand, ValueEnum};
 use jpki_card::card_dir::Photo;
 use jpki_issuer::cards::CardPins;
 use jpki_issuer::lifecycle::EventOutcome;
-use jpki_issuer::CaRole;
 use jpki_profile::pin_policy::PinKind;
+use jpki_profile::KeyRole;
 use jpki_profile::{BirthDate, Device, FourInfo, MyNumber, Sex};
 
 use crate::context::{display, CliError, CliResult, Context};
@@ -179,11 +179,11 @@ pub enum Which {
 }
 
 impl Which {
-    fn roles(self) -> Vec<CaRole> {
+    fn roles(self) -> Vec<KeyRole> {
         match self {
-            Which::Sign => vec![CaRole::Signature],
-            Which::Auth => vec![CaRole::Authentication],
-            Which::Both => CaRole::ALL.to_vec(),
+            Which::Sign => vec![KeyRole::Signature],
+            Which::Auth => vec![KeyRole::Authentication],
+            Which::Both => KeyRole::ALL.to_vec(),
         }
     }
 }
@@ -403,7 +403,7 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
         SandboxCommand::Crl(CrlCommand::Publish) => {
             let issuer = ctx.issuer().await?;
             let mut summaries = Vec::new();
-            for role in CaRole::ALL {
+            for role in KeyRole::ALL {
                 summaries.push(issuer.publish_crl(role, &ctx.crl_dir()).await?);
             }
             emit(ctx, &summaries, || {

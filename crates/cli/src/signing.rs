@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use jpki_card::KeyRole;
+use jpki_profile::KeyRole;
 use jpki_server::transport::HttpOcsp;
 use jpki_verify::revocation::OcspChecker;
 use jpki_verify::{signed_data, TrustStore, Verification, Verifier};

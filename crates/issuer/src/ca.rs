@@ -16,6 +16,7 @@ use der::asn1::{Any, BitString, GeneralizedTime, Null, OctetString, PrintableStr
 use der::{Decode, Encode};
 use jpki_crypto::{EcKey, RsaKey};
 pub(crate) use jpki_profile::cert_profile::extension;
+use jpki_profile::KeyRole;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use time::OffsetDateTime;
 use x509_cert::attr::AttributeTypeAndValue;
@@ -39,70 +40,19 @@ const ID_PKIX_OCSP_NOCHECK: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3
 /// How long the sandbox roots are valid: ten years, as J-LIS's 2015 and 2023 generations.
 const CA_LIFETIME_YEARS: i32 = 10;
 
-/// Which of the two JPKI CAs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaRole {
-    Signature,
-    Authentication,
+/// The organizational unit naming `role`'s CA.
+fn unit(role: KeyRole) -> &'static str {
+    match role {
+        KeyRole::Signature => "JPKI for digital signature",
+        KeyRole::Authentication => "JPKI for user authentication",
+    }
 }
 
-impl CaRole {
-    pub const ALL: [CaRole; 2] = [CaRole::Signature, CaRole::Authentication];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaRole::Signature => "signature",
-            CaRole::Authentication => "authentication",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<CaRole> {
-        CaRole::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    /// Short name used in file names (`sign-ca.pem`, `sign.crl`).
-    pub fn file_stem(self) -> &'static str {
-        match self {
-            CaRole::Signature => "sign",
-            CaRole::Authentication => "auth",
-        }
-    }
-
-    fn unit(self) -> &'static str {
-        match self {
-            CaRole::Signature => "JPKI for digital signature",
-            CaRole::Authentication => "JPKI for user authentication",
-        }
-    }
-
-    fn japanese_unit(self) -> &'static str {
-        match self {
-            CaRole::Signature => "公的個人認証サービス署名用",
-            CaRole::Authentication => "公的個人認証サービス利用者証明用",
-        }
-    }
-
-    pub fn end_entity(self) -> jpki_profile::cert_profile::EndEntity {
-        match self {
-            CaRole::Signature => jpki_profile::cert_profile::EndEntity::Signature,
-            CaRole::Authentication => jpki_profile::cert_profile::EndEntity::Authentication,
-        }
-    }
-
-    /// The kind of the certificates this CA issues.
-    pub fn kind(self) -> jpki_profile::CertKind {
-        match self {
-            CaRole::Signature => jpki_profile::CertKind::Signature,
-            CaRole::Authentication => jpki_profile::CertKind::Authentication,
-        }
-    }
-
-    pub fn fee_kind(self) -> jpki_profile::fees::FeeCertKind {
-        match self {
-            CaRole::Signature => jpki_profile::fees::FeeCertKind::Signature,
-            CaRole::Authentication => jpki_profile::fees::FeeCertKind::Authentication,
-        }
+/// The Japanese organizational unit naming `role`'s CA.
+fn japanese_unit(role: KeyRole) -> &'static str {
+    match role {
+        KeyRole::Signature => "公的個人認証サービス署名用",
+        KeyRole::Authentication => "公的個人認証サービス利用者証明用",
     }
 }
 
@@ -129,8 +79,8 @@ pub(crate) fn name(attrs: &[Attr<'_>]) -> Result<Name, der::Error> {
 }
 
 /// `C=JP, O=JPKI-SANDBOX, OU=<the CA's unit>, <last>`: the names of a sandbox CA and of its responder.
-fn sandbox_name(role: CaRole, last: Attr<'_>) -> Result<Name, der::Error> {
-    name(&[Attr::Printable(ID_AT_COUNTRY_NAME, "JP"), Attr::Utf8(O, "JPKI-SANDBOX"), Attr::Utf8(OU, role.unit()), last])
+fn sandbox_name(role: KeyRole, last: Attr<'_>) -> Result<Name, der::Error> {
+    name(&[Attr::Printable(ID_AT_COUNTRY_NAME, "JP"), Attr::Utf8(O, "JPKI-SANDBOX"), Attr::Utf8(OU, unit(role)), last])
 }
 
 pub(crate) fn x509_time(t: OffsetDateTime) -> Result<Time, der::Error> {
@@ -228,7 +178,7 @@ pub(crate) fn sign_certificate(spec: CertSpec<'_>, issuer: &Name, issuer_key: Ce
 
 /// A loaded CA: its certificate and key, and its OCSP responder's.
 pub struct Ca {
-    pub role: CaRole,
+    pub role: KeyRole,
     pub certificate: Certificate,
     pub certificate_der: Vec<u8>,
     pub key: RsaKey,
@@ -248,13 +198,13 @@ impl Ca {
     }
 
     /// Creates a new CA of `role`, valid from `now` for ten years, with its responder.
-    pub fn create(role: CaRole, now: OffsetDateTime) -> Result<Ca, IssuerError> {
+    pub fn create(role: KeyRole, now: OffsetDateTime) -> Result<Ca, IssuerError> {
         let key = RsaKey::generate_2048()?;
         let subject = sandbox_name(role, Attr::Utf8(OU, "openjpki sandbox issuer (not J-LIS)"))?;
         let alt_name = name(&[
             Attr::Printable(ID_AT_COUNTRY_NAME, "JP"),
             Attr::Utf8(O, "公的個人認証サービス（サンドボックス）"),
-            Attr::Utf8(OU, role.japanese_unit()),
+            Attr::Utf8(OU, japanese_unit(role)),
             Attr::Utf8(OU, "openjpki"),
         ])?;
         let spki = SubjectPublicKeyInfoOwned::from_der(&key.public_key_spki_der())?;
@@ -292,7 +242,7 @@ impl Ca {
         Ca::from_parts(role, &certificate_der, key, &responder_certificate_der, responder_key)
     }
 
-    pub fn from_parts(role: CaRole, certificate_der: &[u8], key: RsaKey, responder_certificate_der: &[u8], responder_key: RsaKey) -> Result<Ca, IssuerError> {
+    pub fn from_parts(role: KeyRole, certificate_der: &[u8], key: RsaKey, responder_certificate_der: &[u8], responder_key: RsaKey) -> Result<Ca, IssuerError> {
         let certificate = Certificate::from_der(certificate_der)?;
         let key_id = key_id(&certificate.tbs_certificate.subject_public_key_info);
         Ok(Ca {

@@ -22,9 +22,10 @@ use time::OffsetDateTime;
 use crate::ca::{end_entity_subject, random_serial, sign_certificate, CertKey, CertSpec};
 use crate::lifecycle::revoke;
 use crate::registry::{random_digits, Person};
-use crate::{now, CaRole, Issuer, IssuerError};
+use crate::{now, Issuer, IssuerError};
 use jpki_card::applications::{card_data, images};
 use jpki_card::card_dir::{CardDir, CardState, KeySlot, Photo, CARD_FORMAT};
+use jpki_profile::KeyRole;
 
 /// The PINs a holder chooses at issuance.
 pub struct CardPins {
@@ -55,7 +56,7 @@ pub(crate) const SANDBOX_MUNICIPALITY_CODE: &str = "99999";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedCertificate {
-    pub role: CaRole,
+    pub role: KeyRole,
     pub serial: String,
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
@@ -87,7 +88,7 @@ pub struct CardFaceCodes {
 
 /// A certificate made but not yet recorded.
 pub(crate) struct NewCertificate {
-    role: CaRole,
+    role: KeyRole,
     key: RsaKey,
     der: Vec<u8>,
     serial: String,
@@ -109,7 +110,7 @@ impl NewCertificate {
 impl Issuer {
     pub(crate) fn make_certificate(
         &self,
-        role: CaRole,
+        role: KeyRole,
         device: Device,
         person: &Person,
         at: OffsetDateTime,
@@ -119,8 +120,8 @@ impl Issuer {
         let key = RsaKey::generate_2048()?;
         let serial = random_serial();
         let not_after = end_entity_not_after(person.four_info.birth_date, at, carrier_expires).min(ca.not_after());
-        let info = (role == CaRole::Signature).then_some(&person.four_info);
-        let mut extensions = end_entity_extensions(role.end_entity(), device, info, ca.name())?;
+        let info = (role == KeyRole::Signature).then_some(&person.four_info);
+        let mut extensions = end_entity_extensions(role, device, info, ca.name())?;
         extensions.push(ca.authority_key_id()?);
         let spec = CertSpec { serial: &serial, subject: end_entity_subject()?, subject_key: CertKey::Rsa(&key), not_before: at, not_after, extensions };
         let der = sign_certificate(spec, ca.name(), CertKey::Rsa(&ca.key))?;
@@ -176,13 +177,13 @@ impl Issuer {
         Ok(state)
     }
 
-    fn roles_for(person: &Person, at: OffsetDateTime, notes: &mut Vec<String>) -> Vec<CaRole> {
+    fn roles_for(person: &Person, at: OffsetDateTime, notes: &mut Vec<String>) -> Vec<KeyRole> {
         let age = person.four_info.birth_date.age_on(at.to_offset(jpki_profile::cert_profile::JST).date());
         if age < SIGNATURE_CERT_MIN_AGE {
             notes.push(format!("no signature certificate: the holder is {age}, under {SIGNATURE_CERT_MIN_AGE}"));
-            vec![CaRole::Authentication]
+            vec![KeyRole::Authentication]
         } else {
-            CaRole::ALL.to_vec()
+            KeyRole::ALL.to_vec()
         }
     }
 
@@ -232,13 +233,13 @@ impl Issuer {
     }
 
     pub(crate) fn ca_certificates_b64(&self) -> BTreeMap<String, String> {
-        CaRole::ALL.iter().map(|r| (r.as_str().to_owned(), base64::engine::general_purpose::STANDARD.encode(&self.ca(*r).certificate_der))).collect()
+        KeyRole::ALL.iter().map(|r| (r.as_str().to_owned(), base64::engine::general_purpose::STANDARD.encode(&self.ca(*r).certificate_der))).collect()
     }
 
     /// Puts new certificates of `roles` on the card in `card_dir`: a renewal when the old certificate is
     /// still good (the old one is superseded), a replacement after a revocation or hold (the old one
     /// keeps its reason). The new certificates carry the person's current 4 information.
-    pub async fn reissue_certificates(&self, card_dir: &Path, roles: &[CaRole]) -> Result<Vec<IssuedCertificate>, IssuerError> {
+    pub async fn reissue_certificates(&self, card_dir: &Path, roles: &[KeyRole]) -> Result<Vec<IssuedCertificate>, IssuerError> {
         let dir = CardDir::new(card_dir);
         let state = dir.load()?;
         let person = self.person(&state.person_id).await?;

@@ -26,7 +26,8 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
 use crate::ca::{extension, generalized_time, sha256_with_rsa, x509_time};
-use crate::{from_unix, now, CaRole, Issuer, IssuerError};
+use crate::{from_unix, now, Issuer, IssuerError};
+use jpki_profile::KeyRole;
 
 /// How long a CRL is current: J-LIS publishes one a day (seed 001: 「毎日作成されるCRL」).
 pub const CRL_LIFETIME: time::Duration = time::Duration::days(1);
@@ -176,14 +177,14 @@ where
     Ok(CrlSummary { path: out.to_path_buf(), number: params.number, entries: count, bytes, this_update: params.this_update, next_update: params.next_update })
 }
 
-pub fn crl_path(dir: &Path, role: CaRole) -> PathBuf {
+pub fn crl_path(dir: &Path, role: KeyRole) -> PathBuf {
     dir.join(format!("{}.crl", role.file_stem()))
 }
 
 impl Issuer {
     /// Publishes the full CRL of `role` into `dir` (`sign.crl` / `auth.crl`). Certificates that have
     /// expired are left out (RFC 5280 §3.3).
-    pub async fn publish_crl(&self, role: CaRole, dir: &Path) -> Result<CrlSummary, IssuerError> {
+    pub async fn publish_crl(&self, role: KeyRole, dir: &Path) -> Result<CrlSummary, IssuerError> {
         let ca = self.ca(role);
         let (number,): (i64,) = sqlx::query_as("UPDATE issuer_ca SET next_crl_number = next_crl_number + 1 WHERE role = $1 RETURNING next_crl_number - 1")
             .bind(role.as_str())

@@ -29,10 +29,11 @@ pub mod registry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use jpki_profile::KeyRole;
 use jpki_store::{sqlx, Database};
 use time::OffsetDateTime;
 
-pub use ca::{Ca, CaRole};
+pub use ca::Ca;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssuerError {
@@ -98,7 +99,7 @@ impl IssuerError {
 #[derive(Clone)]
 pub struct Issuer {
     db: Database,
-    cas: Arc<HashMap<CaRole, Ca>>,
+    cas: Arc<HashMap<KeyRole, Ca>>,
     card_data_key: Arc<jpki_crypto::RsaKey>,
     /// Where the records' status list is published, as the records it issues name it.
     status_list_uri: Arc<str>,
@@ -115,7 +116,7 @@ impl Issuer {
     pub async fn init(db: Database) -> Result<(Issuer, bool), IssuerError> {
         let now = now();
         let mut created = false;
-        for role in CaRole::ALL {
+        for role in KeyRole::ALL {
             let exists: Option<(String,)> = sqlx::query_as("SELECT role FROM issuer_ca WHERE role = $1").bind(role.as_str()).fetch_optional(db.pool()).await?;
             if exists.is_some() {
                 continue;
@@ -152,12 +153,12 @@ impl Issuer {
             sqlx::query_as("SELECT role, certificate, private_key, responder_certificate, responder_private_key FROM issuer_ca").fetch_all(db.pool()).await?;
         let mut cas = HashMap::new();
         for (role, cert, key, responder_cert, responder_key) in rows {
-            let Some(role) = CaRole::parse(&role) else { continue };
+            let Some(role) = KeyRole::parse(&role) else { continue };
             let ca =
                 Ca::from_parts(role, &cert, jpki_crypto::RsaKey::from_pkcs8_der(&key)?, &responder_cert, jpki_crypto::RsaKey::from_pkcs8_der(&responder_key)?)?;
             cas.insert(role, ca);
         }
-        if CaRole::ALL.iter().any(|r| !cas.contains_key(r)) {
+        if KeyRole::ALL.iter().any(|r| !cas.contains_key(r)) {
             return Err(IssuerError::NotInitialized);
         }
         let key: Option<(Vec<u8>,)> =
@@ -179,7 +180,7 @@ impl Issuer {
         &self.status_list_uri
     }
 
-    pub fn ca(&self, role: CaRole) -> &Ca {
+    pub fn ca(&self, role: KeyRole) -> &Ca {
         self.cas.get(&role).expect("both CAs are loaded by open()")
     }
 
@@ -193,7 +194,7 @@ impl Issuer {
         let pki = self.mdoc_pki().await?;
         std::fs::create_dir_all(dir).map_err(|e| IssuerError::io(dir, e))?;
         let mut files: Vec<(String, String)> =
-            CaRole::ALL.iter().map(|&role| (format!("{}-ca.pem", role.file_stem()), self.ca(role).certificate_pem())).collect();
+            KeyRole::ALL.iter().map(|&role| (format!("{}-ca.pem", role.file_stem()), self.ca(role).certificate_pem())).collect();
         files.push(("iaca.pem".into(), pki.iaca.certificate_pem()));
         files.push(("reader-ca.pem".into(), pki.reader_ca.certificate_pem()));
         files

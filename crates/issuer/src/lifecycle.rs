@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 
 use crate::cards::{lock_person, IssuedCertificate};
 use crate::registry::Person;
-use crate::{bump_status_epoch, now, CaRole, Issuer, IssuerError};
+use crate::{bump_status_epoch, now, Issuer, IssuerError};
+use jpki_profile::KeyRole;
 
 /// What a life event did.
 #[derive(Debug, Clone, Serialize)]
@@ -39,8 +40,8 @@ async fn revoke_for(
     at: OffsetDateTime,
 ) -> Result<Vec<RevokedSerial>, IssuerError> {
     let mut revoked = Vec::new();
-    for role in CaRole::ALL {
-        if let Some(reason) = event.revokes(role.kind()) {
+    for role in KeyRole::ALL {
+        if let Some(reason) = event.revokes(role) {
             let serials = unrevoked_serials(tx, person_id, Some(role), device).await?;
             revoked.extend(revoke(tx, &serials, reason, at, Some(at)).await?);
         }
@@ -80,7 +81,7 @@ pub(crate) async fn revoke(
 async fn unrevoked_serials(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     person_id: &str,
-    role: Option<CaRole>,
+    role: Option<KeyRole>,
     device: Option<Device>,
 ) -> Result<Vec<String>, IssuerError> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
@@ -92,7 +93,7 @@ async fn unrevoked_serials(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|(_, r, d)| role.is_none_or(|role| CaRole::parse(r) == Some(role)) && device.is_none_or(|dev| Device::parse(d) == Some(dev)))
+        .filter(|(_, r, d)| role.is_none_or(|role| KeyRole::parse(r) == Some(role)) && device.is_none_or(|dev| Device::parse(d) == Some(dev)))
         .map(|(s, _, _)| s)
         .collect())
 }
@@ -201,7 +202,7 @@ impl Issuer {
         }
         record_event(&mut tx, &person.id, "found", serde_json::json!({ "card": state.card_id }), at).await?;
         tx.commit().await?;
-        let roles: Vec<CaRole> = state.keys.keys().filter_map(|r| CaRole::parse(r)).collect();
+        let roles: Vec<KeyRole> = state.keys.keys().filter_map(|r| KeyRole::parse(r)).collect();
         let issued = self.reissue_certificates(card_dir, &roles).await?;
         Ok(EventOutcome { event: "found", person_id: person.id, revoked: vec![], issued })
     }

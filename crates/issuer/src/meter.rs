@@ -13,7 +13,8 @@ use jpki_store::{sqlx, Database};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{CaRole, IssuerError};
+use crate::IssuerError;
+use jpki_profile::KeyRole;
 
 /// One provision to count.
 #[derive(Debug, Clone)]
@@ -27,13 +28,13 @@ pub struct Provision {
 
 impl Provision {
     /// Revocation information about one certificate of `role`, priced by the fee table.
-    pub fn revocation_info(operator_id: Option<String>, role: CaRole, method: ProvisionMethod, at: OffsetDateTime) -> Self {
+    pub fn revocation_info(operator_id: Option<String>, role: KeyRole, method: ProvisionMethod, at: OffsetDateTime) -> Self {
         Provision {
-            fee_yen: fee_yen(method, role.fee_kind(), at.to_offset(jpki_profile::cert_profile::JST).date()),
+            fee_yen: fee_yen(method, FeeCertKind::from(role), at.to_offset(jpki_profile::cert_profile::JST).date()),
             operator_id,
             at,
             method: method.as_str(),
-            cert_kind: role.fee_kind(),
+            cert_kind: FeeCertKind::from(role),
         }
     }
 }

@@ -31,7 +31,8 @@ use x509_ocsp::{
 
 use crate::ca::{generalized_time, key_id, sha256_with_rsa};
 use crate::meter::{Meter, Provision};
-use crate::{from_unix, now, CaRole, Issuer, IssuerError};
+use crate::{from_unix, now, Issuer, IssuerError};
+use jpki_profile::KeyRole;
 
 /// id-pkix-ocsp-nonce (RFC 6960 §4.4.1).
 pub const ID_PKIX_OCSP_NONCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
@@ -47,13 +48,13 @@ const EPOCH_POLL: Duration = Duration::from_millis(250);
 
 /// The issuer name and key hashes by which requests name one CA.
 struct CaIndex {
-    role: CaRole,
+    role: KeyRole,
     hashes: Vec<(ObjectIdentifier, Vec<u8>, Vec<u8>)>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
-    role: CaRole,
+    role: KeyRole,
     hash_algorithm: ObjectIdentifier,
     serial: String,
 }
@@ -94,7 +95,7 @@ impl OcspResponder {
     /// A responder for both CAs of `issuer`; starts watching the status epoch.
     pub async fn start(issuer: Issuer, meter: Meter) -> Result<Arc<OcspResponder>, IssuerError> {
         let mut index = Vec::new();
-        for role in CaRole::ALL {
+        for role in KeyRole::ALL {
             let ca = issuer.ca(role);
             let name = ca.name().to_der()?;
             let key = ca.certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
@@ -136,7 +137,7 @@ impl OcspResponder {
         }
     }
 
-    fn ca_for(&self, id: &CertId) -> Option<CaRole> {
+    fn ca_for(&self, id: &CertId) -> Option<KeyRole> {
         let alg = id.hash_algorithm.oid;
         self.index.iter().find_map(|ca| {
             ca.hashes
@@ -162,7 +163,7 @@ impl OcspResponder {
 
     async fn try_respond(&self, request: &[u8], operator_id: Option<&str>) -> Result<Bytes, Failure> {
         let request = parse_request(request)?;
-        let roles: Vec<Option<CaRole>> = request.cert_ids.iter().map(|id| self.ca_for(id)).collect();
+        let roles: Vec<Option<KeyRole>> = request.cert_ids.iter().map(|id| self.ca_for(id)).collect();
         // One response is signed by one responder: the CA of the first certificate it can speak for.
         let Some(signer) = roles.iter().flatten().next().copied() else { return Err(Failure::Unauthorized) };
 
@@ -186,20 +187,20 @@ impl OcspResponder {
             return Ok(der);
         }
 
-        let ids: Vec<(&CertId, Option<CaRole>)> = request.cert_ids.iter().zip(roles.iter().map(|r| r.filter(|r| *r == signer))).collect();
+        let ids: Vec<(&CertId, Option<KeyRole>)> = request.cert_ids.iter().zip(roles.iter().map(|r| r.filter(|r| *r == signer))).collect();
         let (der, answers) = self.produce(signer, &ids, request.nonce, at).await?;
-        let metered: Vec<CaRole> = answers.iter().filter(|a| **a != Answer::Unknown).map(|_| signer).collect();
+        let metered: Vec<KeyRole> = answers.iter().filter(|a| **a != Answer::Unknown).map(|_| signer).collect();
         self.meter(operator_id, &metered, at).await?;
         Ok(Bytes::from(der))
     }
 
     /// A signed response about one certificate without a nonce, ready to be cached.
-    async fn produce_cached(&self, role: CaRole, id: &CertId, at: OffsetDateTime) -> Result<Cached, Failure> {
+    async fn produce_cached(&self, role: KeyRole, id: &CertId, at: OffsetDateTime) -> Result<Cached, Failure> {
         let (der, answers) = self.produce(role, &[(id, Some(role))], None, at).await?;
         Ok(Cached { cert_id: id.clone(), der: Bytes::from(der), produced_at: at, known: answers[0] != Answer::Unknown })
     }
 
-    async fn meter(&self, operator_id: Option<&str>, roles: &[CaRole], at: OffsetDateTime) -> Result<(), Failure> {
+    async fn meter(&self, operator_id: Option<&str>, roles: &[KeyRole], at: OffsetDateTime) -> Result<(), Failure> {
         let items = roles.iter().map(|role| Provision::revocation_info(operator_id.map(str::to_owned), *role, ProvisionMethod::Ocsp, at)).collect();
         self.meter.record(items).await.map_err(Failure::Internal)
     }
@@ -207,8 +208,8 @@ impl OcspResponder {
     /// Looks up and signs answers for `ids` (a `None` role: a CA this responder does not speak for).
     async fn produce(
         &self,
-        signer: CaRole,
-        ids: &[(&CertId, Option<CaRole>)],
+        signer: KeyRole,
+        ids: &[(&CertId, Option<KeyRole>)],
         nonce: Option<x509_cert::ext::Extension>,
         at: OffsetDateTime,
     ) -> Result<(Vec<u8>, Vec<Answer>), Failure> {
@@ -249,7 +250,7 @@ impl OcspResponder {
         Ok((response.to_der().map_err(der_failure)?, answers))
     }
 
-    async fn status(&self, role: CaRole, serial: &str) -> Result<(CertStatus, Answer), IssuerError> {
+    async fn status(&self, role: KeyRole, serial: &str) -> Result<(CertStatus, Answer), IssuerError> {
         let row: Option<(i64, Option<i64>, Option<i64>)> =
             sqlx::query_as("SELECT 1, revoked_at, revocation_reason FROM certificate WHERE serial = $1 AND ca_role = $2")
                 .bind(serial)

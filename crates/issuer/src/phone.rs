@@ -25,7 +25,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::cards::{check_output_dir, insert_device, lock_person, publish_dir, staging_dir, IssuedCertificate};
-use crate::{now, CaRole, Issuer, IssuerError};
+use crate::{now, Issuer, IssuerError};
+use jpki_profile::KeyRole;
 
 /// What the holder's card showed.
 pub struct CardProof {
@@ -106,7 +107,7 @@ impl Issuer {
         let Some((person_id, role, der, revoked_at, card_status, device)) = row else {
             return Err(refused("the authentication certificate was not issued by this sandbox"));
         };
-        let is_card_authentication = CaRole::parse(&role) == Some(CaRole::Authentication) && Device::parse(&device) == Some(Device::Card);
+        let is_card_authentication = KeyRole::parse(&role) == Some(KeyRole::Authentication) && Device::parse(&device) == Some(Device::Card);
         if der != proof.authentication_certificate || !is_card_authentication {
             return Err(refused("the certificate is not a card's authentication certificate"));
         }

@@ -5,14 +5,16 @@
 //! 4 information and the serial of the certificate that replaced it — only when the customer consented
 //! beforehand to provision to that operator.
 
+use jpki_profile::fees::FeeCertKind;
 use jpki_profile::FourInfo;
 use jpki_store::sqlx;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::meter::{Meter, Provision};
-use crate::{from_unix, now, CaRole, Issuer, IssuerError};
+use crate::{from_unix, now, Issuer, IssuerError};
 use jpki_profile::revocation_reason::RevocationReason;
+use jpki_profile::KeyRole;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Operator {
@@ -159,7 +161,7 @@ impl Issuer {
                 operator_id: Some(operator.id.clone()),
                 at,
                 method: "latest_4_info",
-                cert_kind: CaRole::Signature.fee_kind(),
+                cert_kind: FeeCertKind::from(KeyRole::Signature),
                 fee_yen: None,
             }])
             .await?;

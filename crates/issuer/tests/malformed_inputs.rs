@@ -11,10 +11,11 @@ use jpki_issuer::crl::{write_crl, CrlParams, RevokedEntry};
 use jpki_issuer::meter::Meter;
 use jpki_issuer::ocsp::ID_PKIX_OCSP_NONCE;
 use jpki_issuer::ocsp::{parse_request, OcspResponder};
-use jpki_issuer::{Ca, CaRole, Issuer};
+use jpki_issuer::{Ca, Issuer};
 use jpki_profile::revocation_list::RevocationList;
 use jpki_profile::revocation_reason::RevocationReason;
 use jpki_profile::JpkiCertificate;
+use jpki_profile::KeyRole;
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::Extension;
 use x509_cert::serial_number::SerialNumber;
@@ -58,7 +59,7 @@ fn mutations(valid: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn sample_ca() -> Ca {
-    Ca::create(CaRole::Signature, jpki_issuer::now()).unwrap()
+    Ca::create(KeyRole::Signature, jpki_issuer::now()).unwrap()
 }
 
 #[test]
@@ -122,7 +123,7 @@ async fn responder_answers_every_malformed_request_with_an_ocsp_response() {
     let (issuer, _) = Issuer::init(db.clone()).await.unwrap();
     let responder = OcspResponder::start(issuer.clone(), Meter::start(db)).await.unwrap();
     // A real request for a CA of this sandbox, so that flips reach the signing path.
-    let ca = issuer.ca(CaRole::Authentication);
+    let ca = issuer.ca(KeyRole::Authentication);
     let name_hash = jpki_crypto::sha1(&ca.name().to_der().unwrap());
     let key_hash = jpki_crypto::sha1(ca.certificate.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes());
     let mut valid = sample_request(true);

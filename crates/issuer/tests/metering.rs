@@ -1,8 +1,8 @@
 //! Group-committed metering counts every provision exactly once, on every backend.
 
 use jpki_issuer::meter::{usage, Meter, Provision};
-use jpki_issuer::CaRole;
 use jpki_profile::fees::{fee_yen, ProvisionMethod};
+use jpki_profile::KeyRole;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_provisions_are_all_counted_and_priced() {
@@ -16,7 +16,7 @@ async fn concurrent_provisions_are_all_counted_and_priced() {
             .map(|i| {
                 let meter = meter.clone();
                 tokio::spawn(async move {
-                    let role = if i % 2 == 0 { CaRole::Signature } else { CaRole::Authentication };
+                    let role = if i % 2 == 0 { KeyRole::Signature } else { KeyRole::Authentication };
                     let operator = (i % 4 < 2).then(|| "operator_a".to_owned());
                     for _ in 0..5 {
                         meter.record(vec![Provision::revocation_info(operator.clone(), role, ProvisionMethod::Ocsp, at)]).await.unwrap();

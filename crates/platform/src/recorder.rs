@@ -15,15 +15,35 @@ use crate::{audit, usage, PlatformError};
 /// Most records in one transaction.
 const BATCH: usize = 512;
 
+/// What a check verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    /// A CMS signature by a signature certificate.
+    Signature,
+    /// A card-substitute record presented from a smartphone.
+    Mdoc,
+}
+
+impl CheckKind {
+    /// As stored in `verification.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Signature => "signature",
+            CheckKind::Mdoc => "mdoc",
+        }
+    }
+}
+
 /// Everything one check writes.
 pub struct CheckRecord {
     pub id: String,
     pub tenant_id: String,
-    pub kind: &'static str,
+    pub kind: CheckKind,
     pub valid: bool,
     pub failure_code: Option<&'static str>,
     pub certificate_serial: Option<String>,
-    pub certificate_kind: Option<&'static str>,
+    /// Which certificate was checked: a JPKI end-entity certificate or the card-substitute record.
+    pub certificate_kind: Option<FeeCertKind>,
     pub revocation_method: Option<&'static str>,
     pub at: OffsetDateTime,
     pub result: String,
@@ -165,11 +185,11 @@ fn add_rows<'q>(statements: &mut Statements<'q>, batch: &'q [Job], metered: &'q 
         for Job { record: r, .. } in chunk {
             rows.bind(r.id.as_str())
                 .bind(r.tenant_id.as_str())
-                .bind(r.kind)
+                .bind(r.kind.as_str())
                 .bind(i32::from(r.valid))
                 .bind(r.failure_code)
                 .bind(r.certificate_serial.as_deref())
-                .bind(r.certificate_kind)
+                .bind(r.certificate_kind.map(FeeCertKind::as_str))
                 .bind(r.revocation_method)
                 .bind(r.at.unix_timestamp())
                 .bind(r.result.as_str());

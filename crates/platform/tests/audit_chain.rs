@@ -2,7 +2,8 @@
 //! across writers, on every configured database.
 
 use jpki_platform::audit::{self, Entry};
-use jpki_platform::recorder::{CheckRecord, Recorder};
+use jpki_platform::recorder::{CheckKind, CheckRecord, Recorder};
+use jpki_profile::fees::FeeCertKind;
 
 #[tokio::test]
 async fn batches_extend_one_chain_and_tampering_is_caught() {
@@ -41,11 +42,11 @@ fn check(tenant_id: &str, n: usize) -> CheckRecord {
     CheckRecord {
         id: id.clone(),
         tenant_id: tenant_id.to_owned(),
-        kind: "signature",
+        kind: CheckKind::Signature,
         valid: true,
         failure_code: None,
         certificate_serial: Some(format!("{n:04x}")),
-        certificate_kind: Some("signature"),
+        certificate_kind: Some(FeeCertKind::Signature),
         revocation_method: Some("ocsp"),
         at: time::OffsetDateTime::now_utc(),
         result: format!("{{\"n\":{n}}}"),

@@ -89,6 +89,15 @@ pub enum CertKind {
 }
 
 impl CertKind {
+    /// The role of an end-entity certificate; `None` for CAs, responders and others.
+    pub fn role(self) -> Option<KeyRole> {
+        match self {
+            CertKind::Signature => Some(KeyRole::Signature),
+            CertKind::Authentication => Some(KeyRole::Authentication),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CertKind::Signature => "signature",
@@ -616,28 +625,64 @@ pub fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> 
     Ok(Extension { extn_id: oid, critical, extn_value: OctetString::new(value.to_der()?)? })
 }
 
-/// The end-entity certificates JPKI issues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// JPKI's two uses, each with its own certificate, key, PIN and CA: 署名用 (signature) and 利用者証明用
+/// (user authentication). The one type for "which of the two" everywhere: profile, fees, card, issuer,
+/// verification and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EndEntity {
+pub enum KeyRole {
+    /// 署名用電子証明書, its key and the signature CA (署名用認証局).
     Signature,
+    /// 利用者証明用電子証明書, its key and the user-authentication CA (利用者証明用認証局).
     Authentication,
 }
 
-impl EndEntity {
-    pub fn policy(self, device: Device) -> ObjectIdentifier {
-        match (self, device) {
-            (EndEntity::Signature, Device::Card) => oid::POLICY_SIGN_CARD,
-            (EndEntity::Authentication, Device::Card) => oid::POLICY_AUTH_CARD,
-            (EndEntity::Signature, Device::Smartphone) => oid::POLICY_SIGN_SMARTPHONE,
-            (EndEntity::Authentication, Device::Smartphone) => oid::POLICY_AUTH_SMARTPHONE,
-        }
-    }
+impl KeyRole {
+    pub const ALL: [KeyRole; 2] = [KeyRole::Signature, KeyRole::Authentication];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            EndEntity::Signature => "signature",
-            EndEntity::Authentication => "authentication",
+            KeyRole::Signature => "signature",
+            KeyRole::Authentication => "authentication",
+        }
+    }
+
+    /// The role named by [`KeyRole::as_str`] or by its [`KeyRole::file_stem`].
+    pub fn parse(s: &str) -> Option<KeyRole> {
+        KeyRole::ALL.into_iter().find(|r| r.as_str() == s || r.file_stem() == s)
+    }
+
+    /// File-name stem of exports and published lists: `sign-cert.pem`, `auth-ca.pem`, `sign.crl`, …
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            KeyRole::Signature => "sign",
+            KeyRole::Authentication => "auth",
+        }
+    }
+
+    /// The kind of an end-entity certificate of this role.
+    pub fn end_entity(self) -> CertKind {
+        match self {
+            KeyRole::Signature => CertKind::Signature,
+            KeyRole::Authentication => CertKind::Authentication,
+        }
+    }
+
+    /// The kind of the CA certificate of this role.
+    pub fn ca(self) -> CertKind {
+        match self {
+            KeyRole::Signature => CertKind::SignatureCa,
+            KeyRole::Authentication => CertKind::AuthenticationCa,
+        }
+    }
+
+    /// The certificate policy of this role's end-entity certificates on `device`.
+    pub fn policy(self, device: Device) -> ObjectIdentifier {
+        match (self, device) {
+            (KeyRole::Signature, Device::Card) => oid::POLICY_SIGN_CARD,
+            (KeyRole::Authentication, Device::Card) => oid::POLICY_AUTH_CARD,
+            (KeyRole::Signature, Device::Smartphone) => oid::POLICY_SIGN_SMARTPHONE,
+            (KeyRole::Authentication, Device::Smartphone) => oid::POLICY_AUTH_SMARTPHONE,
         }
     }
 }
@@ -646,10 +691,10 @@ impl EndEntity {
 /// critical key usage (signature: digitalSignature + nonRepudiation; authentication: digitalSignature),
 /// the JPKI policy, the 4 information (signature only) and the CRL distribution point, which J-LIS writes
 /// as the issuing CA's directory name.
-pub fn end_entity_extensions(which: EndEntity, device: Device, info: Option<&FourInfo>, issuer: &Name) -> Result<Vec<Extension>, der::Error> {
+pub fn end_entity_extensions(which: KeyRole, device: Device, info: Option<&FourInfo>, issuer: &Name) -> Result<Vec<Extension>, der::Error> {
     let usage = match which {
-        EndEntity::Signature => KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
-        EndEntity::Authentication => KeyUsages::DigitalSignature.into(),
+        KeyRole::Signature => KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
+        KeyRole::Authentication => KeyUsages::DigitalSignature.into(),
     };
     let policies = CertificatePolicies(vec![PolicyInformation { policy_identifier: which.policy(device), policy_qualifiers: None }]);
     let crl_dp = CrlDistributionPoints(vec![DistributionPoint {
@@ -662,7 +707,7 @@ pub fn end_entity_extensions(which: EndEntity, device: Device, info: Option<&Fou
         extension(ID_CE_CERTIFICATE_POLICIES, true, &policies)?,
         extension(const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS, false, &crl_dp)?,
     ];
-    if let (EndEntity::Signature, Some(info)) = (which, info) {
+    if let (KeyRole::Signature, Some(info)) = (which, info) {
         exts.push(extension(ID_CE_SUBJECT_ALT_NAME, false, &four_info_san(info)?)?);
     }
     Ok(exts)

@@ -53,14 +53,19 @@ impl ProvisionMethod {
     }
 }
 
+impl From<crate::KeyRole> for FeeCertKind {
+    fn from(role: crate::KeyRole) -> Self {
+        match role {
+            crate::KeyRole::Signature => FeeCertKind::Signature,
+            crate::KeyRole::Authentication => FeeCertKind::Authentication,
+        }
+    }
+}
+
 impl FeeCertKind {
     /// The fee kind of a JPKI certificate; `None` for a CA's, which no fee is charged for.
     pub fn of(kind: crate::CertKind) -> Option<FeeCertKind> {
-        match kind {
-            crate::CertKind::Signature => Some(FeeCertKind::Signature),
-            crate::CertKind::Authentication => Some(FeeCertKind::Authentication),
-            _ => None,
-        }
+        kind.role().map(FeeCertKind::from)
     }
 
     pub const ALL: [FeeCertKind; 3] = [FeeCertKind::Signature, FeeCertKind::Authentication, FeeCertKind::CardSubstituteRecord];

@@ -20,6 +20,6 @@ pub mod pin_policy;
 pub mod revocation_list;
 pub mod revocation_reason;
 
-pub use cert_profile::{CertKind, Device, DistinguishedName, JpkiCertificate, ProfileError};
+pub use cert_profile::{CertKind, Device, DistinguishedName, JpkiCertificate, KeyRole, ProfileError};
 pub use four_info::{BirthDate, FourInfo, FourInfoError, Sex};
 pub use my_number::{MyNumber, MyNumberError};

@@ -6,7 +6,7 @@
 use der::Enumerated;
 use serde::{Serialize, Serializer};
 
-use crate::CertKind;
+use crate::KeyRole;
 
 /// CRLReason (RFC 5280 §5.3.1). The codes are the enumeration's values, encoded and decoded by der's
 /// derive; 7 is not used.
@@ -94,7 +94,7 @@ pub enum LifeEvent {
 }
 
 impl LifeEvent {
-    /// How the event revokes a certificate of `kind`, if it does:
+    /// How the event revokes a certificate of `role`, if it does:
     ///
     /// | event | signature certificate | authentication certificate |
     /// |---|---|---|
@@ -102,14 +102,13 @@ impl LifeEvent {
     /// | loss | certificateHold, never lifted | certificateHold, never lifted |
     /// | death | cessationOfOperation | cessationOfOperation |
     /// | renewal, card re-issue | superseded | superseded |
-    pub fn revokes(self, kind: CertKind) -> Option<RevocationReason> {
-        match (self, kind) {
-            (LifeEvent::FourInfoChange, CertKind::Signature) => Some(RevocationReason::AffiliationChanged),
-            (LifeEvent::FourInfoChange, _) => None,
-            (LifeEvent::Loss, CertKind::Signature | CertKind::Authentication) => Some(RevocationReason::CertificateHold),
-            (LifeEvent::Death, CertKind::Signature | CertKind::Authentication) => Some(RevocationReason::CessationOfOperation),
-            (LifeEvent::Replacement, CertKind::Signature | CertKind::Authentication) => Some(RevocationReason::Superseded),
-            (_, _) => None,
+    pub fn revokes(self, role: KeyRole) -> Option<RevocationReason> {
+        match (self, role) {
+            (LifeEvent::FourInfoChange, KeyRole::Signature) => Some(RevocationReason::AffiliationChanged),
+            (LifeEvent::FourInfoChange, KeyRole::Authentication) => None,
+            (LifeEvent::Loss, _) => Some(RevocationReason::CertificateHold),
+            (LifeEvent::Death, _) => Some(RevocationReason::CessationOfOperation),
+            (LifeEvent::Replacement, _) => Some(RevocationReason::Superseded),
         }
     }
 }
@@ -140,9 +139,9 @@ mod tests {
 
     #[test]
     fn a_move_revokes_only_the_signature_certificate() {
-        assert_eq!(LifeEvent::FourInfoChange.revokes(CertKind::Signature), Some(RevocationReason::AffiliationChanged));
-        assert_eq!(LifeEvent::FourInfoChange.revokes(CertKind::Authentication), None);
-        assert_eq!(LifeEvent::Loss.revokes(CertKind::Authentication), Some(RevocationReason::CertificateHold));
-        assert_eq!(LifeEvent::Death.revokes(CertKind::SignatureCa), None, "a life event revokes no CA");
+        assert_eq!(LifeEvent::FourInfoChange.revokes(KeyRole::Signature), Some(RevocationReason::AffiliationChanged));
+        assert_eq!(LifeEvent::FourInfoChange.revokes(KeyRole::Authentication), None);
+        assert_eq!(LifeEvent::Loss.revokes(KeyRole::Authentication), Some(RevocationReason::CertificateHold));
+        assert_eq!(LifeEvent::Death.revokes(KeyRole::Signature), Some(RevocationReason::CessationOfOperation));
     }
 }

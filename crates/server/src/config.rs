@@ -12,8 +12,9 @@ use axum::Router;
 use jpki_issuer::crl::crl_path;
 use jpki_issuer::meter::Meter;
 use jpki_issuer::ocsp::OcspResponder;
-use jpki_issuer::{CaRole, Issuer, IssuerError};
+use jpki_issuer::{Issuer, IssuerError};
 use jpki_platform::presentations::{MdocService, ReaderCredential};
+use jpki_profile::KeyRole;
 use jpki_store::Database;
 use jpki_verify::presentation::{PresentationVerifier, StatusLists};
 use jpki_verify::revocation::{CrlStore, OcspChecker};
@@ -111,7 +112,7 @@ impl Server {
             let (issuer, _) = Issuer::init(db.clone()).await?;
             let issuer = issuer.with_public_url(&sandbox.public_url.clone().unwrap_or_else(|| format!("http://{local}")));
             issuer.export_trust(&sandbox.trust_export_dir).await?;
-            for role in CaRole::ALL {
+            for role in KeyRole::ALL {
                 if !crl_path(&sandbox.crl_dir, role).exists() {
                     issuer.publish_crl(role, &sandbox.crl_dir).await?;
                 }

@@ -23,7 +23,8 @@ use jpki_issuer::crl::crl_path;
 use jpki_issuer::meter::{Meter, Provision};
 use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::provision::Operator;
-use jpki_issuer::{now, CaRole, Issuer, IssuerError};
+use jpki_issuer::{now, Issuer, IssuerError};
+use jpki_profile::KeyRole;
 
 use crate::error::ApiError;
 
@@ -71,8 +72,8 @@ async fn operator(service: &IssuerService, headers: &HeaderMap) -> Result<Option
 
 async fn crl(State(service): State<IssuerService>, headers: HeaderMap, Path(file): Path<String>) -> Result<Response, ApiError> {
     let role = match file.as_str() {
-        "sign.crl" => CaRole::Signature,
-        "auth.crl" => CaRole::Authentication,
+        "sign.crl" => KeyRole::Signature,
+        "auth.crl" => KeyRole::Authentication,
         _ => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no CRL named {file:?}; try sign.crl or auth.crl"))),
     };
     let operator = operator(&service, &headers).await?;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jpki_issuer::crl::CRL_LIFETIME;
-use jpki_issuer::{CaRole, Issuer};
+use jpki_issuer::Issuer;
+use jpki_profile::KeyRole;
 use jpki_store::Database;
 use jpki_verify::revocation::CrlStore;
 use jpki_verify::TrustStore;
@@ -23,7 +24,7 @@ pub fn publish_crls(db: &Database, issuer: Issuer, dir: PathBuf) {
     db.every_after(period, period, move |_| {
         let (issuer, dir) = (issuer.clone(), dir.clone());
         async move {
-            for role in CaRole::ALL {
+            for role in KeyRole::ALL {
                 match issuer.publish_crl(role, &dir).await {
                     Ok(s) => tracing::info!(crl = %s.path.display(), entries = s.entries, number = s.number, "published CRL"),
                     Err(e) => tracing::error!(error = %e, "CRL publication failed"),

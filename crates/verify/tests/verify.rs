@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use jpki_card::{CardDir, Emulator, KeyRole, MyNumberCard};
+use jpki_card::{CardDir, Emulator, MyNumberCard};
 use jpki_issuer::cards::CardPins;
 use jpki_issuer::ocsp::OcspResponder;
-use jpki_issuer::{CaRole, Issuer};
+use jpki_issuer::Issuer;
+use jpki_profile::KeyRole;
 use jpki_profile::{BirthDate, CertKind, Device, FourInfo, Sex};
 use jpki_server::transport::InProcessOcsp;
 use jpki_verify::revocation::{OcspChecker, OcspTransport, RevocationMethod, TransportError};
@@ -45,7 +46,7 @@ impl Sandbox {
     }
 
     fn trust(&self) -> TrustStore {
-        let anchors = CaRole::ALL.iter().map(|r| jpki_verify::trust::Anchor::new(self.issuer.ca(*r).certificate.clone()).unwrap()).collect();
+        let anchors = KeyRole::ALL.iter().map(|r| jpki_verify::trust::Anchor::new(self.issuer.ca(*r).certificate.clone()).unwrap()).collect();
         TrustStore::new(anchors)
     }
 
@@ -187,7 +188,7 @@ fn resigned(sb: &Sandbox, original: &x509_cert::Certificate, change: impl Fn(&mu
     use der::Encode;
     let mut cert = original.clone();
     change(cert.tbs_certificate.extensions.get_or_insert_with(Vec::new));
-    let signature = sb.issuer.ca(CaRole::Signature).key.sign_sha256(&cert.tbs_certificate.to_der().unwrap()).unwrap();
+    let signature = sb.issuer.ca(KeyRole::Signature).key.sign_sha256(&cert.tbs_certificate.to_der().unwrap()).unwrap();
     cert.signature = der::asn1::BitString::from_bytes(&signature).unwrap();
     cert.to_der().unwrap()
 }
@@ -280,7 +281,7 @@ fn certificates_that_are_no_jpki_ca_are_not_trust_anchors() {
     let sb = Sandbox::new();
     let dir = tempfile::tempdir().unwrap();
     let pem = |der: &[u8]| der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).unwrap();
-    let ca = sb.issuer.ca(CaRole::Signature);
+    let ca = sb.issuer.ca(KeyRole::Signature);
     std::fs::write(dir.path().join("responder.pem"), pem(&ca.responder_certificate_der)).unwrap();
     let only_responder = TrustStore::from_dir(dir.path()).unwrap_err();
     assert!(only_responder.to_string().contains("no JPKI CA certificates"), "{only_responder}");
@@ -302,7 +303,7 @@ fn signer_identified_by_key_id_without_attributes_sha512_and_pss() {
         return;
     }
     let sb = Sandbox::new();
-    let ca = sb.issuer.ca(CaRole::Signature);
+    let ca = sb.issuer.ca(KeyRole::Signature);
     let (cert, key, msg) = (sb.dir.path().join("ca.pem"), sb.dir.path().join("ca.key"), sb.dir.path().join("msg.txt"));
     std::fs::write(&cert, der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &ca.certificate_der).unwrap()).unwrap();
     std::fs::write(&key, ca.key.pkcs8_pem()).unwrap();

@@ -2,7 +2,7 @@
 //! certificates, and the two PINs (../shared/reference/jpki-card.md §6, §9; OpenSC `card-jpki.c`,
 //! `pkcs15-jpki.c`).
 
-use crate::card_dir::KeyRole;
+use jpki_profile::KeyRole;
 
 /// Signature certificate (readable after the signature PIN).
 pub const SIGN_CERT: u16 = 0x0001;

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use jpki_card::applications::{card_data, free_area, images};
 use jpki_card::card_dir::{CardState, FreeAreaApp, KeySlot, Photo, CARD_FORMAT};
-use jpki_card::{CardDir, KeyRole};
+use jpki_card::CardDir;
 use jpki_crypto::RsaKey;
 use jpki_profile::pin_policy::PinKind;
+use jpki_profile::KeyRole;
 use jpki_profile::{BirthDate, Device, FourInfo, Sex};
 
 pub const MY_NUMBER: &str = "621498320257";

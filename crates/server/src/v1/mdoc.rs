@@ -15,6 +15,7 @@ use super::{AppState, PlatformState};
 use crate::error::ApiError;
 use crate::extract::Body;
 use jpki_platform::presentations::{self, Destination, MdocService, RequestProblem};
+use jpki_platform::recorder::{CheckKind, CheckRecord};
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
 use jpki_verify::presentation::PresentedStatus;
 
@@ -128,14 +129,14 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         None => "valid".to_owned(),
         Some(code) => format!("invalid:{code}"),
     };
-    let record = jpki_platform::recorder::CheckRecord {
+    let record = CheckRecord {
         id: id.clone(),
         tenant_id: tenant.id.clone(),
-        kind: "mdoc",
+        kind: CheckKind::Mdoc,
         valid: verified.is_ok(),
         failure_code,
         certificate_serial: None,
-        certificate_kind: Some(FeeCertKind::CardSubstituteRecord.as_str()),
+        certificate_kind: Some(FeeCertKind::CardSubstituteRecord),
         revocation_method: status_read.then_some(ProvisionMethod::StatusList.as_str()),
         at: now,
         result: kept.to_string(),

@@ -11,6 +11,7 @@ use super::AppState;
 use super::{base64_field, tenant};
 use crate::error::ApiError;
 use crate::extract::Body;
+use jpki_platform::recorder::{CheckKind, CheckRecord};
 use jpki_profile::fees::FeeCertKind;
 use jpki_verify::Progress;
 use serde::Serialize;
@@ -60,14 +61,14 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         }
         _ => None,
     };
-    let record = jpki_platform::recorder::CheckRecord {
+    let record = CheckRecord {
         id: id.clone(),
         tenant_id: tenant.id.clone(),
-        kind: "signature",
+        kind: CheckKind::Signature,
         valid: result.valid,
         failure_code,
         certificate_serial: signer.map(|s| s.certificate_serial.clone()),
-        certificate_kind: signer.map(|s| s.certificate_kind.as_str()),
+        certificate_kind: signer.and_then(|s| FeeCertKind::of(s.certificate_kind)),
         revocation_method: result.revocation.as_ref().map(|r| r.method.as_str()),
         at: now,
         result: response.clone(),
