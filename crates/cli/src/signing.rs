@@ -7,6 +7,7 @@ use clap::Args;
 use jpki_profile::KeyRole;
 use jpki_server::transport::HttpOcsp;
 use jpki_verify::revocation::OcspChecker;
+use jpki_verify::revocation::{RequestedMethod, RevocationPolicy};
 use jpki_verify::{signed_data, TrustStore, Verification, Verifier};
 use time::OffsetDateTime;
 
@@ -54,6 +55,20 @@ pub struct VerifyArgs {
     /// verify it as such. Without this flag only a signature certificate's CMS (電子署名) is valid.
     #[arg(long)]
     authentication: bool,
+    /// Where the revocation status comes from: `ocsp` (asked now unless --max-age accepts a held
+    /// answer) or `crl` (the --crl lists, which must be within their nextUpdate).
+    #[arg(long, value_enum, default_value = "ocsp")]
+    revocation: Revocation,
+    /// The oldest revocation answer accepted, in seconds from its thisUpdate (0: a fresh OCSP answer;
+    /// a CRL stands in for an unanswered OCSP request only when it is no older).
+    #[arg(long, default_value_t = 0)]
+    max_age: u32,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Revocation {
+    Ocsp,
+    Crl,
 }
 
 fn read(path: &std::path::Path) -> CliResult<Vec<u8>> {
@@ -111,9 +126,14 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
         tracing::info!("CRL {}: {} entries, next update {:?}", path.display(), summary.entries, summary.next_update);
     }
     let verifier = Verifier { trust, ocsp, crls };
+    let method = match args.revocation {
+        Revocation::Ocsp => RequestedMethod::Ocsp,
+        Revocation::Crl => RequestedMethod::Crl,
+    };
+    let policy = RevocationPolicy { method, max_age: time::Duration::seconds(i64::from(args.max_age)) };
     let kind = if args.authentication { jpki_profile::CertKind::Authentication } else { jpki_profile::CertKind::Signature };
     let result = verifier
-        .verify_cms_by(kind, &cms, content.as_deref(), OffsetDateTime::now_utc())
+        .verify_cms_by(kind, policy, &cms, content.as_deref(), OffsetDateTime::now_utc())
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.file.display())))?;
     emit(ctx, &result, || describe(&result));
     match &result.failure {

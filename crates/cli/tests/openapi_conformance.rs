@@ -165,15 +165,13 @@ fn the_server_does_what_its_openapi_document_says() {
     let (got, body) = server.request("PUT", "/v1/usage", &[("Authorization", &auth)], b"");
     assert_eq!(got, 405, "{}", String::from_utf8_lossy(&body));
 
-    // An answer from the CRL (the responder down) names a method the schema lists.
+    // An answer from the CRL (asked for, the responder down) names a method the schema lists.
     drop(server);
     let crl_only = sb.serve_with(&["--ocsp-url", "http://127.0.0.1:9/ocsp", "--crl", "data/crl/sign.crl"]);
     let (_, tenant) = crl_only.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"CRL reader"}"#);
-    let (status, v) = crl_only.post_json(
-        "/v1/signatures/verify",
-        tenant["api_key"].as_str(),
-        &doc["paths"]["/v1/signatures/verify"]["post"]["requestBody"]["content"]["application/json"]["example"].to_string(),
-    );
+    let mut body = doc["paths"]["/v1/signatures/verify"]["post"]["requestBody"]["content"]["application/json"]["example"].clone();
+    body["revocation"] = json!({ "method": "crl" });
+    let (status, v) = crl_only.post_json("/v1/signatures/verify", tenant["api_key"].as_str(), &body.to_string());
     assert_eq!((status, &v["valid"], &v["revocation"]["method"]), (200, &json!(true), &json!("crl")), "{v}");
     let methods = &doc["components"]["schemas"]["Revocation"]["properties"]["method"]["enum"];
     assert!(methods.as_array().unwrap().contains(&v["revocation"]["method"]), "{methods}");

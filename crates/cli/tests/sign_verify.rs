@@ -81,12 +81,18 @@ fn run(sb: &Sandbox) {
     let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s]);
     assert!(!ok && v["failure"]["code"] == "revocation_unavailable", "{label}: offline must not be valid: {v}");
 
-    // OCSP down, but a fresh CRL of the signature CA: good, by CRL; another CA's CRL does not count.
+    // OCSP down, but a CRL of the signature CA within the age accepted: good, by CRL; not when no older
+    // answer than a fresh OCSP one is accepted; another CA's CRL does not count.
     sb.ok(&["sandbox", "crl", "publish"]);
     let sign_crl = sb.data().join("crl/sign.crl");
     let auth_crl = sb.data().join("crl/auth.crl");
-    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", "http://127.0.0.1:9/ocsp", "--crl", sign_crl.to_str().unwrap()]);
+    let down = [p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", "http://127.0.0.1:9/ocsp", "--crl", sign_crl.to_str().unwrap()];
+    let (ok, v) = verify_json(sb, &[&down[..], &["--max-age", "86400"]].concat());
     assert!(ok && v["revocation"]["method"] == "crl" && v["revocation"]["status"] == "good", "{label}: {v}");
+    let (ok, v) = verify_json(sb, &down);
+    assert!(!ok && v["failure"]["code"] == "revocation_unavailable", "{label}: {v}");
+    let (ok, v) = verify_json(sb, &[&down[..], &["--revocation", "crl"]].concat());
+    assert!(ok && v["revocation"]["method"] == "crl" && v["revocation"]["crl_number"].is_string(), "{label}: {v}");
     let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--crl", auth_crl.to_str().unwrap()]);
     assert!(!ok && v["failure"]["code"] == "revocation_unavailable", "{label}: {v}");
     let forged = sb.path("forged.crl");

@@ -68,10 +68,11 @@ fn run(sb: &Sandbox) {
     as_authentication.push("--authentication");
     assert!(sb.ok(&as_authentication).starts_with("valid"), "{label}");
 
-    // A signature checked twice: the second answer comes from the OCSP cache and is not billed.
+    // A signature checked twice by a tenant that accepts an hour-old answer: the second comes from the
+    // OCSP cache and is not billed.
     let p7s = sb.path("form.p7s");
     sb.ok(&common::sign_attached(sb.path("card").to_str().unwrap(), msg.to_str().unwrap(), p7s.to_str().unwrap()));
-    let signed = json!({ "cms": b64(&std::fs::read(&p7s).unwrap()) }).to_string();
+    let signed = json!({ "cms": b64(&std::fs::read(&p7s).unwrap()), "revocation": { "method": "ocsp", "max_age_seconds": 3600 } }).to_string();
     let methods: Vec<_> = (0..2)
         .map(|_| {
             let (status, v) = server.post_json("/v1/signatures/verify", Some(api_key), &signed);

@@ -1,5 +1,11 @@
-//! Revocation checking through OCSP (RFC 6960), failing closed: a certificate is good only on a
-//! verified, fresh response saying so. Responses are cached until their nextUpdate.
+//! Revocation checking through OCSP (RFC 6960) and CRLs (RFC 5280 §5), failing closed: a certificate is
+//! good only on a verified, fresh answer saying so.
+//!
+//! Freshness is the relying party's to state ([`RevocationPolicy`]): an answer's age is counted from its
+//! thisUpdate, a cached OCSP answer is used only within the age the request accepts (by default none: every
+//! check asks the responder), and a response to a request carrying a nonce (RFC 8954) must echo it or
+//! be young enough on its own. Evidence of revocation is never outweighed: a certificate that any held
+//! CRL lists is revoked whatever an OCSP response says.
 //!
 //! JPKI certificates carry no OCSP address (J-LIS's responder is reached over the platform operators'
 //! dedicated network), so the responder URL is configuration: in the sandbox, the sandbox issuer's
@@ -24,8 +30,34 @@ use x509_ocsp::{BasicOcspResponse, CertId, CertStatus, OcspRequest, OcspResponse
 
 use crate::chain::{signed_by, ValidCertificate};
 
-/// How far a responder's clock may run ahead of ours.
+/// How far a responder's clock may run ahead of ours, and how old a response without our nonce may be
+/// when the request accepts no older answer.
 const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// Where a relying party wants its revocation information from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestedMethod {
+    /// The OCSP responder (one certificate per query).
+    Ocsp,
+    /// The CRL generation held (J-LIS publishes one a day).
+    Crl,
+}
+
+/// What a verification accepts as revocation information: the method, and how old an answer may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationPolicy {
+    pub method: RequestedMethod,
+    /// The oldest answer accepted, counted from its thisUpdate; zero asks the OCSP responder every time.
+    pub max_age: time::Duration,
+}
+
+impl Default for RevocationPolicy {
+    /// The platform's default: fresh OCSP.
+    fn default() -> Self {
+        RevocationPolicy { method: RequestedMethod::Ocsp, max_age: time::Duration::ZERO }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RevocationProblem {
@@ -108,8 +140,19 @@ impl std::fmt::Display for RevocationMethod {
 pub struct RevocationStatus {
     pub status: Status,
     pub method: RevocationMethod,
+    /// Whether the answer was one held from an earlier check (a cached OCSP response).
+    pub cached: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub checked_at: OffsetDateTime,
+    /// The source's own time: the OCSP response's or the CRL's thisUpdate.
+    #[serde(with = "time::serde::rfc3339")]
+    pub this_update: OffsetDateTime,
+    /// The OCSP response's producedAt.
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub produced_at: Option<OffsetDateTime>,
+    /// The CRL's number (lower-case hex).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crl_number: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
     /// Serialized as its RFC 5280 name.
@@ -131,14 +174,21 @@ fn cert_id(cert: &ValidCertificate) -> Result<CertId, der::Error> {
     })
 }
 
-/// The DER OCSP request for `cert` (no nonce: responses are cached and shared).
-pub fn request(cert: &ValidCertificate) -> Result<Vec<u8>, der::Error> {
+/// id-pkix-ocsp-nonce (RFC 6960 §4.4.1; its value an OCTET STRING of 1 to 32 octets, RFC 8954 §2.1).
+const ID_PKIX_OCSP_NONCE: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
+
+fn nonce_extension(nonce: &[u8]) -> Result<x509_cert::ext::Extension, der::Error> {
+    Ok(x509_cert::ext::Extension { extn_id: ID_PKIX_OCSP_NONCE, critical: false, extn_value: OctetString::new(OctetString::new(nonce)?.to_der()?)? })
+}
+
+/// The DER OCSP request for `cert`, with `nonce` when given.
+pub fn request(cert: &ValidCertificate, nonce: Option<&[u8]>) -> Result<Vec<u8>, der::Error> {
     OcspRequest {
         tbs_request: TbsRequest {
             version: Version::V1,
             requestor_name: None,
             request_list: vec![Request { req_cert: cert_id(cert)?, single_request_extensions: None }],
-            request_extensions: None,
+            request_extensions: nonce.map(nonce_extension).transpose()?.map(|n| vec![n]),
         },
         optional_signature: None,
     }
@@ -146,8 +196,16 @@ pub fn request(cert: &ValidCertificate) -> Result<Vec<u8>, der::Error> {
 }
 
 /// Checks an OCSP response for `cert` at `now`: signed by the issuing CA or by a responder it
-/// delegated to (id-kp-OCSPSigning), about this certificate, and fresh.
-pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
+/// delegated to (id-kp-OCSPSigning), about this certificate, and fresh: within its nextUpdate, and either
+/// echoing `nonce` (the request's) or with a thisUpdate no older than `max_age` (and than [`CLOCK_SKEW`]
+/// when `max_age` is less). A response carrying another nonce is refused.
+pub fn check_response(
+    cert: &ValidCertificate,
+    der: &[u8],
+    nonce: Option<&[u8]>,
+    max_age: time::Duration,
+    now: OffsetDateTime,
+) -> Result<RevocationStatus, RevocationProblem> {
     let bad = |reason: String| RevocationProblem::BadResponse(reason);
     let response = OcspResponse::from_der(der).map_err(|e| bad(format!("not an OCSP response: {e}")))?;
     if response.response_status != OcspResponseStatus::Successful {
@@ -192,9 +250,24 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
     if this_update > now + CLOCK_SKEW {
         return Err(bad(format!("thisUpdate {this_update} is in the future")));
     }
-    if next_update.is_some_and(|n| n < now) {
-        return Err(RevocationProblem::Unavailable(format!("the response expired at {}", next_update.unwrap())));
+    if let Some(next) = next_update.filter(|n| *n < now) {
+        return Err(RevocationProblem::Unavailable(format!("the response expired at {next}")));
     }
+    let echoed = basic.tbs_response_data.response_extensions.iter().flatten().find(|e| e.extn_id == ID_PKIX_OCSP_NONCE);
+    let echoed =
+        echoed.map(|e| OctetString::from_der(e.extn_value.as_bytes()).map(|o| o.as_bytes().to_vec()).unwrap_or_else(|_| e.extn_value.as_bytes().to_vec()));
+    match (nonce, echoed.as_deref()) {
+        (Some(sent), Some(got)) if sent != got => return Err(bad("the response answers another request (its nonce differs)".into())),
+        (Some(_), Some(_)) => {}
+        _ if now - this_update > max_age.max(CLOCK_SKEW) => {
+            return Err(bad(format!(
+                "the response is too old: thisUpdate {this_update} and no nonce of this request, older than the {} s accepted",
+                max_age.max(CLOCK_SKEW).whole_seconds()
+            )));
+        }
+        _ => {}
+    }
+    let produced_at = time_of(&basic.tbs_response_data.produced_at);
     let (status, revoked_at, reason) = match &single.cert_status {
         CertStatus::Good(_) => (Status::Good, None, None),
         CertStatus::Unknown(_) => (Status::Unknown, None, None),
@@ -202,7 +275,18 @@ pub fn check_response(cert: &ValidCertificate, der: &[u8], now: OffsetDateTime) 
             (Status::Revoked, Some(time_of(&info.revocation_time)), info.revocation_reason.map(|r| RevocationReason::from_code(i64::from(r as u32))))
         }
     };
-    Ok(RevocationStatus { status, method: RevocationMethod::Ocsp, checked_at: now, revoked_at, reason, next_update })
+    Ok(RevocationStatus {
+        status,
+        method: RevocationMethod::Ocsp,
+        cached: false,
+        checked_at: now,
+        this_update,
+        produced_at: Some(produced_at),
+        crl_number: None,
+        revoked_at,
+        reason,
+        next_update,
+    })
 }
 
 /// Something that answers OCSP requests: HTTP in production (the server crate's transports), the
@@ -248,25 +332,30 @@ impl OcspChecker {
         [&cert.issuer.name_hash[..], &cert.issuer.key_hash, cert.serial_number.as_bytes()].concat()
     }
 
-    /// The status of `cert` at `now` from a cached response that is still fresh, without asking anyone.
-    pub fn cached(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Option<RevocationStatus> {
+    /// The status of `cert` at `now` from a cached response no older than `max_age` and within its
+    /// nextUpdate, without asking anyone.
+    pub fn cached(&self, cert: &ValidCertificate, max_age: time::Duration, now: OffsetDateTime) -> Option<RevocationStatus> {
         let cache = self.cache.lock().expect("cache lock");
-        let cached = cache.get(&Self::cache_key(cert)).filter(|c| c.next_update.is_some_and(|n| n >= now))?;
-        Some(RevocationStatus { method: RevocationMethod::OcspCached, ..cached.clone() })
+        let cached = cache.get(&Self::cache_key(cert)).filter(|c| c.next_update.is_some_and(|n| n >= now) && now - c.this_update <= max_age)?;
+        Some(RevocationStatus { method: RevocationMethod::OcspCached, cached: true, ..cached.clone() })
     }
 
-    /// The status of `cert` at `now`, from the cache while a response is fresh, else from the responder
-    /// (which may block for up to the transport's timeout).
-    pub fn status(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
-        if let Some(cached) = self.cached(cert, now) {
+    /// The status of `cert` at `now`, from the cache within `max_age`, else from the responder with a
+    /// fresh nonce (which may block for up to the transport's timeout).
+    pub fn status(&self, cert: &ValidCertificate, max_age: time::Duration, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
+        if let Some(cached) = self.cached(cert, max_age, now) {
             return Ok(cached);
         }
         let key = Self::cache_key(cert);
-        let request = request(cert).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
+        let nonce = jpki_crypto::random_bytes::<32>();
+        let request = request(cert, Some(&nonce)).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
         let response = self.transport.post(&self.url, &request).map_err(|e| RevocationProblem::Unavailable(e.to_string()))?;
-        let status = check_response(cert, &response, now)?;
-        if status.next_update.is_some() {
-            self.cache.lock().expect("cache lock").insert(key, status.clone());
+        let status = check_response(cert, &response, Some(&nonce), max_age, now)?;
+        let mut cache = self.cache.lock().expect("cache lock");
+        // A newer answer replaces an older one; a "revoked" is kept over any later "good".
+        let keep_old = cache.get(&key).is_some_and(|old| old.status == Status::Revoked && status.status != Status::Revoked);
+        if status.next_update.is_some() && !keep_old {
+            cache.insert(key, status.clone());
         }
         Ok(status)
     }
@@ -274,9 +363,20 @@ impl OcspChecker {
 
 /// One ingested CRL: who issued it, until when it is fresh, and what it revokes.
 struct IngestedCrl {
+    this_update: OffsetDateTime,
+    number: Option<String>,
     next_update: Option<OffsetDateTime>,
     /// Serial (hex, as `JpkiCertificate::serial`) → (revocation time, reason).
     revoked: HashMap<String, (OffsetDateTime, Option<RevocationReason>)>,
+}
+
+/// The order of two CRL numbers (lower-case hex, as read); a list without a number precedes any with one.
+fn crl_number_order(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+    let magnitude = |n: &str| n.trim_start_matches('0').to_owned();
+    match (a.map(magnitude), b.map(magnitude)) {
+        (Some(a), Some(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(&b)),
+        (a, b) => a.is_some().cmp(&b.is_some()),
+    }
 }
 
 /// What one ingestion found.
@@ -313,9 +413,22 @@ impl CrlStore {
         if list.this_update > now + CLOCK_SKEW {
             return Err(bad(format!("thisUpdate {} is in the future", list.this_update)));
         }
+        if let Some(next) = list.next_update.filter(|n| *n < now) {
+            return Err(bad(format!("the CRL is already past its nextUpdate {next}")));
+        }
+        if let Some(held) = self.lists.read().expect("CRL lock").get(&issuer) {
+            if crl_number_order(list.number.as_deref(), held.number.as_deref()) == std::cmp::Ordering::Less {
+                return Err(bad(format!(
+                    "its number {} is lower than the {} held (a rollback)",
+                    list.number.as_deref().unwrap_or("(none)"),
+                    held.number.as_deref().unwrap_or("(none)")
+                )));
+            }
+        }
         let summary = CrlSummary { issuer: list.issuer.clone(), entries: list.entries.len(), this_update: list.this_update, next_update: list.next_update };
         let revoked = list.entries.into_iter().map(|e| (e.serial, (e.revoked_at, e.reason))).collect();
-        self.lists.write().expect("CRL lock").insert(issuer, IngestedCrl { next_update: list.next_update, revoked });
+        let held = IngestedCrl { this_update: list.this_update, number: list.number, next_update: list.next_update, revoked };
+        self.lists.write().expect("CRL lock").insert(issuer, held);
         Ok(summary)
     }
 
@@ -330,6 +443,37 @@ impl CrlStore {
             Some((at, reason)) => (Status::Revoked, Some(*at), *reason),
             None => (Status::Good, None, None),
         };
-        Ok(RevocationStatus { status, method: RevocationMethod::Crl, checked_at: now, revoked_at, reason, next_update: list.next_update })
+        Ok(RevocationStatus {
+            status,
+            method: RevocationMethod::Crl,
+            cached: false,
+            checked_at: now,
+            this_update: list.this_update,
+            produced_at: None,
+            crl_number: list.number.clone(),
+            revoked_at,
+            reason,
+            next_update: list.next_update,
+        })
+    }
+
+    /// The revocation of `cert` that a held CRL lists, whether or not that CRL is still current: a
+    /// revocation, once published, stands against any later "good".
+    pub fn listed_revocation(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Option<RevocationStatus> {
+        let lists = self.lists.read().expect("CRL lock");
+        let list = lists.get(&cert.issuer.subject_der)?;
+        let (at, reason) = list.revoked.get(&cert.jpki.serial)?;
+        Some(RevocationStatus {
+            status: Status::Revoked,
+            method: RevocationMethod::Crl,
+            cached: false,
+            checked_at: now,
+            this_update: list.this_update,
+            produced_at: None,
+            crl_number: list.number.clone(),
+            revoked_at: Some(*at),
+            reason: *reason,
+            next_update: list.next_update,
+        })
     }
 }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::chain::{self, CertificateProblem, ValidCertificate};
 use crate::failure::FailureCode;
-use crate::revocation::{CrlStore, OcspChecker, RevocationProblem, RevocationStatus, Status};
+use crate::revocation::{CrlStore, OcspChecker, RequestedMethod, RevocationPolicy, RevocationProblem, RevocationStatus, Status};
 use crate::signed_data::{self, CmsProblem};
 use crate::trust::TrustStore;
 
@@ -103,24 +103,35 @@ impl Progress {
 /// A verification waiting for its revocation status.
 pub struct AwaitingResponder {
     certificate: ValidCertificate,
+    policy: RevocationPolicy,
     now: OffsetDateTime,
 }
 
 impl AwaitingResponder {
-    /// Asks the OCSP responder (blocking up to its transport's timeout) and concludes; on its failure a
-    /// fresh CRL answers, and with neither the check fails closed.
+    /// Asks the OCSP responder (blocking up to its transport's timeout) and concludes. On its failure a
+    /// CRL answers if it is current and no older than the policy accepts (or when no responder is
+    /// configured at all, the CRL being then the deployment's method); with neither the check fails closed.
     pub fn ask(self, verifier: &Verifier) -> Verification {
+        let (now, max_age) = (self.now, self.policy.max_age);
         let ocsp = match &verifier.ocsp {
-            Some(ocsp) => ocsp.status(&self.certificate, self.now),
+            Some(ocsp) => ocsp.status(&self.certificate, max_age, now),
             None => Err(RevocationProblem::Unavailable("no OCSP responder is configured".into())),
         };
         let revocation = ocsp.or_else(|ocsp_problem| {
-            verifier
-                .crls
-                .status(&self.certificate, self.now)
-                .map_err(|crl_problem| RevocationProblem::Unavailable(format!("OCSP: {}; CRL: {}", ocsp_problem.detail(), crl_problem.detail())))
+            let crl = verifier.crls.status(&self.certificate, now).and_then(|status| {
+                if verifier.ocsp.is_some() && now - status.this_update > max_age {
+                    Err(RevocationProblem::Unavailable(format!(
+                        "the CRL's thisUpdate {} is older than the {} s accepted",
+                        status.this_update,
+                        max_age.whole_seconds()
+                    )))
+                } else {
+                    Ok(status)
+                }
+            });
+            crl.map_err(|crl_problem| RevocationProblem::Unavailable(format!("OCSP: {}; CRL: {}", ocsp_problem.detail(), crl_problem.detail())))
         });
-        Verifier::concluded(self.certificate, revocation, self.now)
+        verifier.concluded(self.certificate, revocation, now)
     }
 }
 
@@ -134,28 +145,43 @@ impl Verifier {
     /// caller's mistake); a readable signature that does not verify is an invalid result. May block on
     /// the OCSP responder.
     pub fn verify_cms(&self, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Verification, CmsProblem> {
-        self.verify_cms_by(CertKind::Signature, cms, content, now)
+        self.verify_cms_by(CertKind::Signature, RevocationPolicy::default(), cms, content, now)
     }
 
     /// [`Verifier::verify_cms`] for a CMS that must be made with a certificate of `kind`: an
     /// authentication certificate (電子利用者証明) proves who is present, and a CMS made with it is
     /// taken only when the caller asks for that kind.
-    pub fn verify_cms_by(&self, kind: CertKind, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Verification, CmsProblem> {
-        self.verify_cms_without_waiting_by(kind, cms, content, now).map(|progress| progress.finish(self))
+    pub fn verify_cms_by(
+        &self,
+        kind: CertKind,
+        policy: RevocationPolicy,
+        cms: &[u8],
+        content: Option<&[u8]>,
+        now: OffsetDateTime,
+    ) -> Result<Verification, CmsProblem> {
+        self.verify_cms_without_waiting_by(kind, policy, cms, content, now).map(|progress| progress.finish(self))
     }
 
     /// [`Verifier::verify_cms`] as far as it goes without blocking: to the end when the revocation
     /// status is cached (or there is no responder to ask), else up to asking the responder.
     pub fn verify_cms_without_waiting(&self, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Progress, CmsProblem> {
-        self.verify_cms_without_waiting_by(CertKind::Signature, cms, content, now)
+        self.verify_cms_without_waiting_by(CertKind::Signature, RevocationPolicy::default(), cms, content, now)
     }
 
-    /// [`Verifier::verify_cms_without_waiting`] for a CMS made with a certificate of `kind`.
-    pub fn verify_cms_without_waiting_by(&self, kind: CertKind, cms: &[u8], content: Option<&[u8]>, now: OffsetDateTime) -> Result<Progress, CmsProblem> {
+    /// [`Verifier::verify_cms_without_waiting`] for a CMS made with a certificate of `kind`, its revocation
+    /// checked as `policy` asks.
+    pub fn verify_cms_without_waiting_by(
+        &self,
+        kind: CertKind,
+        policy: RevocationPolicy,
+        cms: &[u8],
+        content: Option<&[u8]>,
+        now: OffsetDateTime,
+    ) -> Result<Progress, CmsProblem> {
         match signed_data::verify(cms, content) {
             Ok(signed) => {
                 let validated = chain::validate_ref(&signed.signer, signed.signer_certificate, &self.trust, now).and_then(|valid| of_kind(valid, kind));
-                Ok(self.check_certificate(validated, now))
+                Ok(self.check_certificate(validated, policy, now))
             }
             Err(problem) if problem.is_malformed_input() => Err(problem),
             Err(problem) => Ok(Progress::Done(Self::failed(problem.code(), problem.to_string(), now))),
@@ -165,14 +191,22 @@ impl Verifier {
     /// Verifies a plain PKCS#1 signature (sha256WithRSAEncryption) over `message` by `certificate`,
     /// which must be a certificate of `kind` (a login's challenge is signed with the authentication
     /// certificate). May block on the OCSP responder.
-    pub fn verify_pkcs1(&self, kind: CertKind, certificate: &[u8], message: &[u8], signature: &[u8], now: OffsetDateTime) -> Verification {
+    pub fn verify_pkcs1(
+        &self,
+        kind: CertKind,
+        policy: RevocationPolicy,
+        certificate: &[u8],
+        message: &[u8],
+        signature: &[u8],
+        now: OffsetDateTime,
+    ) -> Verification {
         match <jpki_profile::cert_profile::CertificateRef<'_> as der::Decode>::from_der(certificate) {
             Ok(cert) => {
                 if !jpki_crypto::verify_rsa(jpki_crypto::RsaScheme::Pkcs1Sha256, cert.public_key(), message, signature) {
                     return Self::failed(FailureCode::SignatureInvalid, "the signature does not verify with the certificate".into(), now);
                 }
                 let validated = chain::validate_ref(&cert, certificate, &self.trust, now).and_then(|valid| of_kind(valid, kind));
-                self.check_certificate(validated, now).finish(self)
+                self.check_certificate(validated, policy, now).finish(self)
             }
             Err(e) => Self::failed(FailureCode::CertificateMalformed, format!("the certificate is malformed: {e}"), now),
         }
@@ -180,28 +214,38 @@ impl Verifier {
 
     /// The chain and revocation checks of a signer's certificate. May block on the OCSP responder.
     pub fn verify_certificate(&self, certificate: &[u8], now: OffsetDateTime) -> Verification {
-        self.check_certificate(chain::validate(certificate, &self.trust, now), now).finish(self)
+        self.check_certificate(chain::validate(certificate, &self.trust, now), RevocationPolicy::default(), now).finish(self)
     }
 
     /// Revocation of a certificate that passed chain validation, if it is at hand; the failure of one
     /// that did not.
-    fn check_certificate(&self, validated: Result<chain::ValidCertificate, CertificateProblem>, now: OffsetDateTime) -> Progress {
+    fn check_certificate(&self, validated: Result<chain::ValidCertificate, CertificateProblem>, policy: RevocationPolicy, now: OffsetDateTime) -> Progress {
         let certificate = match validated {
             Ok(valid) => valid,
             Err(problem) => return Progress::Done(Self::failed(problem.code(), problem.to_string(), now)),
         };
-        // OCSP first, from the cache when it can; with no responder configured the CRLs answer at once.
+        if policy.method == RequestedMethod::Crl {
+            let status = self.crls.status(&certificate, now);
+            return Progress::Done(self.concluded(certificate, status, now));
+        }
+        // OCSP, from the cache when the policy accepts its age; with no responder configured the CRLs
+        // answer at once.
         let Some(ocsp) = &self.ocsp else {
-            return Progress::Done(AwaitingResponder { certificate, now }.ask(self));
+            return Progress::Done(AwaitingResponder { certificate, policy, now }.ask(self));
         };
-        match ocsp.cached(&certificate, now) {
-            Some(status) => Progress::Done(Self::concluded(certificate, Ok(status), now)),
-            None => Progress::AwaitingResponder(AwaitingResponder { certificate, now }),
+        match ocsp.cached(&certificate, policy.max_age, now) {
+            Some(status) => Progress::Done(self.concluded(certificate, Ok(status), now)),
+            None => Progress::AwaitingResponder(AwaitingResponder { certificate, policy, now }),
         }
     }
 
-    /// The verification of a chained certificate, given its revocation status or why there is none.
-    fn concluded(certificate: ValidCertificate, revocation: Result<RevocationStatus, RevocationProblem>, now: OffsetDateTime) -> Verification {
+    /// The verification of a chained certificate, given its revocation status or why there is none. A
+    /// revocation that a held CRL lists outweighs any "good", and stands when no other answer is had.
+    fn concluded(&self, certificate: ValidCertificate, revocation: Result<RevocationStatus, RevocationProblem>, now: OffsetDateTime) -> Verification {
+        let revocation = match revocation {
+            Ok(status) if status.status == Status::Revoked => Ok(status),
+            other => self.crls.listed_revocation(&certificate, now).map_or(other, Ok),
+        };
         let (failure, revocation) = match revocation {
             Ok(status) => {
                 let failure = match status.status {

@@ -3,16 +3,19 @@
 
 use std::sync::Arc;
 
+use der::{Decode, Encode};
 use jpki_card::{CardDir, Emulator, MyNumberCard};
 use jpki_issuer::cards::CardPins;
 use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::Issuer;
+use jpki_profile::revocation_reason::RevocationReason;
 use jpki_profile::KeyRole;
 use jpki_profile::{BirthDate, CertKind, Device, FourInfo, Sex};
 use jpki_server::transport::InProcessOcsp;
-use jpki_verify::revocation::{OcspChecker, OcspTransport, RevocationMethod, TransportError};
+use jpki_verify::revocation::{OcspChecker, OcspTransport, RequestedMethod, RevocationMethod, RevocationPolicy, TransportError};
 use jpki_verify::{signed_data, FailureCode, Progress, TrustStore, Verifier};
 use time::OffsetDateTime;
+use x509_ocsp::{BasicOcspResponse, OcspResponse};
 
 struct Sandbox {
     rt: Arc<tokio::runtime::Runtime>,
@@ -84,6 +87,108 @@ impl<T: OcspTransport> OcspTransport for Counting<T> {
     }
 }
 
+/// OCSP answers up to an hour old accepted.
+fn hour_old() -> RevocationPolicy {
+    RevocationPolicy { method: RequestedMethod::Ocsp, max_age: time::Duration::hours(1) }
+}
+
+/// A responder that always serves the same response, whatever it is asked (a replay).
+struct Replaying(Vec<u8>);
+
+impl OcspTransport for Replaying {
+    fn post(&self, _url: &str, _request: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[test]
+fn a_revocation_after_a_check_reads_revoked_on_the_next_check() {
+    let sb = Sandbox::new();
+    let verifier = sb.verifier();
+    let (person, card) = sb.card("転居　太郎");
+    let cms = sign_with_card(&card, b"contract", true);
+    let check = |policy: RevocationPolicy| verifier.verify_cms_by(CertKind::Signature, policy, &cms, None, OffsetDateTime::now_utc()).unwrap();
+
+    let first = check(RevocationPolicy::default());
+    let r = first.revocation.as_ref().unwrap();
+    assert!(first.valid, "{:?}", first.failure);
+    assert_eq!((r.method, r.cached, r.produced_at.is_some()), (RevocationMethod::Ocsp, false, true));
+    assert!(check(hour_old()).revocation.unwrap().cached, "an accepted age answers from the cache");
+
+    sb.rt.block_on(sb.issuer.move_address(&person, "大阪府大阪市北区梅田１")).unwrap();
+    // The tenant that accepted an hour-old answer gets it, and says so; the default asks again.
+    let accepted = check(hour_old());
+    assert!(accepted.valid && accepted.revocation.unwrap().cached);
+    let fresh = check(RevocationPolicy::default());
+    let r = fresh.revocation.as_ref().unwrap();
+    assert_eq!((fresh.failure.as_ref().map(|f| f.code), r.method, r.cached), (Some(FailureCode::Revoked), RevocationMethod::Ocsp, false), "{fresh:?}");
+    assert_eq!(r.reason, Some(RevocationReason::AffiliationChanged));
+    // From now on the cache holds the revocation, which no later "good" replaces.
+    assert_eq!(check(hour_old()).failure.map(|f| f.code), Some(FailureCode::Revoked));
+}
+
+#[test]
+fn a_replayed_old_good_response_is_refused_and_a_listed_revocation_wins() {
+    let sb = Sandbox::new();
+    let (person, card) = sb.card("再送　花子");
+    let cms = sign_with_card(&card, b"loan", true);
+    let signer = signed_data::verify(&cms, None).unwrap().signer_certificate.to_vec();
+    let cert = jpki_verify::chain::validate(&signer, &sb.trust(), OffsetDateTime::now_utc()).unwrap();
+
+    // A genuine "good", re-dated a year back without nextUpdate and signed by the CA itself (as an
+    // attacker who recorded one would serve it; dated so, the CA's signature is what makes it genuine).
+    let recorded = sb.rt.block_on(sb.responder.respond(&jpki_verify::revocation::request(&cert, None).unwrap(), None)).to_vec();
+    let response = OcspResponse::from_der(&recorded).unwrap();
+    let mut basic = BasicOcspResponse::from_der(response.response_bytes.unwrap().response.as_bytes()).unwrap();
+    let year_ago = x509_ocsp::OcspGeneralizedTime(
+        der::asn1::GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(
+            (OffsetDateTime::now_utc() - time::Duration::days(365)).unix_timestamp() as u64,
+        ))
+        .unwrap(),
+    );
+    basic.tbs_response_data.produced_at = year_ago;
+    basic.tbs_response_data.responses[0].this_update = year_ago;
+    basic.tbs_response_data.responses[0].next_update = None;
+    basic.certs = None;
+    let signature = sb.issuer.ca(KeyRole::Signature).key.sign_sha256(&basic.tbs_response_data.to_der().unwrap()).unwrap();
+    basic.signature = der::asn1::BitString::from_bytes(&signature).unwrap();
+    let replayed = OcspResponse::successful(basic).unwrap().to_der().unwrap();
+
+    let verifier = Verifier { trust: sb.trust(), ocsp: Some(OcspChecker::new("replay", Box::new(Replaying(replayed)))), crls: Default::default() };
+    let v = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc()).unwrap();
+    let failure = v.failure.unwrap();
+    assert_eq!(failure.code, FailureCode::RevocationUnavailable, "{}", failure.message);
+    assert!(failure.message.contains("too old"), "{}", failure.message);
+
+    // Revoked, and the CRL saying so held: revoked, whatever the responder replays.
+    sb.rt.block_on(sb.issuer.move_address(&person, "大阪府大阪市北区梅田１")).unwrap();
+    let crl_dir = sb.dir.path().join("crl");
+    let published = sb.rt.block_on(sb.issuer.publish_crl(KeyRole::Signature, &crl_dir)).unwrap();
+    verifier.crls.ingest(&std::fs::read(&published.path).unwrap(), &verifier.trust, OffsetDateTime::now_utc()).unwrap();
+    let v = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc()).unwrap();
+    assert_eq!((v.failure.map(|f| f.code), v.revocation.map(|r| r.method)), (Some(FailureCode::Revoked), Some(RevocationMethod::Crl)));
+    // And by the CRL method itself.
+    let crl = RevocationPolicy { method: RequestedMethod::Crl, max_age: time::Duration::ZERO };
+    let v = verifier.verify_cms_by(CertKind::Signature, crl, &cms, None, OffsetDateTime::now_utc()).unwrap();
+    let r = v.revocation.unwrap();
+    assert_eq!((v.failure.map(|f| f.code), r.method, r.crl_number.is_some()), (Some(FailureCode::Revoked), RevocationMethod::Crl, true));
+}
+
+#[test]
+fn crl_ingestion_refuses_a_rollback_and_an_expired_list() {
+    let sb = Sandbox::new();
+    let crls = jpki_verify::revocation::CrlStore::default();
+    let dir = sb.dir.path().join("crl");
+    let first = std::fs::read(sb.rt.block_on(sb.issuer.publish_crl(KeyRole::Signature, &dir)).unwrap().path).unwrap();
+    let second = std::fs::read(sb.rt.block_on(sb.issuer.publish_crl(KeyRole::Signature, &dir)).unwrap().path).unwrap();
+    let now = OffsetDateTime::now_utc();
+    crls.ingest(&second, &sb.trust(), now).unwrap();
+    let e = crls.ingest(&first, &sb.trust(), now).unwrap_err().to_string();
+    assert!(e.contains("rollback"), "{e}");
+    let e = crls.ingest(&second, &sb.trust(), now + time::Duration::days(3)).unwrap_err().to_string();
+    assert!(e.contains("past its nextUpdate"), "{e}");
+}
+
 #[test]
 fn only_asking_the_responder_is_left_for_later() {
     let sb = Sandbox::new();
@@ -105,8 +210,10 @@ fn only_asking_the_responder_is_left_for_later() {
     assert!(v.valid, "{:?}", v.failure);
     assert_eq!((v.revocation.unwrap().method, asked()), (RevocationMethod::Ocsp, 1));
 
-    // Now cached: done without waiting, with the same signer.
-    let Ok(Progress::Done(v)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else { panic!("expected a cached answer") };
+    // Now cached: done without waiting when the caller accepts an hour-old answer, with the same signer.
+    let Ok(Progress::Done(v)) = verifier.verify_cms_without_waiting_by(CertKind::Signature, hour_old(), &cms, Some(&content), now) else {
+        panic!("expected a cached answer")
+    };
     assert!(v.valid, "{:?}", v.failure);
     assert_eq!((v.revocation.unwrap().method, asked()), (RevocationMethod::OcspCached, 1));
     assert_eq!(v.signer.unwrap().name.as_deref(), Some("待機　次郎"));
@@ -134,7 +241,7 @@ fn card_signatures_verify_and_every_failure_has_its_reason() {
     for attached in [true, false] {
         let cms = sign_with_card(&card, &content, attached);
         let detached = (!attached).then_some(content.as_slice());
-        let v = verifier.verify_cms(&cms, detached, now).unwrap();
+        let v = verifier.verify_cms_by(CertKind::Signature, hour_old(), &cms, detached, now).unwrap();
         assert!(v.valid, "{:?}", v.failure);
         let signer = v.signer.as_ref().unwrap();
         assert_eq!(signer.name.as_deref(), Some("署名　花子"));

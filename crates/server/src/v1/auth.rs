@@ -8,7 +8,7 @@ use jpki_platform::{audit, PlatformError};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::requests::LoginRequest;
+use super::requests::{LoginRequest, RevocationRequest};
 use super::AppState;
 use super::{base64_field, tenant};
 use crate::error::ApiError;
@@ -33,6 +33,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     if body.account_id.as_ref().is_some_and(|a| a.is_empty() || a.chars().count() > 200 || a.chars().any(char::is_control)) {
         return Err(ApiError::bad("invalid_account_id", "account_id is 1 to 200 printable characters"));
     }
+    let policy = RevocationRequest::policy(body.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
     let now = OffsetDateTime::now_utc();
     let challenge = match login::consume(&state.db, &tenant.id, &body.challenge_id, now).await? {
         Ok(bytes) => bytes,
@@ -45,8 +46,8 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     let signed = challenge.clone();
     let started = std::time::Instant::now();
     let (login, proof) = tokio::task::spawn_blocking(move || {
-        let login = verifier.verify_pkcs1(CertKind::Authentication, &certificate, &signed, &signature, now);
-        let proof = proof.map(|cms| verifier.verify_cms(&cms, None, now));
+        let login = verifier.verify_pkcs1(CertKind::Authentication, policy, &certificate, &signed, &signature, now);
+        let proof = proof.map(|cms| verifier.verify_cms_by(CertKind::Signature, policy, &cms, None, now));
         (login, proof)
     })
     .await

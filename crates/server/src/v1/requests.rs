@@ -2,6 +2,8 @@
 //! binary fields are base64 and decoded by [`base64_field`].
 
 use base64::Engine;
+use jpki_profile::KeyRole;
+use jpki_verify::revocation::{RequestedMethod, RevocationPolicy};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -32,25 +34,37 @@ pub struct VerifyRequest {
     pub purpose: Option<String>,
     /// The certificate the CMS must be made with: `signature` (a document signature, the default) or
     /// `authentication` (an authentication signature over data, metered as an authentication check).
+    #[serde(default = "signature_role")]
+    pub certificate_kind: KeyRole,
+    /// Where the revocation status comes from and how old it may be; fresh OCSP when absent.
+    #[serde(default, deserialize_with = "present")]
+    pub revocation: Option<RevocationRequest>,
+}
+
+fn signature_role() -> KeyRole {
+    KeyRole::Signature
+}
+
+/// The most `max_age_seconds` accepts: a week, longer than any CRL's or OCSP response's validity.
+const MAX_AGE_LIMIT: u32 = 7 * 24 * 3600;
+
+/// `revocation`: the method, and the oldest answer accepted (counted from the source's thisUpdate).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationRequest {
+    pub method: RequestedMethod,
     #[serde(default)]
-    pub certificate_kind: SignerCertificate,
+    pub max_age_seconds: u32,
 }
 
-/// The certificates a CMS can be made with.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignerCertificate {
-    #[default]
-    Signature,
-    Authentication,
-}
-
-impl From<SignerCertificate> for jpki_profile::CertKind {
-    fn from(kind: SignerCertificate) -> Self {
-        match kind {
-            SignerCertificate::Signature => jpki_profile::CertKind::Signature,
-            SignerCertificate::Authentication => jpki_profile::CertKind::Authentication,
+impl RevocationRequest {
+    /// The policy asked for, or why it cannot be had.
+    pub fn policy(request: Option<RevocationRequest>) -> Result<RevocationPolicy, String> {
+        let Some(r) = request else { return Ok(RevocationPolicy::default()) };
+        if r.max_age_seconds > MAX_AGE_LIMIT {
+            return Err(format!("revocation.max_age_seconds is at most {MAX_AGE_LIMIT} (a week)"));
         }
+        Ok(RevocationPolicy { method: r.method, max_age: time::Duration::seconds(i64::from(r.max_age_seconds)) })
     }
 }
 
@@ -72,6 +86,9 @@ pub struct LoginRequest {
     /// Registration: replace the account's links (it held another person) with this certificate.
     #[serde(default)]
     pub replace_link: bool,
+    /// As in signature verification.
+    #[serde(default, deserialize_with = "present")]
+    pub revocation: Option<RevocationRequest>,
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::requests::VerifyRequest;
+use super::requests::{RevocationRequest, VerifyRequest};
 use super::AppState;
 use super::{base64_field, tenant};
 use crate::error::ApiError;
@@ -31,11 +31,12 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     if body.purpose.as_ref().is_some_and(|p| p.chars().count() > 200) {
         return Err(ApiError::bad("invalid_purpose", "purpose is at most 200 characters"));
     }
+    let policy = RevocationRequest::policy(body.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
     // On this task while nothing can block (a cached OCSP answer); asking the responder may wait on the
     // network, so that part runs as a blocking task.
-    let result = match state.verifier.verify_cms_without_waiting_by(body.certificate_kind.into(), &cms, content.as_deref(), now) {
+    let result = match state.verifier.verify_cms_without_waiting_by(body.certificate_kind.end_entity(), policy, &cms, content.as_deref(), now) {
         Ok(Progress::Done(verification)) => verification,
         Ok(Progress::AwaitingResponder(pending)) => {
             let verifier = state.verifier.clone();
