@@ -370,6 +370,28 @@ struct IngestedCrl {
     revoked: HashMap<String, (OffsetDateTime, Option<RevocationReason>)>,
 }
 
+impl IngestedCrl {
+    /// What this list says of `cert`: revoked if it lists it, else good.
+    fn answer(&self, cert: &ValidCertificate, now: OffsetDateTime) -> RevocationStatus {
+        let (status, revoked_at, reason) = match self.revoked.get(&cert.jpki.serial) {
+            Some((at, reason)) => (Status::Revoked, Some(*at), *reason),
+            None => (Status::Good, None, None),
+        };
+        RevocationStatus {
+            status,
+            method: RevocationMethod::Crl,
+            cached: false,
+            checked_at: now,
+            this_update: self.this_update,
+            produced_at: None,
+            crl_number: self.number.clone(),
+            revoked_at,
+            reason,
+            next_update: self.next_update,
+        }
+    }
+}
+
 /// The order of two CRL numbers (lower-case hex, as read); a list without a number precedes any with one.
 fn crl_number_order(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
     let magnitude = |n: &str| n.trim_start_matches('0').to_owned();
@@ -439,22 +461,7 @@ impl CrlStore {
         if list.next_update.is_none_or(|n| n < now) {
             return Err(RevocationProblem::Unavailable("the CRL of the issuing CA is past its nextUpdate".into()));
         }
-        let (status, revoked_at, reason) = match list.revoked.get(&cert.jpki.serial) {
-            Some((at, reason)) => (Status::Revoked, Some(*at), *reason),
-            None => (Status::Good, None, None),
-        };
-        Ok(RevocationStatus {
-            status,
-            method: RevocationMethod::Crl,
-            cached: false,
-            checked_at: now,
-            this_update: list.this_update,
-            produced_at: None,
-            crl_number: list.number.clone(),
-            revoked_at,
-            reason,
-            next_update: list.next_update,
-        })
+        Ok(list.answer(cert, now))
     }
 
     /// The revocation of `cert` that a held CRL lists, whether or not that CRL is still current: a
@@ -462,18 +469,6 @@ impl CrlStore {
     pub fn listed_revocation(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Option<RevocationStatus> {
         let lists = self.lists.read().expect("CRL lock");
         let list = lists.get(&cert.issuer.subject_der)?;
-        let (at, reason) = list.revoked.get(&cert.jpki.serial)?;
-        Some(RevocationStatus {
-            status: Status::Revoked,
-            method: RevocationMethod::Crl,
-            cached: false,
-            checked_at: now,
-            this_update: list.this_update,
-            produced_at: None,
-            crl_number: list.number.clone(),
-            revoked_at: Some(*at),
-            reason: *reason,
-            next_update: list.next_update,
-        })
+        list.revoked.contains_key(&cert.jpki.serial).then(|| list.answer(cert, now))
     }
 }
