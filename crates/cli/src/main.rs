@@ -6,6 +6,7 @@ mod context;
 mod inspect;
 mod mdoc;
 mod output;
+mod platform;
 mod sandbox;
 mod serve;
 mod signing;
@@ -58,6 +59,9 @@ enum Command {
     Audit(AuditCommand),
     /// Run the server (the sandbox issuer with --sandbox).
     Serve(serve::ServeArgs),
+    /// The platform operator's jobs: CRL ingestion.
+    #[command(subcommand)]
+    Platform(platform::PlatformCommand),
     /// The smartphone wallet: present the card-substitute record with the holder's consent.
     #[command(subcommand)]
     Wallet(mdoc::WalletCommand),
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         let result = match cli.command {
             Command::Sandbox(cmd) => sandbox::run(&ctx, cmd).await,
             Command::Serve(args) => serve::run(&ctx, args).await,
+            Command::Platform(cmd) => platform::run(&ctx, cmd).await,
             Command::Card(cmd) => card::run(&ctx, cmd).await,
             Command::Sign(args) => signing::sign(&ctx, args),
             Command::Audit(cmd) => audit(&ctx, cmd).await,

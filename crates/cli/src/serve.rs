@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use jpki_platform::presentations::ReaderCredential;
 use jpki_server::listen::Limits;
+use jpki_server::transport::CrlLocation;
 use jpki_server::{IacaRoots, SandboxConfig, Server, ServerConfig};
 
 use crate::context::{CliError, CliResult, Context};
@@ -29,10 +30,16 @@ pub struct ServeArgs {
     /// verification is not valid (revocation checks fail closed).
     #[arg(long, env = "JPKI_OCSP_URL")]
     ocsp_url: Option<String>,
-    /// CRLs (DER files) of the CAs, used when OCSP gives no answer; re-read every hour (J-LIS publishes
-    /// one a day). Repeatable.
+    /// CRL files (DER) of the CAs, ingested into the database at start and every day at --crl-at, with
+    /// --crl-url's as one set (a CA's partitions together). Repeatable.
     #[arg(long)]
     crl: Vec<std::path::PathBuf>,
+    /// CRL URLs (HTTP or HTTPS), read as --crl's are: J-LIS publishes each CA's list every day. Repeatable.
+    #[arg(long)]
+    crl_url: Vec<String>,
+    /// Time of day, in Japan Standard Time (HH:MM), of the daily CRL ingestion.
+    #[arg(long, default_value = "06:00", value_parser = parse_time_of_day)]
+    crl_at: time::Time,
     /// Serve HTTPS (rustls) with this certificate chain (PEM); needs --tls-key.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -69,6 +76,10 @@ pub struct ServeArgs {
     max_body_bytes: u64,
 }
 
+fn parse_time_of_day(s: &str) -> Result<time::Time, String> {
+    time::Time::parse(s, time::macros::format_description!("[hour]:[minute]")).map_err(|e| format!("{s:?} is not a time of day as HH:MM: {e}"))
+}
+
 pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     let db = &ctx.database(true).await?;
     let reader = match (&args.reader_cert, &args.reader_key) {
@@ -80,7 +91,8 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
         sandbox: args.sandbox.then(|| SandboxConfig { public_url: ctx.sandbox_url.clone(), crl_dir: ctx.crl_dir(), trust_export_dir: ctx.trust_dir() }),
         trust_dir: args.trust.unwrap_or_else(|| ctx.trust_dir()),
         ocsp_url: args.ocsp_url,
-        crl_files: args.crl,
+        crls: args.crl.into_iter().map(CrlLocation::File).chain(args.crl_url.into_iter().map(CrlLocation::Url)).collect(),
+        crl_at: args.crl_at,
         admin_token: args.admin_token,
         iaca: match args.iaca {
             Some(path) => IacaRoots::Required(path),

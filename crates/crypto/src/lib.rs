@@ -172,18 +172,7 @@ pub fn verify_rsa(scheme: RsaScheme, public_key_pkcs1_der: &[u8], message: &[u8]
 /// `aws-lc-rs` verifies only salts as long as the hash. A public-key operation, so constant time is
 /// not at stake.
 fn verify_pss(digest: Digest, salt_len: usize, public_key_pkcs1_der: &[u8], message: &[u8], sig: &[u8]) -> bool {
-    use rsa::pkcs1::DecodeRsaPublicKey;
-    let Ok(key) = rsa::RsaPublicKey::from_pkcs1_der(public_key_pkcs1_der) else { return false };
-    if !(2048..=8192).contains(&(rsa::traits::PublicKeyParts::size(&key) * 8)) {
-        return false;
-    }
-    let hashed = digest.compute(message);
-    let scheme = match digest {
-        Digest::Sha256 => rsa::Pss::new_with_salt::<sha2::Sha256>(salt_len),
-        Digest::Sha384 => rsa::Pss::new_with_salt::<sha2::Sha384>(salt_len),
-        Digest::Sha512 => rsa::Pss::new_with_salt::<sha2::Sha512>(salt_len),
-    };
-    key.verify(scheme, &hashed, sig).is_ok()
+    verify_rsa_digest(RsaScheme::Pss { digest, salt_len }, public_key_pkcs1_der, &digest.compute(message), sig)
 }
 
 /// An RSA public key parsed once for sha256WithRSAEncryption (PKCS#1 v1.5, 2048 to 8192 bits), for a key
@@ -241,14 +230,50 @@ pub enum Digest {
 }
 
 impl Digest {
-    pub fn compute(self, data: &[u8]) -> Vec<u8> {
-        let algorithm = match self {
+    pub fn algorithm(self) -> &'static aws_lc_rs::digest::Algorithm {
+        match self {
             Digest::Sha256 => &SHA256,
             Digest::Sha384 => &aws_lc_rs::digest::SHA384,
             Digest::Sha512 => &aws_lc_rs::digest::SHA512,
-        };
-        aws_lc_rs::digest::digest(algorithm, data).as_ref().to_vec()
+        }
     }
+
+    pub fn compute(self, data: &[u8]) -> Vec<u8> {
+        aws_lc_rs::digest::digest(self.algorithm(), data).as_ref().to_vec()
+    }
+}
+
+impl RsaScheme {
+    /// The hash the scheme signs.
+    pub fn digest(self) -> Digest {
+        match self {
+            RsaScheme::Pkcs1Sha256 => Digest::Sha256,
+            RsaScheme::Pkcs1Sha384 => Digest::Sha384,
+            RsaScheme::Pkcs1Sha512 => Digest::Sha512,
+            RsaScheme::Pss { digest, .. } => digest,
+        }
+    }
+}
+
+/// Verifies an RSA signature (2048 to 8192 bits) whose message was hashed elsewhere, by
+/// `scheme.digest()`, into `digest`: a CRL of a gigabyte is hashed as it streams past. Through the
+/// `rsa` crate, because `aws-lc-rs` verifies only whole messages; a public-key operation, so constant
+/// time is not at stake.
+pub fn verify_rsa_digest(scheme: RsaScheme, public_key_pkcs1_der: &[u8], digest: &[u8], sig: &[u8]) -> bool {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    let Ok(key) = rsa::RsaPublicKey::from_pkcs1_der(public_key_pkcs1_der) else { return false };
+    if !(2048..=8192).contains(&(rsa::traits::PublicKeyParts::size(&key) * 8)) || digest.len() != scheme.digest().algorithm().output_len() {
+        return false;
+    }
+    let verified = match scheme {
+        RsaScheme::Pkcs1Sha256 => key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), digest, sig),
+        RsaScheme::Pkcs1Sha384 => key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha384>(), digest, sig),
+        RsaScheme::Pkcs1Sha512 => key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha512>(), digest, sig),
+        RsaScheme::Pss { digest: Digest::Sha256, salt_len } => key.verify(rsa::Pss::new_with_salt::<sha2::Sha256>(salt_len), digest, sig),
+        RsaScheme::Pss { digest: Digest::Sha384, salt_len } => key.verify(rsa::Pss::new_with_salt::<sha2::Sha384>(salt_len), digest, sig),
+        RsaScheme::Pss { digest: Digest::Sha512, salt_len } => key.verify(rsa::Pss::new_with_salt::<sha2::Sha512>(salt_len), digest, sig),
+    };
+    verified.is_ok()
 }
 
 /// Fills a buffer from the system CSPRNG.

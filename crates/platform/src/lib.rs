@@ -2,11 +2,14 @@
 //! the revocation information itself, and gives tenants only the result and the 4 information.
 //!
 //! - [`tenants`]: tenants and their API keys (random, shown once, stored as SHA-256, revocable);
+//! - [`changes`]: the change feed of watched certificates found revoked, and its webhooks;
+//! - [`customers`]: the customers a tenant watches for change confirmation (変更確認);
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
 //! - [`housekeeping`]: removes login challenges and presentation requests an hour after they expired;
 //! - [`login`]: authentication-certificate login: challenges, account links;
 //! - [`metrics`]: Prometheus counters and latency histogram;
 //! - [`presentations`]: OpenID4VP requests for the card-substitute record and their one answer each;
+//! - [`revocation_lists`]: the CRL generations held, ingested as streams and switched in whole;
 //! - [`recorder`]: group commit of each check's records, acknowledged after the commit;
 //! - [`usage`]: metering per tenant, month, certificate kind and method against the fee table.
 //!
@@ -14,11 +17,14 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod changes;
+pub mod customers;
 pub mod housekeeping;
 pub mod login;
 pub mod metrics;
 pub mod presentations;
 pub mod recorder;
+pub mod revocation_lists;
 pub mod tenants;
 pub mod usage;
 
@@ -34,6 +40,9 @@ pub enum PlatformError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request cannot be done as asked: `code` names why for API clients.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
     #[error("recording the check failed: {0}")]
     Recording(String),
     #[error("stored data is unreadable: {0}")]

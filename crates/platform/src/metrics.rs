@@ -16,6 +16,11 @@ pub struct CheckLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     checks: Family<CheckLabels, Counter>,
@@ -23,6 +28,8 @@ pub struct Metrics {
     batch_checks: Histogram,
     connections_open: Gauge,
     connection_limit_reached: Counter,
+    crl_ingestions: Family<OutcomeLabels, Counter>,
+    webhook_attempts: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -38,7 +45,15 @@ impl Default for Metrics {
         registry.register("http_connections_open", "HTTP connections open now", connections_open.clone());
         let connection_limit_reached = Counter::default();
         registry.register("http_connection_limit_reached", "Times the server stopped accepting connections at its limit", connection_limit_reached.clone());
-        Metrics { registry, checks, duration, batch_checks, connections_open, connection_limit_reached }
+        let crl_ingestions = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "crl_ingestions",
+            "CRL ingestions by outcome (ok, refused, unreachable, busy, error); on any but ok the generation held before stays",
+            crl_ingestions.clone(),
+        );
+        let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register("webhook_attempts", "Webhook delivery attempts by outcome (delivered, retry, failed)", webhook_attempts.clone());
+        Metrics { registry, checks, duration, batch_checks, connections_open, connection_limit_reached, crl_ingestions, webhook_attempts }
     }
 }
 
@@ -56,6 +71,14 @@ impl Metrics {
     /// Where the server counts its connections: (open now, times the limit was reached).
     pub fn connections(&self) -> (Gauge, Counter) {
         (self.connections_open.clone(), self.connection_limit_reached.clone())
+    }
+
+    pub fn crl_ingested(&self, outcome: &'static str) {
+        self.crl_ingestions.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    pub fn webhook_attempted(&self, outcome: &'static str) {
+        self.webhook_attempts.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     pub fn render(&self) -> String {

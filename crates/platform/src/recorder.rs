@@ -47,12 +47,31 @@ pub struct CheckRecord {
     pub revocation_method: Option<&'static str>,
     pub at: OffsetDateTime,
     pub result: String,
+    /// The certificate of a valid check, kept so that the tenant can watch its signer.
+    pub certificate: Option<CheckedCertificate>,
     /// The revocation check to meter, if one was made.
     pub metered: Option<(FeeCertKind, ProvisionMethod)>,
     pub audit_action: &'static str,
     pub purpose: Option<String>,
     pub outcome: String,
     pub audit_detail: serde_json::Value,
+}
+
+/// A checked certificate as stored: its DER (base64) and its issuer's key
+/// ([`crate::revocation_lists::issuer_key`]).
+pub struct CheckedCertificate {
+    pub der_base64: String,
+    pub issuer: String,
+}
+
+impl CheckedCertificate {
+    pub fn of(signer: &jpki_verify::verifier::Signer) -> CheckedCertificate {
+        use base64::Engine as _;
+        CheckedCertificate {
+            der_base64: base64::engine::general_purpose::STANDARD.encode(&signer.certificate),
+            issuer: crate::revocation_lists::issuer_key(&signer.issuer_name),
+        }
+    }
 }
 
 struct Job {
@@ -175,11 +194,11 @@ async fn write(db: &Database, held: &mut Option<PoolConnection<sqlx::Any>>, head
 
 /// The verification rows of `batch` and the usage they count.
 fn add_rows<'q>(statements: &mut Statements<'q>, batch: &'q [Job], metered: &'q [(&'q str, FeeCertKind, ProvisionMethod, OffsetDateTime)]) {
-    // 10 parameters a row, 100 rows a statement.
+    // 12 parameters a row, 100 rows a statement.
     for chunk in batch.chunks(100) {
         let sql = format!(
-            "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result) VALUES {}",
-            statements.values_placeholders(chunk.len(), 10)
+            "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result, certificate, certificate_issuer) VALUES {}",
+            statements.values_placeholders(chunk.len(), 12)
         );
         let mut rows = statements.push(&sql);
         for Job { record: r, .. } in chunk {
@@ -192,7 +211,9 @@ fn add_rows<'q>(statements: &mut Statements<'q>, batch: &'q [Job], metered: &'q 
                 .bind(r.certificate_kind.map(FeeCertKind::as_str))
                 .bind(r.revocation_method)
                 .bind(r.at.unix_timestamp())
-                .bind(r.result.as_str());
+                .bind(r.result.as_str())
+                .bind(r.certificate.as_ref().map(|c| c.der_base64.as_str()))
+                .bind(r.certificate.as_ref().map(|c| c.issuer.as_str()));
         }
     }
     usage::count_all(statements, metered);

@@ -50,6 +50,7 @@ fn check(tenant_id: &str, n: usize) -> CheckRecord {
         revocation_method: Some("ocsp"),
         at: time::OffsetDateTime::now_utc(),
         result: format!("{{\"n\":{n}}}"),
+        certificate: None,
         metered: None,
         audit_action: "signature.verify",
         purpose: None,

@@ -17,12 +17,12 @@ use jpki_platform::presentations::{MdocService, ReaderCredential};
 use jpki_profile::KeyRole;
 use jpki_store::Database;
 use jpki_verify::presentation::{PresentationVerifier, StatusLists};
-use jpki_verify::revocation::{CrlStore, OcspChecker};
+use jpki_verify::revocation::OcspChecker;
 use jpki_verify::{TrustStore, Verifier};
 
 use crate::issuer::IssuerService;
 use crate::listen::{self, Limits};
-use crate::transport::{HttpOcsp, HttpStatusLists, InProcessOcsp, InProcessStatusList};
+use crate::transport::{CrlLocation, HttpOcsp, HttpStatusLists, InProcessOcsp, InProcessStatusList};
 use crate::v1::PlatformState;
 
 /// How long a request to an outside OCSP responder or status list may take as a whole.
@@ -41,8 +41,11 @@ pub struct ServerConfig {
     pub trust_dir: PathBuf,
     /// The OCSP responder verifications ask (with the sandbox: its own, in-process, unless given).
     pub ocsp_url: Option<String>,
-    /// CRL files used when OCSP gives no answer, re-read every hour.
-    pub crl_files: Vec<PathBuf>,
+    /// CRLs (files or URLs) ingested into the database's generations at start and every day at
+    /// [`ServerConfig::crl_at`]; one set, switched in whole.
+    pub crls: Vec<CrlLocation>,
+    /// The time of day (JST) of the daily CRL ingestion.
+    pub crl_at: time::Time,
     /// The admin API's token; `None` disables the admin API.
     pub admin_token: Option<String>,
     /// IACA roots of the card-substitute record's issuers.
@@ -134,10 +137,22 @@ impl Server {
         };
         let reader = config.reader.take();
         let mdoc = mdoc_service(&config, reader, sandbox_issuer).await?;
-        let state = platform_state(&config, db, ocsp, mdoc)?;
+        let (state, trust) = platform_state(&config, db, ocsp, mdoc)?;
+        let state = Arc::new(state);
+        if !config.crls.is_empty() {
+            let ingested = crate::jobs::ingest_crls(db, &trust, &config.crls, Arc::new(|_: &str, _| {}), &state.metrics).await;
+            match ingested {
+                Ok(generations) => generations.iter().for_each(|g| tracing::info!("CRL generation {} of {}: {} entries", g.generation, g.issuer, g.entries)),
+                // A generation another process is ingesting is the one this process will use.
+                Err(jpki_platform::revocation_lists::IngestError::Busy(until)) => tracing::info!("another process is ingesting the CRLs (until {until})"),
+                Err(e) => return Err(ServerError::Crl(e.to_string())),
+            }
+            crate::jobs::ingest_crls_daily(state.clone(), trust, config.crls.clone(), config.crl_at);
+        }
+        crate::jobs::deliver_webhooks(state.clone());
         let (open, limit_reached) = state.metrics.connections();
         let app = app
-            .merge(crate::v1::router(Arc::new(state)))
+            .merge(crate::v1::router(state))
             .route("/openapi.json", get(crate::openapi::document))
             .fallback(crate::error::not_found)
             .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -160,9 +175,9 @@ impl Server {
     }
 }
 
-/// The platform's state: its verifier (trust anchors, OCSP, CRLs with their reload job), admin token
-/// and presentation service.
-fn platform_state(config: &ServerConfig, db: &Database, ocsp: Option<OcspChecker>, mdoc: Option<MdocService>) -> Result<PlatformState, ServerError> {
+/// The platform's state (its verifier: trust anchors and OCSP; admin token; presentation service),
+/// and the trust anchors, against which CRLs are verified.
+fn platform_state(config: &ServerConfig, db: &Database, ocsp: Option<OcspChecker>, mdoc: Option<MdocService>) -> Result<(PlatformState, TrustStore), ServerError> {
     let trust = TrustStore::from_dir(&config.trust_dir).map_err(|e| ServerError::Trust(e.to_string()))?;
     for path in trust.skipped() {
         tracing::debug!("{} holds no JPKI CA certificate; signatures and logins do not use it", path.display());
@@ -174,18 +189,13 @@ fn platform_state(config: &ServerConfig, db: &Database, ocsp: Option<OcspChecker
     if config.admin_token.is_none() {
         tracing::warn!("no JPKI_ADMIN_TOKEN: the admin API (tenants, keys) is disabled");
     }
-    let crls = Arc::new(CrlStore::default());
-    for path in &config.crl_files {
-        crate::jobs::ingest_crl(&crls, path, &trust).map_err(ServerError::Crl)?;
-    }
-    if !config.crl_files.is_empty() {
-        crate::jobs::reload_crls(db, crls.clone(), config.crl_files.clone(), trust.clone());
-    }
-    let mut state = PlatformState::new(db.clone(), Verifier { trust, ocsp, crls }, config.admin_token.as_deref());
+    let verifier = Verifier { trust: trust.clone(), ocsp, crls: Default::default() };
+    let mut state = PlatformState::new(db.clone(), verifier, config.admin_token.as_deref());
+    state.sandbox = config.sandbox.is_some();
     if let Some(mdoc) = mdoc {
         state = state.with_mdoc(mdoc);
     }
-    Ok(state)
+    Ok((state, trust))
 }
 
 /// The presentation verifier: IACA roots, the platform's reader certificate, and the records' status

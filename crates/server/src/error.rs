@@ -37,6 +37,7 @@ impl From<PlatformError> for ApiError {
         match e {
             PlatformError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             PlatformError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            PlatformError::Invalid { code, message } => ApiError::bad(code, message),
             other => {
                 tracing::error!("platform: {other}");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service could not complete the request; retry")

@@ -1,7 +1,7 @@
 //! The server's background jobs, each on the database's periodic-job mechanism
 //! ([`jpki_store::Database::every`]) and so ending when the server stops and closes its database:
-//! the platform's housekeeping sweep (started with its state), the sandbox's daily CRL publication, and
-//! the hourly re-reading of the CRL files a production platform is given.
+//! the platform's housekeeping sweep (started with its state), the sandbox's daily CRL publication, the
+//! daily CRL ingestion, and the delivery of change events to webhooks.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,12 +10,14 @@ use std::time::Duration;
 use jpki_issuer::crl::CRL_LIFETIME;
 use jpki_issuer::Issuer;
 use jpki_profile::KeyRole;
+use jpki_platform::changes;
+use jpki_platform::metrics::Metrics;
+use jpki_platform::revocation_lists::{self, GenerationSummary, IngestError};
 use jpki_store::Database;
-use jpki_verify::revocation::CrlStore;
 use jpki_verify::TrustStore;
 
-/// How often the CRL files are read again (J-LIS publishes one a day).
-pub const CRL_RELOAD_INTERVAL: Duration = Duration::from_secs(3600);
+use crate::transport::CrlLocation;
+use crate::v1::PlatformState;
 
 /// Publishes both CAs' CRLs every [`CRL_LIFETIME`], as J-LIS does every day (the first a lifetime from
 /// now: the server publishes at start only what is missing).
@@ -34,28 +36,107 @@ pub fn publish_crls(db: &Database, issuer: Issuer, dir: PathBuf) {
     });
 }
 
-/// Reads a CRL file into `crls`, verified against `trust`.
-pub fn ingest_crl(crls: &CrlStore, path: &std::path::Path, trust: &TrustStore) -> Result<(), String> {
-    let der = std::fs::read(path).map_err(|e| format!("cannot read CRL {}: {e}", path.display()))?;
-    let summary = crls.ingest(&der, trust, time::OffsetDateTime::now_utc()).map_err(|e| format!("{}: {e}", path.display()))?;
-    tracing::info!("CRL {}: {} entries, next update {:?}", path.display(), summary.entries, summary.next_update);
-    Ok(())
+/// Ingests the CRLs at `locations` as one set into the database's generations
+/// ([`jpki_platform::revocation_lists`]), counting the outcome in `metrics`; `progress` is told the
+/// bytes read of the CRL being read.
+pub async fn ingest_crls(
+    db: &Database,
+    trust: &TrustStore,
+    locations: &[CrlLocation],
+    progress: Arc<dyn Fn(&str, u64) + Send + Sync>,
+    metrics: &Metrics,
+) -> Result<Vec<GenerationSummary>, IngestError> {
+    let sources = locations.iter().map(CrlLocation::source).collect();
+    let outcome = revocation_lists::ingest(db, sources, trust, progress).await;
+    metrics.crl_ingested(match &outcome {
+        Ok(_) => "ok",
+        Err(IngestError::Refused { .. }) => "refused",
+        Err(IngestError::Unreachable { .. }) => "unreachable",
+        Err(IngestError::Busy(_)) => "busy",
+        Err(_) => "error",
+    });
+    outcome
 }
 
-/// Re-reads the CRL files every [`CRL_RELOAD_INTERVAL`]; a file that cannot be read or verified keeps
-/// the list held before.
-pub fn reload_crls(db: &Database, crls: Arc<CrlStore>, files: Vec<PathBuf>, trust: TrustStore) {
-    db.every_after(CRL_RELOAD_INTERVAL, CRL_RELOAD_INTERVAL, move |_| {
-        let (crls, files, trust) = (crls.clone(), files.clone(), trust.clone());
+/// The delay from `now` until the next `at` in Japan Standard Time (J-LIS's day).
+pub fn until_next(at: time::Time, now: time::OffsetDateTime) -> Duration {
+    let jst = now.to_offset(time::macros::offset!(+9));
+    let mut next = jst.replace_time(at);
+    if next <= jst {
+        next += time::Duration::days(1);
+    }
+    Duration::from_secs((next - jst).whole_seconds().max(1) as u64)
+}
+
+/// Ingests the CRLs at `locations` every day at `at` (JST); a failure is logged and counted, and the
+/// generations held before stay in force.
+pub fn ingest_crls_daily(state: Arc<PlatformState>, trust: TrustStore, locations: Vec<CrlLocation>, at: time::Time) {
+    let first = until_next(at, time::OffsetDateTime::now_utc());
+    state.db.clone().every_after(first, Duration::from_secs(24 * 3600), move |db| {
+        let (state, trust, locations) = (state.clone(), trust.clone(), locations.clone());
         async move {
-            for path in files {
-                let (crls, trust) = (crls.clone(), trust.clone());
-                match tokio::task::spawn_blocking(move || ingest_crl(&crls, &path, &trust)).await {
-                    Ok(Err(e)) => tracing::warn!("{e}"),
-                    Err(e) => tracing::warn!("CRL reload task failed: {e}"),
-                    Ok(Ok(())) => {}
+            match ingest_crls(&db, &trust, &locations, Arc::new(|_: &str, _| {}), &state.metrics).await {
+                Ok(generations) => {
+                    for g in generations {
+                        tracing::info!(issuer = %g.issuer, generation = g.generation, entries = g.entries, new_entries = g.new_entries, changes = g.changes, "CRL generation in force");
+                    }
                 }
+                Err(e) => tracing::error!("CRL ingestion failed; the generations held before stay in force: {e}"),
             }
         }
     });
+}
+
+/// How often due webhook deliveries are looked for, and how many are posted at once.
+const DELIVERY_INTERVAL: Duration = Duration::from_secs(2);
+const DELIVERIES_AT_ONCE: i64 = 32;
+/// How long one webhook POST may take.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Posts due webhook deliveries (see [`jpki_platform::changes`]) every [`DELIVERY_INTERVAL`], each in
+/// a blocking task bounded by [`WEBHOOK_TIMEOUT`], so that no endpoint holds up verifications.
+pub fn deliver_webhooks(state: Arc<PlatformState>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(WEBHOOK_TIMEOUT)).http_status_as_error(false).max_redirects(0).build().new_agent();
+    state.db.clone().every(DELIVERY_INTERVAL, move |db| {
+        let (state, agent) = (state.clone(), agent.clone());
+        async move {
+            let due = match changes::claim_due(&db, time::OffsetDateTime::now_utc(), DELIVERIES_AT_ONCE).await {
+                Ok(due) => due,
+                Err(e) => return tracing::warn!("looking for webhook deliveries failed: {e}"),
+            };
+            let posts = due.into_iter().map(|delivery| {
+                let (agent, db, state) = (agent.clone(), db.clone(), state.clone());
+                async move {
+                    let sending = delivery.clone();
+                    let outcome = tokio::task::spawn_blocking(move || post_event(&agent, &sending)).await.unwrap_or_else(|e| changes::Outcome {
+                        status: None,
+                        error: Some(format!("the delivery task failed: {e}")),
+                        duration: Duration::ZERO,
+                    });
+                    let now = time::OffsetDateTime::now_utc();
+                    state.metrics.webhook_attempted(if outcome.delivered() { "delivered" } else { "retry" });
+                    if let Err(e) = changes::record_attempt(&db, &delivery, &outcome, now).await {
+                        tracing::warn!(event = %delivery.event_id, "recording a webhook attempt failed (it will be retried): {e}");
+                    }
+                }
+            });
+            futures_util::future::join_all(posts).await;
+        }
+    });
+}
+
+/// One POST of an event, signed as [`jpki_platform::changes`] describes.
+fn post_event(agent: &ureq::Agent, delivery: &changes::DueDelivery) -> changes::Outcome {
+    let started = std::time::Instant::now();
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sent = agent
+        .post(&delivery.url)
+        .header("Content-Type", "application/json")
+        .header("Webhook-Id", &delivery.event_id)
+        .header("Webhook-Signature", &changes::signature(&delivery.secret, timestamp, &delivery.body))
+        .send(&delivery.body[..]);
+    match sent {
+        Ok(response) => changes::Outcome { status: Some(response.status().as_u16()), error: None, duration: started.elapsed() },
+        Err(e) => changes::Outcome { status: None, error: Some(e.to_string()), duration: started.elapsed() },
+    }
 }

@@ -87,3 +87,51 @@ impl StatusListSource for InProcessStatusList {
         self.runtime.block_on(self.issuer.status_list_token_for(uri)).map_err(|e| TransportError::new(uri, e))
     }
 }
+
+/// The largest CRL downloaded: J-LIS's signature CA list is about 1.3 GB at 20 million entries.
+const MAX_CRL: u64 = 8 << 30;
+/// How long one CRL download may take as a whole, and how long until it connects.
+const CRL_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
+const CRL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a CRL is read from: a file, or an HTTP(S) URL (streamed, never held whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrlLocation {
+    File(std::path::PathBuf),
+    Url(String),
+}
+
+impl std::fmt::Display for CrlLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CrlLocation::File(path) => write!(f, "{}", path.display()),
+            CrlLocation::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+impl CrlLocation {
+    /// The CRL as an ingestion reads it: a file opened, or a URL connected to (with a timeout), when
+    /// its turn comes; a download is streamed, never held whole, and stops at [`MAX_CRL`].
+    pub fn source(&self) -> jpki_platform::revocation_lists::CrlSource {
+        let name = self.to_string();
+        let location = self.clone();
+        let open: jpki_platform::revocation_lists::Opener = Box::new(move || match location {
+            CrlLocation::File(path) => {
+                let file = std::fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                Ok(Box::new(file) as Box<dyn std::io::Read + Send>)
+            }
+            CrlLocation::Url(url) => {
+                let agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(CRL_DOWNLOAD_TIMEOUT))
+                    .timeout_connect(Some(CRL_CONNECT_TIMEOUT))
+                    .http_status_as_error(true)
+                    .build()
+                    .new_agent();
+                let response = agent.get(&url).header("Accept", "application/pkix-crl").call().map_err(|e| e.to_string())?;
+                Ok(Box::new(response.into_body().into_with_config().limit(MAX_CRL).reader()) as Box<dyn std::io::Read + Send>)
+            }
+        });
+        jpki_platform::revocation_lists::CrlSource { name, open }
+    }
+}

@@ -71,6 +71,8 @@ pub struct ValidCertificate {
     pub jpki: JpkiCertificate,
     pub serial_number: SerialNumber,
     pub issuer: std::sync::Arc<Anchor>,
+    /// The certificate's DER.
+    pub der: Vec<u8>,
 }
 
 /// The TBSCertificate's bytes as they are in `der` (the first element of the Certificate SEQUENCE, RFC
@@ -139,5 +141,5 @@ pub fn validate_ref(certificate: &CertificateRef<'_>, der: &[u8], trust: &TrustS
         let name = unknown.extn_id.to_oid().map_or_else(|_| "(malformed OID)".to_owned(), |oid| oid.to_string());
         return Err(CertificateProblem::UnknownCriticalExtension(name));
     }
-    Ok(ValidCertificate { jpki, serial_number: certificate.tbs_certificate.serial_number.clone(), issuer })
+    Ok(ValidCertificate { jpki, serial_number: certificate.tbs_certificate.serial_number.clone(), issuer, der: der.to_vec() })
 }

@@ -4,6 +4,7 @@
 //! - [`algorithms`]: the signature and digest algorithms accepted, by OID;
 //! - [`trust`]: trust anchors (J-LIS's CA certificates, or the sandbox's);
 //! - [`chain`]: path validation of an end-entity certificate;
+//! - [`crl_stream`]: CRLs of any size read entry by entry, their signature checked as they stream;
 //! - [`failure`]: the codes of why a verification is not valid;
 //! - [`revocation`]: OCSP with a cache, failing closed;
 //! - [`signed_data`]: CMS SignedData, attached and detached;
@@ -13,6 +14,7 @@
 
 pub mod algorithms;
 pub mod chain;
+pub mod crl_stream;
 pub mod failure;
 pub mod presentation;
 pub mod revocation;
@@ -22,4 +24,4 @@ pub mod verifier;
 
 pub use failure::FailureCode;
 pub use trust::TrustStore;
-pub use verifier::{Progress, Verification, Verifier};
+pub use verifier::{AwaitingCrl, Progress, Verification, Verifier};

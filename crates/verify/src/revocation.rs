@@ -361,20 +361,23 @@ impl OcspChecker {
     }
 }
 
-/// One ingested CRL: who issued it, until when it is fresh, and what it revokes.
-struct IngestedCrl {
-    this_update: OffsetDateTime,
-    number: Option<String>,
-    next_update: Option<OffsetDateTime>,
-    /// Serial (hex, as `JpkiCertificate::serial`) → (revocation time, reason).
-    revoked: HashMap<String, (OffsetDateTime, Option<RevocationReason>)>,
+/// What the CRL generation held for a certificate's issuer says of it: the generation's times and
+/// number, and the certificate's entry if it is listed. The in-memory [`CrlStore`] makes one; a platform
+/// reads one from its database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlAnswer {
+    pub this_update: OffsetDateTime,
+    pub next_update: Option<OffsetDateTime>,
+    /// The CRL number (lower-case hex; of a partitioned generation, the highest).
+    pub number: Option<String>,
+    /// The certificate's revocation time and reason, if the generation lists it.
+    pub entry: Option<(OffsetDateTime, Option<RevocationReason>)>,
 }
 
-impl IngestedCrl {
-    /// What this list says of `cert`: revoked if it lists it, else good.
-    fn answer(&self, cert: &ValidCertificate, now: OffsetDateTime) -> RevocationStatus {
-        let (status, revoked_at, reason) = match self.revoked.get(&cert.jpki.serial) {
-            Some((at, reason)) => (Status::Revoked, Some(*at), *reason),
+impl CrlAnswer {
+    fn answer(&self, now: OffsetDateTime) -> RevocationStatus {
+        let (status, revoked_at, reason) = match self.entry {
+            Some((at, reason)) => (Status::Revoked, Some(at), reason),
             None => (Status::Good, None, None),
         };
         RevocationStatus {
@@ -390,10 +393,38 @@ impl IngestedCrl {
             next_update: self.next_update,
         }
     }
+
+    /// The status this answer gives at `now`: none once the generation is past its nextUpdate (fail closed).
+    pub fn current(&self, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
+        if self.next_update.is_none_or(|n| n < now) {
+            return Err(RevocationProblem::Unavailable("the CRL of the issuing CA is past its nextUpdate".into()));
+        }
+        Ok(self.answer(now))
+    }
+
+    /// The revocation this answer lists, whether or not its generation is still current: a revocation,
+    /// once published, stands against any later "good".
+    pub fn listed(&self, now: OffsetDateTime) -> Option<RevocationStatus> {
+        self.entry.is_some().then(|| self.answer(now))
+    }
+}
+
+/// The status from a CRL answer, or why there is none.
+pub fn crl_status(answer: Option<&CrlAnswer>, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
+    answer.ok_or_else(|| RevocationProblem::Unavailable("no CRL of the issuing CA".into()))?.current(now)
+}
+
+/// One ingested CRL: until when it is fresh, and what it revokes.
+struct IngestedCrl {
+    this_update: OffsetDateTime,
+    number: Option<String>,
+    next_update: Option<OffsetDateTime>,
+    /// Serial (hex, as `JpkiCertificate::serial`) → (revocation time, reason).
+    revoked: HashMap<String, (OffsetDateTime, Option<RevocationReason>)>,
 }
 
 /// The order of two CRL numbers (lower-case hex, as read); a list without a number precedes any with one.
-fn crl_number_order(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+pub fn crl_number_order(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
     let magnitude = |n: &str| n.trim_start_matches('0').to_owned();
     match (a.map(magnitude), b.map(magnitude)) {
         (Some(a), Some(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(&b)),
@@ -422,53 +453,41 @@ pub struct CrlStore {
 impl CrlStore {
     /// Verifies `der` (signed by a trust anchor, already in force) and replaces that CA's list.
     pub fn ingest(&self, der: &[u8], trust: &crate::TrustStore, now: OffsetDateTime) -> Result<CrlSummary, RevocationProblem> {
-        let bad = RevocationProblem::BadCrl;
-        let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|e| bad(e.to_string()))?;
-        let issuer = crl.tbs_cert_list.issuer.to_der().map_err(|e| bad(e.to_string()))?;
-        let tbs = crl.tbs_cert_list.to_der().map_err(|e| bad(e.to_string()))?;
-        let scheme = crate::algorithms::rsa_scheme(crl.signature_algorithm.owned_to_ref(), None).map_err(|e| bad(e.to_string()))?;
-        let signature = crl.signature.as_bytes().ok_or_else(|| bad("signature is not whole bytes".into()))?;
-        if !trust.named(&issuer).any(|a| a.verifies(scheme, &tbs, signature)) {
-            return Err(bad(format!("not signed by a trust anchor named {}", crl.tbs_cert_list.issuer)));
+        let (head, tail, entries) = crate::crl_stream::read_all(der, trust)?;
+        check_times(head.this_update, head.next_update, now).map_err(RevocationProblem::BadCrl)?;
+        if let Some(held) = self.lists.read().expect("CRL lock").get(&head.issuer_der) {
+            check_number(tail.number.as_deref(), held.number.as_deref()).map_err(RevocationProblem::BadCrl)?;
         }
-        let list = jpki_profile::revocation_list::RevocationList::from_der(der).map_err(|e| bad(e.to_string()))?;
-        if list.this_update > now + CLOCK_SKEW {
-            return Err(bad(format!("thisUpdate {} is in the future", list.this_update)));
-        }
-        if let Some(next) = list.next_update.filter(|n| *n < now) {
-            return Err(bad(format!("the CRL is already past its nextUpdate {next}")));
-        }
-        if let Some(held) = self.lists.read().expect("CRL lock").get(&issuer) {
-            if crl_number_order(list.number.as_deref(), held.number.as_deref()) == std::cmp::Ordering::Less {
-                return Err(bad(format!(
-                    "its number {} is lower than the {} held (a rollback)",
-                    list.number.as_deref().unwrap_or("(none)"),
-                    held.number.as_deref().unwrap_or("(none)")
-                )));
-            }
-        }
-        let summary = CrlSummary { issuer: list.issuer.clone(), entries: list.entries.len(), this_update: list.this_update, next_update: list.next_update };
-        let revoked = list.entries.into_iter().map(|e| (e.serial, (e.revoked_at, e.reason))).collect();
-        let held = IngestedCrl { this_update: list.this_update, number: list.number, next_update: list.next_update, revoked };
-        self.lists.write().expect("CRL lock").insert(issuer, held);
+        let summary = CrlSummary { issuer: head.issuer.clone(), entries: entries.len(), this_update: head.this_update, next_update: head.next_update };
+        let revoked = entries.into_iter().map(|e| (e.serial, (e.revoked_at, e.reason))).collect();
+        let held = IngestedCrl { this_update: head.this_update, number: tail.number, next_update: head.next_update, revoked };
+        self.lists.write().expect("CRL lock").insert(head.issuer_der, held);
         Ok(summary)
     }
 
-    /// The status of `cert` from its CA's CRL, if one is held and fresh at `now`.
-    pub fn status(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Result<RevocationStatus, RevocationProblem> {
-        let lists = self.lists.read().expect("CRL lock");
-        let list = lists.get(&cert.issuer.subject_der).ok_or_else(|| RevocationProblem::Unavailable("no CRL of the issuing CA".into()))?;
-        if list.next_update.is_none_or(|n| n < now) {
-            return Err(RevocationProblem::Unavailable("the CRL of the issuing CA is past its nextUpdate".into()));
-        }
-        Ok(list.answer(cert, now))
-    }
-
-    /// The revocation of `cert` that a held CRL lists, whether or not that CRL is still current: a
-    /// revocation, once published, stands against any later "good".
-    pub fn listed_revocation(&self, cert: &ValidCertificate, now: OffsetDateTime) -> Option<RevocationStatus> {
+    /// What the CRL held for `cert`'s issuer says of it.
+    pub fn answer(&self, cert: &ValidCertificate) -> Option<CrlAnswer> {
         let lists = self.lists.read().expect("CRL lock");
         let list = lists.get(&cert.issuer.subject_der)?;
-        list.revoked.contains_key(&cert.jpki.serial).then(|| list.answer(cert, now))
+        Some(CrlAnswer { this_update: list.this_update, next_update: list.next_update, number: list.number.clone(), entry: list.revoked.get(&cert.jpki.serial).copied() })
     }
+}
+
+/// Refuses a CRL dated in the future or already past its nextUpdate at `now`.
+pub fn check_times(this_update: OffsetDateTime, next_update: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<(), String> {
+    if this_update > now + CLOCK_SKEW {
+        return Err(format!("its thisUpdate {this_update} is in the future"));
+    }
+    match next_update {
+        Some(next) if next < now => Err(format!("it is already past its nextUpdate {next}")),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a CRL whose number is lower than the one held (a rollback).
+pub fn check_number(number: Option<&str>, held: Option<&str>) -> Result<(), String> {
+    if crl_number_order(number, held) == std::cmp::Ordering::Less {
+        return Err(format!("its number {} is lower than the {} held (a rollback)", number.unwrap_or("(none)"), held.unwrap_or("(none)")));
+    }
+    Ok(())
 }

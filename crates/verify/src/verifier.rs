@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::chain::{self, CertificateProblem, ValidCertificate};
 use crate::failure::FailureCode;
-use crate::revocation::{CrlStore, OcspChecker, RequestedMethod, RevocationPolicy, RevocationProblem, RevocationStatus, Status};
+use crate::revocation::{crl_status, CrlAnswer, CrlStore, OcspChecker, RequestedMethod, RevocationPolicy, RevocationProblem, RevocationStatus, Status};
 use crate::signed_data::{self, CmsProblem};
 use crate::trust::TrustStore;
 
@@ -27,6 +27,12 @@ pub struct Signer {
     pub not_after: OffsetDateTime,
     #[serde(skip)]
     pub four_info: Option<FourInfo>,
+    /// The certificate's DER: kept by the platform, never sent to a tenant.
+    #[serde(skip)]
+    pub certificate: Vec<u8>,
+    /// The DER of the issuer's name, under which its CRLs are held.
+    #[serde(skip)]
+    pub issuer_name: Vec<u8>,
 }
 
 impl Signer {
@@ -42,6 +48,8 @@ impl Signer {
             device: cert.jpki.device,
             not_after: cert.jpki.not_after,
             four_info: info,
+            certificate: cert.der,
+            issuer_name: cert.issuer.subject_der.clone(),
         }
     }
 }
@@ -78,24 +86,66 @@ pub struct Verifier {
     /// `None` (and no fresh CRL) verifies offline and says so: the result is never valid without
     /// revocation information.
     pub ocsp: Option<OcspChecker>,
-    /// Ingested CRLs, asked when OCSP gives no answer.
+    /// CRLs held in memory, asked by [`Progress::finish`] (a platform looks its generations up itself).
     pub crls: std::sync::Arc<CrlStore>,
 }
 
 /// How far a verification got without waiting on anything outside the process.
 pub enum Progress {
     Done(Verification),
-    /// The signer's certificate chains to a trust anchor and no fresh OCSP answer is cached: the
-    /// responder has to be asked, which may block.
+    /// The signer's certificate chains to a trust anchor: what the CRL generation held for its issuer
+    /// says of it is needed next (a platform looks it up in its database).
+    AwaitingCrl(AwaitingCrl),
+    /// No fresh OCSP answer is cached: the responder has to be asked, which may block.
     AwaitingResponder(AwaitingResponder),
 }
 
 impl Progress {
-    /// The verification, asking the OCSP responder if it has to (blocking).
+    /// The verification, with the verifier's in-memory CRLs, asking the OCSP responder if it has to
+    /// (blocking).
     pub fn finish(self, verifier: &Verifier) -> Verification {
         match self {
             Progress::Done(verification) => verification,
+            Progress::AwaitingCrl(pending) => {
+                let crl = verifier.crls.answer(&pending.certificate);
+                pending.with_crl(verifier, crl).finish(verifier)
+            }
             Progress::AwaitingResponder(pending) => pending.ask(verifier),
+        }
+    }
+}
+
+/// A verification waiting for what the CRL says of its certificate.
+pub struct AwaitingCrl {
+    certificate: ValidCertificate,
+    policy: RevocationPolicy,
+    now: OffsetDateTime,
+}
+
+impl AwaitingCrl {
+    /// The certificate to look up (its issuer's name is `issuer.subject_der`, its serial `jpki.serial`).
+    pub fn certificate(&self) -> &ValidCertificate {
+        &self.certificate
+    }
+
+    /// Goes on with `crl`, the answer of the CRL generation held for the certificate's issuer (`None`
+    /// when none is held): to the end when it or a cached OCSP answer decides, else up to asking the
+    /// responder.
+    pub fn with_crl(self, verifier: &Verifier, crl: Option<CrlAnswer>) -> Progress {
+        let AwaitingCrl { certificate, policy, now } = self;
+        if policy.method == RequestedMethod::Crl {
+            let status = crl_status(crl.as_ref(), now);
+            return Progress::Done(verifier.concluded(certificate, status, crl.as_ref(), now));
+        }
+        // OCSP, from the cache when the policy accepts its age; with no responder configured the CRL
+        // answers at once.
+        let pending = AwaitingResponder { certificate, policy, now, crl };
+        let Some(ocsp) = &verifier.ocsp else {
+            return Progress::Done(pending.ask(verifier));
+        };
+        match ocsp.cached(&pending.certificate, policy.max_age, now) {
+            Some(status) => Progress::Done(verifier.concluded(pending.certificate, Ok(status), pending.crl.as_ref(), now)),
+            None => Progress::AwaitingResponder(pending),
         }
     }
 }
@@ -105,10 +155,11 @@ pub struct AwaitingResponder {
     certificate: ValidCertificate,
     policy: RevocationPolicy,
     now: OffsetDateTime,
+    crl: Option<CrlAnswer>,
 }
 
 impl AwaitingResponder {
-    /// Asks the OCSP responder (blocking up to its transport's timeout) and concludes. On its failure a
+    /// Asks the OCSP responder (blocking up to its transport's timeout) and concludes. On its failure the
     /// CRL answers if it is current and no older than the policy accepts (or when no responder is
     /// configured at all, the CRL being then the deployment's method); with neither the check fails closed.
     pub fn ask(self, verifier: &Verifier) -> Verification {
@@ -118,7 +169,7 @@ impl AwaitingResponder {
             None => Err(RevocationProblem::Unavailable("no OCSP responder is configured".into())),
         };
         let revocation = ocsp.or_else(|ocsp_problem| {
-            let crl = verifier.crls.status(&self.certificate, now).and_then(|status| {
+            let crl = crl_status(self.crl.as_ref(), now).and_then(|status| {
                 if verifier.ocsp.is_some() && now - status.this_update > max_age {
                     Err(RevocationProblem::Unavailable(format!(
                         "the CRL's thisUpdate {} is older than the {} s accepted",
@@ -131,7 +182,7 @@ impl AwaitingResponder {
             });
             crl.map_err(|crl_problem| RevocationProblem::Unavailable(format!("OCSP: {}; CRL: {}", ocsp_problem.detail(), crl_problem.detail())))
         });
-        verifier.concluded(self.certificate, revocation, now)
+        verifier.concluded(self.certificate, revocation, self.crl.as_ref(), now)
     }
 }
 
@@ -200,15 +251,28 @@ impl Verifier {
         signature: &[u8],
         now: OffsetDateTime,
     ) -> Verification {
+        self.verify_pkcs1_without_waiting(kind, policy, certificate, message, signature, now).finish(self)
+    }
+
+    /// [`Verifier::verify_pkcs1`] as far as it goes without looking anything up.
+    pub fn verify_pkcs1_without_waiting(
+        &self,
+        kind: CertKind,
+        policy: RevocationPolicy,
+        certificate: &[u8],
+        message: &[u8],
+        signature: &[u8],
+        now: OffsetDateTime,
+    ) -> Progress {
         match <jpki_profile::cert_profile::CertificateRef<'_> as der::Decode>::from_der(certificate) {
             Ok(cert) => {
                 if !jpki_crypto::verify_rsa(jpki_crypto::RsaScheme::Pkcs1Sha256, cert.public_key(), message, signature) {
-                    return Self::failed(FailureCode::SignatureInvalid, "the signature does not verify with the certificate".into(), now);
+                    return Progress::Done(Self::failed(FailureCode::SignatureInvalid, "the signature does not verify with the certificate".into(), now));
                 }
                 let validated = chain::validate_ref(&cert, certificate, &self.trust, now).and_then(|valid| of_kind(valid, kind));
-                self.check_certificate(validated, policy, now).finish(self)
+                self.check_certificate(validated, policy, now)
             }
-            Err(e) => Self::failed(FailureCode::CertificateMalformed, format!("the certificate is malformed: {e}"), now),
+            Err(e) => Progress::Done(Self::failed(FailureCode::CertificateMalformed, format!("the certificate is malformed: {e}"), now)),
         }
     }
 
@@ -217,34 +281,26 @@ impl Verifier {
         self.check_certificate(chain::validate(certificate, &self.trust, now), RevocationPolicy::default(), now).finish(self)
     }
 
-    /// Revocation of a certificate that passed chain validation, if it is at hand; the failure of one
-    /// that did not.
+    /// The failure of a certificate that did not pass chain validation; the CRL lookup next for one that did.
     fn check_certificate(&self, validated: Result<chain::ValidCertificate, CertificateProblem>, policy: RevocationPolicy, now: OffsetDateTime) -> Progress {
-        let certificate = match validated {
-            Ok(valid) => valid,
-            Err(problem) => return Progress::Done(Self::failed(problem.code(), problem.to_string(), now)),
-        };
-        if policy.method == RequestedMethod::Crl {
-            let status = self.crls.status(&certificate, now);
-            return Progress::Done(self.concluded(certificate, status, now));
-        }
-        // OCSP, from the cache when the policy accepts its age; with no responder configured the CRLs
-        // answer at once.
-        let Some(ocsp) = &self.ocsp else {
-            return Progress::Done(AwaitingResponder { certificate, policy, now }.ask(self));
-        };
-        match ocsp.cached(&certificate, policy.max_age, now) {
-            Some(status) => Progress::Done(self.concluded(certificate, Ok(status), now)),
-            None => Progress::AwaitingResponder(AwaitingResponder { certificate, policy, now }),
+        match validated {
+            Ok(certificate) => Progress::AwaitingCrl(AwaitingCrl { certificate, policy, now }),
+            Err(problem) => Progress::Done(Self::failed(problem.code(), problem.to_string(), now)),
         }
     }
 
     /// The verification of a chained certificate, given its revocation status or why there is none. A
     /// revocation that a held CRL lists outweighs any "good", and stands when no other answer is had.
-    fn concluded(&self, certificate: ValidCertificate, revocation: Result<RevocationStatus, RevocationProblem>, now: OffsetDateTime) -> Verification {
+    fn concluded(
+        &self,
+        certificate: ValidCertificate,
+        revocation: Result<RevocationStatus, RevocationProblem>,
+        crl: Option<&CrlAnswer>,
+        now: OffsetDateTime,
+    ) -> Verification {
         let revocation = match revocation {
             Ok(status) if status.status == Status::Revoked => Ok(status),
-            other => self.crls.listed_revocation(&certificate, now).map_or(other, Ok),
+            other => crl.and_then(|crl| crl.listed(now)).map_or(other, Ok),
         };
         let (failure, revocation) = match revocation {
             Ok(status) => {

@@ -201,26 +201,36 @@ fn only_asking_the_responder_is_left_for_later() {
     let content = b"lease".to_vec();
     let cms = sign_with_card(&card, &content, false);
 
-    // Nothing cached: the check stops before the responder, which is asked only by `ask`.
-    let Ok(Progress::AwaitingResponder(pending)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else {
-        panic!("expected to await the responder")
+    // Nothing cached: the check stops for the CRL lookup (its caller's to make), then before the
+    // responder, which is asked only by `ask`.
+    let Ok(Progress::AwaitingCrl(lookup)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else {
+        panic!("expected to await the CRL lookup")
     };
+    assert_eq!(lookup.certificate().jpki.kind, CertKind::Signature);
+    let Progress::AwaitingResponder(pending) = lookup.with_crl(&verifier, None) else { panic!("expected to await the responder") };
     assert_eq!(asked(), 0);
     let v = pending.ask(&verifier);
     assert!(v.valid, "{:?}", v.failure);
     assert_eq!((v.revocation.unwrap().method, asked()), (RevocationMethod::Ocsp, 1));
 
     // Now cached: done without waiting when the caller accepts an hour-old answer, with the same signer.
-    let Ok(Progress::Done(v)) = verifier.verify_cms_without_waiting_by(CertKind::Signature, hour_old(), &cms, Some(&content), now) else {
+    let Ok(Progress::AwaitingCrl(lookup)) = verifier.verify_cms_without_waiting_by(CertKind::Signature, hour_old(), &cms, Some(&content), now) else {
+        panic!("expected to await the CRL lookup")
+    };
+    let Progress::Done(v) = lookup.with_crl(&verifier, None) else {
         panic!("expected a cached answer")
     };
     assert!(v.valid, "{:?}", v.failure);
     assert_eq!((v.revocation.unwrap().method, asked()), (RevocationMethod::OcspCached, 1));
     assert_eq!(v.signer.unwrap().name.as_deref(), Some("待機　次郎"));
 
-    // Failures before revocation, and a verifier with no responder, never wait.
+    // Failures before revocation never wait; a verifier with no responder waits only for the CRL.
     let done_code = |verifier: &Verifier, content: &[u8]| match verifier.verify_cms_without_waiting(&cms, Some(content), now) {
         Ok(Progress::Done(v)) => v.failure.map(|f| f.code),
+        Ok(Progress::AwaitingCrl(lookup)) if verifier.ocsp.is_none() => match lookup.with_crl(verifier, None) {
+            Progress::Done(v) => v.failure.map(|f| f.code),
+            _ => panic!("expected to be done"),
+        },
         _ => panic!("expected to be done"),
     };
     let fresh = sb.verifier();

@@ -42,20 +42,13 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         Err(ChallengeProblem::Used) => return Err(ApiError::bad("challenge_used", "the challenge was already answered; ask for a new one")),
     };
 
-    let verifier = state.verifier.clone();
-    let signed = challenge.clone();
     let started = std::time::Instant::now();
-    let (login, proof) = tokio::task::spawn_blocking(move || {
-        let login = verifier.verify_pkcs1(CertKind::Authentication, policy, &certificate, &signed, &signature, now);
-        let proof = proof.map(|cms| verifier.verify_cms_by(CertKind::Signature, policy, &cms, None, now));
-        (login, proof)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?;
-    let proof = match proof {
+    let login = state.verifier.verify_pkcs1_without_waiting(CertKind::Authentication, policy, &certificate, &challenge, &signature, now);
+    let login = super::conclude(&state, login).await?;
+    let proof = match proof.map(|cms| state.verifier.verify_cms_without_waiting_by(CertKind::Signature, policy, &cms, None, now)) {
         None => None,
         Some(Err(problem)) => return Err(ApiError::bad("invalid_cms", format!("signature_proof: {problem}"))),
-        Some(Ok(p)) => Some(p),
+        Some(Ok(p)) => Some(super::conclude(&state, p).await?),
     };
     let proof_identity = match &proof {
         // verify_cms takes only a signature certificate's CMS: a valid proof is a signature proof.

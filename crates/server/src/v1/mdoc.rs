@@ -140,6 +140,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         revocation_method: status_read.then_some(ProvisionMethod::StatusList.as_str()),
         at: now,
         result: kept.to_string(),
+        certificate: None,
         metered: status_read.then_some((FeeCertKind::CardSubstituteRecord, ProvisionMethod::StatusList)),
         audit_action: "mdoc.verify",
         purpose: Some(outstanding.purpose),

@@ -4,6 +4,8 @@
 
 mod admin;
 mod auth;
+mod changes;
+mod customers;
 mod mdoc;
 pub mod requests;
 mod signatures;
@@ -19,7 +21,7 @@ use axum::Router;
 use jpki_platform::presentations::MdocService;
 use jpki_platform::tenants::{self, Tenant};
 use jpki_store::Database;
-use jpki_verify::Verifier;
+use jpki_verify::{Progress, Verification, Verifier};
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
@@ -36,6 +38,8 @@ pub struct PlatformState {
     /// Presentations of the card-substitute record; `None` until IACA roots are configured.
     pub mdoc: Option<Arc<MdocService>>,
     pub keys: tenants::KeyCache,
+    /// Serving the sandbox: webhooks may be plain HTTP.
+    pub sandbox: bool,
 }
 
 impl PlatformState {
@@ -51,6 +55,7 @@ impl PlatformState {
             metrics,
             mdoc: None,
             keys: Default::default(),
+            sandbox: false,
         }
     }
 
@@ -90,6 +95,30 @@ pub(crate) fn admin(state: &PlatformState, headers: &HeaderMap) -> Result<(), Ap
     }
 }
 
+/// Carries a verification to its end: the CRL generation in force for the certificate's issuer is
+/// looked up in the database (so every server process answers from the same one), and the OCSP
+/// responder, if it has to be asked, is asked on a blocking task.
+pub(crate) async fn conclude(state: &PlatformState, progress: Progress) -> Result<Verification, ApiError> {
+    let progress = match progress {
+        Progress::AwaitingCrl(pending) => {
+            let cert = pending.certificate();
+            let answer = jpki_platform::revocation_lists::answer(&state.db, &cert.issuer.subject_der, &cert.jpki.serial).await?;
+            pending.with_crl(&state.verifier, answer)
+        }
+        other => other,
+    };
+    match progress {
+        Progress::AwaitingResponder(pending) => {
+            let verifier = state.verifier.clone();
+            tokio::task::spawn_blocking(move || pending.ask(&verifier))
+                .await
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))
+        }
+        // Done: nothing is left to look up.
+        other => Ok(other.finish(&state.verifier)),
+    }
+}
+
 pub(crate) fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, ApiError> {
     requests::base64_field(name, value).map_err(|message| ApiError::bad("invalid_base64", message))
 }
@@ -106,6 +135,14 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/usage", get(usage::get))
         .route("/v1/auth/challenges", post(auth::new_challenge))
         .route("/v1/auth/verify", post(auth::verify))
+        .route("/v1/customers", post(customers::create).get(customers::list))
+        .route("/v1/customers/{id}", get(customers::get).delete(customers::delete))
+        .route("/v1/changes", get(changes::feed))
+        .route("/v1/changes/{id}", get(changes::get))
+        .route("/v1/changes/{id}/deliveries", get(changes::deliveries))
+        .route("/v1/changes/{id}/redeliver", post(changes::redeliver))
+        .route("/v1/webhooks", post(changes::add_webhook).get(changes::webhooks))
+        .route("/v1/webhooks/{id}", delete(changes::delete_webhook))
         .route("/v1/mdoc/requests", post(mdoc::new_request))
         .route("/v1/mdoc/responses", post(mdoc::verify))
         .method_not_allowed_fallback(crate::error::method_not_allowed)

@@ -150,3 +150,37 @@ mod tests {
         }
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    /// A valid verification of this tenant (`POST /v1/signatures/verify`).
+    pub verification_id: String,
+    /// The tenant's own identifier of the customer.
+    pub reference: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    pub url: String,
+}
+
+/// A page of a list: what follows the cursor `after`, at most `limit` items.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+}
+
+impl Page {
+    /// The page size asked (100 by default), within 1 and `max`.
+    pub fn limit(&self, max: i64) -> Result<i64, crate::error::ApiError> {
+        match self.limit {
+            None => Ok(100.min(max)),
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            Some(_) => Err(crate::error::ApiError::bad("invalid_limit", format!("limit is 1 to {max}"))),
+        }
+    }
+}

@@ -11,9 +11,8 @@ use super::AppState;
 use super::{base64_field, tenant};
 use crate::error::ApiError;
 use crate::extract::Body;
-use jpki_platform::recorder::{CheckKind, CheckRecord};
+use jpki_platform::recorder::{CheckKind, CheckRecord, CheckedCertificate};
 use jpki_profile::fees::FeeCertKind;
-use jpki_verify::Progress;
 use serde::Serialize;
 
 /// The answer to a signature check: the verification, under the id it is stored as.
@@ -34,18 +33,11 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     let policy = RevocationRequest::policy(body.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
-    // On this task while nothing can block (a cached OCSP answer); asking the responder may wait on the
-    // network, so that part runs as a blocking task.
-    let result = match state.verifier.verify_cms_without_waiting_by(body.certificate_kind.end_entity(), policy, &cms, content.as_deref(), now) {
-        Ok(Progress::Done(verification)) => verification,
-        Ok(Progress::AwaitingResponder(pending)) => {
-            let verifier = state.verifier.clone();
-            tokio::task::spawn_blocking(move || pending.ask(&verifier))
-                .await
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verification task failed: {e}")))?
-        }
-        Err(problem) => return Err(ApiError::bad("invalid_cms", problem.to_string())),
-    };
+        let progress = state
+        .verifier
+        .verify_cms_without_waiting_by(body.certificate_kind.end_entity(), policy, &cms, content.as_deref(), now)
+        .map_err(|problem| ApiError::bad("invalid_cms", problem.to_string()))?;
+    let result = super::conclude(&state, progress).await?;
 
     let id = jpki_store::new_id("verification");
     let failure_code = result.failure.as_ref().map(|f| f.code.as_str());
@@ -73,6 +65,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         revocation_method: result.revocation.as_ref().map(|r| r.method.as_str()),
         at: now,
         result: response.clone(),
+        certificate: signer.filter(|_| result.valid).map(CheckedCertificate::of),
         metered,
         audit_action: "signature.verify",
         purpose: body.purpose.clone(),
