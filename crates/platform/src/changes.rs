@@ -64,8 +64,7 @@ type Found = (String, String, String, String, String, Option<i32>, i64);
 
 const FOUND: &str = "SELECT c.customer_id, cu.tenant_id, cu.reference, c.kind, c.serial, e.reason, e.revoked_at
      FROM crl_entry e JOIN customer_certificate c ON c.issuer = e.issuer AND c.serial = e.serial JOIN customer cu ON cu.id = c.customer_id";
-const NOT_REPORTED: &str =
-    "NOT EXISTS (SELECT 1 FROM change_event v WHERE v.customer_id = c.customer_id AND v.issuer = c.issuer AND v.serial = c.serial)";
+const NOT_REPORTED: &str = "NOT EXISTS (SELECT 1 FROM change_event v WHERE v.customer_id = c.customer_id AND v.issuer = c.issuer AND v.serial = c.serial)";
 
 /// The events for generation `generation` of `issuer`, just switched in: every watched certificate it
 /// is the first to list. Customers registered later are checked when registered.
@@ -79,7 +78,12 @@ pub(crate) async fn detect(tx: &mut sqlx::Transaction<'_, sqlx::Any>, issuer: &s
 }
 
 /// The event for a customer just registered, if the generation in force already lists its certificate.
-pub(crate) async fn detect_for_customer(tx: &mut sqlx::Transaction<'_, sqlx::Any>, customer_id: &str, issuer: &str, serial: &str) -> Result<u64, PlatformError> {
+pub(crate) async fn detect_for_customer(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    customer_id: &str,
+    issuer: &str,
+    serial: &str,
+) -> Result<u64, PlatformError> {
     let current: Option<(Option<i64>,)> =
         sqlx::query_as("SELECT current_generation FROM crl_issuer WHERE issuer = $1").bind(issuer).fetch_optional(&mut **tx).await?;
     let Some((Some(generation),)) = current else { return Ok(0) };
@@ -220,11 +224,13 @@ pub async fn webhooks(db: &Database, tenant_id: &str) -> Result<Vec<Webhook>, Pl
 /// Removes the tenant's webhook `id` and what was queued for it.
 pub async fn delete_webhook(db: &Database, tenant_id: &str, id: &str) -> Result<(), PlatformError> {
     let mut tx = db.begin_write().await?;
-    let found: Option<(String,)> = sqlx::query_as("SELECT id FROM webhook WHERE id = $1 AND tenant_id = $2").bind(id).bind(tenant_id).fetch_optional(&mut *tx).await?;
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM webhook WHERE id = $1 AND tenant_id = $2").bind(id).bind(tenant_id).fetch_optional(&mut *tx).await?;
     if found.is_none() {
         return Err(PlatformError::NotFound(format!("no webhook {id}")));
     }
-    for sql in ["DELETE FROM webhook_attempt WHERE webhook_id = $1", "DELETE FROM webhook_delivery WHERE webhook_id = $1", "DELETE FROM webhook WHERE id = $1"] {
+    for sql in ["DELETE FROM webhook_attempt WHERE webhook_id = $1", "DELETE FROM webhook_delivery WHERE webhook_id = $1", "DELETE FROM webhook WHERE id = $1"]
+    {
         sqlx::query(sql).bind(id).execute(&mut *tx).await?;
     }
     tx.commit().await?;
@@ -286,16 +292,18 @@ fn unix(t: i64) -> OffsetDateTime {
 /// The delivery log of the tenant's event `event_id`.
 pub async fn deliveries(db: &Database, tenant_id: &str, event_id: &str) -> Result<Vec<Delivery>, PlatformError> {
     get(db, tenant_id, event_id).await?;
-    let rows: Vec<(String, String, i64, Option<i64>)> =
-        sqlx::query_as("SELECT webhook_id, state, next_attempt_at, delivered_at FROM webhook_delivery WHERE event_id = $1 AND tenant_id = $2 ORDER BY webhook_id")
-            .bind(event_id)
-            .bind(tenant_id)
-            .fetch_all(db.pool())
-            .await?;
+    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT webhook_id, state, next_attempt_at, delivered_at FROM webhook_delivery WHERE event_id = $1 AND tenant_id = $2 ORDER BY webhook_id",
+    )
+    .bind(event_id)
+    .bind(tenant_id)
+    .fetch_all(db.pool())
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for (webhook_id, state, next, delivered) in rows {
         let state = DeliveryState::parse(&state).ok_or_else(|| PlatformError::Corrupt(format!("delivery state {state:?}")))?;
-        let attempts: Vec<(i32, i64, Option<i32>, Option<String>, i64)> =
+        type AttemptRow = (i32, i64, Option<i32>, Option<String>, i64);
+        let attempts: Vec<AttemptRow> =
             sqlx::query_as("SELECT attempt, at, status, error, duration_ms FROM webhook_attempt WHERE event_id = $1 AND webhook_id = $2 ORDER BY attempt")
                 .bind(event_id)
                 .bind(&webhook_id)
@@ -304,7 +312,10 @@ pub async fn deliveries(db: &Database, tenant_id: &str, event_id: &str) -> Resul
         out.push(Delivery {
             next_attempt_at: (state == DeliveryState::Pending).then(|| unix(next)),
             delivered_at: delivered.map(unix),
-            attempts: attempts.into_iter().map(|(attempt, at, status, error, duration_ms)| Attempt { attempt, at: unix(at), status, error, duration_ms }).collect(),
+            attempts: attempts
+                .into_iter()
+                .map(|(attempt, at, status, error, duration_ms)| Attempt { attempt, at: unix(at), status, error, duration_ms })
+                .collect(),
             webhook_id,
             state,
         });
@@ -362,13 +373,14 @@ pub async fn claim_due(db: &Database, now: OffsetDateTime, limit: i64) -> Result
     .await?;
     let mut claimed = Vec::new();
     for (event_id, webhook_id) in candidates {
-        let took = sqlx::query("UPDATE webhook_delivery SET lease_until = $1 WHERE event_id = $2 AND webhook_id = $3 AND state = 'pending' AND lease_until < $4")
-            .bind((now + LEASE).unix_timestamp())
-            .bind(&event_id)
-            .bind(&webhook_id)
-            .bind(now.unix_timestamp())
-            .execute(db.pool())
-            .await?;
+        let took =
+            sqlx::query("UPDATE webhook_delivery SET lease_until = $1 WHERE event_id = $2 AND webhook_id = $3 AND state = 'pending' AND lease_until < $4")
+                .bind((now + LEASE).unix_timestamp())
+                .bind(&event_id)
+                .bind(&webhook_id)
+                .bind(now.unix_timestamp())
+                .execute(db.pool())
+                .await?;
         if took.rows_affected() != 1 {
             continue;
         }

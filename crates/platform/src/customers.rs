@@ -95,7 +95,10 @@ pub async fn register(db: &Database, tenant_id: &str, verification_id: &str, ref
 
 async fn certificates(db: &Database, customer_id: &str) -> Result<Vec<WatchedCertificate>, PlatformError> {
     let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT kind, serial, not_after FROM customer_certificate WHERE customer_id = $1 ORDER BY created_at, serial").bind(customer_id).fetch_all(db.pool()).await?;
+        sqlx::query_as("SELECT kind, serial, not_after FROM customer_certificate WHERE customer_id = $1 ORDER BY created_at, serial")
+            .bind(customer_id)
+            .fetch_all(db.pool())
+            .await?;
     rows.into_iter()
         .map(|(kind, serial, not_after)| {
             Ok(WatchedCertificate {
@@ -144,7 +147,8 @@ pub async fn list(db: &Database, tenant_id: &str, after: Option<&str>, limit: i6
 /// Deletes the tenant's customer `id` with its certificates, change events and their deliveries.
 pub async fn delete(db: &Database, tenant_id: &str, id: &str) -> Result<(), PlatformError> {
     let mut tx = db.begin_write().await?;
-    let found: Option<(String,)> = sqlx::query_as("SELECT id FROM customer WHERE id = $1 AND tenant_id = $2").bind(id).bind(tenant_id).fetch_optional(&mut *tx).await?;
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM customer WHERE id = $1 AND tenant_id = $2").bind(id).bind(tenant_id).fetch_optional(&mut *tx).await?;
     if found.is_none() {
         return Err(PlatformError::NotFound(format!("no customer {id}")));
     }

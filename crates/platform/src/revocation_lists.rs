@@ -39,6 +39,9 @@ pub fn issuer_key(name_der: &[u8]) -> String {
 /// Opens a CRL's bytes for reading (blocking: it may connect to a URL), or says why it cannot.
 pub type Opener = Box<dyn FnOnce() -> Result<Box<dyn Read + Send>, String> + Send>;
 
+/// Told the bytes read so far of the CRL (named) being read.
+pub type Progress = Arc<dyn Fn(&str, u64) + Send + Sync>;
+
 /// One CRL to read: where it comes from (a file or URL, for messages), opened only when its turn comes.
 pub struct CrlSource {
     pub name: String,
@@ -113,12 +116,7 @@ enum Message {
 
 /// Reads and verifies every source, then switches each CA's generation in; `progress` is told the bytes
 /// read so far of the source being read. All or nothing: on an error no generation changes.
-pub async fn ingest(
-    db: &Database,
-    sources: Vec<CrlSource>,
-    trust: &TrustStore,
-    progress: Arc<dyn Fn(&str, u64) + Send + Sync>,
-) -> Result<Vec<GenerationSummary>, IngestError> {
+pub async fn ingest(db: &Database, sources: Vec<CrlSource>, trust: &TrustStore, progress: Progress) -> Result<Vec<GenerationSummary>, IngestError> {
     let holder = jpki_store::new_id("ingest");
     take_lease(db, &holder).await?;
     let mut building: Vec<Building> = Vec::new();
@@ -181,7 +179,7 @@ async fn read_source(
     source: CrlSource,
     trust: &TrustStore,
     holder: &str,
-    progress: &Arc<dyn Fn(&str, u64) + Send + Sync>,
+    progress: &Progress,
     building: &mut Vec<Building>,
 ) -> Result<(), IngestError> {
     let name = source.name.clone();
@@ -217,7 +215,7 @@ async fn read_source(
                     let b = &building[target.expect("the head comes first")];
                     write_entries(db, &b.issuer, b.id, &entries).await?;
                     batches += 1;
-                    if batches % 64 == 0 {
+                    if batches.is_multiple_of(64) {
                         renew_lease(db, holder).await?;
                     }
                 }
@@ -331,10 +329,11 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
     let mut tx = db.begin_write().await?;
     let mut summaries = Vec::new();
     for b in building {
-        let held: Vec<(String,)> = sqlx::query_as("SELECT p.scope FROM crl_issuer i JOIN crl_partition p ON p.generation_id = i.current_generation WHERE i.issuer = $1")
-            .bind(&b.issuer)
-            .fetch_all(&mut *tx)
-            .await?;
+        let held: Vec<(String,)> =
+            sqlx::query_as("SELECT p.scope FROM crl_issuer i JOIN crl_partition p ON p.generation_id = i.current_generation WHERE i.issuer = $1")
+                .bind(&b.issuer)
+                .fetch_all(&mut *tx)
+                .await?;
         if let Some((missing,)) = held.iter().find(|(scope,)| !b.partitions.iter().any(|p| &p.scope == scope)) {
             return Err(IngestError::Refused {
                 source_name: b.name.clone(),
@@ -342,16 +341,18 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
             });
         }
         for p in &b.partitions {
-            sqlx::query("INSERT INTO crl_partition (generation_id, scope, crl_number, this_update, next_update, entries, source) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(b.id)
-                .bind(&p.scope)
-                .bind(p.number.as_deref())
-                .bind(p.this_update.unix_timestamp())
-                .bind(p.next_update.unix_timestamp())
-                .bind(p.entries as i64)
-                .bind(&p.source)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO crl_partition (generation_id, scope, crl_number, this_update, next_update, entries, source) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(b.id)
+            .bind(&p.scope)
+            .bind(p.number.as_deref())
+            .bind(p.this_update.unix_timestamp())
+            .bind(p.next_update.unix_timestamp())
+            .bind(p.entries as i64)
+            .bind(&p.source)
+            .execute(&mut *tx)
+            .await?;
         }
         let number = b.partitions.iter().filter_map(|p| p.number.clone()).max_by(|x, y| jpki_verify::revocation::crl_number_order(Some(x), Some(y)));
         let this_update = b.partitions.iter().map(|p| p.this_update).min().expect("a generation has a CRL");
@@ -360,15 +361,17 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
         let (new_entries,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM crl_entry WHERE generation_id = $1").bind(b.id).fetch_one(&mut *tx).await?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         sqlx::query("UPDATE crl_generation SET state = 'superseded' WHERE issuer = $1 AND state = 'current'").bind(&b.issuer).execute(&mut *tx).await?;
-        sqlx::query("UPDATE crl_generation SET state = 'current', crl_number = $1, this_update = $2, next_update = $3, entries = $4, new_entries = $5 WHERE id = $6")
-            .bind(number.as_deref())
-            .bind(this_update.unix_timestamp())
-            .bind(next_update.unix_timestamp())
-            .bind(entries as i64)
-            .bind(new_entries)
-            .bind(b.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE crl_generation SET state = 'current', crl_number = $1, this_update = $2, next_update = $3, entries = $4, new_entries = $5 WHERE id = $6",
+        )
+        .bind(number.as_deref())
+        .bind(this_update.unix_timestamp())
+        .bind(next_update.unix_timestamp())
+        .bind(entries as i64)
+        .bind(new_entries)
+        .bind(b.id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE crl_issuer SET current_generation = $1, name = $2, updated_at = $3 WHERE issuer = $4")
             .bind(b.id)
             .bind(&b.name)
@@ -396,7 +399,8 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
 /// What the generation in force for the CA named `issuer_name` (DER) says of `serial` (hex); `None`
 /// when no generation of that CA is held.
 pub async fn answer(db: &Database, issuer_name: &[u8], serial: &str) -> Result<Option<CrlAnswer>, PlatformError> {
-    let row: Option<(i64, i64, Option<String>, Option<i64>, Option<i32>)> = sqlx::query_as(
+    type Row = (i64, i64, Option<String>, Option<i64>, Option<i32>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT g.this_update, g.next_update, g.crl_number, e.revoked_at, e.reason
          FROM crl_issuer i JOIN crl_generation g ON g.id = i.current_generation
          LEFT JOIN crl_entry e ON e.issuer = i.issuer AND e.serial = $2 AND e.generation_id <= i.current_generation
@@ -429,7 +433,8 @@ pub struct HeldGeneration {
 }
 
 pub async fn held(db: &Database) -> Result<Vec<HeldGeneration>, PlatformError> {
-    let rows: Vec<(String, i64, Option<String>, i64, i64, i64, i64)> = sqlx::query_as(
+    type Row = (String, i64, Option<String>, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT i.name, g.id, g.crl_number, g.entries, (SELECT COUNT(*) FROM crl_partition p WHERE p.generation_id = g.id), g.this_update, g.next_update
          FROM crl_issuer i JOIN crl_generation g ON g.id = i.current_generation ORDER BY i.name",
     )

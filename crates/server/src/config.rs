@@ -177,7 +177,12 @@ impl Server {
 
 /// The platform's state (its verifier: trust anchors and OCSP; admin token; presentation service),
 /// and the trust anchors, against which CRLs are verified.
-fn platform_state(config: &ServerConfig, db: &Database, ocsp: Option<OcspChecker>, mdoc: Option<MdocService>) -> Result<(PlatformState, TrustStore), ServerError> {
+fn platform_state(
+    config: &ServerConfig,
+    db: &Database,
+    ocsp: Option<OcspChecker>,
+    mdoc: Option<MdocService>,
+) -> Result<(PlatformState, TrustStore), ServerError> {
     let trust = TrustStore::from_dir(&config.trust_dir).map_err(|e| ServerError::Trust(e.to_string()))?;
     for path in trust.skipped() {
         tracing::debug!("{} holds no JPKI CA certificate; signatures and logins do not use it", path.display());

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use jpki_issuer::crl::CRL_LIFETIME;
 use jpki_issuer::Issuer;
-use jpki_profile::KeyRole;
 use jpki_platform::changes;
 use jpki_platform::metrics::Metrics;
 use jpki_platform::revocation_lists::{self, GenerationSummary, IngestError};
+use jpki_profile::KeyRole;
 use jpki_store::Database;
 use jpki_verify::TrustStore;
 
@@ -43,7 +43,7 @@ pub async fn ingest_crls(
     db: &Database,
     trust: &TrustStore,
     locations: &[CrlLocation],
-    progress: Arc<dyn Fn(&str, u64) + Send + Sync>,
+    progress: revocation_lists::Progress,
     metrics: &Metrics,
 ) -> Result<Vec<GenerationSummary>, IngestError> {
     let sources = locations.iter().map(CrlLocation::source).collect();
@@ -96,7 +96,8 @@ pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Posts due webhook deliveries (see [`jpki_platform::changes`]) every [`DELIVERY_INTERVAL`], each in
 /// a blocking task bounded by [`WEBHOOK_TIMEOUT`], so that no endpoint holds up verifications.
 pub fn deliver_webhooks(state: Arc<PlatformState>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(WEBHOOK_TIMEOUT)).http_status_as_error(false).max_redirects(0).build().new_agent();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(WEBHOOK_TIMEOUT)).http_status_as_error(false).max_redirects(0).build().new_agent();
     state.db.clone().every(DELIVERY_INTERVAL, move |db| {
         let (state, agent) = (state.clone(), agent.clone());
         async move {

@@ -469,7 +469,12 @@ impl CrlStore {
     pub fn answer(&self, cert: &ValidCertificate) -> Option<CrlAnswer> {
         let lists = self.lists.read().expect("CRL lock");
         let list = lists.get(&cert.issuer.subject_der)?;
-        Some(CrlAnswer { this_update: list.this_update, next_update: list.next_update, number: list.number.clone(), entry: list.revoked.get(&cert.jpki.serial).copied() })
+        Some(CrlAnswer {
+            this_update: list.this_update,
+            next_update: list.next_update,
+            number: list.number.clone(),
+            entry: list.revoked.get(&cert.jpki.serial).copied(),
+        })
     }
 }
 

@@ -203,9 +203,7 @@ fn only_asking_the_responder_is_left_for_later() {
 
     // Nothing cached: the check stops for the CRL lookup (its caller's to make), then before the
     // responder, which is asked only by `ask`.
-    let Ok(Progress::AwaitingCrl(lookup)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else {
-        panic!("expected to await the CRL lookup")
-    };
+    let Ok(Progress::AwaitingCrl(lookup)) = verifier.verify_cms_without_waiting(&cms, Some(&content), now) else { panic!("expected to await the CRL lookup") };
     assert_eq!(lookup.certificate().jpki.kind, CertKind::Signature);
     let Progress::AwaitingResponder(pending) = lookup.with_crl(&verifier, None) else { panic!("expected to await the responder") };
     assert_eq!(asked(), 0);
@@ -217,9 +215,7 @@ fn only_asking_the_responder_is_left_for_later() {
     let Ok(Progress::AwaitingCrl(lookup)) = verifier.verify_cms_without_waiting_by(CertKind::Signature, hour_old(), &cms, Some(&content), now) else {
         panic!("expected to await the CRL lookup")
     };
-    let Progress::Done(v) = lookup.with_crl(&verifier, None) else {
-        panic!("expected a cached answer")
-    };
+    let Progress::Done(v) = lookup.with_crl(&verifier, None) else { panic!("expected a cached answer") };
     assert!(v.valid, "{:?}", v.failure);
     assert_eq!((v.revocation.unwrap().method, asked()), (RevocationMethod::OcspCached, 1));
     assert_eq!(v.signer.unwrap().name.as_deref(), Some("待機　次郎"));

@@ -21,7 +21,9 @@ pub(super) async fn feed(State(state): AppState, headers: HeaderMap, QueryParams
     let limit = page.limit(changes::MAX_PAGE)?;
     let after = match page.after.as_deref() {
         None => 0,
-        Some(cursor) => cursor.parse::<i64>().ok().filter(|c| *c >= 0).ok_or_else(|| ApiError::bad("invalid_cursor", "after must be a cursor this feed gave"))?,
+        Some(cursor) => {
+            cursor.parse::<i64>().ok().filter(|c| *c >= 0).ok_or_else(|| ApiError::bad("invalid_cursor", "after must be a cursor this feed gave"))?
+        }
     };
     let events = changes::feed(&state.db, &tenant.id, after, limit).await?;
     let next = events.last().map_or_else(|| after.to_string(), |e| e.cursor.clone());

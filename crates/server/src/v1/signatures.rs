@@ -33,7 +33,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     let policy = RevocationRequest::policy(body.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
-        let progress = state
+    let progress = state
         .verifier
         .verify_cms_without_waiting_by(body.certificate_kind.end_entity(), policy, &cms, content.as_deref(), now)
         .map_err(|problem| ApiError::bad("invalid_cms", problem.to_string()))?;
