@@ -68,6 +68,11 @@ impl<R: Read> Source<R> {
         CrlStreamError::Malformed { at: self.position, reason: reason.into() }
     }
 
+    /// Where an element of `len` content bytes that starts here ends.
+    fn end(&self, len: u64) -> Result<u64, CrlStreamError> {
+        self.position.checked_add(len).ok_or_else(|| self.malformed("a length past any file"))
+    }
+
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), CrlStreamError> {
         let mut start = 0;
         if let (Some(b), Some(first)) = (self.peeked, buf.first_mut()) {
@@ -188,7 +193,7 @@ impl<R: Read> CrlReader<R> {
         if outer.tag != 0x30 {
             return Err(source.malformed("not a CertificateList (a SEQUENCE)"));
         }
-        let outer_end = source.position + outer.len;
+        let outer_end = source.end(outer.len)?;
         // The TBSCertList's bytes are hashed from its tag on; the algorithm that hashes them is known
         // only from its `signature` field, so the bytes before that are kept until then.
         let mut signed = Vec::new();
@@ -196,7 +201,7 @@ impl<R: Read> CrlReader<R> {
         if tbs.tag != 0x30 {
             return Err(source.malformed("the TBSCertList is not a SEQUENCE"));
         }
-        let tbs_end = source.position + tbs.len;
+        let tbs_end = source.end(tbs.len)?;
         if tbs_end > outer_end {
             return Err(source.malformed("the TBSCertList runs past the CertificateList"));
         }
@@ -235,7 +240,7 @@ impl<R: Read> CrlReader<R> {
         if source.position < tbs_end && source.peek()? == Some(0x30) {
             buf.clear();
             let list = source.header(&mut buf)?;
-            entries_end = source.position + list.len;
+            entries_end = source.end(list.len)?;
             if entries_end > tbs_end {
                 return Err(source.malformed("revokedCertificates runs past the TBSCertList"));
             }
