@@ -208,6 +208,15 @@ fn run(sb: &Sandbox) {
     let v = verify(&server, &key_a, &cms, &content, by_crl.clone());
     assert_eq!((&v["revocation"]["status"], &v["revocation"]["method"]), (&json!("revoked"), &json!("crl")), "{label}: {v}");
     assert!(v["revocation"]["crl_number"].is_string(), "{label}: {v}");
+    // A tenant whose default is the CRL gets it without asking.
+    let patch = |body: &str| {
+        let path = format!("/v1/admin/tenants/{}", a["id"].as_str().unwrap());
+        server.request("PATCH", &path, &[("Authorization", &format!("Bearer {ADMIN_TOKEN}")), ("Content-Type", "application/json")], body.as_bytes()).0
+    };
+    assert_eq!(patch(r#"{"revocation": {"method": "crl", "max_age_seconds": 86400}}"#), 200, "{label}");
+    let v = verify(&server, &key_a, &cms, &content, None);
+    assert_eq!((&v["revocation"]["status"], &v["revocation"]["method"]), (&json!("revoked"), &json!("crl")), "{label}: {v}");
+    assert_eq!(patch(r#"{"revocation": null}"#), 200, "{label}");
     let (_, feed) = server.get_json("/v1/changes", Some(&key_a));
     let events = feed["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{label}: {feed}");

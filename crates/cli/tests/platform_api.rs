@@ -117,15 +117,17 @@ fn run(sb: &Sandbox) {
     assert_eq!(status, 200);
     for path in [
         "/v1/admin/tenants", "/v1/signatures/verify", "/v1/verifications/{id}", "/v1/usage", "/v1/auth/challenges", "/v1/auth/verify", "/v1/mdoc/requests",
-        "/v1/mdoc/responses",
+        "/v1/mdoc/responses", "/v1/customers", "/v1/customers/{id}", "/v1/changes", "/v1/changes/{id}", "/v1/changes/{id}/deliveries", "/v1/changes/{id}/redeliver",
+        "/v1/webhooks", "/v1/webhooks/{id}",
     ] {
         assert!(doc["paths"][path].is_object(), "{label}: {path} undocumented");
     }
+    assert!(doc["webhooks"]["changeEvent"]["post"]["description"].as_str().is_some_and(|d| d.contains("HMAC-SHA256")), "{label}: the webhook is documented");
     drop(server);
 
     // The audit chain verifies, and a changed entry is caught.
     let report = sb.json(&["audit", "verify"]);
-    assert_eq!(report["entries"], 2 + 2 + 4 + 5, "{label}: two tenants, one disabled and enabled again, four verifications, five answered logins: {report}");
+    assert_eq!(report["entries"], 2 + 4 + 4 + 5, "{label}: two tenants, one disabled and enabled again and its revocation policy set and reset, four verifications, five answered logins: {report}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let db = jpki_store::Database::open(&sb.db_url).await.unwrap();
@@ -218,7 +220,9 @@ fn tenant_admin(sb: &Sandbox, server: &common::Server, id: &str, key: &str) {
     for (path, body, expected) in [
         ("/v1/admin/tenants/tenant_unknown", r#"{"disabled": true}"#, (404, "not_found")),
         (path.as_str(), r#"{"disabled": "yes"}"#, (400, "invalid_json")),
-        (path.as_str(), r#"{}"#, (400, "invalid_json")),
+        (path.as_str(), r#"{}"#, (400, "invalid_change")),
+        (path.as_str(), r#"{"revocation": {"method": "crl", "max_age_seconds": 9999999}}"#, (400, "invalid_revocation")),
+        (path.as_str(), r#"{"revocation": {"method": "ldap", "max_age_seconds": 0}}"#, (400, "invalid_json")),
     ] {
         let (status, v) = patch(path, ADMIN_TOKEN, body);
         assert_eq!((status, v["error"]["code"].as_str().unwrap_or_default()), expected, "{label}: PATCH {path} {body}");
@@ -226,6 +230,12 @@ fn tenant_admin(sb: &Sandbox, server: &common::Server, id: &str, key: &str) {
     let (status, _) = patch(&path, key, r#"{"disabled": true}"#);
     assert_eq!(status, 401, "{label}: only the admin token disables");
 
+    // The tenant's default revocation policy, shown in its record, and reset with null.
+    let (status, v) = patch(&path, ADMIN_TOKEN, r#"{"revocation": {"method": "crl", "max_age_seconds": 86400}}"#);
+    assert_eq!((status, &v["revocation"]), (200, &json!({ "method": "crl", "max_age_seconds": 86400 })), "{label}: {v}");
+    let (status, v) = patch(&path, ADMIN_TOKEN, r#"{"revocation": null}"#);
+    assert_eq!((status, &v["revocation"], &v["disabled"]), (200, &json!(null), &json!(false)), "{label}: {v}");
+
     let entries = sb.json(&["audit", "verify"])["entries"].as_u64().unwrap();
-    assert_eq!(entries, audited + 2, "{label}: the disable and the enable are in the audit chain");
+    assert_eq!(entries, audited + 4, "{label}: the disable, the enable and both policy changes are in the audit chain");
 }

@@ -5,6 +5,8 @@ use jpki_store::{sqlx, Database};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use jpki_verify::revocation::{RequestedMethod, RevocationPolicy};
+
 use crate::PlatformError;
 
 const KEY_PREFIX: &str = "jpk_";
@@ -17,6 +19,14 @@ pub struct Tenant {
     pub number_law_authorized: bool,
     /// Disabled by the operator: its keys are refused until it is enabled again.
     pub disabled: bool,
+    /// The revocation policy of its verifications that state none; `None` for the platform's default.
+    #[serde(skip)]
+    pub revocation: Option<RevocationPolicy>,
+}
+
+/// A tenant's stored revocation default, read.
+fn revocation(method: Option<String>, max_age: Option<i64>) -> Option<RevocationPolicy> {
+    Some(RevocationPolicy { method: RequestedMethod::parse(method.as_deref()?)?, max_age: time::Duration::seconds(max_age.unwrap_or(0)) })
 }
 
 /// A tenant as the operator's admin API lists it.
@@ -78,16 +88,17 @@ pub async fn create_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str, nu
         .execute(&mut **tx)
         .await?;
     let key = insert_key(tx, &id, now).await?;
-    Ok((Tenant { id, name: name.to_owned(), number_law_authorized, disabled: false }, key))
+    Ok((Tenant { id, name: name.to_owned(), number_law_authorized, disabled: false, revocation: None }, key))
 }
 
 const RECORD_COLUMNS: &str = "SELECT t.id, t.name, t.number_law_authorized, t.created_at, t.disabled_at,
-     (SELECT COUNT(*) FROM tenant_key k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL) FROM tenant t";
+     (SELECT COUNT(*) FROM tenant_key k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL), t.revocation_method, t.revocation_max_age FROM tenant t";
 
-type RecordRow = (String, String, i32, i64, Option<i64>, i64);
+type RecordRow = (String, String, i32, i64, Option<i64>, i64, Option<String>, Option<i64>);
 
-fn record((id, name, law, created_at, disabled_at, active_keys): RecordRow) -> TenantRecord {
-    TenantRecord { tenant: Tenant { id, name, number_law_authorized: law != 0, disabled: disabled_at.is_some() }, created_at, disabled_at, active_keys }
+fn record((id, name, law, created_at, disabled_at, active_keys, method, max_age): RecordRow) -> TenantRecord {
+    let tenant = Tenant { id, name, number_law_authorized: law != 0, disabled: disabled_at.is_some(), revocation: revocation(method, max_age) };
+    TenantRecord { tenant, created_at, disabled_at, active_keys }
 }
 
 /// Every tenant, oldest first.
@@ -105,6 +116,22 @@ pub async fn set_disabled_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant_i
         false => sqlx::query("UPDATE tenant SET disabled_at = NULL WHERE id = $1"),
     };
     let done = update.bind(tenant_id).execute(&mut **tx).await?;
+    if done.rows_affected() == 0 {
+        return Err(PlatformError::NotFound(format!("no tenant {tenant_id}")));
+    }
+    let row: RecordRow = sqlx::query_as(&format!("{RECORD_COLUMNS} WHERE t.id = $1")).bind(tenant_id).fetch_one(&mut **tx).await?;
+    Ok(record(row))
+}
+
+/// Sets the revocation policy of the tenant's verifications that state none (`None`: the platform's
+/// default), inside the caller's write transaction.
+pub async fn set_revocation_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant_id: &str, policy: Option<RevocationPolicy>) -> Result<TenantRecord, PlatformError> {
+    let done = sqlx::query("UPDATE tenant SET revocation_method = $1, revocation_max_age = $2 WHERE id = $3")
+        .bind(policy.map(|p| p.method.as_str()))
+        .bind(policy.map(|p| p.max_age.whole_seconds()))
+        .bind(tenant_id)
+        .execute(&mut **tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(PlatformError::NotFound(format!("no tenant {tenant_id}")));
     }
@@ -138,14 +165,21 @@ pub async fn revoke_key(db: &Database, key_id: &str) -> Result<(), PlatformError
 
 /// The tenant of the key whose hash is `hash` (disabled or not), if the key is known and not revoked.
 async fn lookup(db: &Database, hash: &str) -> Result<Option<Tenant>, PlatformError> {
-    let row: Option<(String, String, i32, Option<i64>)> = sqlx::query_as(
-        "SELECT t.id, t.name, t.number_law_authorized, t.disabled_at FROM tenant_key k JOIN tenant t ON t.id = k.tenant_id
+    type Row = (String, String, i32, Option<i64>, Option<String>, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT t.id, t.name, t.number_law_authorized, t.disabled_at, t.revocation_method, t.revocation_max_age FROM tenant_key k JOIN tenant t ON t.id = k.tenant_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(hash)
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|(id, name, law, disabled_at)| Tenant { id, name, number_law_authorized: law != 0, disabled: disabled_at.is_some() }))
+    Ok(row.map(|(id, name, law, disabled_at, method, max_age)| Tenant {
+        id,
+        name,
+        number_law_authorized: law != 0,
+        disabled: disabled_at.is_some(),
+        revocation: revocation(method, max_age),
+    }))
 }
 
 /// Keys that authenticated recently, so a busy tenant's requests do not each query the database. An entry

@@ -44,6 +44,19 @@ pub enum RequestedMethod {
     Crl,
 }
 
+impl RequestedMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestedMethod::Ocsp => "ocsp",
+            RequestedMethod::Crl => "crl",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RequestedMethod> {
+        [RequestedMethod::Ocsp, RequestedMethod::Crl].into_iter().find(|m| m.as_str() == s)
+    }
+}
+
 /// What a verification accepts as revocation information: the method, and how old an answer may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevocationPolicy {

@@ -8,7 +8,7 @@ use jpki_platform::{audit, PlatformError};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::requests::{NewTenant, TenantChange};
+use super::requests::{NewTenant, RevocationRequest, TenantChange};
 use super::AppState;
 use super::{admin, rfc3339};
 use crate::error::ApiError;
@@ -49,6 +49,7 @@ fn tenant_json(record: &tenants::TenantRecord) -> serde_json::Value {
         "disabled": record.tenant.disabled,
         "disabled_at": record.disabled_at.and_then(time),
         "active_keys": record.active_keys,
+        "revocation": record.tenant.revocation.map(|p| json!({ "method": p.method, "max_age_seconds": p.max_age.whole_seconds() })),
     })
 }
 
@@ -67,17 +68,28 @@ pub(super) async fn change_tenant(
     Body(body): Body<TenantChange>,
 ) -> Result<Response, ApiError> {
     admin(&state, &headers)?;
+    if body.disabled.is_none() && body.revocation.is_none() {
+        return Err(ApiError::bad("invalid_change", "give disabled, revocation or both"));
+    }
+    let revocation = body.revocation.map(|r| r.map(|r| RevocationRequest::policy(Some(r), None)).transpose()).transpose();
+    let revocation = revocation.map_err(|e| ApiError::bad("invalid_revocation", e))?;
     let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
-    let record = tenants::set_disabled_in(&mut tx, &id, body.disabled).await?;
-    let entry = audit::Entry {
-        tenant_id: Some(&record.tenant.id),
-        action: if body.disabled { "tenant.disable" } else { "tenant.enable" },
-        purpose: None,
-        result: "changed",
-        detail: &json!({ "disabled": body.disabled }),
-        at: OffsetDateTime::now_utc().unix_timestamp(),
-    };
-    audit::append(&mut tx, &entry).await?;
+    let at = OffsetDateTime::now_utc().unix_timestamp();
+    let mut record = None;
+    if let Some(disabled) = body.disabled {
+        let changed = tenants::set_disabled_in(&mut tx, &id, disabled).await?;
+        let detail = json!({ "disabled": disabled });
+        let action = if disabled { "tenant.disable" } else { "tenant.enable" };
+        audit::append(&mut tx, &audit::Entry { tenant_id: Some(&changed.tenant.id), action, purpose: None, result: "changed", detail: &detail, at }).await?;
+        record = Some(changed);
+    }
+    if let Some(policy) = revocation {
+        let changed = tenants::set_revocation_in(&mut tx, &id, policy).await?;
+        let detail = json!({ "revocation": policy.map(|p| json!({ "method": p.method, "max_age_seconds": p.max_age.whole_seconds() })) });
+        audit::append(&mut tx, &audit::Entry { tenant_id: Some(&changed.tenant.id), action: "tenant.revocation", purpose: None, result: "changed", detail: &detail, at }).await?;
+        record = Some(changed);
+    }
+    let record = record.expect("one change at least was made");
     tx.commit().await?;
     state.keys.clear();
     Ok(Json(tenant_json(&record)).into_response())

@@ -33,7 +33,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     if body.account_id.as_ref().is_some_and(|a| a.is_empty() || a.chars().count() > 200 || a.chars().any(char::is_control)) {
         return Err(ApiError::bad("invalid_account_id", "account_id is 1 to 200 printable characters"));
     }
-    let policy = RevocationRequest::policy(body.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
+    let policy = RevocationRequest::policy(body.revocation, tenant.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
     let now = OffsetDateTime::now_utc();
     let challenge = match login::consume(&state.db, &tenant.id, &body.challenge_id, now).await? {
         Ok(bytes) => bytes,

@@ -14,11 +14,20 @@ pub struct NewTenant {
     pub number_law_authorized: bool,
 }
 
-/// `PATCH /v1/admin/tenants/{id}`.
+/// `PATCH /v1/admin/tenants/{id}`: what to change, at least one of them.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantChange {
-    pub disabled: bool,
+    #[serde(default, deserialize_with = "present")]
+    pub disabled: Option<bool>,
+    /// The revocation policy of the tenant's verifications that state none; `null` for the platform's.
+    #[serde(default, deserialize_with = "explicit")]
+    pub revocation: Option<Option<RevocationRequest>>,
+}
+
+/// A field that may be given as `null` (`Some(None)`), told apart from one left out (`None`).
+fn explicit<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -58,9 +67,9 @@ pub struct RevocationRequest {
 }
 
 impl RevocationRequest {
-    /// The policy asked for, or why it cannot be had.
-    pub fn policy(request: Option<RevocationRequest>) -> Result<RevocationPolicy, String> {
-        let Some(r) = request else { return Ok(RevocationPolicy::default()) };
+    /// The policy asked for (the tenant's default when none is), or why it cannot be had.
+    pub fn policy(request: Option<RevocationRequest>, default: Option<RevocationPolicy>) -> Result<RevocationPolicy, String> {
+        let Some(r) = request else { return Ok(default.unwrap_or_default()) };
         if r.max_age_seconds > MAX_AGE_LIMIT {
             return Err(format!("revocation.max_age_seconds is at most {MAX_AGE_LIMIT} (a week)"));
         }

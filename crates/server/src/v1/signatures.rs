@@ -30,7 +30,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     if body.purpose.as_ref().is_some_and(|p| p.chars().count() > 200) {
         return Err(ApiError::bad("invalid_purpose", "purpose is at most 200 characters"));
     }
-    let policy = RevocationRequest::policy(body.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
+    let policy = RevocationRequest::policy(body.revocation, tenant.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
     let progress = state
