@@ -278,6 +278,15 @@ fn run(sb: &Sandbox) {
     assert_eq!((got.len(), got_now.len()), (2, 2), "{label}: delivered once more, by one of the two processes");
     assert_eq!(got_now[1].header("webhook-id"), Some(event_id), "{label}");
 
+    // A CRL URL that does not answer when a server starts: it serves from the generations held, and
+    // the failure is in its metrics.
+    drop(other_server);
+    let unreachable = sb.serve_with(&["--crl-url", "http://127.0.0.1:9/sign.crl"]);
+    assert_eq!(unreachable.metric("jpki_platform_crl_ingestions_total{outcome=\"unreachable\"}"), 1.0, "{label}");
+    let v = verify(&unreachable, &key_a, &cms, &content, Some(json!({ "method": "crl", "max_age_seconds": 86400 })));
+    assert_eq!(v["revocation"]["status"], "revoked", "{label}: {v}");
+    drop(unreachable);
+
     // Deleting the customer deletes its events.
     assert_eq!(delete(&server, &format!("/v1/customers/{customer_id}"), &key_b), 404, "{label}");
     assert_eq!(delete(&server, &format!("/v1/customers/{customer_id}"), &key_a), 204, "{label}");

@@ -117,8 +117,8 @@ fn run(sb: &Sandbox) {
     assert_eq!(status, 200);
     for path in [
         "/v1/admin/tenants", "/v1/signatures/verify", "/v1/verifications/{id}", "/v1/usage", "/v1/auth/challenges", "/v1/auth/verify", "/v1/mdoc/requests",
-        "/v1/mdoc/responses", "/v1/customers", "/v1/customers/{id}", "/v1/changes", "/v1/changes/{id}", "/v1/changes/{id}/deliveries", "/v1/changes/{id}/redeliver",
-        "/v1/webhooks", "/v1/webhooks/{id}",
+        "/v1/mdoc/responses", "/v1/customers", "/v1/customers/{id}", "/v1/changes", "/v1/changes/{id}", "/v1/changes/{id}/deliveries",
+        "/v1/changes/{id}/redeliver", "/v1/webhooks", "/v1/webhooks/{id}",
     ] {
         assert!(doc["paths"][path].is_object(), "{label}: {path} undocumented");
     }
@@ -127,7 +127,11 @@ fn run(sb: &Sandbox) {
 
     // The audit chain verifies, and a changed entry is caught.
     let report = sb.json(&["audit", "verify"]);
-    assert_eq!(report["entries"], 2 + 4 + 4 + 5, "{label}: two tenants, one disabled and enabled again and its revocation policy set and reset, four verifications, five answered logins: {report}");
+    assert_eq!(
+        report["entries"],
+        2 + 4 + 4 + 5,
+        "{label}: two tenants, one disabled and enabled again and its revocation policy set and reset, four verifications, five answered logins: {report}"
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let db = jpki_store::Database::open(&sb.db_url).await.unwrap();

@@ -85,6 +85,8 @@ pub struct GenerationSummary {
     pub new_entries: u64,
     /// Change events made for watched certificates.
     pub changes: u64,
+    /// How long finding them took.
+    pub detection_seconds: f64,
     #[serde(with = "time::serde::rfc3339")]
     pub this_update: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -379,7 +381,9 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
             .bind(&b.issuer)
             .execute(&mut *tx)
             .await?;
+        let detecting = std::time::Instant::now();
         let changes = crate::changes::detect(&mut tx, &b.issuer, b.id).await?;
+        let detection_seconds = detecting.elapsed().as_secs_f64();
         summaries.push(GenerationSummary {
             issuer: b.name.clone(),
             generation: b.id,
@@ -388,6 +392,7 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
             entries,
             new_entries: new_entries as u64,
             changes,
+            detection_seconds,
             this_update,
             next_update,
         });

@@ -125,7 +125,11 @@ pub async fn set_disabled_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant_i
 
 /// Sets the revocation policy of the tenant's verifications that state none (`None`: the platform's
 /// default), inside the caller's write transaction.
-pub async fn set_revocation_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant_id: &str, policy: Option<RevocationPolicy>) -> Result<TenantRecord, PlatformError> {
+pub async fn set_revocation_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    policy: Option<RevocationPolicy>,
+) -> Result<TenantRecord, PlatformError> {
     let done = sqlx::query("UPDATE tenant SET revocation_method = $1, revocation_max_age = $2 WHERE id = $3")
         .bind(policy.map(|p| p.method.as_str()))
         .bind(policy.map(|p| p.max_age.whole_seconds()))

@@ -84,8 +84,6 @@ pub enum ServerError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("{0} (give --trust DIR, or --sandbox)")]
     Trust(String),
-    #[error("{0}")]
-    Crl(String),
     #[error("cannot read the IACA roots {path}: {reason}")]
     Iaca { path: String, reason: String },
     #[error(transparent)]
@@ -141,11 +139,13 @@ impl Server {
         let state = Arc::new(state);
         if !config.crls.is_empty() {
             let ingested = crate::jobs::ingest_crls(db, &trust, &config.crls, Arc::new(|_: &str, _| {}), &state.metrics).await;
+            // A CRL that cannot be had now keeps the generations held before (none on a first start: the
+            // CRL method then fails closed), and is tried again at the daily time.
             match ingested {
                 Ok(generations) => generations.iter().for_each(|g| tracing::info!("CRL generation {} of {}: {} entries", g.generation, g.issuer, g.entries)),
                 // A generation another process is ingesting is the one this process will use.
                 Err(jpki_platform::revocation_lists::IngestError::Busy(until)) => tracing::info!("another process is ingesting the CRLs (until {until})"),
-                Err(e) => return Err(ServerError::Crl(e.to_string())),
+                Err(e) => tracing::error!("CRL ingestion at start failed; the generations held before stay in force: {e}"),
             }
             crate::jobs::ingest_crls_daily(state.clone(), trust, config.crls.clone(), config.crl_at);
         }

@@ -59,7 +59,10 @@ async fn webhook_retries_back_off_and_stop_and_a_lease_is_held() {
         assert_eq!(due.len(), 1);
         assert!(changes::claim_due(&db, now, 10).await.unwrap().is_empty());
         let body: serde_json::Value = serde_json::from_slice(&due[0].body).unwrap();
-        assert_eq!((&body["id"], &body["reason"], &body["type"]), (&serde_json::json!(id), &serde_json::json!("keyCompromise"), &serde_json::json!("certificate.revoked")));
+        assert_eq!(
+            (&body["id"], &body["reason"], &body["type"]),
+            (&serde_json::json!(id), &serde_json::json!("keyCompromise"), &serde_json::json!("certificate.revoked"))
+        );
 
         // A 500 is retried after 30 s, a refused connection after a minute more.
         changes::record_attempt(&db, &due[0], &failed(Some(500)), now).await.unwrap();
@@ -84,7 +87,9 @@ async fn webhook_retries_back_off_and_stop_and_a_lease_is_held() {
         // A re-send starts over and a 2xx delivers it.
         assert_eq!(changes::redeliver(&db, &tenant.id, &id).await.unwrap(), 1);
         let due = changes::claim_due(&db, OffsetDateTime::now_utc() + Duration::seconds(1), 10).await.unwrap();
-        changes::record_attempt(&db, &due[0], &Outcome { status: Some(200), error: None, duration: std::time::Duration::ZERO }, OffsetDateTime::now_utc()).await.unwrap();
+        changes::record_attempt(&db, &due[0], &Outcome { status: Some(200), error: None, duration: std::time::Duration::ZERO }, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
         assert_eq!(changes::deliveries(&db, &tenant.id, &id).await.unwrap()[0].state, DeliveryState::Delivered);
 
         // Another tenant sees none of it.
@@ -105,13 +110,22 @@ fn retries_span_more_than_a_day() {
     }
     assert!(changes::GIVE_UP_AFTER >= Duration::hours(24));
     assert!(attempt > 24, "{attempt} attempts before giving up");
-    assert_eq!((changes::retry_delay(1), changes::retry_delay(2), changes::retry_delay(40)), (Duration::seconds(30), Duration::seconds(60), Duration::hours(1)));
+    assert_eq!(
+        (changes::retry_delay(1), changes::retry_delay(2), changes::retry_delay(40)),
+        (Duration::seconds(30), Duration::seconds(60), Duration::hours(1))
+    );
 }
 
 async fn sample_crl(ca: &Ca, number: u64, serials: &[u64], dir: &std::path::Path) -> std::path::PathBuf {
     let now = jpki_issuer::now();
-    let params =
-        CrlParams { issuer: ca.name(), issuer_key: &ca.key, authority_key_id: ca.authority_key_id().unwrap(), number, this_update: now, next_update: now + Duration::days(1) };
+    let params = CrlParams {
+        issuer: ca.name(),
+        issuer_key: &ca.key,
+        authority_key_id: ca.authority_key_id().unwrap(),
+        number,
+        this_update: now,
+        next_update: now + Duration::days(1),
+    };
     let entries: Vec<_> = serials
         .iter()
         .map(|s| Ok(RevokedEntry { serial: s.to_be_bytes().to_vec(), revoked_at: now, reason: RevocationReason::AffiliationChanged, invalidity_date: None }))
@@ -142,7 +156,11 @@ async fn a_half_written_generation_is_discarded_and_a_lease_keeps_a_second_inges
             .execute(db.pool())
             .await
             .unwrap();
-        sqlx::query("INSERT INTO crl_entry (issuer, serial, generation_id, revoked_at, reason) VALUES ($1, '63', 99, 0, 1)").bind(&issuer).execute(db.pool()).await.unwrap();
+        sqlx::query("INSERT INTO crl_entry (issuer, serial, generation_id, revoked_at, reason) VALUES ($1, '63', 99, 0, 1)")
+            .bind(&issuer)
+            .execute(db.pool())
+            .await
+            .unwrap();
         let second = revocation_lists::ingest(&db, vec![source(&crl)], &trust, quiet.clone()).await.unwrap();
         assert_eq!((second[0].entries, second[0].new_entries), (2, 0));
         assert!(second[0].generation > first[0].generation);
@@ -151,7 +169,11 @@ async fn a_half_written_generation_is_discarded_and_a_lease_keeps_a_second_inges
         assert_eq!((left, state.as_str()), (0, "failed"));
 
         // While another process holds the lease, an ingestion is refused and changes nothing.
-        sqlx::query("UPDATE job_lease SET holder = 'another', until = $1").bind((OffsetDateTime::now_utc() + Duration::minutes(5)).unix_timestamp()).execute(db.pool()).await.unwrap();
+        sqlx::query("UPDATE job_lease SET holder = 'another', until = $1")
+            .bind((OffsetDateTime::now_utc() + Duration::minutes(5)).unix_timestamp())
+            .execute(db.pool())
+            .await
+            .unwrap();
         sqlx::query("INSERT INTO job_lease (name, holder, until) SELECT 'crl_ingestion', 'another', $1 WHERE NOT EXISTS (SELECT 1 FROM job_lease)")
             .bind((OffsetDateTime::now_utc() + Duration::minutes(5)).unix_timestamp())
             .execute(db.pool())

@@ -107,7 +107,7 @@ async fn admin_endpoints() {
         ("POST", "/v1/admin/tenants", Some(ADMIN), None, StatusCode::BAD_REQUEST, "invalid_json"),
         ("GET", "/v1/admin/tenants", None, None, StatusCode::UNAUTHORIZED, "unauthorized"),
         ("PATCH", "/v1/admin/tenants/tenant_none", Some(ADMIN), Some(json!({ "disabled": true })), StatusCode::NOT_FOUND, "not_found"),
-        ("PATCH", tenant_path.as_str(), Some(ADMIN), Some(json!({})), StatusCode::BAD_REQUEST, "invalid_json"),
+        ("PATCH", tenant_path.as_str(), Some(ADMIN), Some(json!({})), StatusCode::BAD_REQUEST, "invalid_change"),
         ("POST", "/v1/admin/tenants/tenant_none/keys", Some(ADMIN), None, StatusCode::NOT_FOUND, "not_found"),
         ("DELETE", "/v1/admin/keys/key_none", Some(ADMIN), None, StatusCode::NOT_FOUND, "not_found"),
         ("PUT", "/v1/admin/tenants", Some(ADMIN), None, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

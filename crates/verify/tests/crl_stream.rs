@@ -27,9 +27,10 @@ fn crl(ca: &Ca, entries: u64) -> Vec<u8> {
         next_update: now + time::Duration::days(1),
     };
     let reasons = [RevocationReason::AffiliationChanged, RevocationReason::Unspecified, RevocationReason::KeyCompromise];
-    let entries = stream::iter((0..entries).map(move |i| {
-        Ok(RevokedEntry { serial: (i + 1).to_be_bytes().to_vec(), revoked_at: now, reason: reasons[(i % 3) as usize], invalidity_date: None })
-    }));
+    let entries =
+        stream::iter((0..entries).map(move |i| {
+            Ok(RevokedEntry { serial: (i + 1).to_be_bytes().to_vec(), revoked_at: now, reason: reasons[(i % 3) as usize], invalidity_date: None })
+        }));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.crl");
     tokio::runtime::Runtime::new().unwrap().block_on(write_crl(params, entries, &path)).unwrap();
@@ -128,7 +129,8 @@ fn an_openssl_crl_with_a_partition_reads() {
                  V\t351231000000Z\t\t0C\tunknown\t/CN=c\n\
                  R\t351231000000Z\t260103000000Z\t0D\tunknown\t/CN=d\n";
     std::fs::write(d.join("index.txt"), index).unwrap();
-    let out = std::process::Command::new("openssl").current_dir(d).args(["ca", "-config", "ca.cnf", "-gencrl", "-outform", "DER", "-out", "o.crl"]).output().unwrap();
+    let out =
+        std::process::Command::new("openssl").current_dir(d).args(["ca", "-config", "ca.cnf", "-gencrl", "-outform", "DER", "-out", "o.crl"]).output().unwrap();
     let der = if out.status.success() {
         std::fs::read(d.join("o.crl")).unwrap()
     } else {
@@ -145,10 +147,6 @@ fn an_openssl_crl_with_a_partition_reads() {
     let got: Vec<(String, Option<RevocationReason>)> = entries.into_iter().map(|e| (e.serial, e.reason)).collect();
     assert_eq!(
         got,
-        vec![
-            ("0a".to_owned(), Some(RevocationReason::AffiliationChanged)),
-            ("0b".to_owned(), Some(RevocationReason::KeyCompromise)),
-            ("0d".to_owned(), None)
-        ]
+        vec![("0a".to_owned(), Some(RevocationReason::AffiliationChanged)), ("0b".to_owned(), Some(RevocationReason::KeyCompromise)), ("0d".to_owned(), None)]
     );
 }

@@ -86,7 +86,11 @@ pub(super) async fn change_tenant(
     if let Some(policy) = revocation {
         let changed = tenants::set_revocation_in(&mut tx, &id, policy).await?;
         let detail = json!({ "revocation": policy.map(|p| json!({ "method": p.method, "max_age_seconds": p.max_age.whole_seconds() })) });
-        audit::append(&mut tx, &audit::Entry { tenant_id: Some(&changed.tenant.id), action: "tenant.revocation", purpose: None, result: "changed", detail: &detail, at }).await?;
+        audit::append(
+            &mut tx,
+            &audit::Entry { tenant_id: Some(&changed.tenant.id), action: "tenant.revocation", purpose: None, result: "changed", detail: &detail, at },
+        )
+        .await?;
         record = Some(changed);
     }
     let record = record.expect("one change at least was made");
