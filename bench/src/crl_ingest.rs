@@ -11,7 +11,7 @@ use jpki_issuer::ca::Ca;
 use jpki_profile::KeyRole;
 use jpki_store::{sqlx, Database};
 
-use crate::{openssl_time, runtime, BenchResult};
+use crate::{openssl_ca, openssl_time, runtime, BenchResult};
 
 /// The first serial: keeps every serial 8 bytes long and positive, like the issuer's own.
 const BASE: u64 = 0x4000_0000_0000_0000;
@@ -120,14 +120,7 @@ pub fn run(entries: u64, watched: u64, delta: u64) -> BenchResult {
     let ca = Ca::create(KeyRole::Signature, jpki_issuer::now())?;
     std::fs::create_dir_all(d.join("trust"))?;
     std::fs::write(d.join("trust/sign-ca.pem"), ca.certificate_pem())?;
-    std::fs::write(d.join("ca.pem"), ca.certificate_pem())?;
-    std::fs::write(d.join("ca.key"), ca.key.pkcs8_pem())?;
-    std::fs::write(d.join("crlnumber"), "01\n")?;
-    std::fs::write(d.join("index.txt.attr"), "unique_subject = no\n")?;
-    std::fs::write(
-        d.join("ca.cnf"),
-        "[ca]\ndefault_ca = sb\n[sb]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 1\ncertificate = ca.pem\nprivate_key = ca.key\nunique_subject = no\n",
-    )?;
+    openssl_ca(d, &ca.certificate_pem(), &ca.key.pkcs8_pem())?;
     let (crl, made) = openssl_crl(d, "day1.crl", entries)?;
     let bytes = std::fs::metadata(&crl)?.len();
     println!("CRL of {entries} entries ({} MB) made by openssl ca -gencrl in {made:.1} s", bytes / 1_000_000);

@@ -145,6 +145,21 @@ fn jpki_binary() -> BenchResult<PathBuf> {
     Ok(exe.parent().ok_or("no target dir")?.join("jpki"))
 }
 
+/// A directory for `openssl ca -config ca.cnf -gencrl` as the CA `ca_pem` with its key; its index.txt is
+/// the caller's to write.
+fn openssl_ca(dir: &Path, ca_pem: &str, key_pem: &str) -> BenchResult {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("ca.pem"), ca_pem)?;
+    std::fs::write(dir.join("ca.key"), key_pem)?;
+    std::fs::write(dir.join("crlnumber"), "01\n")?;
+    std::fs::write(dir.join("index.txt.attr"), "unique_subject = no\n")?;
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = sb\n[sb]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 1\ncertificate = ca.pem\nprivate_key = ca.key\nunique_subject = no\n",
+    )?;
+    Ok(())
+}
+
 fn openssl_time(t: time::OffsetDateTime) -> String {
     format!("{:02}{:02}{:02}{:02}{:02}{:02}Z", t.year() % 100, t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
 }
@@ -602,15 +617,7 @@ fn crl(entries: u64, baseline: u64) -> BenchResult {
         Ok::<_, Box<dyn std::error::Error>>((ca.certificate_pem(), ca.key.pkcs8_pem()))
     })?;
     let ssl = dir.path().join("openssl");
-    std::fs::create_dir_all(&ssl)?;
-    std::fs::write(ssl.join("ca.pem"), ca_pem)?;
-    std::fs::write(ssl.join("ca.key"), key_pem)?;
-    std::fs::write(ssl.join("crlnumber"), "01\n")?;
-    std::fs::write(ssl.join("index.txt.attr"), "unique_subject = no\n")?;
-    std::fs::write(
-        ssl.join("ca.cnf"),
-        "[ca]\ndefault_ca = sb\n[sb]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 1\ncertificate = ca.pem\nprivate_key = ca.key\nunique_subject = no\n",
-    )?;
+    openssl_ca(&ssl, &ca_pem, &key_pem)?;
     {
         let now = openssl_time(time::OffsetDateTime::now_utc());
         let exp = openssl_time(time::OffsetDateTime::now_utc() + time::Duration::days(1800));

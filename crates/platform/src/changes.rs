@@ -17,7 +17,7 @@ use jpki_store::{sqlx, Database};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::PlatformError;
+use crate::{stored_time, PlatformError};
 
 /// Retries stop once the event is this old (the issue asks for at least a day).
 pub const GIVE_UP_AFTER: Duration = Duration::hours(72);
@@ -145,7 +145,6 @@ type EventRow = (i64, String, String, String, String, String, Option<i32>, i64, 
 const EVENT_COLUMNS: &str = "seq, id, customer_id, reference, certificate_kind, serial, reason, revoked_at, generation_id, created_at";
 
 fn event((seq, id, customer_id, reference, kind, serial, reason, revoked_at, generation, created_at): EventRow) -> Result<ChangeEvent, PlatformError> {
-    let time = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(|e| PlatformError::Corrupt(e.to_string()));
     Ok(ChangeEvent {
         id,
         cursor: seq.to_string(),
@@ -155,9 +154,9 @@ fn event((seq, id, customer_id, reference, kind, serial, reason, revoked_at, gen
         certificate_kind: KeyRole::parse(&kind).ok_or_else(|| PlatformError::Corrupt(format!("certificate kind {kind:?}")))?,
         certificate_serial: serial,
         reason: RevocationReason::from_code(reason.map_or(0, i64::from)),
-        revoked_at: time(revoked_at)?,
+        revoked_at: stored_time(revoked_at)?,
         generation,
-        created_at: time(created_at)?,
+        created_at: stored_time(created_at)?,
     })
 }
 
@@ -215,10 +214,7 @@ pub async fn add_webhook(db: &Database, tenant_id: &str, url: &str) -> Result<Ne
 pub async fn webhooks(db: &Database, tenant_id: &str) -> Result<Vec<Webhook>, PlatformError> {
     let rows: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT id, url, created_at FROM webhook WHERE tenant_id = $1 ORDER BY id").bind(tenant_id).fetch_all(db.pool()).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, url, created_at)| Webhook { id, url, created_at: OffsetDateTime::from_unix_timestamp(created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH) })
-        .collect())
+    rows.into_iter().map(|(id, url, created_at)| Ok(Webhook { id, url, created_at: stored_time(created_at)? })).collect()
 }
 
 /// Removes the tenant's webhook `id` and what was queued for it.
@@ -285,10 +281,6 @@ pub struct Delivery {
     pub attempts: Vec<Attempt>,
 }
 
-fn unix(t: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
 /// The delivery log of the tenant's event `event_id`.
 pub async fn deliveries(db: &Database, tenant_id: &str, event_id: &str) -> Result<Vec<Delivery>, PlatformError> {
     get(db, tenant_id, event_id).await?;
@@ -310,12 +302,12 @@ pub async fn deliveries(db: &Database, tenant_id: &str, event_id: &str) -> Resul
                 .fetch_all(db.pool())
                 .await?;
         out.push(Delivery {
-            next_attempt_at: (state == DeliveryState::Pending).then(|| unix(next)),
-            delivered_at: delivered.map(unix),
+            next_attempt_at: (state == DeliveryState::Pending).then(|| stored_time(next)).transpose()?,
+            delivered_at: delivered.map(stored_time).transpose()?,
             attempts: attempts
                 .into_iter()
-                .map(|(attempt, at, status, error, duration_ms)| Attempt { attempt, at: unix(at), status, error, duration_ms })
-                .collect(),
+                .map(|(attempt, at, status, error, duration_ms)| Ok(Attempt { attempt, at: stored_time(at)?, status, error, duration_ms }))
+                .collect::<Result<_, PlatformError>>()?,
             webhook_id,
             state,
         });
@@ -428,7 +420,7 @@ pub async fn record_attempt(db: &Database, delivery: &DueDelivery, outcome: &Out
         .await?;
     let (state, next) = if outcome.delivered() {
         (DeliveryState::Delivered, now)
-    } else if now - unix(delivery.created_at) >= GIVE_UP_AFTER {
+    } else if now - stored_time(delivery.created_at)? >= GIVE_UP_AFTER {
         (DeliveryState::Failed, now)
     } else {
         (DeliveryState::Pending, now + retry_delay(attempt as u32))

@@ -9,7 +9,7 @@ use jpki_store::{sqlx, Database};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::PlatformError;
+use crate::{stored_time, PlatformError};
 
 /// The longest reference a tenant may give.
 pub const MAX_REFERENCE: usize = 200;
@@ -104,14 +104,17 @@ async fn certificates(db: &Database, customer_id: &str) -> Result<Vec<WatchedCer
             Ok(WatchedCertificate {
                 kind: KeyRole::parse(&kind).ok_or_else(|| PlatformError::Corrupt(format!("certificate kind {kind:?}")))?,
                 serial,
-                not_after: OffsetDateTime::from_unix_timestamp(not_after).map_err(|e| PlatformError::Corrupt(e.to_string()))?,
+                not_after: stored_time(not_after)?,
             })
         })
         .collect()
 }
 
-fn customer((id, reference, verification_id, created_at): (String, String, String, i64), certificates: Vec<WatchedCertificate>) -> Customer {
-    Customer { id, reference, verification_id, created_at: OffsetDateTime::from_unix_timestamp(created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH), certificates }
+fn customer(
+    (id, reference, verification_id, created_at): (String, String, String, i64),
+    certificates: Vec<WatchedCertificate>,
+) -> Result<Customer, PlatformError> {
+    Ok(Customer { id, reference, verification_id, created_at: stored_time(created_at)?, certificates })
 }
 
 /// The tenant's customer `id`; another tenant's is not found.
@@ -124,7 +127,7 @@ pub async fn get(db: &Database, tenant_id: &str, id: &str) -> Result<Customer, P
             .await?;
     let row = row.ok_or_else(|| PlatformError::NotFound(format!("no customer {id}")))?;
     let certificates = certificates(db, id).await?;
-    Ok(customer(row, certificates))
+    customer(row, certificates)
 }
 
 /// A page of the tenant's customers in id order, after the id `after`; the last id is the next cursor.
@@ -139,7 +142,7 @@ pub async fn list(db: &Database, tenant_id: &str, after: Option<&str>, limit: i6
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let certificates = certificates(db, &row.0).await?;
-        out.push(customer(row, certificates));
+        out.push(customer(row, certificates)?);
     }
     Ok(out)
 }

@@ -50,3 +50,8 @@ pub enum PlatformError {
     #[error("the audit log is broken at entry {seq}: {reason}")]
     AuditBroken { seq: i64, reason: String },
 }
+
+/// A time as the store keeps it (Unix seconds), read back; one out of range is a corrupt row.
+pub(crate) fn stored_time(t: i64) -> Result<time::OffsetDateTime, PlatformError> {
+    time::OffsetDateTime::from_unix_timestamp(t).map_err(|e| PlatformError::Corrupt(format!("stored time {t}: {e}")))
+}

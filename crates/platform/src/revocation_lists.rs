@@ -22,7 +22,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use crate::PlatformError;
+use crate::{stored_time, PlatformError};
 
 /// Entries written per transaction: short enough not to hold SQLite's write lock for long.
 const BATCH: usize = 8192;
@@ -415,11 +415,12 @@ pub async fn answer(db: &Database, issuer_name: &[u8], serial: &str) -> Result<O
     .bind(serial)
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|(this_update, next_update, number, revoked_at, reason)| CrlAnswer {
-        this_update: unix(this_update),
-        next_update: Some(unix(next_update)),
+    let Some((this_update, next_update, number, revoked_at, reason)) = row else { return Ok(None) };
+    Ok(Some(CrlAnswer {
+        this_update: stored_time(this_update)?,
+        next_update: Some(stored_time(next_update)?),
         number,
-        entry: revoked_at.map(|at| (unix(at), reason.map(|r| RevocationReason::from_code(i64::from(r))))),
+        entry: revoked_at.map(|at| Ok::<_, PlatformError>((stored_time(at)?, reason.map(|r| RevocationReason::from_code(i64::from(r)))))).transpose()?,
     }))
 }
 
@@ -445,20 +446,17 @@ pub async fn held(db: &Database) -> Result<Vec<HeldGeneration>, PlatformError> {
     )
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(issuer, generation, crl_number, entries, partitions, this_update, next_update)| HeldGeneration {
-            issuer,
-            generation,
-            crl_number,
-            entries,
-            partitions,
-            this_update: unix(this_update),
-            next_update: unix(next_update),
+    rows.into_iter()
+        .map(|(issuer, generation, crl_number, entries, partitions, this_update, next_update)| {
+            Ok(HeldGeneration {
+                issuer,
+                generation,
+                crl_number,
+                entries,
+                partitions,
+                this_update: stored_time(this_update)?,
+                next_update: stored_time(next_update)?,
+            })
         })
-        .collect())
-}
-
-fn unix(t: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .collect()
 }
