@@ -27,18 +27,17 @@ fn openssl_crl(dir: &Path, name: &str, entries: u64) -> BenchResult<(PathBuf, f6
             std::io::Write::write_fmt(&mut w, format_args!("R\t{exp}\t{now},{}\t{:016X}\tunknown\t/CN=x\n", reasons[(i % 4) as usize], i + BASE))?;
         }
     }
-    let out = dir.join(name);
+    let (pem, out) = (dir.join(format!("{name}.pem")), dir.join(name));
     let start = Instant::now();
-    let status = Command::new("openssl")
-        .current_dir(dir)
-        .args(["ca", "-config", "ca.cnf", "-gencrl", "-outform", "DER", "-out"])
-        .arg(&out)
-        .stderr(Stdio::null())
-        .status()?;
-    if !status.success() {
+    // openssl 3.0's `ca` writes PEM only: `openssl crl` converts it to DER, as J-LIS serves it.
+    let made = Command::new("openssl").current_dir(dir).args(["ca", "-config", "ca.cnf", "-gencrl", "-out"]).arg(&pem).stderr(Stdio::null()).status()?;
+    let took = start.elapsed().as_secs_f64();
+    let converted = Command::new("openssl").args(["crl", "-outform", "DER", "-in"]).arg(&pem).arg("-out").arg(&out).status()?;
+    if !made.success() || !converted.success() {
         return Err("openssl ca -gencrl failed".into());
     }
-    Ok((out, start.elapsed().as_secs_f64()))
+    std::fs::remove_file(pem)?;
+    Ok((out, took))
 }
 
 /// Runs `command` and returns (seconds, peak RSS in MB if GNU time is installed, its output).

@@ -57,18 +57,16 @@ pub struct VerifyArgs {
     authentication: bool,
     /// Where the revocation status comes from: `ocsp` (asked now unless --max-age accepts a held
     /// answer) or `crl` (the --crl lists, which must be within their nextUpdate).
-    #[arg(long, value_enum, default_value = "ocsp")]
-    revocation: Revocation,
+    #[arg(long, default_value = "ocsp", value_parser = revocation_method)]
+    revocation: RequestedMethod,
     /// The oldest revocation answer accepted, in seconds from its thisUpdate (0: a fresh OCSP answer;
     /// a CRL stands in for an unanswered OCSP request only when it is no older).
     #[arg(long, default_value_t = 0)]
     max_age: u32,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Revocation {
-    Ocsp,
-    Crl,
+fn revocation_method(s: &str) -> Result<RequestedMethod, String> {
+    RequestedMethod::parse(s).ok_or_else(|| format!("{s:?} is not a revocation method: ocsp or crl"))
 }
 
 fn read(path: &std::path::Path) -> CliResult<Vec<u8>> {
@@ -126,11 +124,7 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
         tracing::info!("CRL {}: {} entries, next update {:?}", path.display(), summary.entries, summary.next_update);
     }
     let verifier = Verifier { trust, ocsp, crls };
-    let method = match args.revocation {
-        Revocation::Ocsp => RequestedMethod::Ocsp,
-        Revocation::Crl => RequestedMethod::Crl,
-    };
-    let policy = RevocationPolicy { method, max_age: time::Duration::seconds(i64::from(args.max_age)) };
+    let policy = RevocationPolicy { method: args.revocation, max_age: time::Duration::seconds(i64::from(args.max_age)) };
     let kind = if args.authentication { jpki_profile::CertKind::Authentication } else { jpki_profile::CertKind::Signature };
     let result = verifier
         .verify_cms_by(kind, policy, &cms, content.as_deref(), OffsetDateTime::now_utc())

@@ -106,38 +106,41 @@ async fn add(tx: &mut sqlx::Transaction<'_, sqlx::Any>, issuer: &str, generation
     }
     let n = found.len() as i64;
     let (last,): (i64,) = sqlx::query_as("UPDATE change_feed_head SET seq = seq + $1 WHERE id = 1 RETURNING seq").bind(n).fetch_one(&mut **tx).await?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    for (i, (customer, tenant, reference, kind, serial, reason, revoked_at)) in found.into_iter().enumerate() {
-        let seq = last - n + 1 + i as i64;
-        let id = jpki_store::new_id("event");
-        sqlx::query(
-            "INSERT INTO change_event (seq, id, tenant_id, customer_id, reference, certificate_kind, issuer, serial, reason, revoked_at, generation_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(seq)
-        .bind(&id)
-        .bind(&tenant)
-        .bind(&customer)
-        .bind(&reference)
-        .bind(&kind)
-        .bind(issuer)
-        .bind(&serial)
-        .bind(reason)
-        .bind(revoked_at)
-        .bind(generation)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO webhook_delivery (event_id, webhook_id, tenant_id, state, attempts, next_attempt_at, lease_until, created_at)
-             SELECT $1, w.id, w.tenant_id, 'pending', 0, $2, 0, $2 FROM webhook w WHERE w.tenant_id = $3",
-        )
-        .bind(&id)
-        .bind(now)
-        .bind(&tenant)
-        .execute(&mut **tx)
-        .await?;
+    let (first, now) = (last - n + 1, OffsetDateTime::now_utc().unix_timestamp());
+    let ids: Vec<String> = (0..found.len()).map(|_| jpki_store::new_id("event")).collect();
+    let mut statements = jpki_store::Statements::new(tx);
+    // 12 parameters a row, 200 rows a statement.
+    for (chunk, offset) in found.chunks(200).zip((0..).step_by(200)) {
+        let sql = format!(
+            "INSERT INTO change_event (seq, id, tenant_id, customer_id, reference, certificate_kind, issuer, serial, reason, revoked_at, generation_id, created_at) VALUES {}",
+            statements.values_placeholders(chunk.len(), 12)
+        );
+        let mut rows = statements.push(&sql);
+        for (i, (customer, tenant, reference, kind, serial, reason, revoked_at)) in chunk.iter().enumerate() {
+            rows.bind(first + offset + i as i64)
+                .bind(ids[offset as usize + i].as_str())
+                .bind(tenant.as_str())
+                .bind(customer.as_str())
+                .bind(reference.as_str())
+                .bind(kind.as_str())
+                .bind(issuer)
+                .bind(serial.as_str())
+                .bind(*reason)
+                .bind(*revoked_at)
+                .bind(generation)
+                .bind(now);
+        }
     }
+    // This backend's four placeholders, from the one function that writes them.
+    let p = statements.values_placeholders(1, 4);
+    let p: Vec<&str> = p.trim_matches(['(', ')']).split(", ").collect();
+    let deliveries = format!(
+        "INSERT INTO webhook_delivery (event_id, webhook_id, tenant_id, state, attempts, next_attempt_at, lease_until, created_at)
+         SELECT v.id, w.id, w.tenant_id, 'pending', 0, {}, 0, {} FROM change_event v JOIN webhook w ON w.tenant_id = v.tenant_id WHERE v.seq >= {} AND v.seq <= {}",
+        p[0], p[1], p[2], p[3]
+    );
+    statements.push(&deliveries).bind(now).bind(now).bind(first).bind(last);
+    statements.execute(&mut **tx).await?;
     Ok(n as u64)
 }
 
