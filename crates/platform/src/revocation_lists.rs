@@ -382,7 +382,7 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
             .execute(&mut *tx)
             .await?;
         let detecting = std::time::Instant::now();
-        let changes = crate::changes::detect(&mut tx, &b.issuer, b.id).await?;
+        let changes = crate::changes::detect(&mut tx, &b.issuer, b.id, new_entries).await?;
         let detection_seconds = detecting.elapsed().as_secs_f64();
         summaries.push(GenerationSummary {
             issuer: b.name.clone(),
