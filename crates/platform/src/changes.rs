@@ -152,7 +152,7 @@ async fn add(tx: &mut sqlx::Transaction<'_, sqlx::Any>, issuer: &str, generation
         p[0], p[1], p[2], p[3]
     );
     statements.push(&deliveries).bind(now).bind(now).bind(first).bind(last);
-    statements.execute(&mut **tx).await?;
+    statements.execute(tx).await?;
     Ok(n as u64)
 }
 
