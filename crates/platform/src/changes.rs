@@ -77,15 +77,22 @@ pub(crate) async fn detect(tx: &mut sqlx::Transaction<'_, sqlx::Any>, issuer: &s
     if watched == 0 || new_entries == 0 {
         return Ok(0);
     }
-    let from = if new_entries <= watched {
-        "FROM crl_entry e CROSS JOIN customer_certificate c CROSS JOIN customer cu"
+    // A generation belongs to one CA: the entry side is named by its generation alone, so that SQLite
+    // takes the generation's index and not the (issuer, serial) key, which would walk every entry.
+    let sql = if new_entries <= watched {
+        format!(
+            "{COLUMNS} FROM crl_entry e CROSS JOIN customer_certificate c CROSS JOIN customer cu
+             WHERE e.generation_id = $1 AND c.issuer = e.issuer AND c.serial = e.serial AND cu.id = c.customer_id AND {NOT_REPORTED}"
+        )
     } else {
-        "FROM customer_certificate c CROSS JOIN crl_entry e CROSS JOIN customer cu"
+        format!(
+            "{COLUMNS} FROM customer_certificate c CROSS JOIN crl_entry e CROSS JOIN customer cu
+             WHERE c.issuer = $1 AND e.issuer = c.issuer AND e.serial = c.serial AND e.generation_id = $2 AND cu.id = c.customer_id AND {NOT_REPORTED}"
+        )
     };
-    let sql = format!(
-        "{COLUMNS} {from} WHERE c.issuer = e.issuer AND c.serial = e.serial AND cu.id = c.customer_id AND e.issuer = $1 AND e.generation_id = $2 AND {NOT_REPORTED}"
-    );
-    let found: Vec<Found> = sqlx::query_as(&sql).bind(issuer).bind(generation).fetch_all(&mut **tx).await?;
+    let query = sqlx::query_as(&sql);
+    let query = if new_entries <= watched { query.bind(generation) } else { query.bind(issuer).bind(generation) };
+    let found: Vec<Found> = query.fetch_all(&mut **tx).await?;
     add(tx, issuer, generation, found).await
 }
 
