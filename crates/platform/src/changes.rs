@@ -241,18 +241,9 @@ pub async fn webhooks(db: &Database, tenant_id: &str) -> Result<Vec<Webhook>, Pl
 
 /// Removes the tenant's webhook `id` and what was queued for it.
 pub async fn delete_webhook(db: &Database, tenant_id: &str, id: &str) -> Result<(), PlatformError> {
-    let mut tx = db.begin_write().await?;
-    let found: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM webhook WHERE id = $1 AND tenant_id = $2").bind(id).bind(tenant_id).fetch_optional(&mut *tx).await?;
-    if found.is_none() {
-        return Err(PlatformError::NotFound(format!("no webhook {id}")));
-    }
-    for sql in ["DELETE FROM webhook_attempt WHERE webhook_id = $1", "DELETE FROM webhook_delivery WHERE webhook_id = $1", "DELETE FROM webhook WHERE id = $1"]
-    {
-        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    let deletes =
+        ["DELETE FROM webhook_attempt WHERE webhook_id = $1", "DELETE FROM webhook_delivery WHERE webhook_id = $1", "DELETE FROM webhook WHERE id = $1"];
+    crate::delete_owned(db, "SELECT id FROM webhook WHERE id = $1 AND tenant_id = $2", "webhook", id, tenant_id, &deletes).await
 }
 
 /// One attempt to deliver an event to an endpoint.

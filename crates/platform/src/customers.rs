@@ -149,21 +149,12 @@ pub async fn list(db: &Database, tenant_id: &str, after: Option<&str>, limit: i6
 
 /// Deletes the tenant's customer `id` with its certificates, change events and their deliveries.
 pub async fn delete(db: &Database, tenant_id: &str, id: &str) -> Result<(), PlatformError> {
-    let mut tx = db.begin_write().await?;
-    let found: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM customer WHERE id = $1 AND tenant_id = $2").bind(id).bind(tenant_id).fetch_optional(&mut *tx).await?;
-    if found.is_none() {
-        return Err(PlatformError::NotFound(format!("no customer {id}")));
-    }
-    for sql in [
+    let deletes = [
         "DELETE FROM webhook_attempt WHERE event_id IN (SELECT id FROM change_event WHERE customer_id = $1)",
         "DELETE FROM webhook_delivery WHERE event_id IN (SELECT id FROM change_event WHERE customer_id = $1)",
         "DELETE FROM change_event WHERE customer_id = $1",
         "DELETE FROM customer_certificate WHERE customer_id = $1",
         "DELETE FROM customer WHERE id = $1",
-    ] {
-        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    ];
+    crate::delete_owned(db, "SELECT id FROM customer WHERE id = $1 AND tenant_id = $2", "customer", id, tenant_id, &deletes).await
 }

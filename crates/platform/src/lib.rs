@@ -55,3 +55,18 @@ pub enum PlatformError {
 pub(crate) fn stored_time(t: i64) -> Result<time::OffsetDateTime, PlatformError> {
     time::OffsetDateTime::from_unix_timestamp(t).map_err(|e| PlatformError::Corrupt(format!("stored time {t}: {e}")))
 }
+
+/// In one write transaction: if `owned` (bound to `id`, then `tenant_id`) finds the tenant's row, runs
+/// `deletes` (each bound to `id`), else answers that there is no `what` of that id.
+pub(crate) async fn delete_owned(db: &jpki_store::Database, owned: &str, what: &str, id: &str, tenant_id: &str, deletes: &[&str]) -> Result<(), PlatformError> {
+    let mut tx = db.begin_write().await?;
+    let found: Option<(String,)> = sqlx::query_as(owned).bind(id).bind(tenant_id).fetch_optional(&mut *tx).await?;
+    if found.is_none() {
+        return Err(PlatformError::NotFound(format!("no {what} {id}")));
+    }
+    for sql in deletes {
+        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
