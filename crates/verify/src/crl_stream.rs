@@ -329,9 +329,3 @@ pub fn read_all(der: &[u8], trust: &TrustStore) -> Result<(CrlHead, CrlTail, Vec
     let (head, tail) = reader.finish(trust)?;
     Ok((head, tail, entries))
 }
-
-impl From<CrlStreamError> for crate::revocation::RevocationProblem {
-    fn from(e: CrlStreamError) -> Self {
-        crate::revocation::RevocationProblem::BadCrl(e.to_string())
-    }
-}

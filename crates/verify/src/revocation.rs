@@ -82,6 +82,12 @@ pub enum RevocationProblem {
     BadCrl(String),
 }
 
+impl From<crate::crl_stream::CrlStreamError> for RevocationProblem {
+    fn from(e: crate::crl_stream::CrlStreamError) -> Self {
+        RevocationProblem::BadCrl(e.to_string())
+    }
+}
+
 impl RevocationProblem {
     /// What went wrong, without the "no revocation information" that a combined problem says once.
     pub fn detail(&self) -> std::borrow::Cow<'_, str> {
