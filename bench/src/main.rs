@@ -564,14 +564,15 @@ async fn fill_revoked(data: &Path, n: u64) -> BenchResult<Duration> {
     // 0x40… keeps every serial 8 bytes long and positive, like the issuer's own.
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
-         INSERT INTO certificate (serial, ca_role, person_id, card_id, not_before, not_after, der, revoked_at, revocation_reason, invalidity_date)
-         SELECT printf('%016x', i + 4611686018427387904), 'signature', $2, $3, $4, $5, X'', $4, 3 + (i % 4), $4 FROM n",
+         INSERT INTO certificate (serial, ca_role, person_id, card_id, not_before, not_after, der, revoked_at, revocation_reason, invalidity_date, crl_point)
+         SELECT printf('%016x', i + 4611686018427387904), 'signature', $2, $3, $4, $5, X'', $4, 3 + (i % 4), $4, $6 FROM n",
     )
     .bind(n as i64)
     .bind(&person.id)
     .bind(&card)
     .bind(now)
     .bind(now + 86_400 * 1800)
+    .bind(der::Encode::to_der(issuer.ca(KeyRole::Signature).name())?)
     .execute(issuer.db().pool())
     .await?;
     issuer.db().close().await;
@@ -597,9 +598,10 @@ fn crl_publish_child(data: &Path) -> BenchResult {
         let issuer = Issuer::open(Database::open(&Database::sqlite_url(&data.join("jpki.sqlite3"))).await?).await?;
         Ok::<_, Box<dyn std::error::Error>>(issuer.publish_crl(KeyRole::Signature, &data.join("crl")).await?)
     })?;
+    let (entries, bytes) = summary.iter().fold((0, 0), |(e, b), s| (e + s.entries, b + s.bytes));
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches("kB").trim().to_owned()).unwrap_or_default();
-    println!("rss_kb={hwm} entries={} bytes={}", summary.entries, summary.bytes);
+    println!("rss_kb={hwm} entries={entries} bytes={bytes}");
     Ok(())
 }
 

@@ -59,6 +59,7 @@ pub fn run_crl(ctx: &Context, cmd: CrlCommand) -> CliResult {
         let mut lines = vec![
             format!("issuer: {}", crl.issuer),
             format!("number: {}", crl.number.as_deref().unwrap_or("-")),
+            format!("scope: {}", crl.scope),
             format!("this update: {}", crate::output::time(crl.this_update)),
             format!("next update: {}", crl.next_update.map(crate::output::time).unwrap_or_else(|| "-".into())),
             format!("entries: {}", crl.entries.len()),

@@ -22,7 +22,7 @@ pub enum CrlCommand {
     /// Read CRLs (a CA's partitions together) into a new generation: verified against the trust anchors,
     /// refused whole on any problem (the generation held before stays), and switched in whole.
     Ingest {
-        /// A CRL file (DER). Repeatable.
+        /// A CRL file (DER), or a directory whose `.crl` files are all read. Repeatable.
         #[arg(long)]
         file: Vec<PathBuf>,
         /// A CRL URL (HTTP or HTTPS), streamed. Repeatable.

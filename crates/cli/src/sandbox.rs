@@ -255,7 +255,8 @@ pub enum EventCommand {
 
 #[derive(Subcommand)]
 pub enum CrlCommand {
-    /// Write <data-dir>/crl/sign.crl and auth.crl (DER).
+    /// Write the CRLs (DER) into <data-dir>/crl: auth.crl, and sign-<id>.crl per municipality (the
+    /// signature CA's list is partitioned by the distribution point its certificates name, as J-LIS's is).
     Publish,
 }
 
@@ -404,12 +405,21 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> CliResult {
             let issuer = ctx.issuer().await?;
             let mut summaries = Vec::new();
             for role in KeyRole::ALL {
-                summaries.push(issuer.publish_crl(role, &ctx.crl_dir()).await?);
+                summaries.extend(issuer.publish_crl(role, &ctx.crl_dir()).await?);
             }
             emit(ctx, &summaries, || {
                 summaries
                     .iter()
-                    .map(|s| format!("{}: CRL #{} with {} entries, next update {}", display(&s.path), s.number, s.entries, crate::output::time(s.next_update)))
+                    .map(|s| {
+                        format!(
+                            "{}: CRL #{} of {} with {} entries, next update {}",
+                            display(&s.path),
+                            s.number,
+                            s.scope,
+                            s.entries,
+                            crate::output::time(s.next_update)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });

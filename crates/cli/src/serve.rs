@@ -30,7 +30,7 @@ pub struct ServeArgs {
     /// verification is not valid (revocation checks fail closed).
     #[arg(long, env = "JPKI_OCSP_URL")]
     ocsp_url: Option<String>,
-    /// CRL files (DER) of the CAs, ingested into the database at start and every day at --crl-at, with
+    /// CRL files (DER; a directory stands for its `.crl` files, listed anew at each ingestion) of the CAs, ingested into the database at start and every day at --crl-at, with
     /// --crl-url's as one set (a CA's partitions together). Repeatable.
     #[arg(long)]
     crl: Vec<std::path::PathBuf>,

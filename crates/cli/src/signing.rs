@@ -47,8 +47,8 @@ pub struct VerifyArgs {
     /// revocation checks fail closed.
     #[arg(long, env = "JPKI_OCSP_URL")]
     ocsp_url: Option<String>,
-    /// CRLs (DER) of the CAs, checked against the trust anchors and used when OCSP gives no answer;
-    /// repeatable.
+    /// CRLs (DER files, or directories of `.crl` files) of the CAs, checked against the trust anchors
+    /// and used when OCSP gives no answer; repeatable.
     #[arg(long)]
     crl: Vec<PathBuf>,
     /// The CMS is an authentication signature over data, made with the authentication key (電子利用者証明):
@@ -119,7 +119,8 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> CliResult {
     let trust = TrustStore::from_dir(&trust_dir).map_err(|e| CliError::Usage(e.to_string()))?;
     let ocsp = args.ocsp_url.map(|url| OcspChecker::new(url, Box::new(HttpOcsp::new(jpki_server::config::OUTSIDE_TIMEOUT))));
     let crls = std::sync::Arc::new(jpki_verify::revocation::CrlStore::default());
-    for path in &args.crl {
+    let files: Vec<PathBuf> = args.crl.iter().map(|p| jpki_server::transport::crl_files(p)).collect::<Result<Vec<_>, _>>().map_err(CliError::Usage)?.concat();
+    for path in &files {
         let summary = crls.ingest(&read(path)?, &trust, OffsetDateTime::now_utc()).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
         tracing::info!("CRL {}: {} entries, next update {:?}", path.display(), summary.entries, summary.next_update);
     }

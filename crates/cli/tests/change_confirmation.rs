@@ -118,9 +118,9 @@ fn run(sb: &Sandbox) {
     assert!(listed["webhooks"][0].get("secret").is_none(), "{label}: the secret is shown once: {listed}");
 
     // The day's CRLs, ingested before anything happened: generation 1 of each CA.
-    sb.ok(&["sandbox", "crl", "publish"]);
-    let sign_crl = sb.data().join("crl/sign.crl");
-    let auth_crl = sb.data().join("crl/auth.crl");
+    let crls = sb.publish_crls();
+    let sign_crl = crls.sign_for("東京都", "千代田区").to_path_buf();
+    let auth_crl = crls.auth.clone();
     let old_crl = sb.path("old-sign.crl");
     std::fs::copy(&sign_crl, &old_crl).unwrap();
     let ingest = |files: &[&std::path::Path]| {
@@ -264,6 +264,24 @@ fn run(sb: &Sandbox) {
     assert!(third.as_array().unwrap().iter().all(|g| g["changes"] == 0 && g["new_entries"] == 0), "{label}: {third}");
     let (_, feed) = server.get_json("/v1/changes", Some(&key_a));
     assert_eq!(feed["events"].as_array().map(Vec::len), Some(1), "{label}");
+
+    // The renewed certificate names 札幌市's CRL, which the generation held lacks: by CRL its status is
+    // unknown (failing closed) until a set with that partition is ingested.
+    sb.ok(&["sandbox", "cert", "reissue", "--card", "card", "--which", "sign"]);
+    let renewed_p7s = sb.path("renewed.p7s");
+    openssl_cms_sign(&sb.path("card"), &msg, &renewed_p7s, &[]);
+    let renewed_cms = std::fs::read(&renewed_p7s).unwrap();
+    let v = verify(&server, &key_a, &renewed_cms, &content, by_crl.clone());
+    assert_eq!((&v["valid"], &v["failure"]["code"]), (&json!(false), &json!("revocation_unavailable")), "{label}: {v}");
+    let crls = sb.publish_crls();
+    let err = sb.fails(&["platform", "crl", "ingest", "--file", crls.sign_for("北海道", "札幌市").to_str().unwrap(), "--file", auth_crl.to_str().unwrap()]);
+    assert!(err.contains("leaves out the CRL for distribution point CN=千代田区"), "{label}: a set without a partition held is refused: {err}");
+    let fourth = sb.json(&["platform", "crl", "ingest", "--file", sb.data().join("crl").to_str().unwrap()]);
+    assert!(fourth.as_array().unwrap().iter().all(|g| g["changes"] == 0), "{label}: {fourth}");
+    let v = verify(&server, &key_a, &renewed_cms, &content, by_crl.clone());
+    assert_eq!((&v["valid"], &v["revocation"]["status"], &v["revocation"]["method"]), (&json!(true), &json!("good"), &json!("crl")), "{label}: {v}");
+    let v = verify(&server, &key_a, &cms, &content, by_crl.clone());
+    assert_eq!(v["revocation"]["status"], "revoked", "{label}: the old partition is still held: {v}");
 
     // A second server process on the same database answers from the same generation, and the two
     // deliver a re-sent event once.

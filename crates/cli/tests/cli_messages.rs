@@ -37,14 +37,13 @@ fn errors_files_and_times_read_as_a_user_expects() {
     let shown = sb.ok(&["cert", "show", "card/sign-cert.pem"]);
     let valid = shown.lines().find(|l| l.starts_with("valid: ")).unwrap_or_else(|| panic!("{shown}"));
     assert!(valid.ends_with("+09:00") && !valid.contains('.') && valid.matches("+09:00").count() == 2, "{valid}");
-    sb.ok(&["sandbox", "crl", "publish"]);
-    let crl = sb.path("data/crl/sign.crl");
+    let crl = sb.publish_crls().sign[0].1.clone();
     openssl(&["crl", "-inform", "DER", "-in", crl.to_str().unwrap(), "-outform", "PEM", "-out", sb.path("sign.pem.crl").to_str().unwrap()]);
     // A reader certificate (an mdoc reader's, with its own extendedKeyUsage) is no JPKI certificate.
     sb.ok(&["sandbox", "reader", "issue", "--organization", "Shop", "--dns-name", "shop.example", "--out", "reader"]);
     let reader = sb.ok(&["cert", "show", "reader/reader.pem"]);
     assert!(reader.starts_with("kind: other\n"), "{reader}");
-    let (der, pem) = (sb.ok(&["crl", "show", "data/crl/sign.crl"]), sb.ok(&["crl", "show", "sign.pem.crl"]));
+    let (der, pem) = (sb.ok(&["crl", "show", crl.to_str().unwrap()]), sb.ok(&["crl", "show", "sign.pem.crl"]));
     assert_eq!(der, pem);
     assert!(der.contains("+09:00"), "{der}");
 }

@@ -167,7 +167,7 @@ fn the_server_does_what_its_openapi_document_says() {
 
     // An answer from the CRL (asked for, the responder down) names a method the schema lists.
     drop(server);
-    let crl_only = sb.serve_with(&["--ocsp-url", "http://127.0.0.1:9/ocsp", "--crl", "data/crl/sign.crl"]);
+    let crl_only = sb.serve_with(&["--ocsp-url", "http://127.0.0.1:9/ocsp", "--crl", "data/crl"]);
     let (_, tenant) = crl_only.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"CRL reader"}"#);
     let mut body = doc["paths"]["/v1/signatures/verify"]["post"]["requestBody"]["content"]["application/json"]["example"].clone();
     body["revocation"] = json!({ "method": "crl" });

@@ -91,9 +91,42 @@ fn run_lifecycle(sb: &Sandbox) {
     sb.fails(&["sandbox", "event", "death", "--person", &dead]);
 
     // CRLs: openssl parses them and shows every revoked serial with its reason.
-    sb.ok(&["sandbox", "crl", "publish"]);
-    let sign_crl = sb.data().join("crl/sign.crl");
-    let auth_crl = sb.data().join("crl/auth.crl");
+    // The signature CA's list is partitioned by municipality, as J-LIS's is: the certificates issued in
+    // 千代田区 are on its CRL, the one renewed after the move names 大阪市's.
+    let crls = sb.publish_crls();
+    assert_eq!(crls.sign.len(), 2, "{label}: {:?}", crls.sign);
+    let sign_crl = crls.sign_for("東京都", "千代田区").to_path_buf();
+    let osaka_crl = crls.sign_for("大阪府", "大阪市").to_path_buf();
+    let auth_crl = crls.auth.clone();
+    let renewed_cert = openssl(&["x509", "-in", sb.path("mover/sign-cert.pem").to_str().unwrap(), "-noout", "-text", "-nameopt", "utf8"]);
+    assert!(renewed_cert.contains("Subject: C=JP, L=大阪市, CN="), "{label}: the subject names the municipality\n{renewed_cert}");
+    // (openssl prints names inside extensions with UTF-8 escaped, whatever -nameopt says.)
+    let escaped = |s: &str| s.bytes().map(|b| format!("\\{b:02X}")).collect::<String>();
+    let point = format!("OU = CRL Distribution Points, OU = {}, CN = {}", escaped("大阪府"), escaped("大阪市"));
+    assert!(renewed_cert.contains(&point), "{label}: the distribution point {point}\n{renewed_cert}");
+    // openssl's own scope check (RFC 5280 §6.3.3 (b)): the renewed certificate is within 大阪市's CRL
+    // only.
+    for (crl, in_scope) in [(&osaka_crl, true), (&sign_crl, false)] {
+        let pem = sb.path("scope.crl.pem");
+        openssl(&["crl", "-inform", "DER", "-in", crl.to_str().unwrap(), "-out", pem.to_str().unwrap()]);
+        let out = std::process::Command::new("openssl")
+            .args([
+                "verify",
+                "-crl_check",
+                "-CRLfile",
+                pem.to_str().unwrap(),
+                "-CAfile",
+                sign_ca.to_str().unwrap(),
+                sb.path("mover/sign-cert.pem").to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.success(), in_scope, "{label}: {}: {text}", crl.display());
+        assert!(in_scope || text.contains("different CRL scope"), "{label}: {text}");
+    }
+    let osaka_text = openssl(&["crl", "-inform", "DER", "-in", osaka_crl.to_str().unwrap(), "-noout", "-text", "-nameopt", "utf8"]);
+    assert!(osaka_text.contains("Issuing Distribution Point: critical") && osaka_text.contains("No Revoked Certificates"), "{label}\n{osaka_text}");
     let sign_text = openssl(&["crl", "-inform", "DER", "-in", sign_crl.to_str().unwrap(), "-CAfile", sign_ca.to_str().unwrap(), "-text"]);
     let auth_text = openssl(&["crl", "-inform", "DER", "-in", auth_crl.to_str().unwrap(), "-CAfile", auth_ca.to_str().unwrap(), "-text"]);
     assert!(sign_text.contains("verify OK") && auth_text.contains("verify OK"), "{label}");
@@ -109,7 +142,10 @@ fn run_lifecycle(sb: &Sandbox) {
     assert_eq!(numbers.len(), 1);
     let shown = sb.json(&["crl", "show", sign_crl.to_str().unwrap()]);
     assert_eq!(shown["number"], "01");
-    sb.ok(&["sandbox", "crl", "publish"]);
+    assert!(shown["scope"].as_str().is_some_and(|s| s.starts_with("CN=千代田区,OU=東京都,OU=CRL Distribution Points,")), "{label}: {shown}");
+    assert_eq!(sb.json(&["crl", "show", auth_crl.to_str().unwrap()])["scope"], serde_json::Value::Null, "{label}");
+    assert_eq!(sb.json(&["crl", "show", osaka_crl.to_str().unwrap()])["number"], "01", "{label}: one number per publication");
+    assert_eq!(sb.publish_crls().sign_for("東京都", "千代田区"), sign_crl, "{label}: a partition keeps its file");
     assert_eq!(sb.json(&["crl", "show", sign_crl.to_str().unwrap()])["number"], "02", "{label}: CRL numbers increase");
 
     // OCSP against the running responder, with and without nonce.
@@ -140,10 +176,20 @@ fn run_lifecycle(sb: &Sandbox) {
     assert_eq!((status, body.as_slice()), (200, &[0x30, 0x03, 0x0a, 0x01, 0x01][..]), "{label}");
 
     // The CRL over HTTP is the published file.
-    let (status, body) = server.request("GET", "/issuer/crl/sign.crl", &[], b"");
+    let (status, index) = server.get_json("/issuer/crl/", None);
     assert_eq!(status, 200);
-    assert_eq!(body, std::fs::read(&sign_crl).unwrap(), "{label}");
-    assert_eq!(server.request("GET", "/issuer/crl/other.crl", &[], b"").0, 404);
+    let listed: Vec<&str> = index["crls"].as_array().unwrap().iter().map(|c| c["file"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 3, "{label}: {index}");
+    for crl in [&sign_crl, &osaka_crl, &auth_crl] {
+        let file = crl.file_name().unwrap().to_str().unwrap();
+        assert!(listed.contains(&file), "{label}: {file} not in {index}");
+        let (status, body) = server.request("GET", &format!("/issuer/crl/{file}"), &[], b"");
+        assert_eq!(status, 200);
+        assert_eq!(body, std::fs::read(crl).unwrap(), "{label}");
+    }
+    for missing in ["other.crl", "sign.crl", "sign-00000000.crl", "..%2Fjpki.sqlite3", "sign-ABCDEF01.crl"] {
+        assert_eq!(server.request("GET", &format!("/issuer/crl/{missing}"), &[], b"").0, 404, "{label}: {missing}");
+    }
 
     // Latest-4-info provision: refused without consent, then the new 4 info and certificate.
     let op = sb.json(&["sandbox", "operator", "add", "--name", "Example PF"]);

@@ -83,9 +83,9 @@ fn run(sb: &Sandbox) {
 
     // OCSP down, but a CRL of the signature CA within the age accepted: good, by CRL; not when no older
     // answer than a fresh OCSP one is accepted; another CA's CRL does not count.
-    sb.ok(&["sandbox", "crl", "publish"]);
-    let sign_crl = sb.data().join("crl/sign.crl");
-    let auth_crl = sb.data().join("crl/auth.crl");
+    let crls = sb.publish_crls();
+    let sign_crl = crls.sign_for("東京都", "千代田区").to_path_buf();
+    let auth_crl = crls.auth.clone();
     let down = [p7s.to_str().unwrap(), "--content", msg_s, "--ocsp-url", "http://127.0.0.1:9/ocsp", "--crl", sign_crl.to_str().unwrap()];
     let (ok, v) = verify_json(sb, &[&down[..], &["--max-age", "86400"]].concat());
     assert!(ok && v["revocation"]["method"] == "crl" && v["revocation"]["status"] == "good", "{label}: {v}");
@@ -117,7 +117,9 @@ fn run(sb: &Sandbox) {
     assert!(!ok && v["failure"]["code"] == "revoked", "{label}: {v}");
     assert_eq!(v["revocation"]["reason"], "affiliationChanged");
     sb.ok(&["sandbox", "crl", "publish"]);
-    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--crl", sign_crl.to_str().unwrap()]);
+    // --crl DIR reads every CRL published there.
+    let crl_dir = sb.data().join("crl");
+    let (ok, v) = verify_json(sb, &[p7s.to_str().unwrap(), "--content", msg_s, "--crl", crl_dir.to_str().unwrap()]);
     assert!(!ok && v["failure"]["code"] == "revoked" && v["revocation"]["method"] == "crl", "{label}: revoked by the CRL: {v}");
 
     // Malformed input: a clear error, no panic.

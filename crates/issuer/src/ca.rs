@@ -5,6 +5,7 @@
 //! Sandbox names say `O=JPKI-SANDBOX` so that no one mistakes them for J-LIS's.
 
 use const_oid::db::rfc4519::COUNTRY_NAME as ID_AT_COUNTRY_NAME;
+use const_oid::db::rfc4519::LOCALITY_NAME;
 use const_oid::db::rfc4519::{CN, O, OU};
 use const_oid::db::rfc5280::{
     ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_CRL_DISTRIBUTION_POINTS, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME,
@@ -283,10 +284,16 @@ fn directory_crl_dp(ca: &Name) -> CrlDistributionPoints {
 }
 
 /// The subject of an end-entity certificate: `C=JP, CN=<opaque id>` (J-LIS's subject CN is an opaque
-/// identifier of about 23 characters, ../shared/reference/jpki-card.md §13).
-pub(crate) fn end_entity_subject() -> Result<Name, der::Error> {
+/// identifier of about 23 characters, ../shared/reference/jpki-card.md §13), and for a signature
+/// certificate the holder's municipality between them (soltia48/myna-card tests/certificates.rs: a real
+/// test card's signature subject holds `Kiyose-shi`, its authentication subject does not; the attribute
+/// type is not stated there, localityName is the one X.520 defines for it).
+pub(crate) fn end_entity_subject(locality: Option<&str>) -> Result<Name, der::Error> {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let random: [u8; 23] = jpki_crypto::random_bytes();
     let cn: String = random.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect();
-    name(&[Attr::Printable(ID_AT_COUNTRY_NAME, "JP"), Attr::Printable(CN, &cn)])
+    let mut attrs = vec![Attr::Printable(ID_AT_COUNTRY_NAME, "JP")];
+    attrs.extend(locality.map(|l| Attr::Utf8(LOCALITY_NAME, l)));
+    attrs.push(Attr::Printable(CN, &cn));
+    name(&attrs)
 }

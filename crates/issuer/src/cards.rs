@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use der::Encode;
 use jpki_crypto::RsaKey;
-use jpki_profile::cert_profile::{card_not_after, end_entity_extensions, end_entity_not_after, SIGNATURE_CERT_MIN_AGE};
+use jpki_profile::cert_profile::{card_not_after, crl_point, end_entity_extensions, end_entity_not_after, SIGNATURE_CERT_MIN_AGE};
+use jpki_profile::municipality::Municipality;
 use jpki_profile::pin_policy::PinKind;
 use jpki_profile::revocation_reason::RevocationReason;
 use jpki_profile::Device;
@@ -94,6 +96,8 @@ pub(crate) struct NewCertificate {
     serial: String,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    /// The DER of its CRL distribution point's directory name.
+    crl_point: Vec<u8>,
 }
 
 impl NewCertificate {
@@ -121,11 +125,22 @@ impl Issuer {
         let serial = random_serial();
         let not_after = end_entity_not_after(person.four_info.birth_date, at, carrier_expires).min(ca.not_after());
         let info = (role == KeyRole::Signature).then_some(&person.four_info);
-        let mut extensions = end_entity_extensions(role, device, info, ca.name())?;
+        let crl_point = crl_point(role, ca.name(), info)?;
+        let mut extensions = end_entity_extensions(role, device, info, &crl_point)?;
         extensions.push(ca.authority_key_id()?);
-        let spec = CertSpec { serial: &serial, subject: end_entity_subject()?, subject_key: CertKey::Rsa(&key), not_before: at, not_after, extensions };
+        let locality = info.and_then(|i| Municipality::of_address(&i.address)).map(|m| m.city);
+        let subject = end_entity_subject(locality.as_deref())?;
+        let spec = CertSpec { serial: &serial, subject, subject_key: CertKey::Rsa(&key), not_before: at, not_after, extensions };
         let der = sign_certificate(spec, ca.name(), CertKey::Rsa(&ca.key))?;
-        Ok(NewCertificate { role, key, der, serial: jpki_profile::cert_profile::serial_hex(&serial), not_before: at, not_after })
+        Ok(NewCertificate {
+            role,
+            key,
+            der,
+            serial: jpki_profile::cert_profile::serial_hex(&serial),
+            not_before: at,
+            not_after,
+            crl_point: crl_point.to_der()?,
+        })
     }
 
     /// The certificates a new card or phone of `device` gets (no signature certificate under 15).
@@ -347,7 +362,7 @@ pub(crate) async fn insert_device(
 }
 
 async fn insert_certificate(tx: &mut sqlx::Transaction<'_, sqlx::Any>, cert: &NewCertificate, person_id: &str, card_id: &str) -> Result<(), IssuerError> {
-    sqlx::query("INSERT INTO certificate (serial, ca_role, person_id, card_id, not_before, not_after, der) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    sqlx::query("INSERT INTO certificate (serial, ca_role, person_id, card_id, not_before, not_after, der, crl_point) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(&cert.serial)
         .bind(cert.role.as_str())
         .bind(person_id)
@@ -355,6 +370,7 @@ async fn insert_certificate(tx: &mut sqlx::Transaction<'_, sqlx::Any>, cert: &Ne
         .bind(cert.not_before.unix_timestamp())
         .bind(cert.not_after.unix_timestamp())
         .bind(cert.der.clone())
+        .bind(cert.crl_point.clone())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -1,5 +1,8 @@
-//! Full CRLs (RFC 5280 §5): one per CA, with a CRL number, the authority key identifier, and per entry
-//! the reason code (§5.3.1) and invalidity date (§5.3.2).
+//! Full CRLs (RFC 5280 §5) with a CRL number, the authority key identifier, and per entry the reason
+//! code (§5.3.1) and invalidity date (§5.3.2). The authentication CA publishes one CRL of all its
+//! certificates; the signature CA one per distribution point its certificates name (one per
+//! municipality, as J-LIS partitions it: [`jpki_profile::cert_profile::crl_point`]), each marked with an
+//! issuingDistributionPoint (§5.2.5) naming that point.
 //!
 //! A CRL of J-LIS's size (millions of entries) is never held in memory: entries stream from the
 //! database into a spool file while their DER length is counted; the final file is then written with
@@ -10,16 +13,19 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use const_oid::db::rfc5280::{ID_CE_CRL_NUMBER, ID_CE_CRL_REASONS, ID_CE_INVALIDITY_DATE};
+use const_oid::db::rfc5280::{ID_CE_CRL_NUMBER, ID_CE_CRL_REASONS, ID_CE_INVALIDITY_DATE, ID_CE_ISSUING_DISTRIBUTION_POINT};
 use der::asn1::Uint;
-use der::Encode;
+use der::{Decode, Encode};
 use futures_util::{Stream, StreamExt};
 use jpki_crypto::{DigestContext, RsaKey, SHA256};
+use jpki_profile::revocation_list::{CrlScope, PointName};
 use jpki_profile::revocation_reason::RevocationReason;
 use jpki_store::sqlx;
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::crl::RevokedCert;
+use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::CrlNumber;
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
@@ -69,11 +75,15 @@ pub struct CrlParams<'a> {
     pub number: u64,
     pub this_update: OffsetDateTime,
     pub next_update: OffsetDateTime,
+    /// The distribution point a partitioned CRL covers; `None` for a CRL of all the CA's certificates.
+    pub point: Option<&'a Name>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CrlSummary {
     pub path: PathBuf,
+    /// Which of the CA's certificates it covers.
+    pub scope: CrlScope,
     pub number: u64,
     pub entries: u64,
     pub bytes: u64,
@@ -129,7 +139,25 @@ where
     head.extend(x509_time(params.next_update)?.to_der()?);
     let revoked_header = if count > 0 { header(0x30, spool_len) } else { Vec::new() };
     let number = CrlNumber(Uint::new(&params.number.to_be_bytes())?);
-    let extensions = vec![params.authority_key_id, extension(ID_CE_CRL_NUMBER, false, &number)?].to_der()?;
+    let mut extensions = vec![params.authority_key_id, extension(ID_CE_CRL_NUMBER, false, &number)?];
+    let scope = match params.point {
+        Some(point) => {
+            let full_name = DistributionPointName::FullName(vec![GeneralName::DirectoryName(point.clone())]);
+            let idp = IssuingDistributionPoint {
+                distribution_point: Some(full_name.clone()),
+                only_contains_user_certs: false,
+                only_contains_ca_certs: false,
+                only_some_reasons: None,
+                indirect_crl: false,
+                only_contains_attribute_certs: false,
+            };
+            // §5.2.5: "this extension is critical".
+            extensions.push(extension(ID_CE_ISSUING_DISTRIBUTION_POINT, true, &idp)?);
+            CrlScope::Point(PointName::new(&full_name))
+        }
+        None => CrlScope::WholeCa,
+    };
+    let extensions = extensions.to_der()?;
     let mut tail = header(0xa0, extensions.len() as u64);
     tail.extend(extensions);
     let body_len = if count > 0 { revoked_header.len() as u64 + spool_len } else { 0 };
@@ -174,48 +202,116 @@ where
     tmp.persist(out).map_err(|e| IssuerError::io(out, e.error))?;
     jpki_files::sync_dir(dir);
     let bytes = std::fs::metadata(out).map_err(io)?.len();
-    Ok(CrlSummary { path: out.to_path_buf(), number: params.number, entries: count, bytes, this_update: params.this_update, next_update: params.next_update })
+    Ok(CrlSummary {
+        path: out.to_path_buf(),
+        scope,
+        number: params.number,
+        entries: count,
+        bytes,
+        this_update: params.this_update,
+        next_update: params.next_update,
+    })
 }
 
-pub fn crl_path(dir: &Path, role: KeyRole) -> PathBuf {
-    dir.join(format!("{}.crl", role.file_stem()))
+/// The file a CRL is published as in `dir`: `auth.crl`, and for the signature CA `sign-<id>.crl` per
+/// distribution point, `<id>` the first 8 hex digits of the SHA-256 of the point's DER name.
+pub fn crl_file_name(role: KeyRole, point: Option<&[u8]>) -> String {
+    match point {
+        Some(der) => format!("{}-{}.crl", role.file_stem(), &hex::encode(jpki_crypto::sha256(der))[..8]),
+        None => format!("{}.crl", role.file_stem()),
+    }
+}
+
+/// The role whose CRL a file of this name is, for names of the forms [`crl_file_name`] writes.
+pub fn crl_file_role(name: &str) -> Option<KeyRole> {
+    let stem = name.strip_suffix(".crl")?;
+    KeyRole::ALL.into_iter().find(|role| match stem.strip_prefix(role.file_stem()) {
+        Some("") => true,
+        Some(id) => id.strip_prefix('-').is_some_and(|id| id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))),
+        None => false,
+    })
+}
+
+/// Whether `dir` holds a published CRL of `role`.
+pub fn is_published(dir: &Path, role: KeyRole) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| entries.filter_map(Result::ok).any(|e| crl_file_role(&e.file_name().to_string_lossy()) == Some(role)))
 }
 
 impl Issuer {
-    /// Publishes the full CRL of `role` into `dir` (`sign.crl` / `auth.crl`). Certificates that have
-    /// expired are left out (RFC 5280 §3.3).
-    pub async fn publish_crl(&self, role: KeyRole, dir: &Path) -> Result<CrlSummary, IssuerError> {
+    /// Publishes the full CRLs of `role` into `dir` ([`crl_file_name`]), all with one CRL number.
+    /// Certificates that have expired are left out (RFC 5280 §3.3), but a distribution point stays
+    /// published while any certificate ever named it, so a partition never disappears. A published CRL
+    /// that is no longer written (the signature CA's single CRL of earlier versions) is removed.
+    pub async fn publish_crl(&self, role: KeyRole, dir: &Path) -> Result<Vec<CrlSummary>, IssuerError> {
         let ca = self.ca(role);
+        let ca_name = ca.name().to_der()?;
+        sqlx::query("UPDATE certificate SET crl_point = $1 WHERE ca_role = $2 AND crl_point IS NULL")
+            .bind(ca_name.clone())
+            .bind(role.as_str())
+            .execute(self.db.pool())
+            .await?;
+        let points: Vec<Option<Vec<u8>>> = match role {
+            KeyRole::Authentication => vec![None],
+            KeyRole::Signature => {
+                let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT DISTINCT crl_point FROM certificate WHERE ca_role = $1 ORDER BY crl_point")
+                    .bind(role.as_str())
+                    .fetch_all(self.db.pool())
+                    .await?;
+                let mut points: Vec<Option<Vec<u8>>> = rows.into_iter().map(|(p,)| Some(p)).collect();
+                if points.is_empty() {
+                    // A new CA: the one point its certificates without a municipality name.
+                    points.push(Some(ca_name.clone()));
+                }
+                points
+            }
+        };
         let (number,): (i64,) = sqlx::query_as("UPDATE issuer_ca SET next_crl_number = next_crl_number + 1 WHERE role = $1 RETURNING next_crl_number - 1")
             .bind(role.as_str())
             .fetch_one(self.db.pool())
             .await?;
         let this_update = now();
-        let params = CrlParams {
-            issuer: ca.name(),
-            issuer_key: &ca.key,
-            authority_key_id: ca.authority_key_id()?,
-            number: number as u64,
-            this_update,
-            next_update: this_update + CRL_LIFETIME,
-        };
-        let rows = sqlx::query_as::<_, (String, i64, Option<i64>, Option<i64>)>(
-            "SELECT serial, revoked_at, revocation_reason, invalidity_date FROM certificate
-             WHERE ca_role = $1 AND revoked_at IS NOT NULL AND not_after > $2",
-        )
-        .bind(role.as_str())
-        .bind(this_update.unix_timestamp())
-        .fetch(self.db.pool());
-        let entries = rows.map(|row| {
-            let (serial, revoked_at, reason, invalidity) = row?;
-            Ok(RevokedEntry {
-                serial: hex::decode(&serial).map_err(|_| IssuerError::Refused(format!("stored serial {serial:?} is not hex")))?,
-                revoked_at: from_unix(revoked_at),
-                reason: RevocationReason::from_code(reason.unwrap_or(0)),
-                invalidity_date: invalidity.map(from_unix),
-            })
-        });
-        write_crl(params, entries, &crl_path(dir, role)).await
+        let mut summaries = Vec::with_capacity(points.len());
+        for point in &points {
+            let point_name =
+                point.as_deref().map(Name::from_der).transpose().map_err(|e| IssuerError::Corrupt(format!("a stored CRL distribution point: {e}")))?;
+            let params = CrlParams {
+                issuer: ca.name(),
+                issuer_key: &ca.key,
+                authority_key_id: ca.authority_key_id()?,
+                number: number as u64,
+                this_update,
+                next_update: this_update + CRL_LIFETIME,
+                point: point_name.as_ref(),
+            };
+            let rows = sqlx::query_as::<_, (String, i64, Option<i64>, Option<i64>)>(
+                "SELECT serial, revoked_at, revocation_reason, invalidity_date FROM certificate
+                 WHERE ca_role = $1 AND revoked_at IS NOT NULL AND not_after > $2 AND ($3 = 0 OR crl_point = $4)",
+            )
+            .bind(role.as_str())
+            .bind(this_update.unix_timestamp())
+            .bind(i64::from(point.is_some()))
+            .bind(point.clone().unwrap_or_default())
+            .fetch(self.db.pool());
+            let entries = rows.map(|row| {
+                let (serial, revoked_at, reason, invalidity) = row?;
+                Ok(RevokedEntry {
+                    serial: hex::decode(&serial).map_err(|_| IssuerError::Corrupt(format!("stored serial {serial:?} is not hex")))?,
+                    revoked_at: from_unix(revoked_at),
+                    reason: RevocationReason::from_code(reason.unwrap_or(0)),
+                    invalidity_date: invalidity.map(from_unix),
+                })
+            });
+            summaries.push(write_crl(params, entries, &dir.join(crl_file_name(role, point.as_deref()))).await?);
+        }
+        let written: Vec<String> = points.iter().map(|p| crl_file_name(role, p.as_deref())).collect();
+        let entries = std::fs::read_dir(dir).map_err(|e| IssuerError::io(dir, e))?;
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if crl_file_role(&name) == Some(role) && !written.contains(&name) {
+                std::fs::remove_file(entry.path()).map_err(|e| IssuerError::io(&entry.path(), e))?;
+            }
+        }
+        Ok(summaries)
     }
 }
 

@@ -149,6 +149,7 @@ fn crl_params(ca: &Ca, number: u64, now: time::OffsetDateTime) -> CrlParams<'_> 
         number,
         this_update: now,
         next_update: now + time::Duration::days(1),
+        point: None,
     }
 }
 

@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use jpki_profile::revocation_list::RevokedSerial;
+use jpki_profile::revocation_list::{CrlScope, PointName, RevokedSerial};
 use jpki_profile::revocation_reason::RevocationReason;
 use jpki_store::{sqlx, Database, Statements};
 use jpki_verify::crl_stream::{CrlHead, CrlReader, CrlStreamError, CrlTail};
@@ -95,7 +95,7 @@ pub struct GenerationSummary {
 
 /// One CRL of a generation being built.
 struct Partition {
-    scope: String,
+    scope: CrlScope,
     number: Option<String>,
     this_update: OffsetDateTime,
     next_update: OffsetDateTime,
@@ -233,15 +233,15 @@ async fn read_source(
     written?;
     let (head, tail, entries) = read.map_err(|e| refused(e.to_string()))?;
     let b = &mut building[target.expect("a CRL that was read has a head")];
-    let scope = tail.partition.clone().unwrap_or_default();
+    let scope = tail.scope.clone();
     if b.partitions.iter().any(|p| p.scope == scope) {
-        return Err(refused(format!("a second CRL for the partition {scope:?} of {}", b.name)));
+        return Err(refused(format!("a second CRL for {scope} of {}", b.name)));
     }
     let held: Option<(Option<String>,)> = sqlx::query_as(
         "SELECT p.crl_number FROM crl_issuer i JOIN crl_partition p ON p.generation_id = i.current_generation WHERE i.issuer = $1 AND p.scope = $2",
     )
     .bind(&b.issuer)
-    .bind(&scope)
+    .bind(scope.as_stored())
     .fetch_optional(db.pool())
     .await?;
     if let Some((held,)) = held {
@@ -336,10 +336,10 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
                 .bind(&b.issuer)
                 .fetch_all(&mut *tx)
                 .await?;
-        if let Some((missing,)) = held.iter().find(|(scope,)| !b.partitions.iter().any(|p| &p.scope == scope)) {
+        if let Some(missing) = held.into_iter().map(|(scope,)| CrlScope::from_stored(scope)).find(|scope| !b.partitions.iter().any(|p| &p.scope == scope)) {
             return Err(IngestError::Refused {
                 source_name: b.name.clone(),
-                reason: format!("the set leaves out the partition {missing:?} that the generation in force has"),
+                reason: format!("the set leaves out the CRL for {missing} that the generation in force has"),
             });
         }
         for p in &b.partitions {
@@ -347,7 +347,7 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
                 "INSERT INTO crl_partition (generation_id, scope, crl_number, this_update, next_update, entries, source) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(b.id)
-            .bind(&p.scope)
+            .bind(p.scope.as_stored())
             .bind(p.number.as_deref())
             .bind(p.this_update.unix_timestamp())
             .bind(p.next_update.unix_timestamp())
@@ -401,21 +401,28 @@ async fn switch(db: &Database, building: &[Building]) -> Result<Vec<GenerationSu
     Ok(summaries)
 }
 
-/// What the generation in force for the CA named `issuer_name` (DER) says of `serial` (hex); `None`
-/// when no generation of that CA is held.
-pub async fn answer(db: &Database, issuer_name: &[u8], serial: &str) -> Result<Option<CrlAnswer>, PlatformError> {
-    type Row = (i64, i64, Option<String>, Option<i64>, Option<i32>);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT g.this_update, g.next_update, g.crl_number, e.revoked_at, e.reason
-         FROM crl_issuer i JOIN crl_generation g ON g.id = i.current_generation
+/// What the generation in force for the CA named `issuer_name` (DER) says of `serial` (hex), from the
+/// CRL of the certificate's distribution point (the first of `points`: JPKI certificates name one) or
+/// else one of the whole CA (RFC 5280 §6.3.3 (b)); `None` when no CRL held covers the certificate.
+pub async fn answer(db: &Database, issuer_name: &[u8], serial: &str, points: &[PointName]) -> Result<Option<CrlAnswer>, PlatformError> {
+    type Row = (String, i64, i64, Option<String>, Option<i64>, Option<i32>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT p.scope, p.this_update, p.next_update, p.crl_number, e.revoked_at, e.reason
+         FROM crl_issuer i JOIN crl_partition p ON p.generation_id = i.current_generation
          LEFT JOIN crl_entry e ON e.issuer = i.issuer AND e.serial = $2 AND e.generation_id <= i.current_generation
-         WHERE i.issuer = $1",
+         WHERE i.issuer = $1 AND (p.scope = '' OR p.scope = $3)",
     )
     .bind(issuer_key(issuer_name))
     .bind(serial)
-    .fetch_optional(db.pool())
+    .bind(points.first().map_or("", PointName::as_str))
+    .fetch_all(db.pool())
     .await?;
-    let Some((this_update, next_update, number, revoked_at, reason)) = row else { return Ok(None) };
+    let covering = rows
+        .into_iter()
+        .map(|row| (CrlScope::from_stored(row.0.clone()), row))
+        .filter(|(scope, _)| scope.covers(points))
+        .max_by_key(|(scope, _)| scope.clone());
+    let Some((_, (_, this_update, next_update, number, revoked_at, reason))) = covering else { return Ok(None) };
     Ok(Some(CrlAnswer {
         this_update: stored_time(this_update)?,
         next_update: Some(stored_time(next_update)?),

@@ -14,7 +14,7 @@
 //! - CA certificates are self-signed roots, one per CA and generation (2015, 2023), with
 //!   `OU=JPKI for digital signature` or `OU=JPKI for user authentication`.
 
-use const_oid::db::rfc5280::{ID_CE_BASIC_CONSTRAINTS, ID_KP_OCSP_SIGNING};
+use const_oid::db::rfc5280::{ID_CE_BASIC_CONSTRAINTS, ID_CE_CRL_DISTRIBUTION_POINTS, ID_KP_OCSP_SIGNING};
 use const_oid::db::rfc5280::{ID_CE_CERTIFICATE_POLICIES, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME};
 use const_oid::ObjectIdentifier;
 use der::asn1::{Any, OctetString, Utf8StringRef};
@@ -156,6 +156,10 @@ pub struct JpkiCertificate {
     /// The keyUsage extension (RFC 5280 §4.2.1.3), when present.
     #[serde(skip)]
     pub key_usage: Option<KeyUsage>,
+    /// The CRL distribution points it names (RFC 5280 §4.2.1.13): which partition of its issuer's CRL
+    /// lists it.
+    #[serde(skip)]
+    pub crl_points: Vec<crate::revocation_list::PointName>,
 }
 
 /// A certificate as a verifier reads it (RFC 5280 §4.1), borrowed from its DER: decoding one copies
@@ -381,6 +385,8 @@ impl JpkiCertificate {
             .transpose()?
             .flatten();
         let four_info = ext(ID_CE_SUBJECT_ALT_NAME).map(four_info_from_san).transpose()?.flatten();
+        let points: Option<CrlDistributionPoints> = decode_ext(ext(ID_CE_CRL_DISTRIBUTION_POINTS), ID_CE_CRL_DISTRIBUTION_POINTS)?;
+        let crl_points = points.map(|p| crate::revocation_list::PointName::of_points(&p)).unwrap_or_default();
 
         let (kind, device, test_environment) = if basic.is_some_and(|b| b.ca) {
             let lower = name_string_der(cert.subject)?.to_lowercase();
@@ -426,6 +432,7 @@ impl JpkiCertificate {
             not_after: to_time(&cert.validity.not_after)?,
             four_info,
             key_usage: ku,
+            crl_points,
         })
     }
 }
@@ -687,25 +694,44 @@ impl KeyRole {
     }
 }
 
+/// The CRL distribution point of an end-entity certificate: J-LIS names a directory name below the
+/// issuing CA's, one per municipality for signature certificates,
+/// `C=JP, O=JPKI, OU=JPKI for digital signature, OU=CRL Distribution Points, OU=<prefecture>, CN=<city>`
+/// (../shared/reference/relying-party-apis.md, from the layout of real test-card certificates), and
+/// the CA's own name for authentication certificates, whose CRL is not partitioned. A signature
+/// certificate whose address names no municipality gets the CA's name too.
+pub fn crl_point(which: KeyRole, issuer: &Name, info: Option<&FourInfo>) -> Result<Name, der::Error> {
+    use const_oid::db::rfc4519::{COMMON_NAME, ORGANIZATIONAL_UNIT_NAME};
+    use x509_cert::attr::AttributeTypeAndValue;
+    use x509_cert::name::RelativeDistinguishedName;
+    let municipality = info.filter(|_| which == KeyRole::Signature).and_then(|i| crate::municipality::Municipality::of_address(i.address.as_str()));
+    let Some(m) = municipality else { return Ok(issuer.clone()) };
+    let mut point = issuer.clone();
+    for (oid, value) in [(ORGANIZATIONAL_UNIT_NAME, "CRL Distribution Points"), (ORGANIZATIONAL_UNIT_NAME, m.prefecture), (COMMON_NAME, m.city.as_str())] {
+        let atv = AttributeTypeAndValue { oid, value: Any::from(Utf8StringRef::new(value)?) };
+        point.0.push(RelativeDistinguishedName(der::asn1::SetOfVec::try_from(vec![atv])?));
+    }
+    Ok(point)
+}
+
 /// Profile extensions of an end-entity certificate (key identifiers are added by the issuing CA):
 /// critical key usage (signature: digitalSignature + nonRepudiation; authentication: digitalSignature),
-/// the JPKI policy, the 4 information (signature only) and the CRL distribution point, which J-LIS writes
-/// as the issuing CA's directory name.
-pub fn end_entity_extensions(which: KeyRole, device: Device, info: Option<&FourInfo>, issuer: &Name) -> Result<Vec<Extension>, der::Error> {
+/// the JPKI policy, the 4 information (signature only) and the CRL distribution point ([`crl_point`]).
+pub fn end_entity_extensions(which: KeyRole, device: Device, info: Option<&FourInfo>, crl_point: &Name) -> Result<Vec<Extension>, der::Error> {
     let usage = match which {
         KeyRole::Signature => KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
         KeyRole::Authentication => KeyUsages::DigitalSignature.into(),
     };
     let policies = CertificatePolicies(vec![PolicyInformation { policy_identifier: which.policy(device), policy_qualifiers: None }]);
     let crl_dp = CrlDistributionPoints(vec![DistributionPoint {
-        distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::DirectoryName(issuer.clone())])),
+        distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::DirectoryName(crl_point.clone())])),
         reasons: None,
         crl_issuer: None,
     }]);
     let mut exts = vec![
         extension(ID_CE_KEY_USAGE, true, &KeyUsage(usage))?,
         extension(ID_CE_CERTIFICATE_POLICIES, true, &policies)?,
-        extension(const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS, false, &crl_dp)?,
+        extension(ID_CE_CRL_DISTRIBUTION_POINTS, false, &crl_dp)?,
     ];
     if let (KeyRole::Signature, Some(info)) = (which, info) {
         exts.push(extension(ID_CE_SUBJECT_ALT_NAME, false, &four_info_san(info)?)?);

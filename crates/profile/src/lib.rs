@@ -3,6 +3,7 @@
 //!
 //! - [`my_number`]: the 12-digit individual number (個人番号) and its check digit;
 //! - [`four_info`]: the basic four information (基本4情報) and its alternative-character flags;
+//! - [`municipality`]: the prefecture and municipality of an address, by which J-LIS partitions its CRL;
 //! - [`era`]: Japanese era dates, as JPKI and the card applications encode birth dates;
 //! - [`cert_profile`]: the JPKI certificate profile, to read real J-LIS certificates and make sandbox ones;
 //! - [`pin_policy`]: the card's PINs, their formats and retry limits;
@@ -15,6 +16,7 @@ pub mod cert_profile;
 pub mod era;
 pub mod fees;
 pub mod four_info;
+pub mod municipality;
 pub mod my_number;
 pub mod pin_policy;
 pub mod revocation_list;

@@ -11,6 +11,7 @@ use der::Decode;
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::crl::{CertificateList, RevokedCert};
+use x509_cert::ext::pkix::name::DistributionPointName;
 use x509_cert::ext::pkix::CrlNumber;
 use x509_cert::ext::Extension;
 
@@ -46,6 +47,8 @@ pub struct RevocationList {
     pub next_update: Option<OffsetDateTime>,
     /// The CRL number, as lower-case hex.
     pub number: Option<String>,
+    /// Which of the issuer's certificates it covers.
+    pub scope: CrlScope,
     pub entries: Vec<RevokedSerial>,
 }
 
@@ -80,29 +83,102 @@ pub fn crl_number(extensions: &Option<Vec<Extension>>) -> Result<Option<String>,
         .transpose()
 }
 
-/// Which part of its issuer's certificates a CRL covers: the distributionPoint of its
-/// issuingDistributionPoint extension (RFC 5280 §5.2.5), as text (a directory name as
-/// [`crate::cert_profile::name_string`] writes it, a URI as it is), or `None` for a CRL of them all.
-/// J-LIS partitions the signature CA's CRL per municipality this way.
-pub fn partition(extensions: &Option<Vec<Extension>>) -> Result<Option<String>, CrlError> {
-    use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
-    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
-    let Some(e) = find(extensions, ID_CE_ISSUING_DISTRIBUTION_POINT) else { return Ok(None) };
-    let idp = IssuingDistributionPoint::from_der(e.extn_value.as_bytes()).map_err(|_| CrlError::Extension("issuingDistributionPoint"))?;
-    let names = match idp.distribution_point {
-        Some(DistributionPointName::FullName(names)) => names,
-        Some(DistributionPointName::NameRelativeToCRLIssuer(rdn)) => return Ok(Some(rdn.to_string())),
-        None => return Ok(None),
-    };
-    let text: Vec<String> = names
-        .iter()
-        .map(|n| match n {
-            GeneralName::DirectoryName(name) => crate::cert_profile::name_string(name),
-            GeneralName::UniformResourceIdentifier(uri) => uri.to_string(),
-            other => format!("{other:?}"),
-        })
-        .collect();
-    Ok(Some(text.join(" | ")))
+/// The name of a CRL distribution point (RFC 5280 §4.2.1.13) as text: a directory name as
+/// [`crate::cert_profile::name_string`] writes it, a URI as it is, several names joined by ` | `. J-LIS
+/// names one directory name per distribution point, so names are compared whole.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct PointName(String);
+
+impl PointName {
+    pub fn new(name: &DistributionPointName) -> PointName {
+        use x509_cert::ext::pkix::name::GeneralName;
+        match name {
+            DistributionPointName::FullName(names) => PointName(
+                names
+                    .iter()
+                    .map(|n| match n {
+                        GeneralName::DirectoryName(name) => crate::cert_profile::name_string(name),
+                        GeneralName::UniformResourceIdentifier(uri) => uri.to_string(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            ),
+            DistributionPointName::NameRelativeToCRLIssuer(rdn) => PointName(rdn.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The distribution points a certificate's cRLDistributionPoints extension names.
+    pub fn of_points(points: &x509_cert::ext::pkix::CrlDistributionPoints) -> Vec<PointName> {
+        points.0.iter().filter_map(|p| p.distribution_point.as_ref()).map(PointName::new).collect()
+    }
+}
+
+/// Which of its issuer's certificates a CRL covers (RFC 5280 §5.2.5): all of them, or those whose
+/// distribution point is the one its issuingDistributionPoint names (§6.3.3 (b)(2)(i)). J-LIS
+/// partitions the signature CA's CRL per municipality this way. Serialized as the point's name, or
+/// `null` for the whole CA.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CrlScope {
+    WholeCa,
+    Point(PointName),
+}
+
+impl CrlScope {
+    /// The scope of a CRL with these extensions.
+    pub fn of_crl(extensions: &Option<Vec<Extension>>) -> Result<CrlScope, CrlError> {
+        use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
+        let Some(e) = find(extensions, ID_CE_ISSUING_DISTRIBUTION_POINT) else { return Ok(CrlScope::WholeCa) };
+        let idp = IssuingDistributionPoint::from_der(e.extn_value.as_bytes()).map_err(|_| CrlError::Extension("issuingDistributionPoint"))?;
+        Ok(idp.distribution_point.as_ref().map_or(CrlScope::WholeCa, |p| CrlScope::Point(PointName::new(p))))
+    }
+
+    /// Whether a certificate naming `points` is within this scope.
+    pub fn covers(&self, points: &[PointName]) -> bool {
+        match self {
+            CrlScope::WholeCa => true,
+            CrlScope::Point(point) => points.contains(point),
+        }
+    }
+
+    /// As stored: the point's name, or the empty string for the whole CA.
+    pub fn as_stored(&self) -> &str {
+        match self {
+            CrlScope::WholeCa => "",
+            CrlScope::Point(p) => p.as_str(),
+        }
+    }
+
+    pub fn from_stored(stored: String) -> CrlScope {
+        if stored.is_empty() {
+            CrlScope::WholeCa
+        } else {
+            CrlScope::Point(PointName(stored))
+        }
+    }
+}
+
+impl Serialize for CrlScope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CrlScope::WholeCa => s.serialize_none(),
+            CrlScope::Point(p) => s.serialize_some(p.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for CrlScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CrlScope::WholeCa => f.write_str("the whole CA"),
+            CrlScope::Point(p) => write!(f, "distribution point {}", p.as_str()),
+        }
+    }
 }
 
 /// Whether a CRL is a delta CRL (RFC 5280 §5.2.4), which lists only what changed since a base CRL.
@@ -121,6 +197,7 @@ impl RevocationList {
             this_update: time(&tbs.this_update)?,
             next_update: tbs.next_update.as_ref().map(time).transpose()?,
             number: crl_number(&tbs.crl_extensions)?,
+            scope: CrlScope::of_crl(&tbs.crl_extensions)?,
             entries,
         })
     }

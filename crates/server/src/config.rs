@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use jpki_issuer::crl::crl_path;
+use jpki_issuer::crl::is_published;
 use jpki_issuer::meter::Meter;
 use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::{Issuer, IssuerError};
@@ -114,7 +114,7 @@ impl Server {
             let issuer = issuer.with_public_url(&sandbox.public_url.clone().unwrap_or_else(|| format!("http://{local}")));
             issuer.export_trust(&sandbox.trust_export_dir).await?;
             for role in KeyRole::ALL {
-                if !crl_path(&sandbox.crl_dir, role).exists() {
+                if !is_published(&sandbox.crl_dir, role) {
                     issuer.publish_crl(role, &sandbox.crl_dir).await?;
                 }
             }

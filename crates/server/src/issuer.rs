@@ -1,6 +1,7 @@
 //! The sandbox issuer's HTTP endpoints (the simulated J-LIS), mounted with `--sandbox`:
 //!
-//! - `GET /issuer/crl/sign.crl`, `GET /issuer/crl/auth.crl`: the published CRLs (`application/pkix-crl`);
+//! - `GET /issuer/crl/`: the published CRLs, and `GET /issuer/crl/{file}` one of them
+//!   (`application/pkix-crl`): `auth.crl`, and a `sign-<id>.crl` per municipality;
 //! - `POST /issuer/ocsp` and `GET /issuer/ocsp/{base64 request}`: OCSP (RFC 6960 Appendix A);
 //! - `POST /issuer/latest-4-info`: `{"serial": "…"}` with an operator's `Authorization: Bearer` key;
 //! - `GET /issuer/status/mnc`: the card-substitute records' status list.
@@ -19,7 +20,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use jpki_profile::fees::ProvisionMethod;
 
-use jpki_issuer::crl::crl_path;
+use jpki_issuer::crl::crl_file_role;
 use jpki_issuer::meter::{Meter, Provision};
 use jpki_issuer::ocsp::OcspResponder;
 use jpki_issuer::provision::Operator;
@@ -41,6 +42,7 @@ const MAX_OCSP_REQUEST: usize = 64 * 1024;
 
 pub fn router(service: IssuerService) -> Router {
     Router::new()
+        .route("/issuer/crl/", get(crl_index))
         .route("/issuer/crl/{file}", get(crl))
         .route("/issuer/ocsp", post(ocsp_post))
         .route("/issuer/ocsp/{*request}", get(ocsp_get))
@@ -70,14 +72,37 @@ async fn operator(service: &IssuerService, headers: &HeaderMap) -> Result<Option
     }
 }
 
+#[derive(serde::Serialize)]
+struct PublishedCrl {
+    file: String,
+    role: KeyRole,
+    url: String,
+    bytes: u64,
+}
+
+async fn crl_index(State(service): State<IssuerService>) -> Result<Json<serde_json::Value>, ApiError> {
+    let dir = service.crl_dir.clone();
+    let mut crls = Vec::new();
+    let mut entries = match tokio::fs::read_dir(&dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Json(serde_json::json!({ "crls": crls }))),
+        Err(e) => return Err(IssuerError::io(&dir, e).into()),
+    };
+    while let Some(entry) = entries.next_entry().await.map_err(|e| IssuerError::io(&dir, e))? {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let (Some(role), Ok(meta)) = (crl_file_role(&file), entry.metadata().await) else { continue };
+        crls.push(PublishedCrl { url: format!("/issuer/crl/{file}"), file, role, bytes: meta.len() });
+    }
+    crls.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(Json(serde_json::json!({ "crls": crls })))
+}
+
 async fn crl(State(service): State<IssuerService>, headers: HeaderMap, Path(file): Path<String>) -> Result<Response, ApiError> {
-    let role = match file.as_str() {
-        "sign.crl" => KeyRole::Signature,
-        "auth.crl" => KeyRole::Authentication,
-        _ => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no CRL named {file:?}; try sign.crl or auth.crl"))),
+    let Some(role) = crl_file_role(&file) else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no CRL named {file:?}; GET /issuer/crl/ lists them")));
     };
     let operator = operator(&service, &headers).await?;
-    let path = crl_path(&service.crl_dir, role);
+    let path = service.crl_dir.join(&file);
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -28,7 +28,11 @@ pub fn publish_crls(db: &Database, issuer: Issuer, dir: PathBuf) {
         async move {
             for role in KeyRole::ALL {
                 match issuer.publish_crl(role, &dir).await {
-                    Ok(s) => tracing::info!(crl = %s.path.display(), entries = s.entries, number = s.number, "published CRL"),
+                    Ok(published) => {
+                        for s in published {
+                            tracing::info!(crl = %s.path.display(), scope = %s.scope, entries = s.entries, number = s.number, "published CRL");
+                        }
+                    }
                     Err(e) => tracing::error!(error = %e, "CRL publication failed"),
                 }
             }
@@ -46,7 +50,7 @@ pub async fn ingest_crls(
     progress: revocation_lists::Progress,
     metrics: &Metrics,
 ) -> Result<Vec<GenerationSummary>, IngestError> {
-    let sources = locations.iter().map(CrlLocation::source).collect();
+    let sources = locations.iter().flat_map(CrlLocation::sources).collect();
     let outcome = revocation_lists::ingest(db, sources, trust, progress).await;
     metrics.crl_ingested(match &outcome {
         Ok(_) => "ok",

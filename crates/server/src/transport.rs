@@ -110,28 +110,51 @@ impl std::fmt::Display for CrlLocation {
     }
 }
 
-impl CrlLocation {
-    /// The CRL as an ingestion reads it: a file opened, or a URL connected to (with a timeout), when
-    /// its turn comes; a download is streamed, never held whole, and stops at [`MAX_CRL`].
-    pub fn source(&self) -> jpki_platform::revocation_lists::CrlSource {
-        let name = self.to_string();
-        let location = self.clone();
-        let open: jpki_platform::revocation_lists::Opener = Box::new(move || match location {
-            CrlLocation::File(path) => {
-                let file = std::fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-                Ok(Box::new(file) as Box<dyn std::io::Read + Send>)
-            }
-            CrlLocation::Url(url) => {
-                let agent = ureq::Agent::config_builder()
-                    .timeout_global(Some(CRL_DOWNLOAD_TIMEOUT))
-                    .timeout_connect(Some(CRL_CONNECT_TIMEOUT))
-                    .http_status_as_error(true)
-                    .build()
-                    .new_agent();
-                let response = agent.get(&url).header("Accept", "application/pkix-crl").call().map_err(|e| e.to_string())?;
-                Ok(Box::new(response.into_body().into_with_config().limit(MAX_CRL).reader()) as Box<dyn std::io::Read + Send>)
-            }
-        });
-        jpki_platform::revocation_lists::CrlSource { name, open }
+/// The CRL files at `path`: the file itself, or a directory's `*.crl` files in name order (a CA
+/// publishing per distribution point, as J-LIS's signature CA does, fills a directory with them).
+pub fn crl_files(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
     }
+    let entries = std::fs::read_dir(path).map_err(|e| format!("cannot read the directory {}: {e}", path.display()))?;
+    let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "crl") && p.is_file()).collect();
+    if files.is_empty() {
+        return Err(format!("the directory {} holds no .crl file", path.display()));
+    }
+    files.sort();
+    Ok(files)
+}
+
+impl CrlLocation {
+    /// The CRLs as an ingestion reads them: a file opened (a directory's files listed now, each opened
+    /// in turn), or a URL connected to (with a timeout), when its turn comes; a download is streamed,
+    /// never held whole, and stops at [`MAX_CRL`].
+    pub fn sources(&self) -> Vec<jpki_platform::revocation_lists::CrlSource> {
+        use jpki_platform::revocation_lists::CrlSource;
+        match self {
+            CrlLocation::File(path) => match crl_files(path) {
+                Ok(files) => files.into_iter().map(|file| CrlSource { name: file.display().to_string(), open: Box::new(move || open_file(&file)) }).collect(),
+                Err(e) => vec![CrlSource { name: path.display().to_string(), open: Box::new(move || Err(e)) }],
+            },
+            CrlLocation::Url(url) => {
+                let location = url.clone();
+                let open: jpki_platform::revocation_lists::Opener = Box::new(move || {
+                    let agent = ureq::Agent::config_builder()
+                        .timeout_global(Some(CRL_DOWNLOAD_TIMEOUT))
+                        .timeout_connect(Some(CRL_CONNECT_TIMEOUT))
+                        .http_status_as_error(true)
+                        .build()
+                        .new_agent();
+                    let response = agent.get(&location).header("Accept", "application/pkix-crl").call().map_err(|e| e.to_string())?;
+                    Ok(Box::new(response.into_body().into_with_config().limit(MAX_CRL).reader()) as Box<dyn std::io::Read + Send>)
+                });
+                vec![CrlSource { name: url.clone(), open }]
+            }
+        }
+    }
+}
+
+fn open_file(path: &std::path::Path) -> Result<Box<dyn std::io::Read + Send>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    Ok(Box::new(file))
 }

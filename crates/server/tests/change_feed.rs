@@ -125,6 +125,7 @@ async fn sample_crl(ca: &Ca, number: u64, serials: &[u64], dir: &std::path::Path
         number,
         this_update: now,
         next_update: now + Duration::days(1),
+        point: None,
     };
     let entries: Vec<_> = serials
         .iter()

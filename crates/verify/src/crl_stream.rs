@@ -167,8 +167,8 @@ pub struct CrlHead {
 pub struct CrlTail {
     /// The cRLNumber, lower-case hex.
     pub number: Option<String>,
-    /// The issuingDistributionPoint's name: which part of the CA's certificates it covers.
-    pub partition: Option<String>,
+    /// Which of the CA's certificates it covers (its issuingDistributionPoint).
+    pub scope: jpki_profile::revocation_list::CrlScope,
 }
 
 /// A CRL being read: [`CrlReader::open`], [`CrlReader::next_entry`] until `None`, then
@@ -307,7 +307,7 @@ impl<R: Read> CrlReader<R> {
         }
         let tail = CrlTail {
             number: revocation_list::crl_number(&extensions).map_err(|e| self.source.malformed(e.to_string()))?,
-            partition: revocation_list::partition(&extensions).map_err(|e| self.source.malformed(e.to_string()))?,
+            scope: revocation_list::CrlScope::of_crl(&extensions).map_err(|e| self.source.malformed(e.to_string()))?,
         };
         let scheme = crate::algorithms::rsa_scheme(self.algorithm.owned_to_ref(), None).map_err(|e| self.source.malformed(e.to_string()))?;
         let signature = bits.as_bytes().ok_or_else(|| self.source.malformed("the signature is not whole bytes"))?;

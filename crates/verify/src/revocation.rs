@@ -21,6 +21,7 @@ use der::referenced::OwnedToRef;
 use der::{Any, Decode, Encode};
 use jpki_profile::cert_profile::CertificateRef;
 use jpki_profile::fees::ProvisionMethod;
+use jpki_profile::revocation_list::CrlScope;
 use jpki_profile::revocation_reason::RevocationReason;
 use serde::Serialize;
 use spki::AlgorithmIdentifierOwned;
@@ -462,11 +463,12 @@ pub struct CrlSummary {
     pub next_update: Option<OffsetDateTime>,
 }
 
-/// CRLs (J-LIS publishes one a day per CA) verified against the trust anchors and held in memory, the
-/// fallback when OCSP gives no answer; a CRL past its nextUpdate answers nothing (fail closed).
+/// CRLs (J-LIS publishes one a day per CA and partition) verified against the trust anchors and held in
+/// memory, the fallback when OCSP gives no answer; a CRL past its nextUpdate answers nothing (fail
+/// closed).
 #[derive(Default)]
 pub struct CrlStore {
-    lists: std::sync::RwLock<HashMap<Vec<u8>, IngestedCrl>>,
+    lists: std::sync::RwLock<HashMap<(Vec<u8>, CrlScope), IngestedCrl>>,
 }
 
 impl CrlStore {
@@ -474,20 +476,27 @@ impl CrlStore {
     pub fn ingest(&self, der: &[u8], trust: &crate::TrustStore, now: OffsetDateTime) -> Result<CrlSummary, RevocationProblem> {
         let (head, tail, entries) = crate::crl_stream::read_all(der, trust)?;
         check_times(head.this_update, head.next_update, now).map_err(RevocationProblem::BadCrl)?;
-        if let Some(held) = self.lists.read().expect("CRL lock").get(&head.issuer_der) {
+        let key = (head.issuer_der, tail.scope);
+        if let Some(held) = self.lists.read().expect("CRL lock").get(&key) {
             check_number(tail.number.as_deref(), held.number.as_deref()).map_err(RevocationProblem::BadCrl)?;
         }
         let summary = CrlSummary { issuer: head.issuer.clone(), entries: entries.len(), this_update: head.this_update, next_update: head.next_update };
         let revoked = entries.into_iter().map(|e| (e.serial, (e.revoked_at, e.reason))).collect();
         let held = IngestedCrl { this_update: head.this_update, number: tail.number, next_update: head.next_update, revoked };
-        self.lists.write().expect("CRL lock").insert(head.issuer_der, held);
+        self.lists.write().expect("CRL lock").insert(key, held);
         Ok(summary)
     }
 
-    /// What the CRL held for `cert`'s issuer says of it.
+    /// What the CRL held for `cert`'s issuer and distribution point (else for its whole issuer) says of it.
     pub fn answer(&self, cert: &ValidCertificate) -> Option<CrlAnswer> {
         let lists = self.lists.read().expect("CRL lock");
-        let list = lists.get(&cert.issuer.subject_der)?;
+        let issuer = &cert.issuer.subject_der;
+        let list = cert
+            .jpki
+            .crl_points
+            .iter()
+            .find_map(|p| lists.get(&(issuer.clone(), CrlScope::Point(p.clone()))))
+            .or_else(|| lists.get(&(issuer.clone(), CrlScope::WholeCa)))?;
         Some(CrlAnswer {
             this_update: list.this_update,
             next_update: list.next_update,

@@ -5,7 +5,7 @@
 use futures_util::stream;
 use jpki_issuer::ca::Ca;
 use jpki_issuer::crl::{write_crl, CrlParams, RevokedEntry};
-use jpki_profile::revocation_list::RevocationList;
+use jpki_profile::revocation_list::{CrlScope, RevocationList};
 use jpki_profile::revocation_reason::RevocationReason;
 use jpki_profile::KeyRole;
 use jpki_verify::crl_stream::{read_all, CrlStreamError};
@@ -25,6 +25,7 @@ fn crl(ca: &Ca, entries: u64) -> Vec<u8> {
         number: 9,
         this_update: now,
         next_update: now + time::Duration::days(1),
+        point: None,
     };
     let reasons = [RevocationReason::AffiliationChanged, RevocationReason::Unspecified, RevocationReason::KeyCompromise];
     let entries =
@@ -44,7 +45,7 @@ fn a_streamed_crl_reads_as_the_whole_decoder_reads_it() {
     let (head, tail, entries) = read_all(&der, &trust(&ca)).unwrap();
     let whole = RevocationList::from_der(&der).unwrap();
     assert_eq!((head.issuer, head.this_update, head.next_update, tail.number), (whole.issuer, whole.this_update, whole.next_update, whole.number));
-    assert_eq!(tail.partition, None);
+    assert_eq!(tail.scope, CrlScope::WholeCa);
     let pairs = |e: &[jpki_profile::revocation_list::RevokedSerial]| e.iter().map(|e| (e.serial.clone(), e.reason)).collect::<Vec<_>>();
     assert_eq!(pairs(&entries), pairs(&whole.entries));
     assert_eq!(entries.len(), 1000);
@@ -143,7 +144,7 @@ fn an_openssl_crl_with_a_partition_reads() {
     };
     let (_, tail, entries) = read_all(&der, &trust(&ca)).unwrap();
     assert_eq!(tail.number.as_deref(), Some("2a"));
-    assert_eq!(tail.partition.as_deref(), Some("http://crl.example.jp/kiyose.crl"));
+    assert_eq!(tail.scope.as_stored(), "http://crl.example.jp/kiyose.crl");
     let got: Vec<(String, Option<RevocationReason>)> = entries.into_iter().map(|e| (e.serial, e.reason)).collect();
     assert_eq!(
         got,

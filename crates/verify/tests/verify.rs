@@ -164,7 +164,10 @@ fn a_replayed_old_good_response_is_refused_and_a_listed_revocation_wins() {
     sb.rt.block_on(sb.issuer.move_address(&person, "大阪府大阪市北区梅田１")).unwrap();
     let crl_dir = sb.dir.path().join("crl");
     let published = sb.rt.block_on(sb.issuer.publish_crl(KeyRole::Signature, &crl_dir)).unwrap();
-    verifier.crls.ingest(&std::fs::read(&published.path).unwrap(), &verifier.trust, OffsetDateTime::now_utc()).unwrap();
+    // One CRL per municipality: the one the certificate names lists it.
+    for crl in &published {
+        verifier.crls.ingest(&std::fs::read(&crl.path).unwrap(), &verifier.trust, OffsetDateTime::now_utc()).unwrap();
+    }
     let v = verifier.verify_cms(&cms, None, OffsetDateTime::now_utc()).unwrap();
     assert_eq!((v.failure.map(|f| f.code), v.revocation.map(|r| r.method)), (Some(FailureCode::Revoked), Some(RevocationMethod::Crl)));
     // And by the CRL method itself.
@@ -179,8 +182,8 @@ fn crl_ingestion_refuses_a_rollback_and_an_expired_list() {
     let sb = Sandbox::new();
     let crls = jpki_verify::revocation::CrlStore::default();
     let dir = sb.dir.path().join("crl");
-    let first = std::fs::read(sb.rt.block_on(sb.issuer.publish_crl(KeyRole::Signature, &dir)).unwrap().path).unwrap();
-    let second = std::fs::read(sb.rt.block_on(sb.issuer.publish_crl(KeyRole::Signature, &dir)).unwrap().path).unwrap();
+    let first = std::fs::read(sb.rt.block_on(sb.issuer.publish_crl(KeyRole::Signature, &dir)).unwrap()[0].path.clone()).unwrap();
+    let second = std::fs::read(sb.rt.block_on(sb.issuer.publish_crl(KeyRole::Signature, &dir)).unwrap()[0].path.clone()).unwrap();
     let now = OffsetDateTime::now_utc();
     crls.ingest(&second, &sb.trust(), now).unwrap();
     let e = crls.ingest(&first, &sb.trust(), now).unwrap_err().to_string();

@@ -68,6 +68,23 @@ pub fn sign_attached<'a>(card: &'a str, input: &'a str, output: &'a str) -> [&'a
     ["sign", "--card", card, "--in", input, "--out", output, "--pin", "ABC123", "--attached"]
 }
 
+/// The CRLs of one publication.
+pub struct PublishedCrls {
+    pub auth: PathBuf,
+    /// (distribution point, file) of each of the signature CA's CRLs.
+    pub sign: Vec<(String, PathBuf)>,
+}
+
+impl PublishedCrls {
+    /// The signature CRL of a municipality: its distribution point is
+    /// `…, OU=CRL Distribution Points, OU=<prefecture>, CN=<city>` (written here as RFC 4514 does, last first).
+    pub fn sign_for(&self, prefecture: &str, city: &str) -> &Path {
+        let head = format!("CN={city},OU={prefecture},OU=CRL Distribution Points,");
+        let found = self.sign.iter().find(|(point, _)| point.starts_with(&head));
+        &found.unwrap_or_else(|| panic!("no CRL for {head} in {:?}", self.sign)).1
+    }
+}
+
 impl Sandbox {
     /// A sandbox for each configured database.
     pub fn all() -> Vec<Sandbox> {
@@ -128,6 +145,22 @@ impl Sandbox {
         let out = self.run(args);
         assert!(!out.status.success(), "jpki {args:?} should have failed on {}", self.label());
         String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// Runs `jpki sandbox crl publish`: the authentication CA's CRL and the signature CA's, one per
+    /// distribution point.
+    pub fn publish_crls(&self) -> PublishedCrls {
+        let published = self.json(&["sandbox", "crl", "publish"]);
+        let mut crls = PublishedCrls { auth: PathBuf::new(), sign: Vec::new() };
+        for crl in published.as_array().unwrap() {
+            let path = self.dir.path().join(crl["path"].as_str().unwrap());
+            match crl["scope"].as_str() {
+                None => crls.auth = path,
+                Some(point) => crls.sign.push((point.to_owned(), path)),
+            }
+        }
+        assert!(crls.auth.is_file() && !crls.sign.is_empty(), "{published}");
+        crls
     }
 
     pub fn add_person(&self, name: &str, birth: &str) -> String {

@@ -102,7 +102,7 @@ pub(crate) async fn conclude(state: &PlatformState, progress: Progress) -> Resul
     let progress = match progress {
         Progress::AwaitingCrl(pending) => {
             let cert = pending.certificate();
-            let answer = jpki_platform::revocation_lists::answer(&state.db, &cert.issuer.subject_der, &cert.jpki.serial).await?;
+            let answer = jpki_platform::revocation_lists::answer(&state.db, &cert.issuer.subject_der, &cert.jpki.serial, &cert.jpki.crl_points).await?;
             pending.with_crl(&state.verifier, answer)
         }
         other => other,
