@@ -1,5 +1,5 @@
 //! The platform API's JSON request bodies and their base64 fields on arbitrary bytes: decoded or
-//! refused, never a panic.
+//! refused, never a panic; an OpenID Connect client's registration metadata checked as well.
 #![no_main]
 use jpki_server::v1::requests::{base64_field, LoginRequest, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest};
 use libfuzzer_sys::fuzz_target;
@@ -20,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = serde_json::from_slice::<PresentationAnswer>(data);
+    if let Ok(meta) = serde_json::from_slice::<jpki_platform::oidc::clients::ClientMetadata>(data) {
+        let _ = meta.check(false);
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = base64_field("field", text);
     }

@@ -8,6 +8,7 @@
 //! - [`housekeeping`]: removes login challenges and presentation requests an hour after they expired;
 //! - [`login`]: authentication-certificate login: challenges, account links;
 //! - [`metrics`]: Prometheus counters and latency histogram;
+//! - [`oidc`]: the OpenID Connect provider's clients, scopes and ID-token signing keys;
 //! - [`presentations`]: OpenID4VP requests for the card-substitute record and their one answer each;
 //! - [`revocation_lists`]: the CRL generations held, ingested as streams and switched in whole;
 //! - [`recorder`]: group commit of each check's records, acknowledged after the commit;
@@ -22,6 +23,7 @@ pub mod customers;
 pub mod housekeeping;
 pub mod login;
 pub mod metrics;
+pub mod oidc;
 pub mod presentations;
 pub mod recorder;
 pub mod revocation_lists;

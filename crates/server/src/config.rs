@@ -152,6 +152,7 @@ impl Server {
         crate::jobs::deliver_webhooks(state.clone());
         let (open, limit_reached) = state.metrics.connections();
         let app = app
+            .merge(crate::oidc::router(db.clone()))
             .merge(crate::v1::router(state))
             .route("/openapi.json", get(crate::openapi::document))
             .fallback(crate::error::not_found)

@@ -5,6 +5,7 @@
 //!   run to completion);
 //! - [`v1`]: the platform operator's `/v1` API, one module per resource;
 //! - [`issuer`]: the sandbox issuer's `/issuer/…` endpoints;
+//! - [`oidc`]: the OpenID Connect provider, at the Digital Authentication App's paths;
 //! - [`web`]: the web pages;
 //! - [`openapi`]: the OpenAPI document of it all;
 //! - [`error`] and [`extract`]: the one error answer, and extractors that give it;
@@ -18,6 +19,7 @@ pub mod extract;
 pub mod issuer;
 pub mod jobs;
 pub mod listen;
+pub mod oidc;
 pub mod openapi;
 pub mod transport;
 pub mod v1;

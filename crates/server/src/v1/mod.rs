@@ -7,6 +7,7 @@ mod auth;
 mod changes;
 mod customers;
 mod mdoc;
+mod oidc_clients;
 pub mod requests;
 mod signatures;
 mod usage;
@@ -143,6 +144,8 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/changes/{id}/redeliver", post(changes::redeliver))
         .route("/v1/webhooks", post(changes::add_webhook).get(changes::webhooks))
         .route("/v1/webhooks/{id}", delete(changes::delete_webhook))
+        .route("/v1/oidc/clients", post(oidc_clients::register).get(oidc_clients::list))
+        .route("/v1/oidc/clients/{id}", get(oidc_clients::get).delete(oidc_clients::delete))
         .route("/v1/mdoc/requests", post(mdoc::new_request))
         .route("/v1/mdoc/responses", post(mdoc::verify))
         .method_not_allowed_fallback(crate::error::method_not_allowed)
