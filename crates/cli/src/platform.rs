@@ -15,6 +15,47 @@ pub enum PlatformCommand {
     /// The CRL generations the platform verifies against and watches customers with.
     #[command(subcommand)]
     Crl(CrlCommand),
+    /// The OpenID Connect provider: tenants' clients and the ID-token signing keys.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
+}
+
+#[derive(Subcommand)]
+pub enum OidcCommand {
+    /// Register a client (relying party) for a tenant: with --jwks it authenticates by private_key_jwt,
+    /// else by client_secret_basic with a secret printed once.
+    AddClient {
+        /// The tenant (tenant_…).
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// A redirect URI, matched exactly: https://, or http:// on a loopback address. Repeatable.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// The scopes it may ask for, space-separated: openid plus name, address, birthdate, gender, sign.
+        #[arg(long, default_value = "openid")]
+        scope: String,
+        /// The client's public keys, a JWK Set (JSON file).
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+        /// Take any http:// redirect URI, as a sandbox server does.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// A tenant's clients.
+    Clients {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Remove a tenant's client.
+    RemoveClient {
+        #[arg(long)]
+        tenant: String,
+        client_id: String,
+    },
+    /// Make a new ID-token signing key; the one it replaces stays published for two days.
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -37,8 +78,11 @@ pub enum CrlCommand {
 }
 
 pub async fn run(ctx: &Context, command: PlatformCommand) -> CliResult {
-    let PlatformCommand::Crl(command) = command;
     let db = ctx.database(true).await?;
+    let command = match command {
+        PlatformCommand::Crl(command) => command,
+        PlatformCommand::Oidc(command) => return oidc(ctx, &db, command).await,
+    };
     match command {
         CrlCommand::Ingest { file, url, trust } => {
             let locations: Vec<CrlLocation> = file.into_iter().map(CrlLocation::File).chain(url.into_iter().map(CrlLocation::Url)).collect();
@@ -96,6 +140,50 @@ pub async fn run(ctx: &Context, command: PlatformCommand) -> CliResult {
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+    }
+    Ok(())
+}
+
+async fn oidc(ctx: &Context, db: &jpki_store::Database, command: OidcCommand) -> CliResult {
+    use jpki_platform::oidc::clients::{self, AuthMethod, ClientMetadata};
+    let failed = |e: jpki_platform::PlatformError| CliError::Usage(e.to_string());
+    let describe = |c: &clients::Client| {
+        format!("{} {} ({}, {}): {}", c.client_id, c.client_name, c.token_endpoint_auth_method.as_str(), c.scope, c.redirect_uris.join(" "))
+    };
+    match command {
+        OidcCommand::AddClient { tenant, name, redirect_uris, scope, jwks, sandbox } => {
+            let jwks = jwks
+                .map(|path| {
+                    let text = std::fs::read(&path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+                    serde_json::from_slice(&text).map_err(|e| CliError::Usage(format!("{} is not JSON: {e}", path.display())))
+                })
+                .transpose()?;
+            let token_endpoint_auth_method = if jwks.is_some() { AuthMethod::PrivateKeyJwt } else { AuthMethod::ClientSecretBasic };
+            let meta = ClientMetadata { client_name: name, redirect_uris, scope: Some(scope), token_endpoint_auth_method, jwks };
+            let registered = clients::register(db, &tenant, meta.check(sandbox).map_err(failed)?).await.map_err(failed)?;
+            emit(ctx, &registered, || match &registered.client_secret {
+                Some(secret) => format!("{}\nclient secret (shown once): {secret}", describe(&registered.client)),
+                None => describe(&registered.client),
+            });
+        }
+        OidcCommand::Clients { tenant } => {
+            let listed = clients::list(db, &tenant).await.map_err(failed)?;
+            emit(ctx, &listed, || {
+                if listed.is_empty() {
+                    format!("tenant {tenant} has no client")
+                } else {
+                    listed.iter().map(describe).collect::<Vec<_>>().join("\n")
+                }
+            });
+        }
+        OidcCommand::RemoveClient { tenant, client_id } => {
+            clients::delete(db, &tenant, &client_id).await.map_err(failed)?;
+            emit(ctx, &serde_json::json!({ "removed": client_id }), || format!("removed client {client_id}"));
+        }
+        OidcCommand::RotateKey => {
+            let key = jpki_platform::oidc::keys::rotate(db, time::OffsetDateTime::now_utc()).await.map_err(failed)?;
+            emit(ctx, &serde_json::json!({ "kid": key.kid }), || format!("new signing key {} (the one it replaces stays published for two days)", key.kid));
         }
     }
     Ok(())

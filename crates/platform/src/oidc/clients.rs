@@ -175,6 +175,10 @@ impl ClientMetadata {
 /// Registers a client for the tenant.
 pub async fn register(db: &Database, tenant_id: &str, checked: CheckedMetadata) -> Result<Registered, PlatformError> {
     let CheckedMetadata { meta, scope } = checked;
+    let tenant: Option<(String,)> = sqlx::query_as("SELECT id FROM tenant WHERE id = $1").bind(tenant_id).fetch_optional(db.pool()).await?;
+    if tenant.is_none() {
+        return Err(PlatformError::NotFound(format!("no tenant {tenant_id}")));
+    }
     let name = meta.client_name.as_str();
     let (jwks, secret) = match meta.token_endpoint_auth_method {
         AuthMethod::PrivateKeyJwt => (meta.jwks.clone(), None),
