@@ -73,7 +73,13 @@ const NOT_REPORTED: &str = "NOT EXISTS (SELECT 1 FROM change_event v WHERE v.cus
 /// up by its index: `CROSS JOIN` keeps SQLite's planner to that order (PostgreSQL plans by its
 /// statistics either way), so that a daily delta costs what the delta holds.
 pub(crate) async fn detect(tx: &mut sqlx::Transaction<'_, sqlx::Any>, issuer: &str, generation: i64, new_entries: i64) -> Result<u64, PlatformError> {
-    let (watched,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customer_certificate WHERE issuer = $1").bind(issuer).fetch_one(&mut **tx).await?;
+    // Only whether more are watched than listed matters: counting stops there, so that a daily delta
+    // does not count millions of watched certificates.
+    let (watched,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM (SELECT 1 FROM customer_certificate WHERE issuer = $1 LIMIT $2) w")
+        .bind(issuer)
+        .bind(new_entries + 1)
+        .fetch_one(&mut **tx)
+        .await?;
     if watched == 0 || new_entries == 0 {
         return Ok(0);
     }
