@@ -123,6 +123,9 @@ fn the_server_does_what_its_openapi_document_says() {
         hex::encode(std::fs::read(&ocsp_request).unwrap())
     );
     std::fs::write(sb.path("jpki_hooks.py"), hooks).unwrap();
+    // One worker: with two, CPython 3.11's `ast.parse` (which Hypothesis calls to describe its
+    // strategies) now and then fails across threads ("SystemError: AST constructor recursion depth
+    // mismatch"), a schemathesis runtime error that says nothing about the server.
     let log = sb.path("schemathesis.log");
     let mut run = Command::new(&schemathesis)
         .arg("--config-file")
@@ -130,7 +133,7 @@ fn the_server_does_what_its_openapi_document_says() {
         .arg("run")
         .arg(&schema)
         .args(["--url", &server.url(""), "--seed", "42", "--max-examples", "20", "--checks", "all"])
-        .args(["--exclude-checks", "positive_data_acceptance", "--no-color", "--workers", "2"])
+        .args(["--exclude-checks", "positive_data_acceptance", "--no-color", "--workers", "1"])
         .current_dir(sb.dir.path())
         .env("PYTHONPATH", sb.dir.path())
         .env("SCHEMATHESIS_HOOKS", "jpki_hooks")
