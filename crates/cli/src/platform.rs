@@ -28,6 +28,7 @@ pub enum OidcCommand {
         /// The tenant (tenant_…).
         #[arg(long)]
         tenant: String,
+        /// The client's name, as the user will see it when asked to approve.
         #[arg(long)]
         name: String,
         /// A redirect URI, matched exactly: https://, or http:// on a loopback address. Repeatable.
@@ -45,13 +46,16 @@ pub enum OidcCommand {
     },
     /// A tenant's clients.
     Clients {
+        /// The tenant (tenant_…).
         #[arg(long)]
         tenant: String,
     },
     /// Remove a tenant's client.
     RemoveClient {
+        /// The tenant (tenant_…) whose client it is.
         #[arg(long)]
         tenant: String,
+        /// The client's client_id.
         client_id: String,
     },
     /// Make a new ID-token signing key; the one it replaces stays published for two days.
