@@ -147,6 +147,12 @@ fn the_readme_runs_as_written() {
         jpki_store::testing::skipped(&format!("README test ({why})"));
         return;
     }
+    // No pcscd runs (checked above), but one killed earlier (the PC/SC test kills its own) may have left
+    // its pid file. If that pid now belongs to another process, the README's pcscd takes it for a
+    // running pcscd and exits at once, and no reader ever appears.
+    for stale in ["/run/pcscd/pcscd.pid", "/run/pcscd/pcscd.comm"] {
+        let _ = std::fs::remove_file(stale);
+    }
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
     let steps = steps(&readme);
     assert!(steps.len() > 40, "the README's commands were not found: {steps:?}");
