@@ -22,11 +22,8 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use time::OffsetDateTime;
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::certificate::{TbsCertificate, Version};
-use x509_cert::ext::pkix::crl::dp::DistributionPoint;
-use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
-use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
-};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier};
 use x509_cert::ext::Extension;
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::serial_number::SerialNumber;
@@ -215,7 +212,7 @@ impl Ca {
             extension(ID_CE_BASIC_CONSTRAINTS, true, &BasicConstraints { ca: true, path_len_constraint: None })?,
             extension(ID_CE_SUBJECT_KEY_IDENTIFIER, false, &SubjectKeyIdentifier(OctetString::new(key_id)?))?,
             extension(ID_CE_SUBJECT_ALT_NAME, false, &SubjectAltName(vec![GeneralName::DirectoryName(alt_name)]))?,
-            extension(ID_CE_CRL_DISTRIBUTION_POINTS, false, &directory_crl_dp(&subject))?,
+            extension(ID_CE_CRL_DISTRIBUTION_POINTS, false, &jpki_profile::cert_profile::directory_crl_dp(&subject))?,
         ];
         let not_after = now.replace_year(now.year() + CA_LIFETIME_YEARS).map_err(|_| IssuerError::Time)?;
         let spec = CertSpec { serial: &random_serial(), subject: subject.clone(), subject_key: CertKey::Rsa(&key), not_before: now, not_after, extensions };
@@ -272,15 +269,6 @@ pub(crate) fn authority_key_id(key_id: &[u8; 20]) -> Result<Extension, der::Erro
     let aki =
         AuthorityKeyIdentifier { key_identifier: Some(OctetString::new(key_id.to_vec())?), authority_cert_issuer: None, authority_cert_serial_number: None };
     extension(ID_CE_AUTHORITY_KEY_IDENTIFIER, false, &aki)
-}
-
-/// A CRL distribution point written, as J-LIS writes it, as the CA's directory name.
-fn directory_crl_dp(ca: &Name) -> CrlDistributionPoints {
-    CrlDistributionPoints(vec![DistributionPoint {
-        distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::DirectoryName(ca.clone())])),
-        reasons: None,
-        crl_issuer: None,
-    }])
 }
 
 /// The subject of an end-entity certificate: `C=JP, CN=<opaque id>` (J-LIS's subject CN is an opaque

@@ -303,11 +303,11 @@ impl Issuer {
             });
             summaries.push(write_crl(params, entries, &dir.join(crl_file_name(role, point.as_deref()))).await?);
         }
-        let written: Vec<String> = points.iter().map(|p| crl_file_name(role, p.as_deref())).collect();
+        let written: Vec<&std::ffi::OsStr> = summaries.iter().filter_map(|s| s.path.file_name()).collect();
         let entries = std::fs::read_dir(dir).map_err(|e| IssuerError::io(dir, e))?;
         for entry in entries.filter_map(Result::ok) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if crl_file_role(&name) == Some(role) && !written.contains(&name) {
+            let name = entry.file_name();
+            if crl_file_role(&name.to_string_lossy()) == Some(role) && !written.contains(&name.as_os_str()) {
                 std::fs::remove_file(entry.path()).map_err(|e| IssuerError::io(&entry.path(), e))?;
             }
         }

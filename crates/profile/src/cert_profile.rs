@@ -714,6 +714,15 @@ pub fn crl_point(which: KeyRole, issuer: &Name, info: Option<&FourInfo>) -> Resu
     Ok(point)
 }
 
+/// A cRLDistributionPoints extension's value naming one directory name, as J-LIS writes them.
+pub fn directory_crl_dp(point: &Name) -> CrlDistributionPoints {
+    CrlDistributionPoints(vec![DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::DirectoryName(point.clone())])),
+        reasons: None,
+        crl_issuer: None,
+    }])
+}
+
 /// Profile extensions of an end-entity certificate (key identifiers are added by the issuing CA):
 /// critical key usage (signature: digitalSignature + nonRepudiation; authentication: digitalSignature),
 /// the JPKI policy, the 4 information (signature only) and the CRL distribution point ([`crl_point`]).
@@ -723,15 +732,10 @@ pub fn end_entity_extensions(which: KeyRole, device: Device, info: Option<&FourI
         KeyRole::Authentication => KeyUsages::DigitalSignature.into(),
     };
     let policies = CertificatePolicies(vec![PolicyInformation { policy_identifier: which.policy(device), policy_qualifiers: None }]);
-    let crl_dp = CrlDistributionPoints(vec![DistributionPoint {
-        distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::DirectoryName(crl_point.clone())])),
-        reasons: None,
-        crl_issuer: None,
-    }]);
     let mut exts = vec![
         extension(ID_CE_KEY_USAGE, true, &KeyUsage(usage))?,
         extension(ID_CE_CERTIFICATE_POLICIES, true, &policies)?,
-        extension(ID_CE_CRL_DISTRIBUTION_POINTS, false, &crl_dp)?,
+        extension(ID_CE_CRL_DISTRIBUTION_POINTS, false, &directory_crl_dp(crl_point))?,
     ];
     if let (KeyRole::Signature, Some(info)) = (which, info) {
         exts.push(extension(ID_CE_SUBJECT_ALT_NAME, false, &four_info_san(info)?)?);
