@@ -12,7 +12,8 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use jpki_profile::revocation_list::{CrlScope, PointName, RevokedSerial};
+use jpki_profile::cert_profile::PointName;
+use jpki_profile::revocation_list::{CrlScope, RevokedSerial};
 use jpki_profile::revocation_reason::RevocationReason;
 use jpki_store::{sqlx, Database, Statements};
 use jpki_verify::crl_stream::{CrlHead, CrlReader, CrlStreamError, CrlTail};

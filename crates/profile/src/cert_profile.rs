@@ -159,7 +159,7 @@ pub struct JpkiCertificate {
     /// The CRL distribution points it names (RFC 5280 §4.2.1.13): which partition of its issuer's CRL
     /// lists it.
     #[serde(skip)]
-    pub crl_points: Vec<crate::revocation_list::PointName>,
+    pub crl_points: Vec<PointName>,
 }
 
 /// A certificate as a verifier reads it (RFC 5280 §4.1), borrowed from its DER: decoding one copies
@@ -386,7 +386,7 @@ impl JpkiCertificate {
             .flatten();
         let four_info = ext(ID_CE_SUBJECT_ALT_NAME).map(four_info_from_san).transpose()?.flatten();
         let points: Option<CrlDistributionPoints> = decode_ext(ext(ID_CE_CRL_DISTRIBUTION_POINTS), ID_CE_CRL_DISTRIBUTION_POINTS)?;
-        let crl_points = points.map(|p| crate::revocation_list::PointName::of_points(&p)).unwrap_or_default();
+        let crl_points = points.map(|p| PointName::of_points(&p)).unwrap_or_default();
 
         let (kind, device, test_environment) = if basic.is_some_and(|b| b.ca) {
             let lower = name_string_der(cert.subject)?.to_lowercase();
@@ -712,6 +712,42 @@ pub fn crl_point(which: KeyRole, issuer: &Name, info: Option<&FourInfo>) -> Resu
         point.0.push(RelativeDistinguishedName(der::asn1::SetOfVec::try_from(vec![atv])?));
     }
     Ok(point)
+}
+
+/// The name of a CRL distribution point (RFC 5280 §4.2.1.13) as text: a directory name as
+/// [`crate::cert_profile::name_string`] writes it, a URI as it is, several names joined by ` | `. J-LIS
+/// names one directory name per distribution point, so names are compared whole.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct PointName(pub(crate) String);
+
+impl PointName {
+    pub fn new(name: &DistributionPointName) -> PointName {
+        use x509_cert::ext::pkix::name::GeneralName;
+        match name {
+            DistributionPointName::FullName(names) => PointName(
+                names
+                    .iter()
+                    .map(|n| match n {
+                        GeneralName::DirectoryName(name) => name_string(name),
+                        GeneralName::UniformResourceIdentifier(uri) => uri.to_string(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            ),
+            DistributionPointName::NameRelativeToCRLIssuer(rdn) => PointName(rdn.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The distribution points a certificate's cRLDistributionPoints extension names.
+    pub fn of_points(points: &x509_cert::ext::pkix::CrlDistributionPoints) -> Vec<PointName> {
+        points.0.iter().filter_map(|p| p.distribution_point.as_ref()).map(PointName::new).collect()
+    }
 }
 
 /// A cRLDistributionPoints extension's value naming one directory name, as J-LIS writes them.

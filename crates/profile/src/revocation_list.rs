@@ -9,9 +9,10 @@ use const_oid::db::rfc5280::{ID_CE_CRL_NUMBER, ID_CE_CRL_REASONS, ID_CE_DELTA_CR
 use der::asn1::GeneralizedTime;
 use der::Decode;
 use serde::Serialize;
+
+use crate::cert_profile::PointName;
 use time::OffsetDateTime;
 use x509_cert::crl::{CertificateList, RevokedCert};
-use x509_cert::ext::pkix::name::DistributionPointName;
 use x509_cert::ext::pkix::CrlNumber;
 use x509_cert::ext::Extension;
 
@@ -81,42 +82,6 @@ pub fn crl_number(extensions: &Option<Vec<Extension>>) -> Result<Option<String>,
     find(extensions, ID_CE_CRL_NUMBER)
         .map(|e| CrlNumber::from_der(e.extn_value.as_bytes()).map(|n| serial_hex(n.0.as_bytes())).map_err(|_| CrlError::Extension("cRLNumber")))
         .transpose()
-}
-
-/// The name of a CRL distribution point (RFC 5280 §4.2.1.13) as text: a directory name as
-/// [`crate::cert_profile::name_string`] writes it, a URI as it is, several names joined by ` | `. J-LIS
-/// names one directory name per distribution point, so names are compared whole.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct PointName(String);
-
-impl PointName {
-    pub fn new(name: &DistributionPointName) -> PointName {
-        use x509_cert::ext::pkix::name::GeneralName;
-        match name {
-            DistributionPointName::FullName(names) => PointName(
-                names
-                    .iter()
-                    .map(|n| match n {
-                        GeneralName::DirectoryName(name) => crate::cert_profile::name_string(name),
-                        GeneralName::UniformResourceIdentifier(uri) => uri.to_string(),
-                        other => format!("{other:?}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" | "),
-            ),
-            DistributionPointName::NameRelativeToCRLIssuer(rdn) => PointName(rdn.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The distribution points a certificate's cRLDistributionPoints extension names.
-    pub fn of_points(points: &x509_cert::ext::pkix::CrlDistributionPoints) -> Vec<PointName> {
-        points.0.iter().filter_map(|p| p.distribution_point.as_ref()).map(PointName::new).collect()
-    }
 }
 
 /// Which of its issuer's certificates a CRL covers (RFC 5280 §5.2.5): all of them, or those whose
