@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// The private key (PKCS#8 DER) of --reader-cert.
     #[arg(long, requires = "reader_cert")]
     reader_key: Option<std::path::PathBuf>,
+    /// Where clients reach this server, e.g. https://id.example.jp: the OpenID Connect issuer is this
+    /// URL and /api/realms/main. Default: the global --sandbox-url with --sandbox, else the address
+    /// it listens on.
+    #[arg(long, env = "JPKI_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
     /// Token of the admin API (tenants and keys); without it the admin API is disabled.
     #[arg(long, env = "JPKI_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -76,6 +81,14 @@ pub struct ServeArgs {
     max_body_bytes: u64,
 }
 
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).ok_or_else(|| format!("{s:?} is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{s:?} must be a scheme, a host and at most a path: no query, fragment or spaces"));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
 fn parse_time_of_day(s: &str) -> Result<time::Time, String> {
     time::Time::parse(s, time::macros::format_description!("[hour]:[minute]")).map_err(|e| format!("{s:?} is not a time of day as HH:MM: {e}"))
 }
@@ -88,6 +101,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> CliResult {
     };
     let config = ServerConfig {
         listen: args.listen,
+        public_url: args.public_url,
         sandbox: args.sandbox.then(|| SandboxConfig { public_url: ctx.sandbox_url.clone(), crl_dir: ctx.crl_dir(), trust_export_dir: ctx.trust_dir() }),
         trust_dir: args.trust.unwrap_or_else(|| ctx.trust_dir()),
         ocsp_url: args.ocsp_url,

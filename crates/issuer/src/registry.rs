@@ -1,6 +1,7 @@
 //! The resident registry (住民基本台帳) as the sandbox keeps it: people with their 4 information and
 //! My Number. Life events change it through [`crate::lifecycle`].
 
+use jpki_profile::cert_profile::KeyRole;
 use jpki_profile::four_info::AltCharFlags;
 use jpki_profile::{BirthDate, FourInfo, MyNumber, Sex};
 use jpki_store::sqlx;
@@ -85,6 +86,21 @@ impl Issuer {
     pub async fn people(&self) -> Result<Vec<Person>, IssuerError> {
         let rows: Vec<PersonRow> = sqlx::query_as(&format!("SELECT {PERSON_COLUMNS} FROM person ORDER BY created_at, id")).fetch_all(self.db.pool()).await?;
         rows.into_iter().map(person_from_row).collect()
+    }
+
+    /// The person's newest certificate of `role` on a device still in use (a card or a phone), revoked
+    /// or not: what a login with that device would present. `None` if they have none.
+    pub async fn current_certificate(&self, person_id: &str, role: KeyRole) -> Result<Option<Vec<u8>>, IssuerError> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as(
+            "SELECT c.der FROM certificate c JOIN card k ON k.id = c.card_id
+             WHERE c.person_id = $1 AND c.ca_role = $2 AND c.replaced_by IS NULL AND k.status = 'active'
+             ORDER BY c.not_before DESC, c.serial LIMIT 1",
+        )
+        .bind(person_id)
+        .bind(role.as_str())
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.map(|(der,)| der))
     }
 }
 

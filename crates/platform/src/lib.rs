@@ -5,10 +5,11 @@
 //! - [`changes`]: the change feed of watched certificates found revoked, and its webhooks;
 //! - [`customers`]: the customers a tenant watches for change confirmation (変更確認);
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
-//! - [`housekeeping`]: removes login challenges and presentation requests an hour after they expired;
+//! - [`housekeeping`]: removes login challenges, presentation requests and OpenID Connect
+//!   authorizations an hour after they expired;
 //! - [`login`]: authentication-certificate login: challenges, account links;
 //! - [`metrics`]: Prometheus counters and latency histogram;
-//! - [`oidc`]: the OpenID Connect provider's clients, scopes and ID-token signing keys;
+//! - [`oidc`]: the OpenID Connect provider's domain: clients, authorizations, tokens, signing keys;
 //! - [`presentations`]: OpenID4VP requests for the card-substitute record and their one answer each;
 //! - [`revocation_lists`]: the CRL generations held, ingested as streams and switched in whole;
 //! - [`recorder`]: group commit of each check's records, acknowledged after the commit;

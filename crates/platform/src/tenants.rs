@@ -101,6 +101,12 @@ fn record((id, name, law, created_at, disabled_at, active_keys, method, max_age)
     TenantRecord { tenant, created_at, disabled_at, active_keys }
 }
 
+/// The tenant `tenant_id`, if there is one.
+pub async fn get(db: &Database, tenant_id: &str) -> Result<Option<Tenant>, PlatformError> {
+    let row: Option<RecordRow> = sqlx::query_as(&format!("{RECORD_COLUMNS} WHERE t.id = $1")).bind(tenant_id).fetch_optional(db.pool()).await?;
+    Ok(row.map(|r| record(r).tenant))
+}
+
 /// Every tenant, oldest first.
 pub async fn list(db: &Database) -> Result<Vec<TenantRecord>, PlatformError> {
     let rows: Vec<RecordRow> = sqlx::query_as(&format!("{RECORD_COLUMNS} ORDER BY t.created_at, t.id")).fetch_all(db.pool()).await?;

@@ -21,6 +21,30 @@ async fn presentation_request(db: &Database, tenant_id: &str, expires_at: Offset
     id
 }
 
+/// An OpenID Connect authorization row expiring at `expires_at`, with one token, holding claims.
+async fn authorization(db: &Database, tenant_id: &str, expires_at: OffsetDateTime) -> String {
+    let id = jpki_store::new_id("authz");
+    sqlx::query(
+        "INSERT INTO oidc_authorization (id, client_id, tenant_id, redirect_uri, scopes, state, nonce, code_challenge, browser_hash, status,
+             subject, claims, created_at, expires_at)
+         VALUES ($1, 'c', $2, 'https://rp/cb', 'openid name', 's', 'n', 'x', 'h', 'redeemed', 'sub', '{\"name\":\"x\"}', $3, $3)",
+    )
+    .bind(&id)
+    .bind(tenant_id)
+    .bind(expires_at.unix_timestamp())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO oidc_token (token_hash, authorization_id, kind, expires_at) VALUES ($1, $2, 'refresh', $3)")
+        .bind(format!("hash-{id}"))
+        .bind(&id)
+        .bind(expires_at.unix_timestamp())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    id
+}
+
 #[tokio::test]
 async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
     let scratch = tempfile::tempdir().unwrap();
@@ -37,9 +61,11 @@ async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
         let live = login::issue(&db, &tenant.id, now).await.unwrap();
         let old_request = presentation_request(&db, &tenant.id, now - KEPT_AFTER_EXPIRY - Duration::seconds(1)).await;
         let live_request = presentation_request(&db, &tenant.id, now + Duration::minutes(5)).await;
+        authorization(&db, &tenant.id, now - KEPT_AFTER_EXPIRY - Duration::seconds(1)).await;
+        let live_authorization = authorization(&db, &tenant.id, now + Duration::hours(5)).await;
 
         let swept = housekeeping::sweep(&db, now).await.unwrap();
-        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1 }, "{url}");
+        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1, authorizations: 1 }, "{url}");
 
         let consume = |id: String| {
             let (db, tenant) = (db.clone(), tenant.id.clone());
@@ -52,6 +78,10 @@ async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
         assert!(matches!(presentations::take(&db, &tenant.id, &old_request, now).await.unwrap(), Err(RequestProblem::Unknown)), "{url}");
         let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mdoc_request WHERE id = $1").bind(&live_request).fetch_one(db.pool()).await.unwrap();
         assert_eq!(left, 1, "{url}: a live presentation request must survive the sweep");
+        let (rows, tokens): (i64, i64) = sqlx::query_as("SELECT (SELECT COUNT(*) FROM oidc_authorization), (SELECT COUNT(*) FROM oidc_token)").fetch_one(db.pool()).await.unwrap();
+        assert_eq!((rows, tokens), (1, 1), "{url}: the ended authorization goes with its claims and tokens, the live one stays");
+        let (live,): (String,) = sqlx::query_as("SELECT id FROM oidc_authorization").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(live, live_authorization, "{url}");
 
         assert_eq!(housekeeping::sweep(&db, now).await.unwrap(), Swept::default(), "{url}: a second sweep finds nothing");
         db.close().await;

@@ -35,6 +35,9 @@ const SANDBOX_PLATFORM_DNS: &str = "localhost";
 /// What the server serves and how.
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Where clients reach the server (the OpenID Connect issuer is under it); default the sandbox's
+    /// public URL, else the address it listens on.
+    pub public_url: Option<String>,
     /// Serve the sandbox issuer too, and verify against it.
     pub sandbox: Option<SandboxConfig>,
     /// The JPKI trust anchors (where the sandbox exports its CAs).
@@ -106,12 +109,15 @@ impl Server {
     pub async fn bind(mut config: ServerConfig, db: &Database) -> Result<Server, ServerError> {
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|source| ServerError::Listen { addr: config.listen, source })?;
         let local = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.listen, source })?;
-        let mut app = Router::new().route("/healthz", get(|| async { "ok\n" })).merge(crate::web::router(config.sandbox.is_some()));
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let public_url = config.public_url.clone().or_else(|| config.sandbox.as_ref().and_then(|s| s.public_url.clone())).unwrap_or_else(|| format!("{scheme}://{local}"));
+        let pages = crate::web::Pages::new(config.sandbox.is_some());
+        let mut app = Router::new().route("/healthz", get(|| async { "ok\n" })).merge(crate::web::router(pages.clone()));
         let mut sandbox_ocsp = None;
         let mut sandbox_issuer = None;
         if let Some(sandbox) = &config.sandbox {
             let (issuer, _) = Issuer::init(db.clone()).await?;
-            let issuer = issuer.with_public_url(&sandbox.public_url.clone().unwrap_or_else(|| format!("http://{local}")));
+            let issuer = issuer.with_public_url(&public_url);
             issuer.export_trust(&sandbox.trust_export_dir).await?;
             for role in KeyRole::ALL {
                 if !is_published(&sandbox.crl_dir, role) {
@@ -134,7 +140,7 @@ impl Server {
             (None, None) => None,
         };
         let reader = config.reader.take();
-        let mdoc = mdoc_service(&config, reader, sandbox_issuer).await?;
+        let mdoc = mdoc_service(&config, reader, sandbox_issuer.clone()).await?;
         let (state, trust) = platform_state(&config, db, ocsp, mdoc)?;
         let state = Arc::new(state);
         if !config.crls.is_empty() {
@@ -152,7 +158,7 @@ impl Server {
         crate::jobs::deliver_webhooks(state.clone());
         let (open, limit_reached) = state.metrics.connections();
         let app = app
-            .merge(crate::oidc::router(db.clone()))
+            .merge(crate::oidc::router(crate::oidc::Provider::new(state.clone(), &public_url, pages, sandbox_issuer)))
             .merge(crate::v1::router(state))
             .route("/openapi.json", get(crate::openapi::document))
             .fallback(crate::error::not_found)

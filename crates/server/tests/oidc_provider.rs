@@ -43,7 +43,9 @@ async fn clients_are_the_tenants_own_and_keys_rotate_with_overlap() {
     for url in jpki_store::testing::database_urls(dir.path()).await {
         let db = Database::open(&url).await.unwrap();
         let verifier = Verifier { trust: TrustStore::new(Vec::new()), ocsp: None, crls: Default::default() };
-        let router = v1::router(Arc::new(PlatformState::new(db.clone(), verifier, None))).merge(jpki_server::oidc::router(db.clone()));
+        let state = Arc::new(PlatformState::new(db.clone(), verifier, None));
+        let provider = jpki_server::oidc::Provider::new(state.clone(), "https://id.example.jp", jpki_server::web::Pages::new(false), None);
+        let router = v1::router(state).merge(jpki_server::oidc::router(provider));
         let (_, a) = jpki_platform::tenants::create(&db, "Bank A", false).await.unwrap();
         let (_, b) = jpki_platform::tenants::create(&db, "Shop B", false).await.unwrap();
         let (a, b) = (a.api_key, b.api_key);

@@ -283,6 +283,12 @@ impl Server {
 
     /// A plain HTTP/1.1 request; returns status and body.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+        let (status, _, body) = self.exchange(method, path, headers, body);
+        (status, body)
+    }
+
+    /// [`Server::request`], with the response's header fields (names lower-cased).
+    pub fn exchange(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
         for (k, v) in headers {
@@ -302,7 +308,8 @@ impl Server {
         if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
             body = dechunk(&body);
         }
-        (status, body)
+        let fields = head.lines().skip(1).filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
+        (status, fields, body)
     }
 
     /// A GET with an optional bearer token; the body as JSON (or Null).

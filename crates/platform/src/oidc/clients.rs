@@ -244,7 +244,14 @@ pub async fn find(db: &Database, client_id: &str) -> Result<Option<Client>, Plat
     row.map(client).transpose()
 }
 
-/// Removes the tenant's client `client_id`.
+/// Whether `secret` is the client's (compared as SHA-256, in constant time).
+pub async fn secret_matches(db: &Database, client_id: &str, secret: &str) -> Result<bool, PlatformError> {
+    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT secret_hash FROM oidc_client WHERE client_id = $1").bind(client_id).fetch_optional(db.pool()).await?;
+    let given = crate::tenants::key_hash(secret);
+    Ok(row.and_then(|(h,)| h).is_some_and(|stored| jpki_crypto::constant_time_eq(stored.as_bytes(), given.as_bytes())))
+}
+
+/// Removes the tenant's client `client_id`, with its authorizations and tokens.
 pub async fn delete(db: &Database, tenant_id: &str, client_id: &str) -> Result<(), PlatformError> {
     crate::delete_owned(
         db,
@@ -252,7 +259,12 @@ pub async fn delete(db: &Database, tenant_id: &str, client_id: &str) -> Result<(
         "client",
         client_id,
         tenant_id,
-        &["DELETE FROM oidc_client WHERE client_id = $1"],
+        &[
+            "DELETE FROM oidc_token WHERE authorization_id IN (SELECT id FROM oidc_authorization WHERE client_id = $1)",
+            "DELETE FROM oidc_authorization WHERE client_id = $1",
+            "DELETE FROM oidc_client_assertion WHERE client_id = $1",
+            "DELETE FROM oidc_client WHERE client_id = $1",
+        ],
     )
     .await
 }
