@@ -19,9 +19,7 @@ const TOKEN: &str = "/api/realms/main/protocol/openid-connect/token";
 const USERINFO: &str = "/api/realms/main/protocol/openid-connect/userinfo";
 
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -232,7 +230,8 @@ fn run(sb: &Sandbox) {
     let answer = pick(&server, &page, &person, "normal");
     assert_eq!((answer["state"].as_str(), answer["iss"].as_str()), ("state-1", issuer.as_str()), "{label}: {answer:?}");
     let code = answer["code"].clone();
-    let (status, _, _) = post_form(&server, &format!("{}/sandbox", page.path), Some(&page.cookie), &form(&[("csrf", &page.csrf), ("person", &person), ("outcome", "normal")]));
+    let (status, _, _) =
+        post_form(&server, &format!("{}/sandbox", page.path), Some(&page.cookie), &form(&[("csrf", &page.csrf), ("person", &person), ("outcome", "normal")]));
     assert_eq!(status, 410, "{label}: a transaction is answered once");
 
     // A wrong PKCE verifier uses the code up and gets nothing.
@@ -254,7 +253,8 @@ fn run(sb: &Sandbox) {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&[&rp.client_id]);
     validation.set_issuer(&[&issuer]);
-    let claims = jsonwebtoken::decode::<Value>(id_token, &jsonwebtoken::DecodingKey::from_jwk(published.find(&kid).unwrap()).unwrap(), &validation).unwrap().claims;
+    let claims =
+        jsonwebtoken::decode::<Value>(id_token, &jsonwebtoken::DecodingKey::from_jwk(published.find(&kid).unwrap()).unwrap(), &validation).unwrap().claims;
     assert_eq!((&claims["nonce"], &claims["acr"], &claims["amr"]), (&json!("nonce-1"), &json!("aal3"), &json!(["sandbox"])), "{label}: {claims}");
     assert!(claims["auth_time"].as_i64().is_some() && claims["sub"].as_str().is_some_and(|s| s.len() == 43), "{label}: {claims}");
 
@@ -384,7 +384,8 @@ fn run(sb: &Sandbox) {
     // four authentication-certificate checks (three logins, and the one whose 4 info were refused),
     // three signature-certificate ones (two logins with the 4 info, and the revoked one).
     let (_, usage) = server.get_json("/v1/usage", Some(api_key));
-    let count = |kind: &str| -> i64 { usage["usage"].as_array().unwrap().iter().filter(|u| u["cert_kind"] == kind).map(|u| u["count"].as_i64().unwrap()).sum() };
+    let count =
+        |kind: &str| -> i64 { usage["usage"].as_array().unwrap().iter().filter(|u| u["cert_kind"] == kind).map(|u| u["count"].as_i64().unwrap()).sum() };
     assert_eq!((count("authentication"), count("signature")), (4, 3), "{label}: {usage}");
     sb.ok(&["audit", "verify"]);
 }
@@ -431,6 +432,7 @@ fn run_secret(sb: &Sandbox) {
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let (status, _, _) = token_request(&server, &[("grant_type", "refresh_token"), ("refresh_token", refresh)], Some(&format!("{id}:{secret}")));
     assert_eq!(status, 400, "{label}: the refresh token is revoked");
-    let (status, _, body) = server.exchange("GET", "/api/realms/main/protocol/openid-connect/logout?post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", &[], b"");
+    let (status, _, body) =
+        server.exchange("GET", "/api/realms/main/protocol/openid-connect/logout?post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", &[], b"");
     assert_eq!(status, 400, "{label}: {}", String::from_utf8_lossy(&body));
 }

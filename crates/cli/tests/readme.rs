@@ -195,14 +195,25 @@ fn the_readme_runs_as_written() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    let failed = !status.is_some_and(|s| s.success());
+    let pcscd = if failed { pcscd_state() } else { String::new() };
     // The README started pcscd, which outlives the script.
     let _ = Command::new("pkill").args(["-x", "pcscd"]).status();
     let output = output.join().unwrap();
     match status {
         Some(s) if s.success() => println!("{output}"),
-        Some(s) => panic!("the README failed ({s}):\n{output}"),
-        None => panic!("the README did not finish within five minutes:\n{output}"),
+        Some(s) => panic!("the README failed ({s}):\n{output}\n{pcscd}"),
+        None => panic!("the README did not finish within five minutes:\n{output}\n{pcscd}"),
     }
+}
+
+/// What a failed run left of pcscd and the vpcd reader's port (35963), for a failure that depends on them.
+fn pcscd_state() -> String {
+    let processes = Command::new("pgrep").args(["-a", "pcscd"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let run = std::fs::read_dir("/run/pcscd").map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>());
+    // /proc/net/tcp names ports in hex: 35963 is 8C7B.
+    let sockets = std::fs::read_to_string("/proc/net/tcp").map(|t| t.lines().filter(|l| l.contains(":8C7B ")).map(str::trim).collect::<Vec<_>>().join("\n"));
+    format!("pcscd processes: {processes:?}\n/run/pcscd: {run:?}\nsockets on port 35963: {sockets:?}")
 }
 
 #[test]

@@ -34,7 +34,10 @@ pub async fn sweep(db: &Database, now: OffsetDateTime) -> Result<Swept, Platform
     let challenges = sqlx::query("DELETE FROM auth_challenge WHERE expires_at < $1").bind(before).execute(db.pool()).await?.rows_affected();
     let presentation_requests = sqlx::query("DELETE FROM mdoc_request WHERE expires_at < $1").bind(before).execute(db.pool()).await?.rows_affected();
     let mut tx = db.begin_write().await?;
-    sqlx::query("DELETE FROM oidc_token WHERE authorization_id IN (SELECT id FROM oidc_authorization WHERE expires_at < $1)").bind(before).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM oidc_token WHERE authorization_id IN (SELECT id FROM oidc_authorization WHERE expires_at < $1)")
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
     let authorizations = sqlx::query("DELETE FROM oidc_authorization WHERE expires_at < $1").bind(before).execute(&mut *tx).await?.rows_affected();
     sqlx::query("DELETE FROM oidc_token WHERE expires_at < $1 AND kind = 'access'").bind(before).execute(&mut *tx).await?;
     tx.commit().await?;

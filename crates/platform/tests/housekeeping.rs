@@ -78,7 +78,8 @@ async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
         assert!(matches!(presentations::take(&db, &tenant.id, &old_request, now).await.unwrap(), Err(RequestProblem::Unknown)), "{url}");
         let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mdoc_request WHERE id = $1").bind(&live_request).fetch_one(db.pool()).await.unwrap();
         assert_eq!(left, 1, "{url}: a live presentation request must survive the sweep");
-        let (rows, tokens): (i64, i64) = sqlx::query_as("SELECT (SELECT COUNT(*) FROM oidc_authorization), (SELECT COUNT(*) FROM oidc_token)").fetch_one(db.pool()).await.unwrap();
+        let (rows, tokens): (i64, i64) =
+            sqlx::query_as("SELECT (SELECT COUNT(*) FROM oidc_authorization), (SELECT COUNT(*) FROM oidc_token)").fetch_one(db.pool()).await.unwrap();
         assert_eq!((rows, tokens), (1, 1), "{url}: the ended authorization goes with its claims and tokens, the live one stays");
         let (live,): (String,) = sqlx::query_as("SELECT id FROM oidc_authorization").fetch_one(db.pool()).await.unwrap();
         assert_eq!(live, live_authorization, "{url}");

@@ -110,7 +110,8 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|source| ServerError::Listen { addr: config.listen, source })?;
         let local = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.listen, source })?;
         let scheme = if config.tls.is_some() { "https" } else { "http" };
-        let public_url = config.public_url.clone().or_else(|| config.sandbox.as_ref().and_then(|s| s.public_url.clone())).unwrap_or_else(|| format!("{scheme}://{local}"));
+        let public_url =
+            config.public_url.clone().or_else(|| config.sandbox.as_ref().and_then(|s| s.public_url.clone())).unwrap_or_else(|| format!("{scheme}://{local}"));
         let pages = crate::web::Pages::new(config.sandbox.is_some());
         let mut app = Router::new().route("/healthz", get(|| async { "ok\n" })).merge(crate::web::router(pages.clone()));
         let mut sandbox_ocsp = None;

@@ -129,7 +129,9 @@ fn check_rest(params: &Params, client: &Client) -> Result<Checked, OAuthError> {
     }
     match params.required("response_type") {
         Ok("code") => {}
-        Ok(other) => return Err(err(ErrorCode::UnsupportedResponseType, format!("response_type {other:?} is not supported: only code (the authorization code flow)"))),
+        Ok(other) => {
+            return Err(err(ErrorCode::UnsupportedResponseType, format!("response_type {other:?} is not supported: only code (the authorization code flow)")))
+        }
         Err(e) => return Err(e),
     }
     if let Some(mode) = params.one("response_mode")?.filter(|m| *m != "query") {
@@ -253,7 +255,9 @@ impl Unanswerable {
     pub fn message(self) -> &'static str {
         match self {
             Unanswerable::Unknown => "there is no such login request: start again from the service you came from",
-            Unanswerable::NotThisBrowser => "this answer does not come from the page the login request was shown on: start again from the service you came from",
+            Unanswerable::NotThisBrowser => {
+                "this answer does not come from the page the login request was shown on: start again from the service you came from"
+            }
             Unanswerable::Expired => "the login request expired: start again from the service you came from",
             Unanswerable::Answered => "the login request was already answered",
         }
@@ -390,7 +394,14 @@ pub async fn approve(db: &Database, pending: &Pending, approval: &Approval, now:
         "certificate_serials": approval.certificate_serials,
         "claims": approval.claims.keys().collect::<Vec<_>>(),
     });
-    let entry = audit::Entry { tenant_id: Some(&pending.tenant_id), action: "oidc.login", purpose: None, result: "approved", detail: &detail, at: now.unix_timestamp() };
+    let entry = audit::Entry {
+        tenant_id: Some(&pending.tenant_id),
+        action: "oidc.login",
+        purpose: None,
+        result: "approved",
+        detail: &detail,
+        at: now.unix_timestamp(),
+    };
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(Some(code))
@@ -399,7 +410,13 @@ pub async fn approve(db: &Database, pending: &Pending, approval: &Approval, now:
 /// Why a transaction ends without a code: the user declined, or the login failed (`reason`, a
 /// verification failure code or the sandbox outcome) after the certificate `checks` it made, which are
 /// metered all the same. Recorded in the audit log; `false` if it was answered meanwhile.
-pub async fn deny(db: &Database, pending: &Pending, reason: &str, checks: &[(FeeCertKind, ProvisionMethod)], now: OffsetDateTime) -> Result<bool, PlatformError> {
+pub async fn deny(
+    db: &Database,
+    pending: &Pending,
+    reason: &str,
+    checks: &[(FeeCertKind, ProvisionMethod)],
+    now: OffsetDateTime,
+) -> Result<bool, PlatformError> {
     let mut tx = db.begin_write().await?;
     let taken = sqlx::query("UPDATE oidc_authorization SET status = 'denied' WHERE id = $1 AND status = 'pending'").bind(&pending.id).execute(&mut *tx).await?;
     if taken.rows_affected() != 1 {
@@ -410,7 +427,8 @@ pub async fn deny(db: &Database, pending: &Pending, reason: &str, checks: &[(Fee
     }
     let detail = serde_json::json!({ "client_id": pending.client_id, "authorization_id": pending.id, "scope": pending.scopes });
     let result = format!("denied:{reason}");
-    let entry = audit::Entry { tenant_id: Some(&pending.tenant_id), action: "oidc.login", purpose: None, result: &result, detail: &detail, at: now.unix_timestamp() };
+    let entry =
+        audit::Entry { tenant_id: Some(&pending.tenant_id), action: "oidc.login", purpose: None, result: &result, detail: &detail, at: now.unix_timestamp() };
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(true)

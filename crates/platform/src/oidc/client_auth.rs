@@ -83,7 +83,7 @@ pub async fn authenticate(
             Ok(Ok(client))
         }
         Credentials::Assertion { client_id, assertion } => {
-            let Some(claimed) = assertion_issuer(assertion) else { return Ok(Err(invalid_client("client_assertion is not a JWT naming its client in iss")) ) };
+            let Some(claimed) = assertion_issuer(assertion) else { return Ok(Err(invalid_client("client_assertion is not a JWT naming its client in iss"))) };
             if client_id.as_deref().is_some_and(|id| id != claimed) {
                 return Ok(Err(invalid_client("client_id is not the client_assertion's iss")));
             }
@@ -150,7 +150,10 @@ pub fn verify_assertion(client: &Client, assertion: &str, audiences: &[&str], no
                 let jti = jti.ok_or_else(|| invalid_client("client_assertion needs a jti (1 to 255 characters)"))?;
                 let exp = claims.get("exp").and_then(serde_json::Value::as_i64).unwrap_or(0);
                 if exp > (now + MAX_ASSERTION_LIFETIME).unix_timestamp() {
-                    return Err(invalid_client(format!("client_assertion lives too long: exp at most {} minutes ahead", MAX_ASSERTION_LIFETIME.whole_minutes())));
+                    return Err(invalid_client(format!(
+                        "client_assertion lives too long: exp at most {} minutes ahead",
+                        MAX_ASSERTION_LIFETIME.whole_minutes()
+                    )));
                 }
                 return Ok((jti.to_owned(), exp));
             }
@@ -259,7 +262,11 @@ mod tests {
             (Some("Basic !!!".to_owned()), "", ErrorCode::InvalidClient),
             (Some(basic("no-colon")), "", ErrorCode::InvalidClient),
             (Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode([0xff, b':', 0xfe]))), "", ErrorCode::InvalidClient),
-            (Some(basic("a:b")), "client_assertion=x&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", ErrorCode::InvalidRequest),
+            (
+                Some(basic("a:b")),
+                "client_assertion=x&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer",
+                ErrorCode::InvalidRequest,
+            ),
             (None, "client_assertion=x", ErrorCode::InvalidRequest),
             (None, "client_assertion=x&client_assertion=y", ErrorCode::InvalidRequest),
             (None, "", ErrorCode::InvalidClient),

@@ -246,7 +246,8 @@ pub async fn find(db: &Database, client_id: &str) -> Result<Option<Client>, Plat
 
 /// Whether `secret` is the client's (compared as SHA-256, in constant time).
 pub async fn secret_matches(db: &Database, client_id: &str, secret: &str) -> Result<bool, PlatformError> {
-    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT secret_hash FROM oidc_client WHERE client_id = $1").bind(client_id).fetch_optional(db.pool()).await?;
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT secret_hash FROM oidc_client WHERE client_id = $1").bind(client_id).fetch_optional(db.pool()).await?;
     let given = crate::tenants::key_hash(secret);
     Ok(row.and_then(|(h,)| h).is_some_and(|stored| jpki_crypto::constant_time_eq(stored.as_bytes(), given.as_bytes())))
 }

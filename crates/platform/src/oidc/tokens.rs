@@ -60,6 +60,33 @@ struct Granted {
     auth_time: i64,
 }
 
+fn corrupt(id: &str, what: &str) -> PlatformError {
+    PlatformError::Corrupt(format!("authorization {id}: {what}"))
+}
+
+impl Granted {
+    /// An approved authorization's stored columns, read.
+    fn read(
+        id: String,
+        subject: Option<String>,
+        scopes: Scopes,
+        nonce: Option<String>,
+        acr: Option<String>,
+        amr: Option<String>,
+        auth_time: Option<i64>,
+    ) -> Result<Granted, PlatformError> {
+        Ok(Granted {
+            subject: subject.ok_or_else(|| corrupt(&id, "no subject"))?,
+            scopes,
+            nonce,
+            acr: acr.ok_or_else(|| corrupt(&id, "no acr"))?,
+            amr: amr.map(|a| serde_json::from_str(&a)).transpose().map_err(|_| corrupt(&id, "amr"))?.unwrap_or_default(),
+            auth_time: auth_time.ok_or_else(|| corrupt(&id, "no auth_time"))?,
+            id,
+        })
+    }
+}
+
 type CodeRow = (String, String, String, String, String, String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>, String);
 
 /// RFC 7636 §4.6: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge, the verifier 43–128 of
@@ -125,16 +152,8 @@ pub async fn redeem_code(
         tx.commit().await?;
         return Ok(Err(grant_error(why)));
     }
-    let corrupt = |what: &str| PlatformError::Corrupt(format!("authorization {id}: {what}"));
-    let granted = Granted {
-        subject: subject.ok_or_else(|| corrupt("no subject"))?,
-        scopes: Scopes::parse(&scopes, "corrupt").map_err(|_| corrupt("scopes"))?,
-        nonce: Some(nonce),
-        acr: acr.ok_or_else(|| corrupt("no acr"))?,
-        amr: amr.map(|a| serde_json::from_str(&a)).transpose().map_err(|_| corrupt("amr"))?.unwrap_or_default(),
-        auth_time: auth_time.ok_or_else(|| corrupt("no auth_time"))?,
-        id,
-    };
+    let scopes = Scopes::parse(&scopes, "corrupt").map_err(|_| corrupt(&id, "scopes"))?;
+    let granted = Granted::read(id, subject, scopes, Some(nonce), acr, amr, auth_time)?;
     let response = issue(&mut tx, &key, client, issuer, &granted, now).await?;
     tx.commit().await?;
     Ok(Ok(response))
@@ -142,7 +161,11 @@ pub async fn redeem_code(
 
 /// Revokes the authorization's tokens; how many were still good.
 async fn revoke_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, authorization_id: &str, now: OffsetDateTime) -> Result<u64, PlatformError> {
-    sqlx::query("UPDATE oidc_authorization SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now.unix_timestamp()).bind(authorization_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE oidc_authorization SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now.unix_timestamp())
+        .bind(authorization_id)
+        .execute(&mut **tx)
+        .await?;
     let n = sqlx::query("DELETE FROM oidc_token WHERE authorization_id = $1 AND (used_at IS NULL AND expires_at >= $2)")
         .bind(authorization_id)
         .bind(now.unix_timestamp())
@@ -191,7 +214,14 @@ async fn issue(
     header.kid = Some(key.kid.clone());
     let id_token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_der(key.key.pkcs8_der()))
         .map_err(|e| PlatformError::Corrupt(format!("signing an ID token: {e}")))?;
-    Ok(TokenResponse { access_token: access, token_type: "Bearer", expires_in: ACCESS_LIFETIME.whole_seconds(), refresh_token: refresh, id_token, scope: granted.scopes.clone() })
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ACCESS_LIFETIME.whole_seconds(),
+        refresh_token: refresh,
+        id_token,
+        scope: granted.scopes.clone(),
+    })
 }
 
 type RefreshRow = (String, String, Option<i64>, i64, String, Option<i64>, Option<String>, String, Option<String>, Option<String>, Option<i64>);
@@ -232,8 +262,7 @@ pub async fn refresh(
     if expires_at < now.unix_timestamp() {
         return Ok(Err(grant_error("the refresh token expired: log in again")));
     }
-    let corrupt = |what: &str| PlatformError::Corrupt(format!("authorization {id}: {what}"));
-    let granted_scopes = Scopes::parse(&scopes, "corrupt").map_err(|_| corrupt("scopes"))?;
+    let granted_scopes = Scopes::parse(&scopes, "corrupt").map_err(|_| corrupt(&id, "scopes"))?;
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
     let scopes = match scope {
         None => granted_scopes,
@@ -244,16 +273,12 @@ pub async fn refresh(
         },
     };
     sqlx::query("UPDATE oidc_token SET used_at = $1 WHERE token_hash = $2").bind(now.unix_timestamp()).bind(hash(refresh_token)).execute(&mut *tx).await?;
-    sqlx::query("UPDATE oidc_authorization SET expires_at = $1 WHERE id = $2").bind((now + REFRESH_LIFETIME).unix_timestamp()).bind(&id).execute(&mut *tx).await?;
-    let granted = Granted {
-        subject: subject.ok_or_else(|| corrupt("no subject"))?,
-        scopes,
-        nonce: None,
-        acr: acr.ok_or_else(|| corrupt("no acr"))?,
-        amr: amr.map(|a| serde_json::from_str(&a)).transpose().map_err(|_| corrupt("amr"))?.unwrap_or_default(),
-        auth_time: auth_time.ok_or_else(|| corrupt("no auth_time"))?,
-        id,
-    };
+    sqlx::query("UPDATE oidc_authorization SET expires_at = $1 WHERE id = $2")
+        .bind((now + REFRESH_LIFETIME).unix_timestamp())
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    let granted = Granted::read(id, subject, scopes, None, acr, amr, auth_time)?;
     let response = issue(&mut tx, &key, client, issuer, &granted, now).await?;
     tx.commit().await?;
     Ok(Ok(response))
@@ -278,7 +303,8 @@ pub async fn userinfo(db: &Database, access_token: &str, now: OffsetDateTime) ->
         Some((_, Some(_), _, _)) => invalid("the access token is revoked"),
         Some((expires_at, None, _, _)) if expires_at < now.unix_timestamp() => invalid("the access token expired"),
         Some((_, None, Some(subject), claims)) => {
-            let mut info: serde_json::Map<String, serde_json::Value> = claims.map(|c| serde_json::from_str(&c)).transpose().map_err(|_| PlatformError::Corrupt("stored claims".into()))?.unwrap_or_default();
+            let mut info: serde_json::Map<String, serde_json::Value> =
+                claims.map(|c| serde_json::from_str(&c)).transpose().map_err(|_| PlatformError::Corrupt("stored claims".into()))?.unwrap_or_default();
             info.insert("sub".into(), subject.into());
             Ok(Ok(serde_json::Value::Object(info)))
         }
@@ -290,11 +316,12 @@ pub async fn userinfo(db: &Database, access_token: &str, now: OffsetDateTime) ->
 /// for `subject`. How many authorizations were ended.
 pub async fn end_session(db: &Database, client_id: &str, subject: &str, now: OffsetDateTime) -> Result<u64, PlatformError> {
     let mut tx = db.begin_write().await?;
-    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM oidc_authorization WHERE client_id = $1 AND subject = $2 AND status = 'redeemed' AND revoked_at IS NULL")
-        .bind(client_id)
-        .bind(subject)
-        .fetch_all(&mut *tx)
-        .await?;
+    let ids: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM oidc_authorization WHERE client_id = $1 AND subject = $2 AND status = 'redeemed' AND revoked_at IS NULL")
+            .bind(client_id)
+            .bind(subject)
+            .fetch_all(&mut *tx)
+            .await?;
     for (id,) in &ids {
         revoke_in(&mut tx, id, now).await?;
     }

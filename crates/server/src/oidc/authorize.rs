@@ -69,7 +69,13 @@ pub(super) async fn begin_get(State(provider): ProviderState, headers: HeaderMap
 pub(super) async fn begin_post(State(provider): ProviderState, headers: HeaderMap, body: Bytes) -> Response {
     match std::str::from_utf8(&body) {
         Ok(text) if is_form(&headers) => begin(&provider, &headers, text).await,
-        _ => error_page(&provider, language(None, &headers), StatusCode::BAD_REQUEST, "invalid_request", "a posted request must be application/x-www-form-urlencoded"),
+        _ => error_page(
+            &provider,
+            language(None, &headers),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "a posted request must be application/x-www-form-urlencoded",
+        ),
     }
 }
 
@@ -95,7 +101,9 @@ async fn begin(provider: &Provider, headers: &HeaderMap, query: &str) -> Respons
     let db = &provider.platform.db;
     let client = match clients::find(db, client_id).await {
         Ok(Some(client)) => client,
-        Ok(None) => return refused(provider, lang, Refusal::Page(OAuthError::new(ErrorCode::InvalidRequest, format!("client_id {client_id:?} is not registered")))),
+        Ok(None) => {
+            return refused(provider, lang, Refusal::Page(OAuthError::new(ErrorCode::InvalidRequest, format!("client_id {client_id:?} is not registered"))))
+        }
         Err(_) => return unavailable(provider, lang),
     };
     let request = match authorization::check(&params, &client) {
@@ -213,14 +221,24 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<Params, String> {
     Params::parse(std::str::from_utf8(body).map_err(|_| "the form is not UTF-8".to_owned())?).map_err(|e| e.description)
 }
 
-pub(super) async fn decline(State(provider): ProviderState, PathParam(id): PathParam<String>, headers: HeaderMap, RawQuery(query): RawQuery, body: Bytes) -> Response {
+/// An answer the page posted: its fields, and the transaction if this browser's form may answer it.
+async fn answer(provider: &Provider, lang: Lang, id: &str, headers: &HeaderMap, body: &Bytes) -> Result<(Params, Pending), Response> {
+    let fields = form(headers, body).map_err(|why| error_page(provider, lang, StatusCode::BAD_REQUEST, "invalid_request", &why))?;
+    let csrf = fields.one("csrf").ok().flatten().unwrap_or("").to_owned();
+    let pending = pending_or_page(provider, lang, id, headers, Some(&csrf)).await?;
+    Ok((fields, pending))
+}
+
+pub(super) async fn decline(
+    State(provider): ProviderState,
+    PathParam(id): PathParam<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
     let lang = language(query.as_deref(), &headers);
-    let fields = match form(&headers, &body) {
-        Ok(f) => f,
-        Err(why) => return error_page(&provider, lang, StatusCode::BAD_REQUEST, "invalid_request", &why),
-    };
-    let pending = match pending_or_page(&provider, lang, &id, &headers, Some(fields.one("csrf").ok().flatten().unwrap_or(""))).await {
-        Ok(p) => p,
+    let (_, pending) = match answer(&provider, lang, &id, &headers, &body).await {
+        Ok(answer) => answer,
         Err(page) => return page,
     };
     let failure = LoginFailure { reason: "declined".into(), description: "the user declined".into(), checks: Vec::new() };
@@ -261,12 +279,8 @@ pub(super) async fn sandbox_answer(
     let Some(issuer) = provider.sandbox.clone() else {
         return error_page(&provider, lang, StatusCode::NOT_FOUND, "invalid_request", "this server is not a sandbox");
     };
-    let fields = match form(&headers, &body) {
-        Ok(f) => f,
-        Err(why) => return error_page(&provider, lang, StatusCode::BAD_REQUEST, "invalid_request", &why),
-    };
-    let pending = match pending_or_page(&provider, lang, &id, &headers, Some(fields.one("csrf").ok().flatten().unwrap_or(""))).await {
-        Ok(p) => p,
+    let (fields, pending) = match answer(&provider, lang, &id, &headers, &body).await {
+        Ok(answer) => answer,
         Err(page) => return page,
     };
     let bad = |why: &str| error_page(&provider, lang, StatusCode::BAD_REQUEST, "invalid_request", why);
@@ -275,7 +289,8 @@ pub(super) async fn sandbox_answer(
     match outcome {
         Some("normal") => {}
         Some("error") => {
-            let failure = LoginFailure { reason: "sandbox_error".into(), description: "the sandbox test person's login was set to fail".into(), checks: Vec::new() };
+            let failure =
+                LoginFailure { reason: "sandbox_error".into(), description: "the sandbox test person's login was set to fail".into(), checks: Vec::new() };
             return denied(&provider, lang, &pending, &failure).await;
         }
         _ => return bad("choose the outcome: normal or error"),

@@ -88,7 +88,8 @@ async fn certs(State(provider): ProviderState) -> Result<Response, ApiError> {
 const ASSERTION_ALGORITHMS: [&str; 9] = ["ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"];
 
 async fn discovery(State(provider): ProviderState) -> Response {
-    let scopes: Vec<&str> = jpki_platform::oidc::scope::Scope::ALL.iter().filter(|s| !matches!(s, jpki_platform::oidc::scope::Scope::Sign)).map(|s| s.as_str()).collect();
+    let scopes: Vec<&str> =
+        jpki_platform::oidc::scope::Scope::ALL.iter().filter(|s| !matches!(s, jpki_platform::oidc::scope::Scope::Sign)).map(|s| s.as_str()).collect();
     let document = json!({
         "issuer": provider.issuer,
         "authorization_endpoint": provider.endpoint("auth"),
@@ -130,7 +131,9 @@ pub(crate) fn oauth_error(error: &OAuthError, basic_auth_used: bool) -> Response
         // RFC 6749 §5.2: a client that authenticated with the Authorization header is answered with
         // the scheme it used.
         ErrorCode::InvalidClient if basic_auth_used => Some("Basic realm=\"openjpki\"".to_owned()),
-        ErrorCode::InvalidToken => Some(format!("Bearer realm=\"openjpki\", error=\"invalid_token\", error_description=\"{}\"", error.description.replace('"', "'"))),
+        ErrorCode::InvalidToken => {
+            Some(format!("Bearer realm=\"openjpki\", error=\"invalid_token\", error_description=\"{}\"", error.description.replace('"', "'")))
+        }
         _ => None,
     };
     if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {

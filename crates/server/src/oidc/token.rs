@@ -79,7 +79,9 @@ async fn token_response(provider: &Provider, headers: &HeaderMap, body: &Bytes) 
             (Ok(None), _) => Err(invalid_request("refresh_token is required")),
             (Err(e), _) | (_, Err(e)) => Err(e),
         },
-        Ok(Some(other)) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, format!("grant_type {other:?} is not supported: authorization_code or refresh_token"))),
+        Ok(Some(other)) => {
+            Err(OAuthError::new(ErrorCode::UnsupportedGrantType, format!("grant_type {other:?} is not supported: authorization_code or refresh_token")))
+        }
         Ok(None) => Err(invalid_request("grant_type is required")),
         Err(e) => Err(e),
     })
@@ -151,7 +153,9 @@ async fn logout(provider: &Arc<Provider>, headers: &HeaderMap, query: &str) -> R
         },
     };
     let client_id = match (field("client_id"), &hint) {
-        (Some(given), Some((aud, _))) if given != aud => return page(StatusCode::BAD_REQUEST, "invalid_request", "client_id is not the id_token_hint's audience"),
+        (Some(given), Some((aud, _))) if given != aud => {
+            return page(StatusCode::BAD_REQUEST, "invalid_request", "client_id is not the id_token_hint's audience")
+        }
         (Some(given), _) => Some(given.to_owned()),
         (None, hint) => hint.as_ref().map(|(aud, _)| aud.clone()),
     };
