@@ -1,6 +1,7 @@
 //! `jpki`: the openjpki command line. A thin layer over the library crates.
 #![deny(unsafe_code)]
 
+mod app;
 mod card;
 mod context;
 mod inspect;
@@ -74,6 +75,9 @@ enum Command {
     /// Inspect CRLs.
     #[command(subcommand)]
     Crl(inspect::CrlCommand),
+    /// The companion app: answer an OpenID Connect login or signature with a card or phone.
+    #[command(subcommand)]
+    App(app::AppCommand),
 }
 
 #[derive(Subcommand)]
@@ -134,6 +138,7 @@ fn main() -> ExitCode {
             Command::Verify(args) => signing::verify(&ctx, args),
             Command::Cert(cmd) => inspect::run(&ctx, cmd).await,
             Command::Crl(cmd) => inspect::run_crl(&ctx, cmd),
+            Command::App(cmd) => app::run(&ctx, cmd),
             Command::Wallet(mdoc::WalletCommand::Present(args)) => mdoc::present(&ctx, args),
             Command::Mdoc(mdoc::MdocCommand::Request(args)) => mdoc::request(&ctx, args),
             Command::Mdoc(mdoc::MdocCommand::Verify(args)) => mdoc::verify(&ctx, args),

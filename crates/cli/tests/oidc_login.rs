@@ -436,3 +436,207 @@ fn run_secret(sb: &Sandbox) {
         server.exchange("GET", "/api/realms/main/protocol/openid-connect/logout?post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", &[], b"");
     assert_eq!(status, 400, "{label}: {}", String::from_utf8_lossy(&body));
 }
+
+/// The companion app's view of a transaction's page: the QR code, its payload, and the page reloading
+/// itself; the payload.
+fn app_view(server: &Server, page: &Page) -> String {
+    let (status, fields, body) = server.exchange("GET", &format!("{}/app?lang=en", page.path), &[("Cookie", &page.cookie)], b"");
+    // The template escapes as HTML does; the attribute and text values read back.
+    let html = String::from_utf8(body).unwrap().replace("&#x2f;", "/").replace("&#x27;", "'").replace("&amp;", "&");
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(header(&fields, "refresh"), Some("2"), "the view polls");
+    assert!(html.contains(&format!("src=\"{}/qr.svg\"", page.path)), "{html}");
+    let (status, fields, svg) = server.exchange("GET", &format!("{}/qr.svg", page.path), &[("Cookie", &page.cookie)], b"");
+    assert_eq!((status, header(&fields, "content-type")), (200, Some("image/svg+xml")));
+    assert!(String::from_utf8_lossy(&svg).contains("<svg"), "the QR code is an SVG");
+    assert_eq!(server.exchange("GET", &format!("{}/qr.svg", page.path), &[], b"").0, 403, "only the browser that began it gets the QR code");
+    let payload = html.split("readonly rows=\"3\">").nth(1).unwrap().split("</textarea>").next().unwrap().to_owned();
+    assert!(payload.contains("/protocol/openid-connect/app#transaction="), "{payload}");
+    payload
+}
+
+/// The page, polled after the app answered: the redirect's query.
+fn polled(server: &Server, page: &Page) -> std::collections::BTreeMap<String, String> {
+    let (status, fields, body) = server.exchange("GET", &format!("{}/app", page.path), &[("Cookie", &page.cookie)], b"");
+    assert_eq!(status, 303, "{}", String::from_utf8_lossy(&body));
+    let location = header(&fields, "location").unwrap();
+    assert!(location.starts_with(&format!("{REDIRECT}?")), "{location}");
+    query_of(location)
+}
+
+fn approve<'a>(payload: &'a str, source: &'a [&'a str], pins: &'a [&'a str]) -> Vec<&'a str> {
+    [&["app", "approve", payload][..], source, pins].concat()
+}
+
+#[test]
+fn a_card_and_a_phone_answer_through_the_companion_app_and_sign() {
+    common::on_every_database("a_card_and_a_phone_answer_through_the_companion_app_and_sign", run_app);
+}
+
+fn run_app(sb: &Sandbox) {
+    let label = sb.label();
+    sb.ok(&["sandbox", "init"]);
+    let person = sb.add_person("署名　次郎", "1975-07-07");
+    sb.issue_card(&person, "card");
+    sb.ok(&common::phone_issue("card", "phone", "1234"));
+    let server = sb.serve();
+    let issuer = format!("http://{}/api/realms/main", server.addr);
+    let (_, tenant) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"RP"}"#);
+    let api_key = tenant["api_key"].as_str().unwrap();
+    let key = jpki_crypto::EcKey::generate_p256().unwrap();
+    let point = key.public_point();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwk = json!({ "kty": "EC", "crv": "P-256", "kid": "rp-key-1", "alg": "ES256", "x": b64(&point[1..33]), "y": b64(&point[33..65]) });
+    let registration = json!({
+        "client_name": "署名 RP",
+        "redirect_uris": [REDIRECT],
+        "scope": "openid name address birthdate gender sign",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": { "keys": [jwk] },
+    });
+    let (status, client) = server.post_json("/v1/oidc/clients", Some(api_key), &registration.to_string());
+    assert_eq!(status, 201, "{label}: {client}");
+    let rp = Rp { client_id: client["client_id"].as_str().unwrap().to_owned(), key, token_endpoint: format!("{issuer}/protocol/openid-connect/token") };
+    let card: &[&str] = &["--card", "card"];
+    let card_pins: &[&str] = &["--approve", "--pin", "1234", "--sign-pin", "ABC123"];
+
+    // A login with the card through the app: the page's QR payload, the PINs, the page moving on.
+    let page = open_page(&server, &authorize_query(&rp.client_id, "openid name birthdate", &[]));
+    assert!(page.html.contains("/app?lang=ja"), "{label}: the page offers the app: {}", page.html);
+    let payload = app_view(&server, &page);
+    let (status, _, body) = server.exchange("GET", &format!("{}/app", page.path), &[("Cookie", &page.cookie)], b"");
+    assert_eq!(status, 200, "{label}: waiting: {}", String::from_utf8_lossy(&body));
+    // Wrong keys and PINs get nothing, and leave the transaction answerable.
+    let forged = payload.replace("key=", "key=x");
+    let err = sb.fails(&approve(&forged, card, card_pins));
+    assert!(err.contains("scan it again"), "{label}: {err}");
+    let err = sb.fails(&approve(&payload, card, &["--approve", "--pin", "9999", "--sign-pin", "ABC123"]));
+    assert!(err.to_lowercase().contains("pin"), "{label}: {err}");
+    let err = sb.fails(&approve(&payload, card, &["--pin", "1234"]));
+    assert!(err.contains("--approve or --decline"), "{label}: no terminal to ask on: {err}");
+    let out = sb.ok(&approve(&payload, card, card_pins));
+    assert!(out.contains("approved"), "{label}: {out}");
+    let err = sb.fails(&approve(&payload, card, card_pins));
+    assert!(err.contains("already answered"), "{label}: answered once: {err}");
+    let sent = polled(&server, &page);
+    assert_eq!((sent["state"].as_str(), sent["iss"].as_str()), ("state-1", issuer.as_str()), "{label}: {sent:?}");
+    let (status, tokens) = redeem(&server, &rp, &sent["code"], VERIFIER);
+    assert_eq!(status, 200, "{label}: {tokens}");
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(tokens["id_token"].as_str().unwrap()).unwrap().claims;
+    assert_eq!(claims["amr"], json!(["hwk", "pin", "sc"]), "{label}: {claims}");
+    let (_, info) = server.get_json(USERINFO, tokens["access_token"].as_str());
+    assert_eq!((&info["name"], &info["birthdate"], info.get("address")), (&json!("署名　次郎"), &json!("1975-07-07"), None), "{label}: {info}");
+
+    // The phone: its smartphone JPKI keys; only the authentication PIN for a login without the 4 info.
+    let page = open_page(&server, &authorize_query(&rp.client_id, "openid", &[]));
+    let payload = app_view(&server, &page);
+    sb.ok(&approve(&payload, &["--phone", "phone"], &["--approve", "--pin", "4321"]));
+    let (status, tokens) = redeem(&server, &rp, &polled(&server, &page)["code"], VERIFIER);
+    assert_eq!(status, 200, "{label}: {tokens}");
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(tokens["id_token"].as_str().unwrap()).unwrap().claims;
+    assert_eq!(claims["amr"], json!(["hwk", "pin"]), "{label}: {claims}");
+
+    // Declined in the app: access_denied at the RP.
+    let page = open_page(&server, &authorize_query(&rp.client_id, "openid", &[]));
+    sb.ok(&approve(&app_view(&server, &page), card, &["--decline"]));
+    let sent = polled(&server, &page);
+    assert_eq!((sent["error"].as_str(), sent.get("code")), ("access_denied", None), "{label}: {sent:?}");
+
+    // A sign transaction: a client-credentials token creates it over the document's SHA-256.
+    let client_auth = |extra: &[(&str, &str)]| {
+        let assertion = rp.assertion();
+        let mut fields = vec![("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion.as_str())];
+        fields.extend_from_slice(extra);
+        token_request(&server, &fields, None).2
+    };
+    let client_token = client_auth(&[("grant_type", "client_credentials")]);
+    assert_eq!(client_token["scope"], json!("sign"), "{label}: {client_token}");
+    let client_token = client_token["access_token"].as_str().unwrap().to_owned();
+    let document = "口座開設申込書 2026-12-04\n";
+    std::fs::write(sb.path("document.txt"), document).unwrap();
+    let hash = base64::engine::general_purpose::STANDARD.encode(jpki_crypto::sha256(document.as_bytes()));
+    let create = |body: Value, token: Option<&str>| server.post_json("/api/sign-transactions", token, &body.to_string());
+    let (status, created) = create(json!({ "purpose": "口座開設申込書への署名", "hash": hash }), Some(&client_token));
+    assert_eq!(status, 201, "{label}: {created}");
+    let sign_id = created["sign_transaction_id"].as_str().unwrap().to_owned();
+    assert_eq!(sign_id.len(), 36, "{label}: a UUID: {sign_id}");
+    for (body, why) in [
+        (json!({ "purpose": "x", "hash": "AAAA" }), "3 bytes"),
+        (json!({ "purpose": "x", "hash": hash, "digest_info": hash }), "exactly one"),
+        (json!({ "purpose": "x", "digest_info": hash }), "not DER"),
+        (json!({ "purpose": "", "hash": hash }), "purpose"),
+    ] {
+        let (status, refused) = create(body, Some(&client_token));
+        assert_eq!(status, 400, "{label}: {why}: {refused}");
+        assert!(refused.to_string().contains(why), "{label}: {why}: {refused}");
+    }
+    let (status, refused) = create(json!({ "purpose": "x", "hash": hash }), tokens["access_token"].as_str());
+    assert_eq!((status, refused["error"].as_str()), (401, Some("invalid_token")), "{label}: a user's token does not create one: {refused}");
+
+    // The picker cannot sign; unknown transactions are refused at the RP.
+    let sign_query = |id: &str| authorize_query(&rp.client_id, "openid sign", &[("sign_transaction_id", Some(id))]);
+    let (status, fields, _) = server.exchange("GET", &format!("{AUTH}?{}", sign_query("00000000-0000-4000-8000-000000000000")), &[], b"");
+    assert_eq!(status, 303, "{label}");
+    let sent = query_of(header(&fields, "location").unwrap());
+    assert!(sent["error"] == "invalid_request" && sent["error_description"].contains("names no sign transaction"), "{label}: {sent:?}");
+    let page = open_page(&server, &sign_query(&sign_id));
+    assert!(page.html.contains("口座開設申込書への署名") && !page.html.contains("name=\"person\""), "{label}: {}", page.html);
+    let (status, fields, _) = server.exchange("GET", &format!("{AUTH}?{}", sign_query(&sign_id)), &[], b"");
+    assert_eq!(status, 303, "{label}");
+    assert!(query_of(header(&fields, "location").unwrap())["error_description"].contains("names no sign transaction"), "{label}: sent once");
+
+    // The user signs with the card; the RP fetches the signature with the login's access token.
+    sb.ok(&approve(&app_view(&server, &page), card, card_pins));
+    let (status, tokens) = redeem(&server, &rp, &polled(&server, &page)["code"], VERIFIER);
+    assert_eq!(status, 200, "{label}: {tokens}");
+    let result_path = format!("/api/sign-transactions/{sign_id}/result");
+    assert_eq!(server.get_json(&result_path, None).0, 401, "{label}");
+    let (status, refused) = server.get_json(&result_path, Some(&client_token));
+    assert_eq!(status, 401, "{label}: a client token is not the user's: {refused}");
+    let (status, result) = server.get_json(&result_path, tokens["access_token"].as_str());
+    assert_eq!(status, 200, "{label}: {result}");
+    assert_eq!(result["verification"]["valid"], json!(true), "{label}: {result}");
+    assert!(result["verification"]["revocation"].is_object(), "{label}: {result}");
+    let decode = |field: &str| base64::engine::general_purpose::STANDARD.decode(result[field].as_str().unwrap()).unwrap();
+    std::fs::write(sb.path("sig.bin"), decode("signature")).unwrap();
+    std::fs::write(sb.path("cert.der"), decode("certificate")).unwrap();
+    std::fs::write(sb.path("sig.p7s"), decode("cms")).unwrap();
+    if common::openssl_available("sign transactions verified by openssl") {
+        let p = |f: &str| sb.path(f).to_str().unwrap().to_owned();
+        let pubkey = common::openssl(&["x509", "-inform", "DER", "-in", &p("cert.der"), "-pubkey", "-noout"]);
+        std::fs::write(sb.path("pub.pem"), pubkey).unwrap();
+        let out = common::openssl(&["dgst", "-sha256", "-verify", &p("pub.pem"), "-signature", &p("sig.bin"), &p("document.txt")]);
+        assert!(out.contains("Verified OK"), "{label}: {out}");
+        let ca = sb.data().join("trust/sign-ca.pem");
+        let out = common::openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &p("sig.p7s"),
+            "-content",
+            &p("document.txt"),
+            "-CAfile",
+            ca.to_str().unwrap(),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ]);
+        assert!(out.contains("Verification successful"), "{label}: {out}");
+    }
+    let other_login = open_page(&server, &authorize_query(&rp.client_id, "openid", &[]));
+    sb.ok(&approve(&app_view(&server, &other_login), card, card_pins));
+    let (_, other) = redeem(&server, &rp, &polled(&server, &other_login)["code"], VERIFIER);
+    let (status, refused) = server.get_json(&result_path, other["access_token"].as_str());
+    assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_request")), "{label}: another login's token: {refused}");
+
+    // Metered: each app login's checks, and the signature.
+    let (_, usage) = server.get_json("/v1/usage", Some(api_key));
+    let count =
+        |kind: &str| -> i64 { usage["usage"].as_array().unwrap().iter().filter(|u| u["cert_kind"] == kind).map(|u| u["count"].as_i64().unwrap()).sum() };
+    assert_eq!((count("authentication"), count("signature")), (4, 2), "{label}: {usage}");
+    sb.ok(&["audit", "verify"]);
+}

@@ -25,6 +25,8 @@ pub struct Swept {
     pub presentation_requests: u64,
     /// OpenID Connect authorizations (with the claims they held) and their tokens.
     pub authorizations: u64,
+    /// Sign transactions, with the signatures and certificates their results held.
+    pub sign_transactions: u64,
 }
 
 /// Removes the challenges and presentation requests that expired more than [`KEPT_AFTER_EXPIRY`]
@@ -40,9 +42,11 @@ pub async fn sweep(db: &Database, now: OffsetDateTime) -> Result<Swept, Platform
         .await?;
     let authorizations = sqlx::query("DELETE FROM oidc_authorization WHERE expires_at < $1").bind(before).execute(&mut *tx).await?.rows_affected();
     sqlx::query("DELETE FROM oidc_token WHERE expires_at < $1 AND kind = 'access'").bind(before).execute(&mut *tx).await?;
+    let sign_transactions = sqlx::query("DELETE FROM oidc_sign_transaction WHERE expires_at < $1").bind(before).execute(&mut *tx).await?.rows_affected();
+    sqlx::query("DELETE FROM oidc_client_token WHERE expires_at < $1").bind(before).execute(&mut *tx).await?;
     tx.commit().await?;
     crate::oidc::client_auth::sweep(db, now - KEPT_AFTER_EXPIRY).await?;
-    Ok(Swept { challenges, presentation_requests, authorizations })
+    Ok(Swept { challenges, presentation_requests, authorizations, sign_transactions })
 }
 
 /// Sweeps now and every [`SWEEP_INTERVAL`] until the database closes, when the task ends.

@@ -65,7 +65,7 @@ async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
         let live_authorization = authorization(&db, &tenant.id, now + Duration::hours(5)).await;
 
         let swept = housekeeping::sweep(&db, now).await.unwrap();
-        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1, authorizations: 1 }, "{url}");
+        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1, authorizations: 1, sign_transactions: 0 }, "{url}");
 
         let consume = |id: String| {
             let (db, tenant) = (db.clone(), tenant.id.clone());

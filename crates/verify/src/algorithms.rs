@@ -42,7 +42,26 @@ pub fn digest(alg: AlgorithmIdentifierRef<'_>) -> Result<Digest, AlgorithmError>
     Ok(digest)
 }
 
-fn pkcs1_with(digest: Digest) -> RsaScheme {
+/// The digest algorithm's OID, the inverse of [`digest`].
+pub fn digest_oid(digest: Digest) -> const_oid::ObjectIdentifier {
+    match digest {
+        Digest::Sha256 => ID_SHA_256,
+        Digest::Sha384 => ID_SHA_384,
+        Digest::Sha512 => ID_SHA_512,
+    }
+}
+
+/// sha*WithRSAEncryption (PKCS#1 v1.5) of the digest.
+pub fn pkcs1_oid(digest: Digest) -> const_oid::ObjectIdentifier {
+    match digest {
+        Digest::Sha256 => SHA_256_WITH_RSA_ENCRYPTION,
+        Digest::Sha384 => SHA_384_WITH_RSA_ENCRYPTION,
+        Digest::Sha512 => SHA_512_WITH_RSA_ENCRYPTION,
+    }
+}
+
+/// PKCS#1 v1.5 with the digest.
+pub fn pkcs1_with(digest: Digest) -> RsaScheme {
     match digest {
         Digest::Sha256 => RsaScheme::Pkcs1Sha256,
         Digest::Sha384 => RsaScheme::Pkcs1Sha384,

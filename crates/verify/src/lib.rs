@@ -4,6 +4,7 @@
 //! - [`algorithms`]: the signature and digest algorithms accepted, by OID;
 //! - [`trust`]: trust anchors (J-LIS's CA certificates, or the sandbox's);
 //! - [`chain`]: path validation of an end-entity certificate;
+//! - [`digest_info`]: the DigestInfo a key signs, from a relying party's hash;
 //! - [`crl_stream`]: CRLs of any size read entry by entry, their signature checked as they stream;
 //! - [`failure`]: the codes of why a verification is not valid;
 //! - [`revocation`]: OCSP with a cache, failing closed;
@@ -15,6 +16,7 @@
 pub mod algorithms;
 pub mod chain;
 pub mod crl_stream;
+pub mod digest_info;
 pub mod failure;
 pub mod presentation;
 pub mod revocation;

@@ -346,14 +346,9 @@ pub fn build<E>(
     signing_time: OffsetDateTime,
     sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, BuildError<E>> {
-    use cms::cert::IssuerAndSerialNumber;
-    use cms::content_info::CmsVersion;
-    use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignerInfos};
     use const_oid::db::rfc5911::ID_DATA;
-    use const_oid::db::rfc5912::{ID_SHA_256, SHA_256_WITH_RSA_ENCRYPTION};
     use der::asn1::SetOfVec;
     use der::Any;
-    use spki::AlgorithmIdentifierOwned;
     use x509_cert::attr::Attribute;
 
     let cert = Certificate::from_der(certificate).map_err(BuildError::Der)?;
@@ -372,29 +367,58 @@ pub fn build<E>(
     digest_info.extend(Digest::Sha256.compute(&attrs.to_der().map_err(BuildError::Der)?));
     let signature = sign(&digest_info).map_err(BuildError::Signer)?;
 
-    let sha256 = AlgorithmIdentifierOwned { oid: ID_SHA_256, parameters: None };
+    let econtent = if attached { Some(Any::encode_from(&OctetString::new(content).map_err(BuildError::Der)?).map_err(BuildError::Der)?) } else { None };
+    assemble(cert, Digest::Sha256, Some(attrs), signature, econtent).map_err(BuildError::Der)
+}
+
+/// A detached SignedData carrying a signature made elsewhere over `signed` (a DigestInfo of the
+/// content), with no signed attributes: RFC 5652 §5.4, "only the octets comprising the value of the
+/// eContent OCTET STRING are input to the message digest calculation", so the PKCS#1 signature over
+/// the content's DigestInfo is the SignerInfo's signature as it is. `openssl cms -verify -binary
+/// -content FILE` checks it against the document.
+pub fn wrap(signed: &crate::digest_info::DigestInfo, certificate: &[u8], signature: &[u8]) -> Result<Vec<u8>, der::Error> {
+    assemble(Certificate::from_der(certificate)?, signed.digest, None, signature.to_vec(), None)
+}
+
+/// The ContentInfo of a SignedData (version 1) with one signer, named by issuer and serial, whose
+/// certificate it carries; the signature algorithm is the digest's with RSA (PKCS#1 v1.5).
+fn assemble(
+    cert: Certificate,
+    digest: Digest,
+    signed_attrs: Option<x509_cert::attr::Attributes>,
+    signature: Vec<u8>,
+    econtent: Option<der::Any>,
+) -> Result<Vec<u8>, der::Error> {
+    use cms::cert::IssuerAndSerialNumber;
+    use cms::content_info::CmsVersion;
+    use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignerInfos};
+    use const_oid::db::rfc5911::ID_DATA;
+    use der::asn1::SetOfVec;
+    use der::Any;
+    use spki::AlgorithmIdentifierOwned;
+
+    let digest_alg = AlgorithmIdentifierOwned { oid: algorithms::digest_oid(digest), parameters: None };
     let signer = SignerInfo {
         version: CmsVersion::V1,
         sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
             issuer: cert.tbs_certificate.issuer.clone(),
             serial_number: cert.tbs_certificate.serial_number.clone(),
         }),
-        digest_alg: sha256.clone(),
-        signed_attrs: Some(attrs),
-        signature_algorithm: AlgorithmIdentifierOwned { oid: SHA_256_WITH_RSA_ENCRYPTION, parameters: Some(Any::from(der::asn1::Null)) },
-        signature: OctetString::new(signature).map_err(BuildError::Der)?,
+        digest_alg: digest_alg.clone(),
+        signed_attrs,
+        signature_algorithm: AlgorithmIdentifierOwned { oid: algorithms::pkcs1_oid(digest), parameters: Some(Any::from(der::asn1::Null)) },
+        signature: OctetString::new(signature)?,
         unsigned_attrs: None,
     };
-    let econtent = if attached { Some(Any::encode_from(&OctetString::new(content).map_err(BuildError::Der)?).map_err(BuildError::Der)?) } else { None };
     let signed = SignedData {
         version: CmsVersion::V1,
-        digest_algorithms: SetOfVec::try_from(vec![sha256]).map_err(BuildError::Der)?,
+        digest_algorithms: SetOfVec::try_from(vec![digest_alg])?,
         encap_content_info: EncapsulatedContentInfo { econtent_type: ID_DATA, econtent },
-        certificates: Some(CertificateSet(SetOfVec::try_from(vec![CertificateChoices::Certificate(cert)]).map_err(BuildError::Der)?)),
+        certificates: Some(CertificateSet(SetOfVec::try_from(vec![CertificateChoices::Certificate(cert)])?)),
         crls: None,
-        signer_infos: SignerInfos(SetOfVec::try_from(vec![signer]).map_err(BuildError::Der)?),
+        signer_infos: SignerInfos(SetOfVec::try_from(vec![signer])?),
     };
-    ContentInfo { content_type: ID_SIGNED_DATA, content: Any::encode_from(&signed).map_err(BuildError::Der)? }.to_der().map_err(BuildError::Der)
+    ContentInfo { content_type: ID_SIGNED_DATA, content: Any::encode_from(&signed)? }.to_der()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -264,9 +264,28 @@ impl Verifier {
         signature: &[u8],
         now: OffsetDateTime,
     ) -> Progress {
+        self.pkcs1_by(kind, policy, certificate, now, |key| jpki_crypto::verify_rsa(jpki_crypto::RsaScheme::Pkcs1Sha256, key, message, signature))
+    }
+
+    /// [`Verifier::verify_pkcs1_without_waiting`] of a signature over a hash made elsewhere (a sign
+    /// transaction's DigestInfo).
+    pub fn verify_pkcs1_digest_without_waiting(
+        &self,
+        kind: CertKind,
+        policy: RevocationPolicy,
+        certificate: &[u8],
+        signed: &crate::digest_info::DigestInfo,
+        signature: &[u8],
+        now: OffsetDateTime,
+    ) -> Progress {
+        self.pkcs1_by(kind, policy, certificate, now, |key| jpki_crypto::verify_rsa_digest(signed.scheme(), key, &signed.hash, signature))
+    }
+
+    /// A signature `holds` with the certificate's RSAPublicKey, then the certificate's checks.
+    fn pkcs1_by(&self, kind: CertKind, policy: RevocationPolicy, certificate: &[u8], now: OffsetDateTime, holds: impl FnOnce(&[u8]) -> bool) -> Progress {
         match <jpki_profile::cert_profile::CertificateRef<'_> as der::Decode>::from_der(certificate) {
             Ok(cert) => {
-                if !jpki_crypto::verify_rsa(jpki_crypto::RsaScheme::Pkcs1Sha256, cert.public_key(), message, signature) {
+                if !holds(cert.public_key()) {
                     return Progress::Done(Self::failed(FailureCode::SignatureInvalid, "the signature does not verify with the certificate".into(), now));
                 }
                 let validated = chain::validate_ref(&cert, certificate, &self.trust, now).and_then(|valid| of_kind(valid, kind));

@@ -75,6 +75,8 @@ pub struct Request {
     /// BASE64URL(SHA-256(code_verifier)), RFC 7636 §4.2.
     pub code_challenge: String,
     pub acr: AcrValues,
+    /// With scope `sign`: the sign transaction the user is asked to sign.
+    pub sign_transaction_id: Option<String>,
 }
 
 /// `state` and `nonce`: 1–255 printable ASCII characters (the Digital Authentication App's authserver
@@ -104,7 +106,7 @@ pub fn check(params: &Params, client: &Client) -> Result<Request, Refusal> {
     // A `state` given once goes back with the error even when it is not acceptable otherwise.
     let state = params.one("state").ok().flatten().map(str::to_owned);
     let redirect = |error: OAuthError| Refusal::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error };
-    check_rest(params, client).map_err(redirect).map(|(scopes, state, nonce, code_challenge, acr)| Request {
+    check_rest(params, client).map_err(redirect).map(|(scopes, state, nonce, code_challenge, acr, sign_transaction_id)| Request {
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.clone(),
         scopes,
@@ -112,10 +114,11 @@ pub fn check(params: &Params, client: &Client) -> Result<Request, Refusal> {
         nonce,
         code_challenge,
         acr,
+        sign_transaction_id,
     })
 }
 
-type Checked = (Scopes, String, String, String, AcrValues);
+type Checked = (Scopes, String, String, String, AcrValues, Option<String>);
 
 fn check_rest(params: &Params, client: &Client) -> Result<Checked, OAuthError> {
     fn err(code: ErrorCode, description: impl Into<String>) -> OAuthError {
@@ -144,16 +147,14 @@ fn check_rest(params: &Params, client: &Client) -> Result<Checked, OAuthError> {
     if !scopes.is_subset(&client.scope) {
         return Err(err(ErrorCode::InvalidScope, format!("this client may ask only for {}", client.scope)));
     }
-    if scopes.contains(Scope::Sign) {
-        let id = params.one("sign_transaction_id")?;
-        return Err(err(
-            ErrorCode::InvalidRequest,
-            match id {
-                None => "scope sign needs sign_transaction_id".to_owned(),
-                Some(id) => format!("sign_transaction_id {id:?} names no sign transaction of this client"),
-            },
-        ));
-    }
+    // The Digital Authentication App's sign_transaction_id: with scope sign, and only with it.
+    let sign_transaction_id = match (scopes.contains(Scope::Sign), params.one("sign_transaction_id")?) {
+        (true, Some(id)) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => Some(id.to_owned()),
+        (true, Some(id)) => return Err(err(ErrorCode::InvalidRequest, format!("sign_transaction_id {id:?} is not a sign transaction id"))),
+        (true, None) => return Err(err(ErrorCode::InvalidRequest, "scope sign needs sign_transaction_id")),
+        (false, Some(_)) => return Err(err(ErrorCode::InvalidRequest, "sign_transaction_id needs scope sign")),
+        (false, None) => None,
+    };
     let state = params.required("state")?;
     printable("state", state)?;
     let nonce = params.required("nonce")?;
@@ -172,7 +173,7 @@ fn check_rest(params: &Params, client: &Client) -> Result<Checked, OAuthError> {
         return Err(err(ErrorCode::LoginRequired, "every login asks for the card or phone: prompt=none cannot be answered"));
     }
     let acr = params.one("acr_values")?.map(AcrValues::parse).transpose()?.unwrap_or_default();
-    Ok((scopes, state.to_owned(), nonce.to_owned(), challenge.to_owned(), acr))
+    Ok((scopes, state.to_owned(), nonce.to_owned(), challenge.to_owned(), acr, sign_transaction_id))
 }
 
 /// A transaction just begun: the browser keeps `browser_secret` in a cookie; the page's forms carry
@@ -201,13 +202,23 @@ fn hash(secret: &str) -> String {
     crate::tenants::key_hash(secret)
 }
 
-/// Keeps a checked request as a pending transaction.
-pub async fn begin(db: &Database, client: &Client, request: &Request, now: OffsetDateTime) -> Result<Begun, PlatformError> {
+/// The key the authorization page's QR code gives the companion app for transaction `id`, derived
+/// like [`csrf_token`] from the browser's secret: only the page in that browser can show it.
+pub fn app_key(browser_secret: &str, id: &str) -> String {
+    use base64::Engine;
+    let input = [b"openjpki app\n".as_slice(), browser_secret.as_bytes(), b"\n", id.as_bytes()].concat();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jpki_crypto::sha256(&input))
+}
+
+/// Keeps a checked request as a pending transaction; with scope `sign`, its sign transaction goes to
+/// it (once: an unknown, expired or already sent one is an `invalid_request` for the RP).
+pub async fn begin(db: &Database, client: &Client, request: &Request, now: OffsetDateTime) -> Result<Result<Begun, OAuthError>, PlatformError> {
     let begun = Begun { id: jpki_store::new_id("authz"), browser_secret: secret(), expires_at: now + REQUEST_LIFETIME };
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO oidc_authorization (id, client_id, tenant_id, redirect_uri, scopes, state, nonce, code_challenge, acr_values,
-             browser_hash, status, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12)",
+             browser_hash, app_key_hash, sign_transaction_id, status, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14)",
     )
     .bind(&begun.id)
     .bind(&client.client_id)
@@ -219,11 +230,22 @@ pub async fn begin(db: &Database, client: &Client, request: &Request, now: Offse
     .bind(&request.code_challenge)
     .bind(request.acr.to_text())
     .bind(hash(&begun.browser_secret))
+    .bind(hash(&app_key(&begun.browser_secret, &begun.id)))
+    .bind(&request.sign_transaction_id)
     .bind(now.unix_timestamp())
     .bind(begun.expires_at.unix_timestamp())
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
-    Ok(begun)
+    if let Some(sign_id) = &request.sign_transaction_id {
+        if super::sign::bind(&mut tx, sign_id, &client.client_id, &begun.id, now).await?.is_none() {
+            return Ok(Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                format!("sign_transaction_id {sign_id:?} names no sign transaction of this client waiting to be signed"),
+            )));
+        }
+    }
+    tx.commit().await?;
+    Ok(Ok(begun))
 }
 
 /// A transaction waiting for the user's answer.
@@ -237,6 +259,8 @@ pub struct Pending {
     pub state: String,
     pub acr: AcrValues,
     pub expires_at: OffsetDateTime,
+    /// With scope `sign`: the sign transaction it asks the user to sign.
+    pub sign_transaction_id: Option<String>,
 }
 
 /// Why an answer to a transaction is not taken.
@@ -264,7 +288,63 @@ impl Unanswerable {
     }
 }
 
-type PendingRow = (String, String, String, String, String, Option<String>, String, String, i64);
+type Row = (String, String, String, String, String, Option<String>, String, String, Option<String>, i64, Option<String>, Option<String>);
+
+/// Transaction `id` as stored: what [`Pending`] holds, its status, the hashes of the browser's and the
+/// app's secrets, and the refusal the app's answer left.
+struct Stored {
+    pending: Pending,
+    status: String,
+    browser_hash: String,
+    app_key_hash: Option<String>,
+    refusal: Option<String>,
+}
+
+async fn load(db: &Database, id: &str) -> Result<Option<Stored>, PlatformError> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT client_id, tenant_id, redirect_uri, scopes, state, acr_values, status, browser_hash, app_key_hash, expires_at, sign_transaction_id, refusal
+         FROM oidc_authorization WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((client_id, tenant_id, redirect_uri, scopes, state, acr, status, browser_hash, app_key_hash, expires_at, sign_transaction_id, refusal)) = row
+    else {
+        return Ok(None);
+    };
+    let corrupt = |what: &str| PlatformError::Corrupt(format!("authorization {id}: {what}"));
+    let pending = Pending {
+        id: id.to_owned(),
+        client_id,
+        tenant_id,
+        redirect_uri,
+        scopes: Scopes::parse(&scopes, "corrupt").map_err(|_| corrupt("scopes"))?,
+        state,
+        acr: acr.as_deref().map(AcrValues::parse).transpose().map_err(|_| corrupt("acr_values"))?.unwrap_or_default(),
+        expires_at: crate::stored_time(expires_at)?,
+        sign_transaction_id,
+    };
+    Ok(Some(Stored { pending, status, browser_hash, app_key_hash, refusal }))
+}
+
+fn matches(secret: Option<&str>, stored_hash: Option<&str>) -> bool {
+    match (secret, stored_hash) {
+        (Some(secret), Some(stored)) => jpki_crypto::constant_time_eq(hash(secret).as_bytes(), stored.as_bytes()),
+        _ => false,
+    }
+}
+
+impl Stored {
+    fn answerable(self, now: OffsetDateTime) -> Result<Pending, Unanswerable> {
+        if self.status != "pending" {
+            return Err(Unanswerable::Answered);
+        }
+        if self.pending.expires_at < now {
+            return Err(Unanswerable::Expired);
+        }
+        Ok(self.pending)
+    }
+}
 
 /// The pending transaction `id`, if this browser (`browser_secret`, from its cookie) may see it and,
 /// with the page's `csrf_token` (for an answer), answer it.
@@ -275,39 +355,74 @@ pub async fn answerable(
     csrf: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Result<Pending, Unanswerable>, PlatformError> {
-    let row: Option<PendingRow> = sqlx::query_as(
-        "SELECT client_id, tenant_id, redirect_uri, scopes, state, acr_values, status, browser_hash, expires_at
-         FROM oidc_authorization WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some((client_id, tenant_id, redirect_uri, scopes, state, acr, status, browser_hash, expires_at)) = row else {
-        return Ok(Err(Unanswerable::Unknown));
-    };
-    let Some(secret) = browser_secret.filter(|b| jpki_crypto::constant_time_eq(hash(b).as_bytes(), browser_hash.as_bytes())) else {
+    let Some(stored) = load(db, id).await? else { return Ok(Err(Unanswerable::Unknown)) };
+    if !matches(browser_secret, Some(&stored.browser_hash)) {
         return Ok(Err(Unanswerable::NotThisBrowser));
-    };
+    }
+    let secret = browser_secret.unwrap_or_default();
     if csrf.is_some_and(|c| !jpki_crypto::constant_time_eq(c.as_bytes(), csrf_token(secret, id).as_bytes())) {
         return Ok(Err(Unanswerable::NotThisBrowser));
     }
-    if status != "pending" {
-        return Ok(Err(Unanswerable::Answered));
+    Ok(stored.answerable(now))
+}
+
+/// The pending transaction `id`, if `key` is the one its page's QR code gave the companion app.
+pub async fn app_answerable(db: &Database, id: &str, key: &str, now: OffsetDateTime) -> Result<Result<Pending, Unanswerable>, PlatformError> {
+    let Some(stored) = load(db, id).await? else { return Ok(Err(Unanswerable::Unknown)) };
+    if !matches(Some(key), stored.app_key_hash.as_deref()) {
+        return Ok(Err(Unanswerable::NotThisBrowser));
     }
-    if expires_at < now.unix_timestamp() {
-        return Ok(Err(Unanswerable::Expired));
+    Ok(stored.answerable(now))
+}
+
+/// The challenge the companion app signs with the authentication key (and, for the 4 info, the
+/// signature key): bound to the transaction and to the key only its page showed.
+pub fn app_challenge(pending_id: &str, app_key: &str) -> [u8; 32] {
+    jpki_crypto::sha256(&[b"openjpki app challenge\n".as_slice(), pending_id.as_bytes(), b"\n", hash(app_key).as_bytes()].concat())
+}
+
+/// What the page, polling, does once the app answered.
+#[derive(Debug, Clone)]
+pub enum Collected {
+    /// Still waiting for the user.
+    Waiting,
+    /// The app approved: the code goes to the RP.
+    Code { redirect_uri: String, state: String, code: Code },
+    /// The app declined, or its login failed: `access_denied` with the description.
+    Refused { redirect_uri: String, state: String, description: String },
+}
+
+/// The answer the companion app gave transaction `id`, turned into what the browser that began it
+/// takes to the RP (once).
+pub async fn collect(db: &Database, id: &str, browser_secret: Option<&str>, now: OffsetDateTime) -> Result<Result<Collected, Unanswerable>, PlatformError> {
+    let Some(stored) = load(db, id).await? else { return Ok(Err(Unanswerable::Unknown)) };
+    if !matches(browser_secret, Some(&stored.browser_hash)) {
+        return Ok(Err(Unanswerable::NotThisBrowser));
     }
-    let corrupt = |what: &str| PlatformError::Corrupt(format!("authorization {id}: {what}"));
-    Ok(Ok(Pending {
-        id: id.to_owned(),
-        client_id,
-        tenant_id,
-        redirect_uri,
-        scopes: Scopes::parse(&scopes, "corrupt").map_err(|_| corrupt("scopes"))?,
-        state,
-        acr: acr.as_deref().map(AcrValues::parse).transpose().map_err(|_| corrupt("acr_values"))?.unwrap_or_default(),
-        expires_at: crate::stored_time(expires_at)?,
-    }))
+    let Stored { pending, status, refusal, .. } = stored;
+    let (redirect_uri, state) = (pending.redirect_uri, pending.state);
+    match status.as_str() {
+        "consented" => {
+            let mut tx = db.begin_write().await?;
+            let code = issue_code(&mut tx, id, "consented", now).await?;
+            tx.commit().await?;
+            Ok(match code {
+                Some(code) => Ok(Collected::Code { redirect_uri, state, code }),
+                None => Err(Unanswerable::Answered),
+            })
+        }
+        "refused" => {
+            let taken = sqlx::query("UPDATE oidc_authorization SET status = 'denied' WHERE id = $1 AND status = 'refused'").bind(id).execute(db.pool()).await?;
+            Ok(if taken.rows_affected() == 1 {
+                Ok(Collected::Refused { redirect_uri, state, description: refusal.unwrap_or_default() })
+            } else {
+                Err(Unanswerable::Answered)
+            })
+        }
+        "pending" if pending.expires_at < now => Ok(Err(Unanswerable::Expired)),
+        "pending" => Ok(Ok(Collected::Waiting)),
+        _ => Ok(Err(Unanswerable::Answered)),
+    }
 }
 
 /// How the user was authenticated, as RFC 8176 names methods: `hwk` (a key in hardware), `pin`, and
@@ -360,31 +475,63 @@ pub fn subject(tenant_id: &str, issuer_name_der: &[u8], serial: &str) -> String 
 #[derive(Debug, Clone)]
 pub struct Code(pub String);
 
-/// Approves `pending`: the code, or `None` if it was answered or expired meanwhile (of two answers
-/// at once, one wins). The metering and the audit entry are written with it.
+/// Approves `pending` in the browser (the sandbox's picker): the code, or `None` if it was answered or
+/// expired meanwhile (of two answers at once, one wins). The metering and the audit entry are written
+/// with it.
 pub async fn approve(db: &Database, pending: &Pending, approval: &Approval, now: OffsetDateTime) -> Result<Option<Code>, PlatformError> {
-    let code = Code(secret());
     let mut tx = db.begin_write().await?;
+    if !consent_in(&mut tx, pending, approval, None, now).await? {
+        return Ok(None);
+    }
+    let code = issue_code(&mut tx, &pending.id, "consented", now).await?;
+    tx.commit().await?;
+    Ok(code)
+}
+
+/// The companion app's approval of `pending`, with the result of its sign transaction (`signed`):
+/// the page, polling, turns it into a code. `false` if it was answered or expired meanwhile.
+pub async fn consent(
+    db: &Database,
+    pending: &Pending,
+    approval: &Approval,
+    signed: Option<&serde_json::Value>,
+    now: OffsetDateTime,
+) -> Result<bool, PlatformError> {
+    let mut tx = db.begin_write().await?;
+    if !consent_in(&mut tx, pending, approval, signed, now).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn consent_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    pending: &Pending,
+    approval: &Approval,
+    signed: Option<&serde_json::Value>,
+    now: OffsetDateTime,
+) -> Result<bool, PlatformError> {
     let taken = sqlx::query(
-        "UPDATE oidc_authorization SET status = 'approved', subject = $1, claims = $2, acr = $3, amr = $4, auth_time = $5,
-             code_hash = $6, code_expires_at = $7
-         WHERE id = $8 AND status = 'pending' AND expires_at >= $5",
+        "UPDATE oidc_authorization SET status = 'consented', subject = $1, claims = $2, acr = $3, amr = $4, auth_time = $5
+         WHERE id = $6 AND status = 'pending' AND expires_at >= $5",
     )
     .bind(&approval.subject)
     .bind(serde_json::Value::Object(approval.claims.clone()).to_string())
     .bind(ACR_AAL3)
     .bind(serde_json::to_string(approval.authenticator.amr()).expect("strings serialize"))
     .bind(now.unix_timestamp())
-    .bind(hash(&code.0))
-    .bind((now + CODE_LIFETIME).unix_timestamp())
     .bind(&pending.id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if taken.rows_affected() != 1 {
-        return Ok(None);
+        return Ok(false);
+    }
+    if let (Some(result), Some(sign_id)) = (signed, &pending.sign_transaction_id) {
+        super::sign::record(tx, sign_id, result).await?;
     }
     for (kind, method) in &approval.checks {
-        usage::record(&mut tx, &pending.tenant_id, *kind, *method, now).await?;
+        usage::record(tx, &pending.tenant_id, *kind, *method, now).await?;
     }
     let detail = serde_json::json!({
         "client_id": pending.client_id,
@@ -393,6 +540,7 @@ pub async fn approve(db: &Database, pending: &Pending, approval: &Approval, now:
         "authenticator": approval.authenticator,
         "certificate_serials": approval.certificate_serials,
         "claims": approval.claims.keys().collect::<Vec<_>>(),
+        "sign_transaction_id": signed.and(pending.sign_transaction_id.as_ref()),
     });
     let entry = audit::Entry {
         tenant_id: Some(&pending.tenant_id),
@@ -402,9 +550,21 @@ pub async fn approve(db: &Database, pending: &Pending, approval: &Approval, now:
         detail: &detail,
         at: now.unix_timestamp(),
     };
-    audit::append(&mut tx, &entry).await?;
-    tx.commit().await?;
-    Ok(Some(code))
+    audit::append(tx, &entry).await?;
+    Ok(true)
+}
+
+/// The single-use code of a consented authorization.
+async fn issue_code(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str, from: &str, now: OffsetDateTime) -> Result<Option<Code>, PlatformError> {
+    let code = Code(secret());
+    let taken = sqlx::query("UPDATE oidc_authorization SET status = 'approved', code_hash = $1, code_expires_at = $2 WHERE id = $3 AND status = $4")
+        .bind(hash(&code.0))
+        .bind((now + CODE_LIFETIME).unix_timestamp())
+        .bind(id)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    Ok((taken.rows_affected() == 1).then_some(code))
 }
 
 /// Why a transaction ends without a code: the user declined, or the login failed (`reason`, a
@@ -417,8 +577,37 @@ pub async fn deny(
     checks: &[(FeeCertKind, ProvisionMethod)],
     now: OffsetDateTime,
 ) -> Result<bool, PlatformError> {
+    end_without_code(db, pending, reason, None, checks, now).await
+}
+
+/// [`deny`] from the companion app: the page, polling, sends the RP `access_denied` with `description`.
+pub async fn refuse(
+    db: &Database,
+    pending: &Pending,
+    reason: &str,
+    description: &str,
+    checks: &[(FeeCertKind, ProvisionMethod)],
+    now: OffsetDateTime,
+) -> Result<bool, PlatformError> {
+    end_without_code(db, pending, reason, Some(description), checks, now).await
+}
+
+async fn end_without_code(
+    db: &Database,
+    pending: &Pending,
+    reason: &str,
+    refusal: Option<&str>,
+    checks: &[(FeeCertKind, ProvisionMethod)],
+    now: OffsetDateTime,
+) -> Result<bool, PlatformError> {
     let mut tx = db.begin_write().await?;
-    let taken = sqlx::query("UPDATE oidc_authorization SET status = 'denied' WHERE id = $1 AND status = 'pending'").bind(&pending.id).execute(&mut *tx).await?;
+    let status = if refusal.is_some() { "refused" } else { "denied" };
+    let taken = sqlx::query("UPDATE oidc_authorization SET status = $1, refusal = $2 WHERE id = $3 AND status = 'pending'")
+        .bind(status)
+        .bind(refusal)
+        .bind(&pending.id)
+        .execute(&mut *tx)
+        .await?;
     if taken.rows_affected() != 1 {
         return Ok(false);
     }

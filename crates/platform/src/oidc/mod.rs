@@ -15,4 +15,5 @@ pub mod error;
 pub mod keys;
 pub mod params;
 pub mod scope;
+pub mod sign;
 pub mod tokens;

@@ -284,14 +284,21 @@ pub async fn refresh(
     Ok(Ok(response))
 }
 
-/// An access token's expiry, and its authorization's revocation, subject and claims.
-type AccessRow = (i64, Option<i64>, Option<String>, Option<String>);
+/// An access token's expiry, and its authorization's id, revocation, subject and claims.
+type AccessRow = (i64, String, Option<i64>, Option<String>, Option<String>);
 
-/// The UserInfo response (OpenID Connect Core §5.3.2) for an access token: `sub` and the claims of
-/// the scopes granted.
-pub async fn userinfo(db: &Database, access_token: &str, now: OffsetDateTime) -> Result<Result<serde_json::Value, OAuthError>, PlatformError> {
+/// What a good access token gives access to.
+pub struct Access {
+    pub authorization_id: String,
+    pub subject: String,
+    /// The claims the user approved.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The authorization of a good access token (RFC 6750 §3.1's `invalid_token` otherwise).
+pub async fn access(db: &Database, access_token: &str, now: OffsetDateTime) -> Result<Result<Access, OAuthError>, PlatformError> {
     let row: Option<AccessRow> = sqlx::query_as(
-        "SELECT t.expires_at, a.revoked_at, a.subject, a.claims FROM oidc_token t JOIN oidc_authorization a ON a.id = t.authorization_id
+        "SELECT t.expires_at, a.id, a.revoked_at, a.subject, a.claims FROM oidc_token t JOIN oidc_authorization a ON a.id = t.authorization_id
          WHERE t.token_hash = $1 AND t.kind = 'access'",
     )
     .bind(hash(access_token))
@@ -300,16 +307,73 @@ pub async fn userinfo(db: &Database, access_token: &str, now: OffsetDateTime) ->
     let invalid = |why: &str| Ok(Err(OAuthError::new(ErrorCode::InvalidToken, why)));
     match row {
         None => invalid("the access token is unknown"),
-        Some((_, Some(_), _, _)) => invalid("the access token is revoked"),
-        Some((expires_at, None, _, _)) if expires_at < now.unix_timestamp() => invalid("the access token expired"),
-        Some((_, None, Some(subject), claims)) => {
-            let mut info: serde_json::Map<String, serde_json::Value> =
-                claims.map(|c| serde_json::from_str(&c)).transpose().map_err(|_| PlatformError::Corrupt("stored claims".into()))?.unwrap_or_default();
-            info.insert("sub".into(), subject.into());
-            Ok(Ok(serde_json::Value::Object(info)))
+        Some((_, _, Some(_), _, _)) => invalid("the access token is revoked"),
+        Some((expires_at, ..)) if expires_at < now.unix_timestamp() => invalid("the access token expired"),
+        Some((_, id, None, Some(subject), claims)) => {
+            let claims = claims.map(|c| serde_json::from_str(&c)).transpose().map_err(|_| corrupt(&id, "stored claims"))?.unwrap_or_default();
+            Ok(Ok(Access { authorization_id: id, subject, claims }))
         }
-        Some(_) => Err(PlatformError::Corrupt("an access token of an authorization without subject".into())),
+        Some((_, id, ..)) => Err(corrupt(&id, "an access token of an authorization without subject")),
     }
+}
+
+/// The UserInfo response (OpenID Connect Core §5.3.2) for an access token: `sub` and the claims of
+/// the scopes granted.
+pub async fn userinfo(db: &Database, access_token: &str, now: OffsetDateTime) -> Result<Result<serde_json::Value, OAuthError>, PlatformError> {
+    Ok(access(db, access_token, now).await?.map(|access| {
+        let mut info = access.claims;
+        info.insert("sub".into(), access.subject.into());
+        serde_json::Value::Object(info)
+    }))
+}
+
+/// A client-credentials grant's answer (RFC 6749 §4.4.3: no refresh token).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientTokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: Scopes,
+}
+
+/// RFC 6749 §4.4: a token for the client itself, for what only the client does (creating sign
+/// transactions: `sign`, the one scope it may have).
+pub async fn client_credentials(
+    db: &Database,
+    client: &Client,
+    scope: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Result<ClientTokenResponse, OAuthError>, PlatformError> {
+    let only_sign = Scopes::parse("sign", "corrupt").map_err(|_| PlatformError::Corrupt("the sign scope".into()))?;
+    let scopes = match scope.map(|s| Scopes::parse(s, "invalid_scope")) {
+        None => only_sign,
+        Some(Ok(asked)) if asked == only_sign => asked,
+        Some(Ok(_)) => return Ok(Err(OAuthError::new(ErrorCode::InvalidScope, "a client-credentials token is for sign transactions only: scope sign"))),
+        Some(Err(e)) => return Ok(Err(OAuthError::new(ErrorCode::InvalidScope, e.to_string()))),
+    };
+    if !client.scope.contains(Scope::Sign) {
+        return Ok(Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not ask for signatures (scope sign is not registered for it)")));
+    }
+    let token = secret();
+    sqlx::query("INSERT INTO oidc_client_token (token_hash, client_id, scopes, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(hash(&token))
+        .bind(&client.client_id)
+        .bind(scopes.to_string())
+        .bind((now + ACCESS_LIFETIME).unix_timestamp())
+        .execute(db.pool())
+        .await?;
+    Ok(Ok(ClientTokenResponse { access_token: token, token_type: "Bearer", expires_in: ACCESS_LIFETIME.whole_seconds(), scope: scopes }))
+}
+
+/// The client a good client-credentials token was issued to.
+pub async fn client_of(db: &Database, token: &str, now: OffsetDateTime) -> Result<Result<String, OAuthError>, PlatformError> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT client_id, expires_at FROM oidc_client_token WHERE token_hash = $1").bind(hash(token)).fetch_optional(db.pool()).await?;
+    Ok(match row {
+        Some((client_id, expires_at)) if expires_at >= now.unix_timestamp() => Ok(client_id),
+        Some(_) => Err(OAuthError::new(ErrorCode::InvalidToken, "the client token expired")),
+        None => Err(OAuthError::new(ErrorCode::InvalidToken, "the token is not a client-credentials token of this provider")),
+    })
 }
 
 /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): revokes the tokens `client_id` holds

@@ -6,12 +6,12 @@
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
-use jpki_platform::oidc::authorization::{self, Approval, Authenticator, Pending, Refusal, Unanswerable};
-use jpki_platform::oidc::clients;
+use axum::response::{IntoResponse, Response};
+use jpki_platform::oidc::authorization::{self, Approval, Authenticator, Collected, Pending, Refusal, Unanswerable};
 use jpki_platform::oidc::error::{ErrorCode, OAuthError};
 use jpki_platform::oidc::params::Params;
 use jpki_platform::oidc::scope::Scope;
+use jpki_platform::oidc::{clients, sign};
 use jpki_platform::tenants;
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
 use jpki_profile::{CertKind, KeyRole};
@@ -19,6 +19,7 @@ use jpki_verify::revocation::RevocationPolicy;
 use minijinja::context;
 use time::OffsetDateTime;
 
+use super::app::needs_signature_key;
 use super::{redirect, Provider, ProviderState, ENDPOINTS, ISSUER_PATH};
 use crate::extract::PathParam;
 use crate::web::{language, Lang};
@@ -120,7 +121,8 @@ async fn begin(provider: &Provider, headers: &HeaderMap, query: &str) -> Respons
     }
     let now = OffsetDateTime::now_utc();
     let begun = match authorization::begin(db, &client, &request, now).await {
-        Ok(b) => b,
+        Ok(Ok(b)) => b,
+        Ok(Err(error)) => return error_redirect(provider, &request.redirect_uri, Some(&request.state), &error),
         Err(_) => return unavailable(provider, lang),
     };
     let mut response = redirect(&format!("{ISSUER_PATH}{ENDPOINTS}/auth/{}", begun.id), &[("lang", lang.code())]);
@@ -183,17 +185,63 @@ async fn sandbox_persons(provider: &Provider) -> Vec<minijinja::Value> {
     persons
 }
 
+/// How often the page, waiting for the companion app, reloads.
+const POLL_SECONDS: u32 = 2;
+
+/// The QR code's payload: the companion app's endpoint, the transaction and its key, in the fragment.
+fn app_payload(provider: &Provider, id: &str, secret: &str) -> String {
+    let fragment = serde_urlencoded::to_string([("transaction", id), ("key", &authorization::app_key(secret, id))]).unwrap_or_default();
+    format!("{}#{fragment}", provider.endpoint("app"))
+}
+
+/// The page's QR code, an SVG only the browser that began the transaction gets.
+pub(super) async fn qr(State(provider): ProviderState, PathParam(id): PathParam<String>, headers: HeaderMap) -> Response {
+    let lang = language(None, &headers);
+    if let Err(page) = pending_or_page(&provider, lang, &id, &headers, None).await {
+        return page;
+    }
+    let payload = app_payload(&provider, &id, cookie(&headers, &id).unwrap_or_default());
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M) else { return unavailable(&provider, lang) };
+    let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).quiet_zone(true).build();
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-store")], svg).into_response()
+}
+
 pub(super) async fn page(State(provider): ProviderState, PathParam(id): PathParam<String>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let lang = language(query.as_deref(), &headers);
-    let pending = match pending_or_page(&provider, lang, &id, &headers, None).await {
+    render(&provider, &id, &headers, language(query.as_deref(), &headers), false).await
+}
+
+/// The page's companion-app view: the QR code and its payload, reloading itself (no scripts) until the
+/// app has answered, then on to the RP.
+pub(super) async fn app_page(State(provider): ProviderState, PathParam(id): PathParam<String>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    render(&provider, &id, &headers, language(query.as_deref(), &headers), true).await
+}
+
+async fn render(provider: &Provider, id: &str, headers: &HeaderMap, lang: Lang, app_view: bool) -> Response {
+    let db = &provider.platform.db;
+    // The companion app's answer, once given, takes the browser on to the RP.
+    match authorization::collect(db, id, cookie(headers, id), OffsetDateTime::now_utc()).await {
+        Ok(Ok(Collected::Code { redirect_uri, state, code })) => {
+            return redirect(&redirect_uri, &[("code", &code.0), ("state", &state), ("iss", &provider.issuer)]);
+        }
+        Ok(Ok(Collected::Refused { redirect_uri, state, description })) => {
+            return error_redirect(provider, &redirect_uri, Some(&state), &OAuthError::new(ErrorCode::AccessDenied, description));
+        }
+        Ok(_) => {}
+        Err(_) => return unavailable(provider, lang),
+    }
+    let pending = match pending_or_page(provider, lang, id, headers, None).await {
         Ok(p) => p,
         Err(page) => return page,
     };
-    let client_name = match clients::find(&provider.platform.db, &pending.client_id).await {
+    let client_name = match clients::find(db, &pending.client_id).await {
         Ok(Some(c)) => c.client_name,
-        _ => return unavailable(&provider, lang),
+        _ => return unavailable(provider, lang),
     };
-    let secret = cookie(&headers, &id).unwrap_or_default();
+    let purpose = match sign::of_authorization(db, id).await {
+        Ok(signing) => signing.map(|s| s.purpose),
+        Err(_) => return unavailable(provider, lang),
+    };
+    let secret = cookie(headers, id).unwrap_or_default();
     let jst = pending.expires_at.to_offset(jpki_profile::cert_profile::JST);
     let expires_at_text = jst.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] JST")).unwrap_or_default();
     let page = context! {
@@ -201,14 +249,26 @@ pub(super) async fn page(State(provider): ProviderState, PathParam(id): PathPara
         scopes => pending.scopes.iter().map(Scope::as_str).collect::<Vec<_>>(),
         four_info => pending.scopes.iter().any(Scope::is_four_info),
         action => format!("{ISSUER_PATH}{ENDPOINTS}/auth/{id}"),
-        csrf => authorization::csrf_token(secret, &id),
+        csrf => authorization::csrf_token(secret, id),
         expires_at => crate::v1::rfc3339(pending.expires_at),
         expires_at_text,
-        persons => sandbox_persons(&provider).await,
+        // The test-card substitute answers logins only (relying-party-apis.md: "for the
+        // authentication API only"); a signature needs a key.
+        persons => if purpose.is_some() || app_view { Vec::new() } else { sandbox_persons(provider).await },
+        purpose,
+        signature_key => needs_signature_key(&pending.scopes),
+        qr => format!("{ISSUER_PATH}{ENDPOINTS}/auth/{id}/qr.svg"),
+        payload => app_payload(provider, id, secret),
+                app_view,
     };
-    let mut response = provider.pages.render("authorize.html", lang, StatusCode::OK, page);
+    let mut response = provider.pages.render(if app_view { "authorize_app.html" } else { "authorize.html" }, lang, StatusCode::OK, page);
+    let headers = response.headers_mut();
     if let Ok(csp) = HeaderValue::from_str(&page_csp(&pending.redirect_uri)) {
-        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    // The app view reloads itself (no scripts) until the app has answered.
+    if app_view {
+        headers.insert(header::REFRESH, HeaderValue::from(POLL_SECONDS));
     }
     response
 }
@@ -295,6 +355,9 @@ pub(super) async fn sandbox_answer(
         }
         _ => return bad("choose the outcome: normal or error"),
     }
+    if pending.sign_transaction_id.is_some() {
+        return bad("a sign transaction is signed with a key: answer it with the companion app");
+    }
     let Ok(person) = issuer.person(person_id).await else { return bad("there is no such test person") };
     match picker_login(&provider, &issuer, &pending, &person.id).await {
         Ok(Ok(approval)) => approved(&provider, lang, &pending, &approval).await,
@@ -305,15 +368,57 @@ pub(super) async fn sandbox_answer(
 
 /// What ends a login without a code: the reason audited (a verification failure code, `declined`,
 /// …), the RP's error description, and the certificate checks made before it, metered.
-struct LoginFailure {
-    reason: String,
-    description: String,
-    checks: Vec<(FeeCertKind, ProvisionMethod)>,
+pub(super) struct LoginFailure {
+    pub(super) reason: String,
+    pub(super) description: String,
+    pub(super) checks: Vec<(FeeCertKind, ProvisionMethod)>,
 }
 
 /// The check a verification made, as the fee table counts it.
-fn check_of(kind: FeeCertKind, verification: &jpki_verify::Verification) -> Option<(FeeCertKind, ProvisionMethod)> {
+pub(super) fn check_of(kind: FeeCertKind, verification: &jpki_verify::Verification) -> Option<(FeeCertKind, ProvisionMethod)> {
     verification.revocation.as_ref().and_then(|r| r.method.provision()).map(|m| (kind, m))
+}
+
+fn certificate_name(role: KeyRole) -> &'static str {
+    match role {
+        KeyRole::Signature => "signature certificate",
+        KeyRole::Authentication => "authentication certificate",
+    }
+}
+
+pub(super) fn fee_kind(role: KeyRole) -> FeeCertKind {
+    match role {
+        KeyRole::Signature => FeeCertKind::Signature,
+        KeyRole::Authentication => FeeCertKind::Authentication,
+    }
+}
+
+/// A verification of the certificate of `role` carried to its end (the revocation lookup), valid or
+/// the failure a login ends in.
+pub(super) async fn concluded(
+    provider: &Provider,
+    role: KeyRole,
+    progress: jpki_verify::Progress,
+) -> Result<Result<jpki_verify::Verification, LoginFailure>, ()> {
+    let verification = crate::v1::conclude(&provider.platform, progress).await.map_err(|_| ())?;
+    Ok(match &verification.failure {
+        None => Ok(verification),
+        Some(failure) => Err(LoginFailure {
+            reason: failure.code.as_str().to_owned(),
+            description: format!("the {} is not valid ({}): {}", certificate_name(role), failure.code, failure.message),
+            checks: check_of(fee_kind(role), &verification).into_iter().collect(),
+        }),
+    })
+}
+
+/// The revocation policy of a transaction: its tenant's, with the method `acr_values` asked for.
+pub(super) async fn policy_of(provider: &Provider, pending: &Pending) -> Result<RevocationPolicy, ()> {
+    let tenant = tenants::get(&provider.platform.db, &pending.tenant_id).await.map_err(|_| ())?.ok_or(())?;
+    let mut policy = tenant.revocation.unwrap_or_default();
+    if let Some(method) = pending.acr.revocation {
+        policy.method = method;
+    }
+    Ok(policy)
 }
 
 /// The certificate of `role` of the person, verified under the transaction's revocation policy.
@@ -324,36 +429,20 @@ async fn verified(
     role: KeyRole,
     policy: RevocationPolicy,
 ) -> Result<Result<jpki_verify::Verification, LoginFailure>, ()> {
-    let what = match role {
-        KeyRole::Signature => "signature certificate",
-        KeyRole::Authentication => "authentication certificate",
-    };
     let Some(der) = issuer.current_certificate(person_id, role).await.map_err(|_| ())? else {
-        return Ok(Err(LoginFailure { reason: "no_certificate".into(), description: format!("the test person has no {what} in use"), checks: Vec::new() }));
+        let description = format!("the test person has no {} in use", certificate_name(role));
+        return Ok(Err(LoginFailure { reason: "no_certificate".into(), description, checks: Vec::new() }));
     };
-    let (kind, fee_kind) = match role {
-        KeyRole::Signature => (CertKind::Signature, FeeCertKind::Signature),
-        KeyRole::Authentication => (CertKind::Authentication, FeeCertKind::Authentication),
+    let kind = match role {
+        KeyRole::Signature => CertKind::Signature,
+        KeyRole::Authentication => CertKind::Authentication,
     };
-    let platform = &provider.platform;
-    let progress = platform.verifier.verify_certificate_without_waiting(kind, policy, &der, OffsetDateTime::now_utc());
-    let verification = crate::v1::conclude(platform, progress).await.map_err(|_| ())?;
-    Ok(match &verification.failure {
-        None => Ok(verification),
-        Some(failure) => Err(LoginFailure {
-            reason: failure.code.as_str().to_owned(),
-            description: format!("the {what} is not valid ({}): {}", failure.code, failure.message),
-            checks: check_of(fee_kind, &verification).into_iter().collect(),
-        }),
-    })
+    let progress = provider.platform.verifier.verify_certificate_without_waiting(kind, policy, &der, OffsetDateTime::now_utc());
+    concluded(provider, role, progress).await
 }
 
 async fn picker_login(provider: &Provider, issuer: &jpki_issuer::Issuer, pending: &Pending, person_id: &str) -> Result<Result<Approval, LoginFailure>, ()> {
-    let tenant = tenants::get(&provider.platform.db, &pending.tenant_id).await.map_err(|_| ())?.ok_or(())?;
-    let mut policy = tenant.revocation.unwrap_or_default();
-    if let Some(method) = pending.acr.revocation {
-        policy.method = method;
-    }
+    let policy = policy_of(provider, pending).await?;
     let login = match verified(provider, issuer, person_id, KeyRole::Authentication, policy).await? {
         Ok(v) => v,
         Err(failure) => return Ok(Err(failure)),

@@ -5,9 +5,13 @@
 //! - `GET <issuer>/.well-known/openid-configuration`: discovery (OpenID Connect Discovery 1.0 §4);
 //! - `GET|POST …/auth`: the authorization endpoint, and the pages the user answers on ([`authorize`]);
 //! - `POST …/token`, `GET|POST …/userinfo`, `GET|POST …/logout` ([`token`]);
-//! - `GET …/certs`: the ID-token signing keys, a JWK Set (RFC 7517 §5).
+//! - `GET …/certs`: the ID-token signing keys, a JWK Set (RFC 7517 §5);
+//! - `POST …/app/transaction`, `POST …/app/answer`: the companion app ([`app`]);
+//! - `POST /api/sign-transactions`, `GET /api/sign-transactions/{id}/result` ([`sign`]).
 
+mod app;
 mod authorize;
+mod sign;
 mod token;
 
 use std::sync::Arc;
@@ -68,6 +72,12 @@ pub fn router(provider: Provider) -> Router {
         .route(&at("auth/{id}"), get(authorize::page))
         .route(&at("auth/{id}/sandbox"), post(authorize::sandbox_answer))
         .route(&at("auth/{id}/decline"), post(authorize::decline))
+        .route(&at("auth/{id}/app"), get(authorize::app_page))
+        .route(&at("auth/{id}/qr.svg"), get(authorize::qr))
+        .route(&at("app/transaction"), post(app::transaction))
+        .route(&at("app/answer"), post(app::answer))
+        .route(sign::SIGN_TRANSACTIONS, post(sign::create))
+        .route(&format!("{}/{{id}}/result", sign::SIGN_TRANSACTIONS), get(sign::result))
         .route(&at("token"), post(token::token))
         .route(&at("userinfo"), get(token::userinfo).post(token::userinfo))
         .route(&at("logout"), get(token::logout_get).post(token::logout_post))
@@ -88,8 +98,7 @@ async fn certs(State(provider): ProviderState) -> Result<Response, ApiError> {
 const ASSERTION_ALGORITHMS: [&str; 9] = ["ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"];
 
 async fn discovery(State(provider): ProviderState) -> Response {
-    let scopes: Vec<&str> =
-        jpki_platform::oidc::scope::Scope::ALL.iter().filter(|s| !matches!(s, jpki_platform::oidc::scope::Scope::Sign)).map(|s| s.as_str()).collect();
+    let scopes: Vec<&str> = jpki_platform::oidc::scope::Scope::ALL.iter().map(|s| s.as_str()).collect();
     let document = json!({
         "issuer": provider.issuer,
         "authorization_endpoint": provider.endpoint("auth"),
@@ -100,7 +109,7 @@ async fn discovery(State(provider): ProviderState) -> Response {
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],

@@ -37,7 +37,15 @@ pub(super) async fn token(State(provider): ProviderState, headers: HeaderMap, bo
     }
 }
 
-async fn token_response(provider: &Provider, headers: &HeaderMap, body: &Bytes) -> Result<Result<tokens::TokenResponse, OAuthError>, crate::error::ApiError> {
+/// A token endpoint's answer: a user's tokens, or a client's own (client credentials).
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Issued {
+    User(tokens::TokenResponse),
+    Client(tokens::ClientTokenResponse),
+}
+
+async fn token_response(provider: &Provider, headers: &HeaderMap, body: &Bytes) -> Result<Result<Issued, OAuthError>, crate::error::ApiError> {
     if !is_form(headers) {
         return Ok(Err(invalid_request("the token request must be application/x-www-form-urlencoded (RFC 6749 §3.2)")));
     }
@@ -69,19 +77,24 @@ async fn token_response(provider: &Provider, headers: &HeaderMap, body: &Bytes) 
                     (Ok(r), Ok(v)) => (r, v),
                     (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
                 };
-                tokens::redeem_code(db, &client, &provider.issuer, code, redirect_uri, verifier, now).await?
+                tokens::redeem_code(db, &client, &provider.issuer, code, redirect_uri, verifier, now).await?.map(Issued::User)
             }
             Ok(None) => Err(invalid_request("code is required")),
             Err(e) => Err(e),
         },
         Ok(Some("refresh_token")) => match (field("refresh_token"), field("scope")) {
-            (Ok(Some(refresh)), Ok(scope)) => tokens::refresh(db, &client, &provider.issuer, refresh, scope, now).await?,
+            (Ok(Some(refresh)), Ok(scope)) => tokens::refresh(db, &client, &provider.issuer, refresh, scope, now).await?.map(Issued::User),
             (Ok(None), _) => Err(invalid_request("refresh_token is required")),
             (Err(e), _) | (_, Err(e)) => Err(e),
         },
-        Ok(Some(other)) => {
-            Err(OAuthError::new(ErrorCode::UnsupportedGrantType, format!("grant_type {other:?} is not supported: authorization_code or refresh_token")))
-        }
+        Ok(Some("client_credentials")) => match field("scope") {
+            Ok(scope) => tokens::client_credentials(db, &client, scope, now).await?.map(Issued::Client),
+            Err(e) => Err(e),
+        },
+        Ok(Some(other)) => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type {other:?} is not supported: authorization_code, refresh_token or client_credentials"),
+        )),
         Ok(None) => Err(invalid_request("grant_type is required")),
         Err(e) => Err(e),
     })

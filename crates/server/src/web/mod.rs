@@ -27,10 +27,11 @@ pub struct Pages {
     pub sandbox: bool,
 }
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("base.html")),
     ("landing.html", include_str!("landing.html")),
     ("authorize.html", include_str!("authorize.html")),
+    ("authorize_app.html", include_str!("authorize_app.html")),
     ("oidc_error.html", include_str!("oidc_error.html")),
     ("signed_out.html", include_str!("signed_out.html")),
 ];
