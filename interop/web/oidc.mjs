@@ -1,24 +1,41 @@
 // A stock OpenID Connect RP library (openid-client, by panva) logs in through a running
 // `jpki serve --sandbox`, the user's side driven in Debian's Chromium:
-//   node oidc.mjs BASE_URL OUT_DIR TENANT_API_KEY PERSON_NAME
+//   node oidc.mjs BASE_URL OUT_DIR TENANT_API_KEY PERSON_NAME JPKI CARD_DIR PHONE_DIR
 // The RP registers a private_key_jwt client with a key of its own, discovers the provider, sends the
 // browser to authorize (PKCE S256, state, nonce), where the authorization page is checked (strict CSP,
 // its language, the switch to the other, accessibility by axe-core) and the sandbox test person picked;
 // then the code is redeemed (openid-client checks the RFC 9207 iss, the ID token and its nonce), the
 // userinfo read and the tokens refreshed. A declined login and a refused request end as the standard
-// errors; the error page is checked too. Screenshots go to OUT_DIR. Prints a JSON report; exits 1 when
-// anything is wrong.
+// errors; the error page is checked too. Then the companion app: logins with the card and the phone
+// (`JPKI app approve` given the QR code's text from the page, which moves on by itself), and a sign
+// transaction (a client-credentials token creates it; the user signs in the app; the result's
+// signature is checked by openssl against the returned certificate). Screenshots go to OUT_DIR.
+// Prints a JSON report; exits 1 when anything is wrong.
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { createHash } from "node:crypto";
+import { execFile as execFileCallback } from "node:child_process";
+import { promisify } from "node:util";
+import http from "node:http";
 import { chromium } from "playwright-core";
 import * as oidc from "openid-client";
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const [base, out, apiKey, personName] = process.argv.slice(2);
+const [base, out, apiKey, personName, jpki, cardDir, phoneDir] = process.argv.slice(2);
+const execFile = promisify(execFileCallback);
 const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const redirectUri = "http://127.0.0.1:9/callback";
+// The RP's redirect URI: a listener that records what arrives (a browser follows a redirect the
+// page's reload got to a real server only).
+const callbacks = [];
+const listener = http.createServer((request, response) => {
+  if (request.url.startsWith("/callback")) callbacks.push(new URL(request.url, redirectBase).href);
+  response.writeHead(200, { "content-type": "text/plain" }).end("callback");
+});
+await new Promise((resolve) => listener.listen(0, "127.0.0.1", resolve));
+const redirectBase = `http://127.0.0.1:${listener.address().port}`;
+const redirectUri = `${redirectBase}/callback`;
 const scope = "openid name address birthdate gender";
 const problems = [];
 const screenshots = [];
@@ -33,7 +50,7 @@ delete jwk.ext;
 const registered = await fetch(`${base}/v1/oidc/clients`, {
   method: "POST",
   headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-  body: JSON.stringify({ client_name: "openid-client RP", redirect_uris: [redirectUri], scope, token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] } }),
+  body: JSON.stringify({ client_name: "openid-client RP", redirect_uris: [redirectUri], scope: `${scope} sign`, token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] } }),
 }).then((r) => r.json());
 const config = await oidc.discovery(new URL(`${base}/api/realms/main`), registered.client_id, undefined, oidc.PrivateKeyJwt({ key: privateKey, kid: "rp-1" }), {
   execute: [oidc.allowInsecureRequests],
@@ -55,14 +72,10 @@ async function authorization(extra = {}) {
   return { url, checks };
 }
 
-/// A browser context whose navigations to the RP's redirect URI are caught (nothing listens there).
+/// A browser context, and the redirects to the RP that arrive from it (one flow at a time).
 async function browserAt(browser, options = {}) {
   const context = await browser.newContext(options);
-  const callbacks = [];
-  await context.route(`${redirectUri}**`, (route) => {
-    callbacks.push(route.request().url());
-    return route.fulfill({ status: 200, contentType: "text/plain", body: "callback" });
-  });
+  callbacks.length = 0;
   const page = await context.newPage();
   const violations = [];
   page.on("console", (m) => /Content Security Policy|Refused to/.test(m.text()) && violations.push(m.text()));
@@ -81,6 +94,26 @@ async function accessible(page, name) {
   for (const v of result.violations) problems.push(`${name}: accessibility: ${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
+/// A login answered in the companion app: the page's app view, its QR code and text, `jpki app
+/// approve` with `source` and `pins`, the page moving on to the RP by itself; the tokens.
+async function viaApp(browser, extra, source, pins, shotName) {
+  const { url, checks } = await authorization(extra);
+  const { context, page, callbacks, violations } = await browserAt(browser, { viewport: { width: 1280, height: 1000 } });
+  await page.goto(url.href, { waitUntil: "load" });
+  await page.click("a[href*='/app?lang=']");
+  await page.waitForLoadState("load");
+  expect(await page.evaluate(() => document.querySelector("figure img")?.naturalWidth > 0), `${shotName}: the QR code image did not load`);
+  const payload = await page.inputValue("#payload");
+  expect(payload.includes("/protocol/openid-connect/app#transaction="), `${shotName}: the QR text: ${payload}`);
+  await shot(page, shotName);
+  const answered = await execFile(jpki, ["app", "approve", payload, ...source, "--approve", ...pins]);
+  expect(answered.stdout.includes("approved"), `${shotName}: jpki app approve: ${answered.stdout}${answered.stderr}`);
+  await page.waitForURL(`${redirectUri}**`, { timeout: 20000 });
+  expect(violations.length === 0, `${shotName}: the app view broke its CSP: ${violations.join("; ")}`);
+  await context.close();
+  return oidc.authorizationCodeGrant(config, new URL(callbacks[0]), checks);
+}
+
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: flags });
 try {
   // Login: the page in Japanese (ui_locales), switched to English, the person picked.
@@ -89,7 +122,7 @@ try {
   const response = await page.goto(url.href, { waitUntil: "load" });
   expect(response.status() === 200, `the authorization page answered ${response.status()}`);
   const csp = response.headers()["content-security-policy"] ?? "";
-  expect(csp.includes("default-src 'none'") && csp.includes("form-action 'self' http://127.0.0.1:9") && !csp.includes("script-src"), `the page's CSP: ${csp}`);
+  expect(csp.includes("default-src 'none'") && csp.includes(`form-action 'self' ${redirectBase}`) && !csp.includes("script-src"), `the page's CSP: ${csp}`);
   expect((await page.evaluate(() => document.documentElement.lang)) === "ja", "the page is not in the Japanese ui_locales asked for");
   expect((await page.textContent("h1")).includes("マイナンバーカード"), "the Japanese heading is missing");
   expect((await page.textContent("main")).includes(personName), `the picker does not offer ${personName}`);
@@ -133,6 +166,18 @@ try {
     await context.close();
   }
 
+  // The companion-app view, for axe-core, and at a phone's width.
+  {
+    const { url } = await authorization();
+    const { context, page } = await browserAt(browser, { bypassCSP: true, viewport: { width: 390, height: 844 } });
+    await page.goto(url.href, { waitUntil: "load" });
+    await page.click("a[href*='/app?lang=']");
+    await page.waitForLoadState("load");
+    expect(!(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1)), "the app view is wider than a phone");
+    await accessible(page, "app view");
+    await context.close();
+  }
+
   // Declined: access_denied, which openid-client reports as the authorization server's error.
   {
     const { url, checks } = await authorization();
@@ -148,7 +193,7 @@ try {
 
   // A request naming a redirect URI not registered: the error page, never a redirect.
   {
-    const { url } = await authorization({ redirect_uri: "http://127.0.0.1:9/elsewhere" });
+    const { url } = await authorization({ redirect_uri: `${redirectBase}/elsewhere` });
     for (const [lang, bypassCSP] of [["en", false], ["ja", false], ["en", true]]) {
       const { context, page, callbacks } = await browserAt(browser, { bypassCSP, locale: lang, extraHTTPHeaders: { "accept-language": lang } });
       const response = await page.goto(url.href, { waitUntil: "load" });
@@ -160,10 +205,51 @@ try {
       await context.close();
     }
   }
+
+  // The card and the phone through the companion app.
+  {
+    const tokens = await viaApp(browser, { ui_locales: "ja" }, ["--card", cardDir], ["--pin", "1234", "--sign-pin", "ABC123"], "app-card-ja");
+    const claims = tokens.claims();
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    report.card = { amr: claims.amr, name: info.name };
+    const phone = await viaApp(browser, {}, ["--phone", phoneDir], ["--pin", "4321", "--sign-pin", "PHONE123"], "app-phone-en");
+    const phoneInfo = await oidc.fetchUserInfo(config, phone.access_token, phone.claims().sub);
+    report.phone = { amr: phone.claims().amr, name: phoneInfo.name };
+  }
+
+  // A sign transaction: created with a client-credentials token, signed in the app, fetched with
+  // the user's access token, the signature checked by openssl.
+  {
+    const client = await oidc.clientCredentialsGrant(config, { scope: "sign" });
+    const document = "口座開設申込書（openid-client）\n";
+    const hash = createHash("sha256").update(document).digest("base64");
+    const created = await fetch(`${base}/api/sign-transactions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${client.access_token}`, "content-type": "application/json" },
+      body: JSON.stringify({ purpose: "口座開設申込書への署名", hash }),
+    }).then((r) => r.json());
+    expect(typeof created.sign_transaction_id === "string", `creating the sign transaction: ${JSON.stringify(created)}`);
+    const extra = { scope: "openid sign", sign_transaction_id: created.sign_transaction_id };
+    const tokens = await viaApp(browser, extra, ["--card", cardDir], ["--pin", "1234", "--sign-pin", "ABC123"], "app-sign-en");
+    const result = await fetch(`${base}/api/sign-transactions/${created.sign_transaction_id}/result`, { headers: { authorization: `Bearer ${tokens.access_token}` } }).then((r) => r.json());
+    const file = (name, data) => {
+      const p = path.join(out, name);
+      fs.writeFileSync(p, data);
+      return p;
+    };
+    const doc = file("document.txt", document);
+    const sig = file("signature.bin", Buffer.from(result.signature ?? "", "base64"));
+    const cert = file("certificate.der", Buffer.from(result.certificate ?? "", "base64"));
+    const pub = file("public.pem", (await execFile("openssl", ["x509", "-inform", "DER", "-in", cert, "-pubkey", "-noout"])).stdout);
+    const verified = await execFile("openssl", ["dgst", "-sha256", "-verify", pub, "-signature", sig, doc]).then((r) => r.stdout.trim(), (e) => `${e.stdout}${e.stderr}`);
+    expect(verified === "Verified OK", `openssl dgst -verify: ${verified}`);
+    report.sign = { openssl: verified, valid: result.verification?.valid, revocation: result.verification?.revocation?.method };
+  }
 } catch (e) {
   problems.push(`failed: ${e.stack ?? e}`);
 } finally {
   await browser.close();
+  listener.close();
 }
 console.log(JSON.stringify(report, null, 2));
 process.exit(problems.length ? 1 : 0);

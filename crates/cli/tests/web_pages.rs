@@ -52,6 +52,7 @@ fn an_rp_library_logs_in_through_the_browser() {
     sb.ok(&["sandbox", "init"]);
     let person = sb.add_person("画面　桜", "1992-03-03");
     sb.issue_card(&person, "card");
+    sb.ok(&common::phone_issue("card", "phone", "1234"));
     let server = sb.serve();
     let (_, tenant) = server.post_json("/v1/admin/tenants", Some(common::ADMIN_TOKEN), r#"{"name":"Browser RP"}"#);
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oidc-screenshots");
@@ -62,6 +63,9 @@ fn an_rp_library_logs_in_through_the_browser() {
         .arg(&shots)
         .arg(tenant["api_key"].as_str().unwrap())
         .arg("画面　桜")
+        .arg(common::JPKI)
+        .arg(sb.path("card"))
+        .arg(sb.path("phone"))
         .output()
         .unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -70,5 +74,8 @@ fn an_rp_library_logs_in_through_the_browser() {
     assert_eq!(report["login"]["userinfo"]["name"], "画面　桜", "{report}");
     assert_eq!(report["login"]["userinfo"]["birthdate"], "1992-03-03", "{report}");
     assert_eq!(report["declined"], "access_denied", "{report}");
-    assert_eq!(report["screenshots"].as_array().map(Vec::len), Some(5), "{report}");
+    assert_eq!((&report["card"]["amr"], &report["card"]["name"]), (&serde_json::json!(["hwk", "pin", "sc"]), &serde_json::json!("画面　桜")), "{report}");
+    assert_eq!((&report["phone"]["amr"], &report["phone"]["name"]), (&serde_json::json!(["hwk", "pin"]), &serde_json::json!("画面　桜")), "{report}");
+    assert_eq!((&report["sign"]["openssl"], &report["sign"]["valid"]), (&serde_json::json!("Verified OK"), &serde_json::json!(true)), "{report}");
+    assert_eq!(report["screenshots"].as_array().map(Vec::len), Some(8), "{report}");
 }
