@@ -638,5 +638,15 @@ fn run_app(sb: &Sandbox) {
     let count =
         |kind: &str| -> i64 { usage["usage"].as_array().unwrap().iter().filter(|u| u["cert_kind"] == kind).map(|u| u["count"].as_i64().unwrap()).sum() };
     assert_eq!((count("authentication"), count("signature")), (4, 2), "{label}: {usage}");
+
+    // A card reported lost: its authentication certificate is on hold, the app's answer is refused
+    // and the RP told access_denied with the reason.
+    sb.ok(&["sandbox", "event", "lost", "--person", &person, "--device", "card"]);
+    let page = open_page(&server, &authorize_query(&rp.client_id, "openid", &[]));
+    let err = sb.fails(&approve(&app_view(&server, &page), card, card_pins));
+    assert!(err.contains("authentication certificate is not valid"), "{label}: {err}");
+    let sent = polled(&server, &page);
+    assert_eq!((sent["error"].as_str(), sent.get("code")), ("access_denied", None), "{label}: {sent:?}");
+    assert!(sent["error_description"].contains("authentication certificate is not valid"), "{label}: {sent:?}");
     sb.ok(&["audit", "verify"]);
 }

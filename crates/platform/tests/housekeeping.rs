@@ -45,6 +45,23 @@ async fn authorization(db: &Database, tenant_id: &str, expires_at: OffsetDateTim
     id
 }
 
+/// A signed sign transaction expiring at `expires_at`, its result holding a signature.
+async fn sign_transaction(db: &Database, tenant_id: &str, expires_at: OffsetDateTime) -> String {
+    let id = jpki_store::new_id("sign");
+    sqlx::query(
+        "INSERT INTO oidc_sign_transaction (id, client_id, tenant_id, purpose, to_sign, result, created_at, expires_at)
+         VALUES ($1, 'c', $2, 'p', $3, '{\"signature\":\"x\"}', $4, $4)",
+    )
+    .bind(&id)
+    .bind(tenant_id)
+    .bind(vec![0u8; 51])
+    .bind(expires_at.unix_timestamp())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    id
+}
+
 #[tokio::test]
 async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
     let scratch = tempfile::tempdir().unwrap();
@@ -63,9 +80,11 @@ async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
         let live_request = presentation_request(&db, &tenant.id, now + Duration::minutes(5)).await;
         authorization(&db, &tenant.id, now - KEPT_AFTER_EXPIRY - Duration::seconds(1)).await;
         let live_authorization = authorization(&db, &tenant.id, now + Duration::hours(5)).await;
+        sign_transaction(&db, &tenant.id, now - KEPT_AFTER_EXPIRY - Duration::seconds(1)).await;
+        let live_sign = sign_transaction(&db, &tenant.id, now + Duration::minutes(20)).await;
 
         let swept = housekeeping::sweep(&db, now).await.unwrap();
-        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1, authorizations: 1, sign_transactions: 0 }, "{url}");
+        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1, authorizations: 1, sign_transactions: 1 }, "{url}");
 
         let consume = |id: String| {
             let (db, tenant) = (db.clone(), tenant.id.clone());
@@ -78,6 +97,8 @@ async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
         assert!(matches!(presentations::take(&db, &tenant.id, &old_request, now).await.unwrap(), Err(RequestProblem::Unknown)), "{url}");
         let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mdoc_request WHERE id = $1").bind(&live_request).fetch_one(db.pool()).await.unwrap();
         assert_eq!(left, 1, "{url}: a live presentation request must survive the sweep");
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM oidc_sign_transaction WHERE id = $1").bind(&live_sign).fetch_one(db.pool()).await.unwrap();
+        assert_eq!(left, 1, "{url}: a live sign transaction must survive the sweep");
         let (rows, tokens): (i64, i64) =
             sqlx::query_as("SELECT (SELECT COUNT(*) FROM oidc_authorization), (SELECT COUNT(*) FROM oidc_token)").fetch_one(db.pool()).await.unwrap();
         assert_eq!((rows, tokens), (1, 1), "{url}: the ended authorization goes with its claims and tokens, the live one stays");
