@@ -60,6 +60,19 @@ struct Rp {
 }
 
 impl Rp {
+    /// Registers a `private_key_jwt` client of the tenant with a fresh P-256 key.
+    fn register(server: &Server, api_key: &str, name: &str, scope: &str) -> Rp {
+        let key = jpki_crypto::EcKey::generate_p256().unwrap();
+        let point = key.public_point();
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwk = json!({ "kty": "EC", "crv": "P-256", "kid": "rp-key-1", "alg": "ES256", "x": b64(&point[1..33]), "y": b64(&point[33..65]) });
+        let registration = json!({ "client_name": name, "redirect_uris": [REDIRECT], "scope": scope, "token_endpoint_auth_method": "private_key_jwt", "jwks": { "keys": [jwk] } });
+        let (status, client) = server.post_json("/v1/oidc/clients", Some(api_key), &registration.to_string());
+        assert_eq!(status, 201, "{client}");
+        let token_endpoint = format!("http://{}{TOKEN}", server.addr);
+        Rp { client_id: client["client_id"].as_str().unwrap().to_owned(), key, token_endpoint }
+    }
+
     /// A fresh client assertion (RFC 7523 §3), or one with `claims` changed.
     fn assertion_with(&self, change: impl FnOnce(&mut Value)) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -196,20 +209,7 @@ fn run(sb: &Sandbox) {
 
     let (_, tenant) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"RP"}"#);
     let api_key = tenant["api_key"].as_str().unwrap();
-    let key = jpki_crypto::EcKey::generate_p256().unwrap();
-    let point = key.public_point();
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let jwk = json!({ "kty": "EC", "crv": "P-256", "kid": "rp-key-1", "alg": "ES256", "x": b64(&point[1..33]), "y": b64(&point[33..65]) });
-    let registration = json!({
-        "client_name": "テスト RP",
-        "redirect_uris": [REDIRECT],
-        "scope": "openid name address birthdate gender",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "jwks": { "keys": [jwk] },
-    });
-    let (status, client) = server.post_json("/v1/oidc/clients", Some(api_key), &registration.to_string());
-    assert_eq!(status, 201, "{label}: {client}");
-    let rp = Rp { client_id: client["client_id"].as_str().unwrap().to_owned(), key, token_endpoint: format!("{issuer}/protocol/openid-connect/token") };
+    let rp = Rp::register(&server, api_key, "テスト RP", "openid name address birthdate gender");
     let scope = "openid name address birthdate gender";
 
     // The page: the client, what it asks for, the sandbox picker, a policy posting only to itself and
@@ -483,20 +483,7 @@ fn run_app(sb: &Sandbox) {
     let issuer = format!("http://{}/api/realms/main", server.addr);
     let (_, tenant) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"RP"}"#);
     let api_key = tenant["api_key"].as_str().unwrap();
-    let key = jpki_crypto::EcKey::generate_p256().unwrap();
-    let point = key.public_point();
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let jwk = json!({ "kty": "EC", "crv": "P-256", "kid": "rp-key-1", "alg": "ES256", "x": b64(&point[1..33]), "y": b64(&point[33..65]) });
-    let registration = json!({
-        "client_name": "署名 RP",
-        "redirect_uris": [REDIRECT],
-        "scope": "openid name address birthdate gender sign",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "jwks": { "keys": [jwk] },
-    });
-    let (status, client) = server.post_json("/v1/oidc/clients", Some(api_key), &registration.to_string());
-    assert_eq!(status, 201, "{label}: {client}");
-    let rp = Rp { client_id: client["client_id"].as_str().unwrap().to_owned(), key, token_endpoint: format!("{issuer}/protocol/openid-connect/token") };
+    let rp = Rp::register(&server, api_key, "署名 RP", "openid name address birthdate gender sign");
     let card: &[&str] = &["--card", "card"];
     let card_pins: &[&str] = &["--approve", "--pin", "1234", "--sign-pin", "ABC123"];
 

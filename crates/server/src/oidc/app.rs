@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::authorize::{check_of, concluded, four_info_claims, policy_of, LoginFailure};
+use super::authorize::{check_of, concluded, policy_of, with_signature, LoginFailure};
 use super::{Provider, ProviderState};
 use crate::error::ApiError;
 use crate::extract::Body;
@@ -166,7 +166,7 @@ async fn login(
         Err(failure) => return Ok(Err(failure)),
     };
     let signer = login.signer.as_ref().ok_or(())?;
-    let mut approval = Approval {
+    let approval = Approval {
         subject: authorization::subject(&pending.tenant_id, &signer.issuer_name, &signer.certificate_serial),
         claims: Default::default(),
         authenticator: if signer.device == Some(Device::Smartphone) { Authenticator::Phone } else { Authenticator::Card },
@@ -178,18 +178,12 @@ async fn login(
         Some(s) => verifier.verify_pkcs1_digest_without_waiting(CertKind::Signature, policy, sign_cert, &s.to_sign, sign_sig, now),
         None => verifier.verify_pkcs1_without_waiting(CertKind::Signature, policy, sign_cert, challenge, sign_sig, now),
     };
-    let signature = match concluded(provider, KeyRole::Signature, progress).await? {
-        Ok(v) => v,
-        Err(mut failure) => {
-            failure.checks.splice(0..0, approval.checks);
-            return Ok(Err(failure));
-        }
+    let signature = concluded(provider, KeyRole::Signature, progress).await?;
+    let verification = signature.as_ref().ok().cloned();
+    let approval = match with_signature(approval, &pending.scopes, signature)? {
+        Ok(a) => a,
+        Err(failure) => return Ok(Err(failure)),
     };
-    let signature_signer = signature.signer.as_ref().ok_or(())?;
-    let info = signature_signer.four_info.as_ref().ok_or(())?;
-    approval.claims = four_info_claims(&pending.scopes, info);
-    approval.checks.extend(check_of(FeeCertKind::Signature, &signature));
-    approval.certificate_serials.push(signature_signer.certificate_serial.clone());
     let result = match signing {
         None => None,
         Some(s) => {
@@ -201,7 +195,7 @@ async fn login(
                 "signature": STANDARD.encode(sign_sig),
                 "certificate": STANDARD.encode(sign_cert),
                 "cms": STANDARD.encode(cms),
-                "verification": signature,
+                "verification": verification,
             }))
         }
     };

@@ -448,7 +448,7 @@ async fn picker_login(provider: &Provider, issuer: &jpki_issuer::Issuer, pending
         Err(failure) => return Ok(Err(failure)),
     };
     let signer = login.signer.as_ref().ok_or(())?;
-    let mut approval = Approval {
+    let approval = Approval {
         subject: authorization::subject(&pending.tenant_id, &signer.issuer_name, &signer.certificate_serial),
         claims: Default::default(),
         authenticator: Authenticator::SandboxPicker,
@@ -456,19 +456,30 @@ async fn picker_login(provider: &Provider, issuer: &jpki_issuer::Issuer, pending
         certificate_serials: vec![signer.certificate_serial.clone()],
     };
     if pending.scopes.iter().any(Scope::is_four_info) {
-        let signature = match verified(provider, issuer, person_id, KeyRole::Signature, policy).await? {
-            Ok(v) => v,
-            Err(mut failure) => {
-                failure.checks.splice(0..0, approval.checks);
-                return Ok(Err(failure));
-            }
-        };
-        let signer = signature.signer.as_ref().ok_or(())?;
-        let info = signer.four_info.as_ref().ok_or(())?;
-        approval.claims = four_info_claims(&pending.scopes, info);
-        approval.checks.extend(check_of(FeeCertKind::Signature, &signature));
-        approval.certificate_serials.push(signer.certificate_serial.clone());
+        let signature = verified(provider, issuer, person_id, KeyRole::Signature, policy).await?;
+        return with_signature(approval, &pending.scopes, signature);
     }
+    Ok(Ok(approval))
+}
+
+/// `approval` with the signature certificate's part once it verified: the 4 info the scopes ask for,
+/// its check and its serial; or the failure, metered with the checks made before it.
+pub(super) fn with_signature(
+    mut approval: Approval,
+    scopes: &jpki_platform::oidc::scope::Scopes,
+    signature: Result<jpki_verify::Verification, LoginFailure>,
+) -> Result<Result<Approval, LoginFailure>, ()> {
+    let signature = match signature {
+        Ok(v) => v,
+        Err(mut failure) => {
+            failure.checks.splice(0..0, approval.checks);
+            return Ok(Err(failure));
+        }
+    };
+    let signer = signature.signer.as_ref().ok_or(())?;
+    approval.claims = four_info_claims(scopes, signer.four_info.as_ref().ok_or(())?);
+    approval.checks.extend(check_of(FeeCertKind::Signature, &signature));
+    approval.certificate_serials.push(signer.certificate_serial.clone());
     Ok(Ok(approval))
 }
 
