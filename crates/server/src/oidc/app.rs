@@ -17,13 +17,12 @@ use jpki_platform::oidc::authorization::{self, Approval, Authenticator, Pending,
 use jpki_platform::oidc::scope::{Scope, Scopes};
 use jpki_platform::oidc::{clients, sign};
 use jpki_profile::cert_profile::Device;
-use jpki_profile::fees::FeeCertKind;
 use jpki_profile::{CertKind, KeyRole};
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::authorize::{check_of, concluded, policy_of, with_signature, LoginFailure};
+use super::authorize::{concluded, login_approval, policy_of, with_signature, LoginFailure};
 use super::{Provider, ProviderState};
 use crate::error::ApiError;
 use crate::extract::Body;
@@ -165,14 +164,8 @@ async fn login(
         Ok(v) => v,
         Err(failure) => return Ok(Err(failure)),
     };
-    let signer = login.signer.as_ref().ok_or(())?;
-    let approval = Approval {
-        subject: authorization::subject(&pending.tenant_id, &signer.issuer_name, &signer.certificate_serial),
-        claims: Default::default(),
-        authenticator: if signer.device == Some(Device::Smartphone) { Authenticator::Phone } else { Authenticator::Card },
-        checks: check_of(FeeCertKind::Authentication, &login).into_iter().collect(),
-        certificate_serials: vec![signer.certificate_serial.clone()],
-    };
+    let phone = login.signer.as_ref().is_some_and(|s| s.device == Some(Device::Smartphone));
+    let approval = login_approval(pending, &login, if phone { Authenticator::Phone } else { Authenticator::Card })?;
     let Some((sign_cert, sign_sig)) = signature_key else { return Ok(Ok((approval, None))) };
     let progress = match signing {
         Some(s) => verifier.verify_pkcs1_digest_without_waiting(CertKind::Signature, policy, sign_cert, &s.to_sign, sign_sig, now),

@@ -375,7 +375,7 @@ pub(super) struct LoginFailure {
 }
 
 /// The check a verification made, as the fee table counts it.
-pub(super) fn check_of(kind: FeeCertKind, verification: &jpki_verify::Verification) -> Option<(FeeCertKind, ProvisionMethod)> {
+fn check_of(kind: FeeCertKind, verification: &jpki_verify::Verification) -> Option<(FeeCertKind, ProvisionMethod)> {
     verification.revocation.as_ref().and_then(|r| r.method.provision()).map(|m| (kind, m))
 }
 
@@ -447,19 +447,25 @@ async fn picker_login(provider: &Provider, issuer: &jpki_issuer::Issuer, pending
         Ok(v) => v,
         Err(failure) => return Ok(Err(failure)),
     };
-    let signer = login.signer.as_ref().ok_or(())?;
-    let approval = Approval {
-        subject: authorization::subject(&pending.tenant_id, &signer.issuer_name, &signer.certificate_serial),
-        claims: Default::default(),
-        authenticator: Authenticator::SandboxPicker,
-        checks: check_of(FeeCertKind::Authentication, &login).into_iter().collect(),
-        certificate_serials: vec![signer.certificate_serial.clone()],
-    };
+    let approval = login_approval(pending, &login, Authenticator::SandboxPicker)?;
     if pending.scopes.iter().any(Scope::is_four_info) {
         let signature = verified(provider, issuer, person_id, KeyRole::Signature, policy).await?;
         return with_signature(approval, &pending.scopes, signature);
     }
     Ok(Ok(approval))
+}
+
+/// The approval of a verified login, by `authenticator`: the pairwise subject of its authentication
+/// certificate, its check and its serial.
+pub(super) fn login_approval(pending: &Pending, login: &jpki_verify::Verification, authenticator: Authenticator) -> Result<Approval, ()> {
+    let signer = login.signer.as_ref().ok_or(())?;
+    Ok(Approval {
+        subject: authorization::subject(&pending.tenant_id, &signer.issuer_name, &signer.certificate_serial),
+        claims: Default::default(),
+        authenticator,
+        checks: check_of(FeeCertKind::Authentication, login).into_iter().collect(),
+        certificate_serials: vec![signer.certificate_serial.clone()],
+    })
 }
 
 /// `approval` with the signature certificate's part once it verified: the 4 info the scopes ask for,
