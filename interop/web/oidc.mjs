@@ -96,7 +96,7 @@ async function accessible(page, name) {
 
 /// A login answered in the companion app: the page's app view, its QR code and text, `jpki app
 /// approve` with `source` and `pins`, the page moving on to the RP by itself; the tokens.
-async function viaApp(browser, extra, source, pins, shotName) {
+async function viaApp(browser, extra, source, pins, shotName = null) {
   const { url, checks } = await authorization(extra);
   const { context, page, callbacks, violations } = await browserAt(browser, { viewport: { width: 1280, height: 1000 } });
   await page.goto(url.href, { waitUntil: "load" });
@@ -105,7 +105,7 @@ async function viaApp(browser, extra, source, pins, shotName) {
   expect(await page.evaluate(() => document.querySelector("figure img")?.naturalWidth > 0), `${shotName}: the QR code image did not load`);
   const payload = await page.inputValue("#payload");
   expect(payload.includes("/protocol/openid-connect/app#transaction="), `${shotName}: the QR text: ${payload}`);
-  await shot(page, shotName);
+  if (shotName) await shot(page, shotName);
   const answered = await execFile(jpki, ["app", "approve", payload, ...source, "--approve", ...pins]);
   expect(answered.stdout.includes("approved"), `${shotName}: jpki app approve: ${answered.stdout}${answered.stderr}`);
   await page.waitForURL(`${redirectUri}**`, { timeout: 20000 });
@@ -211,17 +211,23 @@ try {
     const tokens = await viaApp(browser, { ui_locales: "ja" }, ["--card", cardDir], ["--pin", "1234", "--sign-pin", "ABC123"], "app-card-ja");
     const claims = tokens.claims();
     const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
-    report.card = { amr: claims.amr, name: info.name };
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token);
+    report.card = { amr: claims.amr, name: info.name, refreshed: Boolean(refreshed.access_token) && refreshed.refresh_token !== tokens.refresh_token };
     const phone = await viaApp(browser, {}, ["--phone", phoneDir], ["--pin", "4321", "--sign-pin", "PHONE123"], "app-phone-en");
     const phoneInfo = await oidc.fetchUserInfo(config, phone.access_token, phone.claims().sub);
-    report.phone = { amr: phone.claims().amr, name: phoneInfo.name };
+    const phoneRefreshed = await oidc.refreshTokenGrant(config, phone.refresh_token);
+    report.phone = { amr: phone.claims().amr, name: phoneInfo.name, refreshed: Boolean(phoneRefreshed.access_token) };
   }
 
-  // A sign transaction: created with a client-credentials token, signed in the app, fetched with
-  // the user's access token, the signature checked by openssl.
-  {
+  // Sign transactions, with the card and with the phone: created with a client-credentials token,
+  // signed in the app, fetched with the user's access token, the signature checked by openssl.
+  report.sign = {};
+  for (const [name, source, pins, shotName] of [
+    ["card", ["--card", cardDir], ["--pin", "1234", "--sign-pin", "ABC123"], "app-sign-en"],
+    ["phone", ["--phone", phoneDir], ["--pin", "4321", "--sign-pin", "PHONE123"], null],
+  ]) {
     const client = await oidc.clientCredentialsGrant(config, { scope: "sign" });
-    const document = "口座開設申込書（openid-client）\n";
+    const document = `口座開設申込書（openid-client, ${name}）\n`;
     const hash = createHash("sha256").update(document).digest("base64");
     const created = await fetch(`${base}/api/sign-transactions`, {
       method: "POST",
@@ -230,10 +236,10 @@ try {
     }).then((r) => r.json());
     expect(typeof created.sign_transaction_id === "string", `creating the sign transaction: ${JSON.stringify(created)}`);
     const extra = { scope: "openid sign", sign_transaction_id: created.sign_transaction_id };
-    const tokens = await viaApp(browser, extra, ["--card", cardDir], ["--pin", "1234", "--sign-pin", "ABC123"], "app-sign-en");
+    const tokens = await viaApp(browser, extra, source, pins, shotName);
     const result = await fetch(`${base}/api/sign-transactions/${created.sign_transaction_id}/result`, { headers: { authorization: `Bearer ${tokens.access_token}` } }).then((r) => r.json());
-    const file = (name, data) => {
-      const p = path.join(out, name);
+    const file = (suffix, data) => {
+      const p = path.join(out, `${name}-${suffix}`);
       fs.writeFileSync(p, data);
       return p;
     };
@@ -242,8 +248,8 @@ try {
     const cert = file("certificate.der", Buffer.from(result.certificate ?? "", "base64"));
     const pub = file("public.pem", (await execFile("openssl", ["x509", "-inform", "DER", "-in", cert, "-pubkey", "-noout"])).stdout);
     const verified = await execFile("openssl", ["dgst", "-sha256", "-verify", pub, "-signature", sig, doc]).then((r) => r.stdout.trim(), (e) => `${e.stdout}${e.stderr}`);
-    expect(verified === "Verified OK", `openssl dgst -verify: ${verified}`);
-    report.sign = { openssl: verified, valid: result.verification?.valid, revocation: result.verification?.revocation?.method };
+    expect(verified === "Verified OK", `${name}: openssl dgst -verify: ${verified}`);
+    report.sign[name] = { openssl: verified, valid: result.verification?.valid, device: result.verification?.signer?.device };
   }
 } catch (e) {
   problems.push(`failed: ${e.stack ?? e}`);

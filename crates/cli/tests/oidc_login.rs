@@ -626,6 +626,17 @@ fn run_app(sb: &Sandbox) {
         |kind: &str| -> i64 { usage["usage"].as_array().unwrap().iter().filter(|u| u["cert_kind"] == kind).map(|u| u["count"].as_i64().unwrap()).sum() };
     assert_eq!((count("authentication"), count("signature")), (4, 2), "{label}: {usage}");
 
+    // An answer with a certificate that is not one: 422, and the RP is told access_denied.
+    let page = open_page(&server, &authorize_query(&rp.client_id, "openid", &[]));
+    let fragment = query_of(&app_view(&server, &page).replace('#', "?"));
+    let garbage = base64::engine::general_purpose::STANDARD.encode(b"not a certificate");
+    let answer = json!({ "transaction": fragment["transaction"], "key": fragment["key"], "decision": "approve",
+        "authentication_certificate": garbage, "authentication_signature": garbage });
+    let (status, refused) = server.post_json("/api/realms/main/protocol/openid-connect/app/answer", None, &answer.to_string());
+    assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("login_failed")), "{label}: {refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("malformed"), "{label}: {refused}");
+    assert_eq!(polled(&server, &page)["error"], "access_denied", "{label}");
+
     // A card reported lost: its authentication certificate is on hold, the app's answer is refused
     // and the RP told access_denied with the reason.
     sb.ok(&["sandbox", "event", "lost", "--person", &person, "--device", "card"]);
