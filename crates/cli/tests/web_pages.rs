@@ -77,7 +77,11 @@ fn an_rp_library_logs_in_through_the_browser() {
     assert_eq!((&report["card"]["amr"], &report["card"]["name"]), (&serde_json::json!(["hwk", "pin", "sc"]), &serde_json::json!("画面　桜")), "{report}");
     assert_eq!((&report["phone"]["amr"], &report["phone"]["name"]), (&serde_json::json!(["hwk", "pin"]), &serde_json::json!("画面　桜")), "{report}");
     for device in ["card", "phone"] {
-        assert_eq!((&report["sign"][device]["openssl"], &report["sign"][device]["valid"]), (&serde_json::json!("Verified OK"), &serde_json::json!(true)), "{report}");
+        assert_eq!(
+            (&report["sign"][device]["openssl"], &report["sign"][device]["valid"]),
+            (&serde_json::json!("Verified OK"), &serde_json::json!(true)),
+            "{report}"
+        );
         assert_eq!(report[device]["refreshed"], true, "{report}");
     }
     assert_eq!(report["screenshots"].as_array().map(Vec::len), Some(8), "{report}");

@@ -3,6 +3,7 @@
 //!
 //! - [`my_number`]: the 12-digit individual number (個人番号) and its check digit;
 //! - [`four_info`]: the basic four information (基本4情報) and its alternative-character flags;
+//! - [`ledger`]: a relying party's ledger matched against the 4 info, after normalizing Japanese text;
 //! - [`municipality`]: the prefecture and municipality of an address, by which J-LIS partitions its CRL;
 //! - [`era`]: Japanese era dates, as JPKI and the card applications encode birth dates;
 //! - [`cert_profile`]: the JPKI certificate profile, to read real J-LIS certificates and make sandbox ones;
@@ -16,6 +17,7 @@ pub mod cert_profile;
 pub mod era;
 pub mod fees;
 pub mod four_info;
+pub mod ledger;
 pub mod municipality;
 pub mod my_number;
 pub mod pin_policy;
