@@ -22,6 +22,7 @@ pub mod audit;
 pub mod changes;
 pub mod customers;
 pub mod housekeeping;
+pub mod ledger;
 pub mod login;
 pub mod metrics;
 pub mod oidc;

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use jpki_platform::customers;
+use jpki_platform::{customers, ledger};
 use serde_json::json;
 
 use super::requests::{NewCustomer, Page};
@@ -36,4 +36,41 @@ pub(super) async fn delete(State(state): AppState, headers: HeaderMap, PathParam
     let tenant = tenant(&state, &headers).await?;
     customers::delete(&state.db, &tenant.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A ledger's fields for one customer (`/v1/customers/{id}/ledger-match`); any may be left out.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LedgerFields {
+    name: Option<String>,
+    address: Option<String>,
+    /// YYYY-MM-DD.
+    birth_date: Option<String>,
+    sex: Option<String>,
+}
+
+pub(super) async fn ledger_match(
+    State(state): AppState,
+    headers: HeaderMap,
+    PathParam(id): PathParam<String>,
+    Body(body): Body<LedgerFields>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let entry = ledger::entry(body.name.as_deref(), body.address.as_deref(), body.birth_date.as_deref(), body.sex.as_deref())
+        .map_err(|e| ApiError::bad("invalid_ledger_entry", e))?;
+    Ok(Json(ledger::match_customer(&state.db, &tenant.id, &id, &entry, time::OffsetDateTime::now_utc()).await?).into_response())
+}
+
+/// A ledger as CSV (`text/csv`, UTF-8): a report naming each bad row; the good ones matched.
+pub(super) async fn ledger_match_csv(State(state): AppState, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let csv_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/csv"));
+    if !csv_type {
+        return Err(ApiError::bad("invalid_csv", "the body must be text/csv"));
+    }
+    let text = std::str::from_utf8(&body).map_err(|e| ApiError::bad("invalid_csv", format!("the CSV is not UTF-8: {e}")))?;
+    Ok(Json(ledger::match_csv(&state.db, &tenant.id, text, time::OffsetDateTime::now_utc()).await?).into_response())
 }

@@ -138,6 +138,8 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/auth/verify", post(auth::verify))
         .route("/v1/customers", post(customers::create).get(customers::list))
         .route("/v1/customers/{id}", get(customers::get).delete(customers::delete))
+        .route("/v1/customers/{id}/ledger-match", post(customers::ledger_match))
+        .route("/v1/ledger-matches", post(customers::ledger_match_csv))
         .route("/v1/changes", get(changes::feed))
         .route("/v1/changes/{id}", get(changes::get))
         .route("/v1/changes/{id}/deliveries", get(changes::deliveries))
