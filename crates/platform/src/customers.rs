@@ -153,6 +153,7 @@ pub async fn delete(db: &Database, tenant_id: &str, id: &str) -> Result<(), Plat
         "DELETE FROM webhook_attempt WHERE event_id IN (SELECT id FROM change_event WHERE customer_id = $1)",
         "DELETE FROM webhook_delivery WHERE event_id IN (SELECT id FROM change_event WHERE customer_id = $1)",
         "DELETE FROM change_event WHERE customer_id = $1",
+        "DELETE FROM qualification WHERE customer_id = $1",
         "DELETE FROM customer_certificate WHERE customer_id = $1",
         "DELETE FROM customer WHERE id = $1",
     ];

@@ -27,6 +27,7 @@ pub mod login;
 pub mod metrics;
 pub mod oidc;
 pub mod presentations;
+pub mod qualifications;
 pub mod recorder;
 pub mod revocation_lists;
 pub mod tenants;

@@ -8,6 +8,7 @@ mod changes;
 mod customers;
 mod mdoc;
 mod oidc_clients;
+mod qualifications;
 pub mod requests;
 mod signatures;
 mod usage;
@@ -140,6 +141,9 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/customers/{id}", get(customers::get).delete(customers::delete))
         .route("/v1/customers/{id}/ledger-match", post(customers::ledger_match))
         .route("/v1/ledger-matches", post(customers::ledger_match_csv))
+        .route("/v1/customers/{id}/qualifications", post(qualifications::create).get(qualifications::list))
+        .route("/v1/qualifications/check", post(qualifications::check))
+        .route("/v1/qualifications/{id}", get(qualifications::get).put(qualifications::update).delete(qualifications::delete))
         .route("/v1/changes", get(changes::feed))
         .route("/v1/changes/{id}", get(changes::get))
         .route("/v1/changes/{id}/deliveries", get(changes::deliveries))

@@ -1,0 +1,108 @@
+//! Qualification confirmation against `jpki serve --sandbox`, on SQLite and, when configured,
+//! PostgreSQL: a customer registered from a verified signature, an employee qualification attached,
+//! checked by a fresh signature of the person: qualified; expired; of another type; after the
+//! certificate's revocation, not qualified with the reason; another tenant's ids not found; the
+//! qualifications deleted with the customer.
+
+mod common;
+
+use common::{b64, Sandbox, ADMIN_TOKEN};
+use serde_json::{json, Value};
+
+#[test]
+fn a_fresh_signature_answers_whether_the_person_holds_a_qualification() {
+    common::on_every_database("a_fresh_signature_answers_whether_the_person_holds_a_qualification", run);
+}
+
+fn run(sb: &Sandbox) {
+    let label = sb.label();
+    sb.ok(&["sandbox", "init"]);
+    let person = sb.add_person("社員　花子", "1988-08-08");
+    sb.issue_card(&person, "card");
+    let server = sb.serve();
+    let (_, a) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Employer"}"#);
+    let key = a["api_key"].as_str().unwrap().to_owned();
+    let (_, b) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Other"}"#);
+    let other = b["api_key"].as_str().unwrap().to_owned();
+    let mut n = 0;
+    let mut signed = || -> Value {
+        n += 1;
+        let (doc, p7s) = (format!("entry-{n}.txt"), format!("entry-{n}.p7s"));
+        std::fs::write(sb.path(&doc), format!("入館申請 {n}\n")).unwrap();
+        sb.ok(&common::sign_attached("card", &doc, &p7s));
+        let cms = std::fs::read(sb.path(&p7s)).unwrap();
+        server.post_json("/v1/signatures/verify", Some(&key), &json!({ "cms": b64(&cms) }).to_string()).1
+    };
+    let first = signed();
+    let (_, customer) =
+        server.post_json("/v1/customers", Some(&key), &json!({ "verification_id": first["verification_id"], "reference": "emp-1" }).to_string());
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+
+    let attach = |body: Value, key: &str| server.post_json(&format!("/v1/customers/{customer_id}/qualifications"), Some(key), &body.to_string());
+    let employee = json!({ "type": "employee", "identifier": "E-0001", "valid_until": "2099-03-31T15:00:00Z", "attributes": { "department": "総務部" } });
+    let (status, qualification) = attach(employee.clone(), &key);
+    assert_eq!(status, 201, "{label}: {qualification}");
+    let qid = qualification["id"].as_str().unwrap().to_owned();
+    assert_eq!(attach(employee.clone(), &key).0, 409, "{label}: the same identifier twice");
+    assert_eq!(attach(employee.clone(), &other).0, 404, "{label}: another tenant's customer");
+    for (body, why) in [
+        (json!({ "type": "", "identifier": "x" }), "type"),
+        (json!({ "type": "a", "identifier": "x", "valid_from": "2030-01-01T00:00:00Z", "valid_until": "2029-01-01T00:00:00Z" }), "after"),
+        (json!({ "type": "a", "identifier": "x", "colour": 1 }), "unknown field"),
+    ] {
+        let (status, refused) = attach(body, &key);
+        assert_eq!(status, 400, "{label}: {why}: {refused}");
+        assert!(refused.to_string().contains(why), "{label}: {why}: {refused}");
+    }
+    let (_, listed) = server.get_json(&format!("/v1/customers/{customer_id}/qualifications"), Some(&key));
+    assert_eq!(listed["qualifications"][0]["attributes"]["department"], "総務部", "{label}: {listed}");
+    assert_eq!(server.get_json(&format!("/v1/qualifications/{qid}"), Some(&other)).0, 404, "{label}");
+
+    let check = |verification: &Value, kind: &str, key: &str| {
+        server.post_json("/v1/qualifications/check", Some(key), &json!({ "verification_id": verification["verification_id"], "type": kind }).to_string())
+    };
+    let now = signed();
+    let (status, answer) = check(&now, "employee", &key);
+    assert_eq!((status, &answer["qualified"], &answer["customer_id"]), (200, &json!(true), &json!(customer_id)), "{label}: {answer}");
+    assert_eq!(answer["qualification"]["identifier"], "E-0001", "{label}: {answer}");
+    let (_, answer) = check(&now, "health_insurance", &key);
+    assert_eq!((&answer["qualified"], &answer["reason"]), (&json!(false), &json!("no_qualification")), "{label}: {answer}");
+    assert_eq!(check(&now, "employee", &other).0, 404, "{label}: another tenant's verification");
+
+    // Expired: the employer ends it.
+    let ended = json!({ "type": "employee", "identifier": "E-0001", "valid_from": "2020-04-01T00:00:00Z", "valid_until": "2021-03-31T15:00:00Z" });
+    let (status, _, updated) = server.exchange(
+        "PUT",
+        &format!("/v1/qualifications/{qid}"),
+        &[("Authorization", &format!("Bearer {key}")), ("Content-Type", "application/json")],
+        ended.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{label}: {}", String::from_utf8_lossy(&updated));
+    let (_, answer) = check(&now, "employee", &key);
+    assert_eq!((&answer["qualified"], &answer["reason"]), (&json!(false), &json!("expired")), "{label}: {answer}");
+    let (_, _, _) = server.exchange(
+        "PUT",
+        &format!("/v1/qualifications/{qid}"),
+        &[("Authorization", &format!("Bearer {key}")), ("Content-Type", "application/json")],
+        employee.to_string().as_bytes(),
+    );
+
+    // After the person moves, the signature certificate is revoked: not qualified, and why.
+    sb.ok(&["sandbox", "event", "move", "--person", &person, "--address", "大阪府大阪市北区梅田１"]);
+    let revoked = signed();
+    assert_eq!(revoked["valid"], json!(false), "{label}: {revoked}");
+    let (_, answer) = check(&revoked, "employee", &key);
+    assert_eq!(
+        (&answer["qualified"], &answer["reason"], &answer["failure_code"]),
+        (&json!(false), &json!("certificate_revoked"), &json!("revoked")),
+        "{label}: {answer}"
+    );
+
+    // Deleted with the customer.
+    let delete = |path: &str| server.exchange("DELETE", path, &[("Authorization", &format!("Bearer {key}"))], b"").0;
+    assert_eq!(delete(&format!("/v1/customers/{customer_id}")), 204, "{label}");
+    assert_eq!(server.get_json(&format!("/v1/qualifications/{qid}"), Some(&key)).0, 404, "{label}: deleted with the customer");
+    let (_, answer) = check(&now, "employee", &key);
+    assert_eq!((&answer["qualified"], &answer["reason"]), (&json!(false), &json!("unknown_person")), "{label}: {answer}");
+    sb.ok(&["audit", "verify"]);
+}
