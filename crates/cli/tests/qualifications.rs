@@ -104,5 +104,30 @@ fn run(sb: &Sandbox) {
     assert_eq!(server.get_json(&format!("/v1/qualifications/{qid}"), Some(&key)).0, 404, "{label}: deleted with the customer");
     let (_, answer) = check(&now, "employee", &key);
     assert_eq!((&answer["qualified"], &answer["reason"]), (&json!(false), &json!("unknown_person")), "{label}: {answer}");
+
+    // A verification result is deleted by its tenant only.
+    let verification = format!("/v1/verifications/{}", now["verification_id"].as_str().unwrap());
+    assert_eq!(server.exchange("DELETE", &verification, &[("Authorization", &format!("Bearer {other}"))], b"").0, 404, "{label}");
+    assert_eq!(delete(&verification), 204, "{label}");
+    assert_eq!(server.get_json(&verification, Some(&key)).0, 404, "{label}");
+    assert_eq!(delete(&verification), 404, "{label}: deleted once");
+    drop(server);
+
+    // Every change and check is audited by id, with no personal data; the chain holds.
     sb.ok(&["audit", "verify"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let entries: Vec<(String, String, String)> = rt.block_on(async {
+        let db = jpki_store::Database::open(&sb.db_url).await.unwrap();
+        let rows = jpki_store::sqlx::query_as("SELECT action, result, detail FROM audit_log ORDER BY seq").fetch_all(db.pool()).await.unwrap();
+        db.close().await;
+        rows
+    });
+    let count = |action: &str| entries.iter().filter(|(a, _, _)| a == action).count();
+    assert_eq!(
+        (count("qualification.create"), count("qualification.update"), count("qualification.check"), count("customer.delete"), count("verification.delete")),
+        (1, 2, 5, 1, 1),
+        "{label}: {entries:?}"
+    );
+    assert!(entries.iter().any(|(a, r, _)| a == "qualification.check" && r == "not_qualified:certificate_revoked"), "{label}: {entries:?}");
+    assert!(entries.iter().all(|(_, _, d)| !d.contains("社員") && !d.contains("E-0001") && !d.contains("総務部")), "{label}: no personal data audited");
 }

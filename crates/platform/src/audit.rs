@@ -53,6 +53,14 @@ pub async fn append(tx: &mut sqlx::Transaction<'_, sqlx::Any>, entry: &Entry<'_>
     Ok(head.seq)
 }
 
+/// Appends `entry` in a write transaction of its own: for an action that writes nothing else.
+pub async fn append_alone(db: &Database, entry: &Entry<'_>) -> Result<(), PlatformError> {
+    let mut tx = db.begin_write().await?;
+    append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Adds to `statements` the inserts of `entries`, in order after `head`, and the head's update; returns
 /// the new head. `head` must be the chain's head when `statements` runs: either locked
 /// ([`Head::lock`]) in the same transaction, or remembered from the last append, in which case a

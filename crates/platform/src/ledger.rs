@@ -79,11 +79,8 @@ async fn one(db: &Database, tenant_id: &str, customer_id: &str, entry: &LedgerEn
 }
 
 async fn audited(db: &Database, tenant_id: &str, detail: &serde_json::Value, now: OffsetDateTime) -> Result<(), PlatformError> {
-    let mut tx = db.begin_write().await?;
     let entry = audit::Entry { tenant_id: Some(tenant_id), action: "ledger.match", purpose: None, result: "matched", detail, at: now.unix_timestamp() };
-    audit::append(&mut tx, &entry).await?;
-    tx.commit().await?;
-    Ok(())
+    audit::append_alone(db, &entry).await
 }
 
 /// Matches the ledger's `entry` for the tenant's customer `customer_id`.

@@ -32,6 +32,7 @@ pub mod recorder;
 pub mod revocation_lists;
 pub mod tenants;
 pub mod usage;
+pub mod verifications;
 
 use jpki_store::sqlx;
 
@@ -62,7 +63,8 @@ pub(crate) fn stored_time(t: i64) -> Result<time::OffsetDateTime, PlatformError>
 }
 
 /// In one write transaction: if `owned` (bound to `id`, then `tenant_id`) finds the tenant's row, runs
-/// `deletes` (each bound to `id`), else answers that there is no `what` of that id.
+/// `deletes` (each bound to `id`) and audits it as `<what>.delete` (the id only: an audit entry holds no
+/// personal data), else answers that there is no `what` of that id.
 pub(crate) async fn delete_owned(db: &jpki_store::Database, owned: &str, what: &str, id: &str, tenant_id: &str, deletes: &[&str]) -> Result<(), PlatformError> {
     let mut tx = db.begin_write().await?;
     let found: Option<(String,)> = sqlx::query_as(owned).bind(id).bind(tenant_id).fetch_optional(&mut *tx).await?;
@@ -72,6 +74,10 @@ pub(crate) async fn delete_owned(db: &jpki_store::Database, owned: &str, what: &
     for sql in deletes {
         sqlx::query(sql).bind(id).execute(&mut *tx).await?;
     }
+    let action = format!("{what}.delete");
+    let detail = serde_json::json!({ "id": id });
+    let at = time::OffsetDateTime::now_utc().unix_timestamp();
+    audit::append(&mut tx, &audit::Entry { tenant_id: Some(tenant_id), action: &action, purpose: None, result: "deleted", detail: &detail, at }).await?;
     tx.commit().await?;
     Ok(())
 }

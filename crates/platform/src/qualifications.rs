@@ -8,7 +8,7 @@ use jpki_store::{sqlx, Database};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{stored_time, PlatformError};
+use crate::{audit, stored_time, PlatformError};
 
 /// How old a verification may be for a check: a check is about who is there now.
 pub const FRESHNESS: time::Duration = time::Duration::minutes(10);
@@ -129,7 +129,14 @@ pub async fn create(
     .execute(db.pool())
     .await
     .map_err(|e| taken(e, input))?;
+    audited(db, tenant_id, "qualification.create", "created", &id, now).await?;
     get(db, tenant_id, &id).await
+}
+
+/// An audit entry naming the qualification (its id only).
+async fn audited(db: &Database, tenant_id: &str, action: &str, result: &str, id: &str, now: OffsetDateTime) -> Result<(), PlatformError> {
+    let detail = serde_json::json!({ "id": id });
+    audit::append_alone(db, &audit::Entry { tenant_id: Some(tenant_id), action, purpose: None, result, detail: &detail, at: now.unix_timestamp() }).await
 }
 
 /// The tenant's qualification `id`.
@@ -173,6 +180,7 @@ pub async fn update(db: &Database, tenant_id: &str, id: &str, input: &Qualificat
     if done.rows_affected() == 0 {
         return Err(PlatformError::NotFound(format!("no qualification {id}")));
     }
+    audited(db, tenant_id, "qualification.update", "updated", id, now).await?;
     get(db, tenant_id, id).await
 }
 
@@ -274,4 +282,20 @@ pub async fn check(db: &Database, tenant_id: &str, verification_id: &str, kind: 
         None => Check::not(NotQualified::Expired),
     };
     Ok(Check { customer_id: Some(customer_id), ..answer })
+}
+
+/// [`check`], audited with the verification, the type and the answer.
+pub async fn check_audited(db: &Database, tenant_id: &str, verification_id: &str, kind: &str, now: OffsetDateTime) -> Result<Check, PlatformError> {
+    let answer = check(db, tenant_id, verification_id, kind, now).await?;
+    let result = match answer.reason {
+        None => "qualified".to_owned(),
+        Some(reason) => format!("not_qualified:{}", serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+    };
+    let detail = serde_json::json!({ "verification_id": verification_id, "type": kind, "customer_id": answer.customer_id });
+    audit::append_alone(
+        db,
+        &audit::Entry { tenant_id: Some(tenant_id), action: "qualification.check", purpose: None, result: &result, detail: &detail, at: now.unix_timestamp() },
+    )
+    .await?;
+    Ok(answer)
 }

@@ -133,7 +133,7 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/admin/tenants/{id}/keys", post(admin::add_key))
         .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
         .route("/v1/signatures/verify", post(signatures::verify))
-        .route("/v1/verifications/{id}", get(verifications::get))
+        .route("/v1/verifications/{id}", get(verifications::get).delete(verifications::delete))
         .route("/v1/usage", get(usage::get))
         .route("/v1/auth/challenges", post(auth::new_challenge))
         .route("/v1/auth/verify", post(auth::verify))
