@@ -128,8 +128,7 @@ pub fn run(ctx: &Context, command: AppCommand) -> CliResult {
         return Ok(());
     }
     let challenge = URL_SAFE_NO_PAD.decode(&asked.challenge).map_err(|_| CliError::Usage("the provider's challenge is not base64url".into()))?;
-    let mut challenge_info = jpki_crypto::SHA256_DIGEST_INFO_PREFIX.to_vec();
-    challenge_info.extend(jpki_crypto::sha256(&challenge));
+    let challenge_info = jpki_crypto::sha256_digest_info(&challenge);
     let pin = pin_or_prompt(args.pin, "user authentication PIN")?;
     let mut card = args.source.open()?;
     let authentication_certificate = card.read_certificate(KeyRole::Authentication, None)?;

@@ -401,8 +401,7 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
         CardCommand::Sign { source, which, input, out, pin } => {
             let data = std::fs::read(&input).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", input.display())))?;
             let pin = pin_or_prompt(pin, &PinSlot::of(which.role()).to_string())?;
-            let mut digest_info = jpki_crypto::SHA256_DIGEST_INFO_PREFIX.to_vec();
-            digest_info.extend_from_slice(&jpki_crypto::sha256(&data));
+            let digest_info = jpki_crypto::sha256_digest_info(&data);
             let signature = source.open()?.sign(which.role(), &pin, &digest_info)?;
             write_file(&out, &signature)?;
             emit(ctx, &serde_json::json!({ "signature": out, "bytes": signature.len() }), || {
@@ -416,8 +415,7 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
             let mut card = source.open()?;
             let certificate = card.read_certificate(KeyRole::Authentication, None)?;
             let pin = pin_or_prompt(pin, &PinSlot::of(KeyRole::Authentication).to_string())?;
-            let mut digest_info = jpki_crypto::SHA256_DIGEST_INFO_PREFIX.to_vec();
-            digest_info.extend_from_slice(&jpki_crypto::sha256(&challenge));
+            let digest_info = jpki_crypto::sha256_digest_info(&challenge);
             let signature = card.sign(KeyRole::Authentication, &pin, &digest_info)?;
             let mut body = serde_json::json!({ "challenge_id": challenge_id, "certificate": b64.encode(&certificate), "signature": b64.encode(&signature) });
             if let Some(account) = account {

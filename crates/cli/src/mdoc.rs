@@ -86,8 +86,7 @@ pub async fn issue_phone(ctx: &Context, args: PhoneIssueArgs) -> CliResult {
     let face = card.read_card_face(&FaceCredential::CodeA(my_number.clone()))?;
     let authentication_certificate = card.read_certificate(KeyRole::Authentication, None)?;
     let challenge = jpki_issuer::phone::challenge();
-    let mut digest_info = jpki_crypto::SHA256_DIGEST_INFO_PREFIX.to_vec();
-    digest_info.extend_from_slice(&jpki_crypto::sha256(&challenge));
+    let digest_info = jpki_crypto::sha256_digest_info(&challenge);
     let signature = card.sign(KeyRole::Authentication, &auth_pin, &digest_info)?;
     let proof = CardProof {
         authentication_certificate,

@@ -34,6 +34,11 @@ pub enum CryptoError {
 pub const SHA256_DIGEST_INFO_PREFIX: [u8; 19] =
     [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
 
+/// The DigestInfo of `message`'s SHA-256: what a JPKI key signs (PKCS#1 v1.5) for a SHA-256 signature.
+pub fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
+    [&SHA256_DIGEST_INFO_PREFIX[..], &sha256(message)].concat()
+}
+
 /// An RSA private key.
 pub struct RsaKey {
     pkcs8: Vec<u8>,

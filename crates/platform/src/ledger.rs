@@ -70,10 +70,19 @@ pub struct CustomerMatch {
     pub fields: LedgerMatch,
 }
 
-async fn one(db: &Database, tenant_id: &str, customer_id: &str, entry: &LedgerEntry) -> Result<Result<CustomerMatch, String>, PlatformError> {
+/// Why a customer's entry cannot be matched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Unmatched {
+    #[error("no customer {0}")]
+    NoCustomer(String),
+    #[error("customer {0} has no signature certificate, which alone carries the 4 info")]
+    NoSignatureCertificate(String),
+}
+
+async fn one(db: &Database, tenant_id: &str, customer_id: &str, entry: &LedgerEntry) -> Result<Result<CustomerMatch, Unmatched>, PlatformError> {
     Ok(match certificate_info(db, tenant_id, customer_id).await? {
-        None => Err(format!("no customer {customer_id}")),
-        Some(None) => Err(format!("customer {customer_id} has no signature certificate, which alone carries the 4 info")),
+        None => Err(Unmatched::NoCustomer(customer_id.to_owned())),
+        Some(None) => Err(Unmatched::NoSignatureCertificate(customer_id.to_owned())),
         Some(Some(info)) => Ok(CustomerMatch { customer_id: customer_id.to_owned(), fields: ledger::match_four_info(entry, &info) }),
     })
 }
@@ -93,8 +102,8 @@ pub async fn match_customer(
 ) -> Result<CustomerMatch, PlatformError> {
     let matched = match one(db, tenant_id, customer_id, entry).await? {
         Ok(m) => m,
-        Err(why) if why.starts_with("no customer") => return Err(PlatformError::NotFound(why)),
-        Err(why) => return Err(PlatformError::Invalid { code: "no_signature_certificate", message: why }),
+        Err(why @ Unmatched::NoCustomer(_)) => return Err(PlatformError::NotFound(why.to_string())),
+        Err(why @ Unmatched::NoSignatureCertificate(_)) => return Err(PlatformError::Invalid { code: "no_signature_certificate", message: why.to_string() }),
     };
     audited(db, tenant_id, &serde_json::json!({ "customers": [customer_id] }), now).await?;
     Ok(matched)
@@ -143,7 +152,7 @@ pub async fn match_csv(db: &Database, tenant_id: &str, csv: &str, now: OffsetDat
         let outcome = match csv_fields(text) {
             Ok(f) if f.len() == 5 && f[0].trim().is_empty() => Err("customer_id is empty".to_owned()),
             Ok(f) if f.len() == 5 => match entry(Some(&f[1]), Some(&f[2]), Some(&f[3]), Some(&f[4])) {
-                Ok(entry) => one(db, tenant_id, f[0].trim(), &entry).await?,
+                Ok(entry) => one(db, tenant_id, f[0].trim(), &entry).await?.map_err(|why| why.to_string()),
                 Err(e) => Err(e),
             },
             Ok(f) => Err(format!("{} fields, not 5 ({CSV_HEADER})", f.len())),

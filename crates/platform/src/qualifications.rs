@@ -239,8 +239,23 @@ impl Check {
 type VerificationRow = (i32, Option<String>, Option<String>, Option<String>, i64);
 
 /// Whether the person of the tenant's verification `verification_id` holds a qualification of `kind`
-/// valid at `now`. The verification must be the tenant's, at most [`FRESHNESS`] old.
+/// valid at `now`, audited with the verification, the type and the answer. The verification must be
+/// the tenant's, at most [`FRESHNESS`] old.
 pub async fn check(db: &Database, tenant_id: &str, verification_id: &str, kind: &str, now: OffsetDateTime) -> Result<Check, PlatformError> {
+    let answer = answer(db, tenant_id, verification_id, kind, now).await?;
+    let result = match answer.reason {
+        None => "qualified".to_owned(),
+        // The reason as the API writes it (its serde name).
+        Some(reason) => format!("not_qualified:{}", serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+    };
+    let detail = serde_json::json!({ "verification_id": verification_id, "type": kind, "customer_id": answer.customer_id });
+    let entry =
+        audit::Entry { tenant_id: Some(tenant_id), action: "qualification.check", purpose: None, result: &result, detail: &detail, at: now.unix_timestamp() };
+    audit::append_alone(db, &entry).await?;
+    Ok(answer)
+}
+
+async fn answer(db: &Database, tenant_id: &str, verification_id: &str, kind: &str, now: OffsetDateTime) -> Result<Check, PlatformError> {
     text("type", kind)?;
     let row: Option<VerificationRow> =
         sqlx::query_as("SELECT valid, failure_code, certificate_issuer, certificate_serial, created_at FROM verification WHERE id = $1 AND tenant_id = $2")
@@ -282,20 +297,4 @@ pub async fn check(db: &Database, tenant_id: &str, verification_id: &str, kind: 
         None => Check::not(NotQualified::Expired),
     };
     Ok(Check { customer_id: Some(customer_id), ..answer })
-}
-
-/// [`check`], audited with the verification, the type and the answer.
-pub async fn check_audited(db: &Database, tenant_id: &str, verification_id: &str, kind: &str, now: OffsetDateTime) -> Result<Check, PlatformError> {
-    let answer = check(db, tenant_id, verification_id, kind, now).await?;
-    let result = match answer.reason {
-        None => "qualified".to_owned(),
-        Some(reason) => format!("not_qualified:{}", serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
-    };
-    let detail = serde_json::json!({ "verification_id": verification_id, "type": kind, "customer_id": answer.customer_id });
-    audit::append_alone(
-        db,
-        &audit::Entry { tenant_id: Some(tenant_id), action: "qualification.check", purpose: None, result: &result, detail: &detail, at: now.unix_timestamp() },
-    )
-    .await?;
-    Ok(answer)
 }

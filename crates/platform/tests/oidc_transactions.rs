@@ -57,7 +57,7 @@ async fn transactions_expire_and_sign_transactions_go_to_one_login() {
         assert_eq!(authorization::app_answerable(&db, &begun.id, &key, later).await.unwrap().unwrap_err(), Unanswerable::Expired, "{url}");
         assert_eq!(authorization::app_answerable(&db, "authz_none", &key, now).await.unwrap().unwrap_err(), Unanswerable::Unknown, "{url}");
         let secret = Some(begun.browser_secret.as_str());
-        assert!(matches!(authorization::collect(&db, &begun.id, secret, now).await.unwrap(), Ok(Collected::Waiting)), "{url}");
+        assert!(matches!(authorization::collect(&db, &begun.id, secret, now).await.unwrap(), Ok(Collected::Waiting(p)) if p.id == begun.id), "{url}");
         assert_eq!(authorization::collect(&db, &begun.id, secret, later).await.unwrap().unwrap_err(), Unanswerable::Expired, "{url}");
         assert_eq!(authorization::collect(&db, &begun.id, Some("x"), now).await.unwrap().unwrap_err(), Unanswerable::NotThisBrowser, "{url}");
         assert_eq!(authorization::answerable(&db, &begun.id, secret, None, later).await.unwrap().unwrap_err(), Unanswerable::Expired, "{url}");
@@ -81,7 +81,9 @@ async fn transactions_expire_and_sign_transactions_go_to_one_login() {
         let late = authorization::begin(&db, &client, &checked, now + sign::LIFETIME + Duration::seconds(1)).await.unwrap();
         assert_eq!(late.unwrap_err().code, ErrorCode::InvalidRequest, "{url}: expired");
         let signing = authorization::begin(&db, &client, &checked, now).await.unwrap().unwrap();
-        let bound = sign::of_authorization(&db, &signing.id).await.unwrap().unwrap();
+        let signing_key = authorization::app_key(&signing.browser_secret, &signing.id);
+        let signing_pending = authorization::app_answerable(&db, &signing.id, &signing_key, now).await.unwrap().unwrap();
+        let bound = sign::of_pending(&db, &signing_pending).await.unwrap().unwrap();
         assert_eq!((bound.id.as_str(), bound.purpose.as_str(), &bound.to_sign), (created.id.as_str(), "契約書への署名", &to_sign), "{url}");
         let again = authorization::begin(&db, &client, &checked, now).await.unwrap();
         assert!(again.unwrap_err().description.contains("names no sign transaction"), "{url}: sent once");

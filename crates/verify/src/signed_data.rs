@@ -363,8 +363,7 @@ pub fn build<E>(
         attribute(ID_SIGNING_TIME, Any::encode_from(&time).map_err(BuildError::Der)?).map_err(BuildError::Der)?,
     ])
     .map_err(BuildError::Der)?;
-    let mut digest_info = jpki_crypto::SHA256_DIGEST_INFO_PREFIX.to_vec();
-    digest_info.extend(Digest::Sha256.compute(&attrs.to_der().map_err(BuildError::Der)?));
+    let digest_info = jpki_crypto::sha256_digest_info(&attrs.to_der().map_err(BuildError::Der)?);
     let signature = sign(&digest_info).map_err(BuildError::Signer)?;
 
     let econtent = if attached { Some(Any::encode_from(&OctetString::new(content).map_err(BuildError::Der)?).map_err(BuildError::Der)?) } else { None };

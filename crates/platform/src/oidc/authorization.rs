@@ -384,8 +384,8 @@ pub fn app_challenge(pending_id: &str, app_key: &str) -> [u8; 32] {
 /// What the page, polling, does once the app answered.
 #[derive(Debug, Clone)]
 pub enum Collected {
-    /// Still waiting for the user.
-    Waiting,
+    /// Still waiting for the user: the transaction.
+    Waiting(Pending),
     /// The app approved: the code goes to the RP.
     Code { redirect_uri: String, state: String, code: Code },
     /// The app declined, or its login failed: `access_denied` with the description.
@@ -393,11 +393,14 @@ pub enum Collected {
 }
 
 /// The answer the companion app gave transaction `id`, turned into what the browser that began it
-/// takes to the RP (once).
+/// takes to the RP (once); or the transaction still waiting, as [`answerable`] gives it to a page.
 pub async fn collect(db: &Database, id: &str, browser_secret: Option<&str>, now: OffsetDateTime) -> Result<Result<Collected, Unanswerable>, PlatformError> {
     let Some(stored) = load(db, id).await? else { return Ok(Err(Unanswerable::Unknown)) };
     if !matches(browser_secret, Some(&stored.browser_hash)) {
         return Ok(Err(Unanswerable::NotThisBrowser));
+    }
+    if stored.status == "pending" {
+        return Ok(stored.answerable(now).map(Collected::Waiting));
     }
     let Stored { pending, status, refusal, .. } = stored;
     let (redirect_uri, state) = (pending.redirect_uri, pending.state);
@@ -419,8 +422,6 @@ pub async fn collect(db: &Database, id: &str, browser_secret: Option<&str>, now:
                 Err(Unanswerable::Answered)
             })
         }
-        "pending" if pending.expires_at < now => Ok(Err(Unanswerable::Expired)),
-        "pending" => Ok(Ok(Collected::Waiting)),
         _ => Ok(Err(Unanswerable::Answered)),
     }
 }

@@ -62,10 +62,7 @@ pub(super) async fn transaction(State(provider): ProviderState, Body(body): Body
     let pending = pending(&provider, &body.transaction, &body.key).await?;
     let db = &provider.platform.db;
     let client = clients::find(db, &pending.client_id).await?.ok_or_else(|| ApiError::new(StatusCode::GONE, "answered", "the client is gone"))?;
-    let signing = match &pending.sign_transaction_id {
-        Some(_) => sign::of_authorization(db, &pending.id).await?,
-        None => None,
-    };
+    let signing = sign::of_pending(db, &pending).await?;
     let challenge = authorization::app_challenge(&pending.id, &body.key);
     Ok(Json(json!({
         "client_name": client.client_name,
@@ -120,12 +117,10 @@ pub(super) async fn answer(State(provider): ProviderState, Body(body): Body<Answ
     } else {
         None
     };
-    let signing = match &pending.sign_transaction_id {
-        Some(_) => {
-            Some(sign::of_authorization(db, &pending.id).await?.ok_or_else(|| ApiError::new(StatusCode::GONE, "expired", "the sign transaction is gone"))?)
-        }
-        None => None,
-    };
+    let signing = sign::of_pending(db, &pending).await?;
+    if pending.sign_transaction_id.is_some() && signing.is_none() {
+        return Err(ApiError::new(StatusCode::GONE, "expired", "the sign transaction is gone"));
+    }
     let challenge = authorization::app_challenge(&pending.id, &body.key);
     let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the verification could not be completed; try again");
     let outcome =

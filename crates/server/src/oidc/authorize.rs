@@ -14,7 +14,7 @@ use jpki_platform::oidc::scope::Scope;
 use jpki_platform::oidc::{clients, sign};
 use jpki_platform::tenants;
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
-use jpki_profile::{CertKind, KeyRole};
+use jpki_profile::KeyRole;
 use jpki_verify::revocation::RevocationPolicy;
 use minijinja::context;
 use time::OffsetDateTime;
@@ -144,16 +144,19 @@ async fn begin(provider: &Provider, headers: &HeaderMap, query: &str) -> Respons
 async fn pending_or_page(provider: &Provider, lang: Lang, id: &str, headers: &HeaderMap, csrf: Option<&str>) -> Result<Pending, Response> {
     match authorization::answerable(&provider.platform.db, id, cookie(headers, id), csrf, OffsetDateTime::now_utc()).await {
         Ok(Ok(pending)) => Ok(pending),
-        Ok(Err(problem)) => {
-            let status = match problem {
-                Unanswerable::Unknown => StatusCode::NOT_FOUND,
-                Unanswerable::NotThisBrowser => StatusCode::FORBIDDEN,
-                Unanswerable::Expired | Unanswerable::Answered => StatusCode::GONE,
-            };
-            Err(error_page(provider, lang, status, "invalid_request", problem.message()))
-        }
+        Ok(Err(problem)) => Err(unanswerable_page(provider, lang, problem)),
         Err(_) => Err(unavailable(provider, lang)),
     }
+}
+
+/// The page saying why a transaction cannot be seen or answered.
+fn unanswerable_page(provider: &Provider, lang: Lang, problem: Unanswerable) -> Response {
+    let status = match problem {
+        Unanswerable::Unknown => StatusCode::NOT_FOUND,
+        Unanswerable::NotThisBrowser => StatusCode::FORBIDDEN,
+        Unanswerable::Expired | Unanswerable::Answered => StatusCode::GONE,
+    };
+    error_page(provider, lang, status, "invalid_request", problem.message())
 }
 
 /// Only the form's own origin and the RP's redirect origin, where its answers lead (a browser applies
@@ -219,25 +222,22 @@ pub(super) async fn app_page(State(provider): ProviderState, PathParam(id): Path
 async fn render(provider: &Provider, id: &str, headers: &HeaderMap, lang: Lang, app_view: bool) -> Response {
     let db = &provider.platform.db;
     // The companion app's answer, once given, takes the browser on to the RP.
-    match authorization::collect(db, id, cookie(headers, id), OffsetDateTime::now_utc()).await {
+    let pending = match authorization::collect(db, id, cookie(headers, id), OffsetDateTime::now_utc()).await {
         Ok(Ok(Collected::Code { redirect_uri, state, code })) => {
             return redirect(&redirect_uri, &[("code", &code.0), ("state", &state), ("iss", &provider.issuer)]);
         }
         Ok(Ok(Collected::Refused { redirect_uri, state, description })) => {
             return error_redirect(provider, &redirect_uri, Some(&state), &OAuthError::new(ErrorCode::AccessDenied, description));
         }
-        Ok(_) => {}
+        Ok(Ok(Collected::Waiting(pending))) => pending,
+        Ok(Err(problem)) => return unanswerable_page(provider, lang, problem),
         Err(_) => return unavailable(provider, lang),
-    }
-    let pending = match pending_or_page(provider, lang, id, headers, None).await {
-        Ok(p) => p,
-        Err(page) => return page,
     };
     let client_name = match clients::find(db, &pending.client_id).await {
         Ok(Some(c)) => c.client_name,
         _ => return unavailable(provider, lang),
     };
-    let purpose = match sign::of_authorization(db, id).await {
+    let purpose = match sign::of_pending(db, &pending).await {
         Ok(signing) => signing.map(|s| s.purpose),
         Err(_) => return unavailable(provider, lang),
     };
@@ -386,13 +386,6 @@ fn certificate_name(role: KeyRole) -> &'static str {
     }
 }
 
-pub(super) fn fee_kind(role: KeyRole) -> FeeCertKind {
-    match role {
-        KeyRole::Signature => FeeCertKind::Signature,
-        KeyRole::Authentication => FeeCertKind::Authentication,
-    }
-}
-
 /// A verification of the certificate of `role` carried to its end (the revocation lookup), valid or
 /// the failure a login ends in.
 pub(super) async fn concluded(
@@ -406,7 +399,7 @@ pub(super) async fn concluded(
         Some(failure) => Err(LoginFailure {
             reason: failure.code.as_str().to_owned(),
             description: format!("the {} is not valid ({}): {}", certificate_name(role), failure.code, failure.message),
-            checks: check_of(fee_kind(role), &verification).into_iter().collect(),
+            checks: check_of(FeeCertKind::from(role), &verification).into_iter().collect(),
         }),
     })
 }
@@ -433,11 +426,7 @@ async fn verified(
         let description = format!("the test person has no {} in use", certificate_name(role));
         return Ok(Err(LoginFailure { reason: "no_certificate".into(), description, checks: Vec::new() }));
     };
-    let kind = match role {
-        KeyRole::Signature => CertKind::Signature,
-        KeyRole::Authentication => CertKind::Authentication,
-    };
-    let progress = provider.platform.verifier.verify_certificate_without_waiting(kind, policy, &der, OffsetDateTime::now_utc());
+    let progress = provider.platform.verifier.verify_certificate_without_waiting(role.end_entity(), policy, &der, OffsetDateTime::now_utc());
     concluded(provider, role, progress).await
 }
 
