@@ -83,7 +83,7 @@ async fn transactions_expire_and_sign_transactions_go_to_one_login() {
         let signing = authorization::begin(&db, &client, &checked, now).await.unwrap().unwrap();
         let signing_key = authorization::app_key(&signing.browser_secret, &signing.id);
         let signing_pending = authorization::app_answerable(&db, &signing.id, &signing_key, now).await.unwrap().unwrap();
-        let bound = sign::of_pending(&db, &signing_pending).await.unwrap().unwrap();
+        let bound = signing_pending.sign_transaction(&db).await.unwrap().unwrap();
         assert_eq!((bound.id.as_str(), bound.purpose.as_str(), &bound.to_sign), (created.id.as_str(), "契約書への署名", &to_sign), "{url}");
         let again = authorization::begin(&db, &client, &checked, now).await.unwrap();
         assert!(again.unwrap_err().description.contains("names no sign transaction"), "{url}: sent once");

@@ -263,6 +263,16 @@ pub struct Pending {
     pub sign_transaction_id: Option<String>,
 }
 
+impl Pending {
+    /// The sign transaction it asks the user to sign, if it asks for one.
+    pub async fn sign_transaction(&self, db: &Database) -> Result<Option<super::sign::SignTransaction>, PlatformError> {
+        match &self.sign_transaction_id {
+            Some(id) => super::sign::find(db, id, &self.id).await,
+            None => Ok(None),
+        }
+    }
+}
+
 /// Why an answer to a transaction is not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unanswerable {

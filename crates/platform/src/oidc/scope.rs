@@ -53,6 +53,11 @@ impl Scope {
 pub struct Scopes(std::collections::BTreeSet<Scope>);
 
 impl Scopes {
+    /// Whether the signature key takes part: for the 4 info (only its certificate carries them) and to sign.
+    pub fn need_signature_key(&self) -> bool {
+        self.iter().any(|s| s.is_four_info() || s == Scope::Sign)
+    }
+
     /// Parses a space-delimited list; `code` names the error for an unknown or repeated scope.
     pub fn parse(text: &str, code: &'static str) -> Result<Scopes, PlatformError> {
         let mut set = std::collections::BTreeSet::new();

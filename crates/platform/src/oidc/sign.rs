@@ -9,7 +9,6 @@ use jpki_store::{sqlx, Database};
 use jpki_verify::digest_info::DigestInfo;
 use time::OffsetDateTime;
 
-use super::authorization::Pending;
 use super::clients::Client;
 use super::error::{ErrorCode, OAuthError};
 use super::tokens;
@@ -100,12 +99,11 @@ pub(crate) async fn bind(
     read(row).map(Some)
 }
 
-/// The sign transaction `pending` asks the user to sign, if it asks for one (and it was not swept).
-pub async fn of_pending(db: &Database, pending: &Pending) -> Result<Option<SignTransaction>, PlatformError> {
-    let Some(id) = &pending.sign_transaction_id else { return Ok(None) };
+/// Sign transaction `id`, if it was sent to authorization `authorization_id` (and not swept).
+pub(crate) async fn find(db: &Database, id: &str, authorization_id: &str) -> Result<Option<SignTransaction>, PlatformError> {
     let row: Option<Row> = sqlx::query_as("SELECT id, purpose, to_sign FROM oidc_sign_transaction WHERE id = $1 AND authorization_id = $2")
         .bind(id)
-        .bind(&pending.id)
+        .bind(authorization_id)
         .fetch_optional(db.pool())
         .await?;
     row.map(read).transpose()

@@ -14,7 +14,6 @@ use axum::Json;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jpki_platform::oidc::authorization::{self, Approval, Authenticator, Pending, Unanswerable};
-use jpki_platform::oidc::scope::{Scope, Scopes};
 use jpki_platform::oidc::{clients, sign};
 use jpki_profile::cert_profile::Device;
 use jpki_profile::{CertKind, KeyRole};
@@ -26,11 +25,6 @@ use super::authorize::{concluded, login_approval, policy_of, with_signature, Log
 use super::{Provider, ProviderState};
 use crate::error::ApiError;
 use crate::extract::Body;
-
-/// Whether the signature key takes part: for the 4 info (only its certificate carries them) and to sign.
-pub(super) fn needs_signature_key(scopes: &Scopes) -> bool {
-    scopes.iter().any(|s| s.is_four_info() || s == Scope::Sign)
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,13 +56,13 @@ pub(super) async fn transaction(State(provider): ProviderState, Body(body): Body
     let pending = pending(&provider, &body.transaction, &body.key).await?;
     let db = &provider.platform.db;
     let client = clients::find(db, &pending.client_id).await?.ok_or_else(|| ApiError::new(StatusCode::GONE, "answered", "the client is gone"))?;
-    let signing = sign::of_pending(db, &pending).await?;
+    let signing = pending.sign_transaction(db).await?;
     let challenge = authorization::app_challenge(&pending.id, &body.key);
     Ok(Json(json!({
         "client_name": client.client_name,
         "scopes": pending.scopes,
         "challenge": URL_SAFE_NO_PAD.encode(challenge),
-        "needs_signature_key": needs_signature_key(&pending.scopes),
+        "needs_signature_key": pending.scopes.need_signature_key(),
         "sign": signing.map(|s| json!({ "purpose": s.purpose, "digest_info": STANDARD.encode(s.to_sign.to_der()) })),
         "expires_at": crate::v1::rfc3339(pending.expires_at),
     }))
@@ -112,12 +106,12 @@ pub(super) async fn answer(State(provider): ProviderState, Body(body): Body<Answ
     }
     let (auth_cert, auth_sig) =
         (field("authentication_certificate", &body.authentication_certificate)?, field("authentication_signature", &body.authentication_signature)?);
-    let signature_key = if needs_signature_key(&pending.scopes) {
+    let signature_key = if pending.scopes.need_signature_key() {
         Some((field("signature_certificate", &body.signature_certificate)?, field("signature", &body.signature)?))
     } else {
         None
     };
-    let signing = sign::of_pending(db, &pending).await?;
+    let signing = pending.sign_transaction(db).await?;
     if pending.sign_transaction_id.is_some() && signing.is_none() {
         return Err(ApiError::new(StatusCode::GONE, "expired", "the sign transaction is gone"));
     }

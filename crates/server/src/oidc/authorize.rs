@@ -8,10 +8,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jpki_platform::oidc::authorization::{self, Approval, Authenticator, Collected, Pending, Refusal, Unanswerable};
+use jpki_platform::oidc::clients;
 use jpki_platform::oidc::error::{ErrorCode, OAuthError};
 use jpki_platform::oidc::params::Params;
 use jpki_platform::oidc::scope::Scope;
-use jpki_platform::oidc::{clients, sign};
 use jpki_platform::tenants;
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
 use jpki_profile::KeyRole;
@@ -19,7 +19,6 @@ use jpki_verify::revocation::RevocationPolicy;
 use minijinja::context;
 use time::OffsetDateTime;
 
-use super::app::needs_signature_key;
 use super::{redirect, Provider, ProviderState, ENDPOINTS, ISSUER_PATH};
 use crate::extract::PathParam;
 use crate::web::{language, Lang};
@@ -237,7 +236,7 @@ async fn render(provider: &Provider, id: &str, headers: &HeaderMap, lang: Lang, 
         Ok(Some(c)) => c.client_name,
         _ => return unavailable(provider, lang),
     };
-    let purpose = match sign::of_pending(db, &pending).await {
+    let purpose = match pending.sign_transaction(db).await {
         Ok(signing) => signing.map(|s| s.purpose),
         Err(_) => return unavailable(provider, lang),
     };
@@ -256,7 +255,7 @@ async fn render(provider: &Provider, id: &str, headers: &HeaderMap, lang: Lang, 
         // authentication API only"); a signature needs a key.
         persons => if purpose.is_some() || app_view { Vec::new() } else { sandbox_persons(provider).await },
         purpose,
-        signature_key => needs_signature_key(&pending.scopes),
+        signature_key => pending.scopes.need_signature_key(),
         qr => format!("{ISSUER_PATH}{ENDPOINTS}/auth/{id}/qr.svg"),
         payload => app_payload(provider, id, secret),
                 app_view,
