@@ -211,8 +211,12 @@ fn the_readme_runs_as_written() {
 fn pcscd_state() -> String {
     let processes = Command::new("pgrep").args(["-a", "pcscd"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
     let run = std::fs::read_dir("/run/pcscd").map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>());
-    // /proc/net/tcp names ports in hex: 35963 is 8C7B.
-    let sockets = std::fs::read_to_string("/proc/net/tcp").map(|t| t.lines().filter(|l| l.contains(":8C7B ")).map(str::trim).collect::<Vec<_>>().join("\n"));
+    // /proc/net/tcp and tcp6 name ports in hex: 35963 is 8C7B.
+    let sockets: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|t| t.lines().filter(|l| l.contains(":8C7B ")).map(|l| l.trim().to_owned()).collect::<Vec<_>>())
+        .collect();
     format!("pcscd processes: {processes:?}\n/run/pcscd: {run:?}\nsockets on port 35963: {sockets:?}")
 }
 
