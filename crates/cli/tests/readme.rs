@@ -196,7 +196,7 @@ fn the_readme_runs_as_written() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let failed = !status.is_some_and(|s| s.success());
-    let pcscd = if failed { pcscd_state() } else { String::new() };
+    let pcscd = if failed { pcscd_state(&dir.path().join("pcscd.log")) } else { String::new() };
     // The README started pcscd, which outlives the script.
     let _ = Command::new("pkill").args(["-x", "pcscd"]).status();
     let output = output.join().unwrap();
@@ -207,8 +207,9 @@ fn the_readme_runs_as_written() {
     }
 }
 
-/// What a failed run left of pcscd and the vpcd reader's port (35963), for a failure that depends on them.
-fn pcscd_state() -> String {
+/// What a failed run left of pcscd (its processes and the log the README's pcscd wrote) and the vpcd
+/// reader's port (35963), for a failure that depends on them.
+fn pcscd_state(log: &Path) -> String {
     let processes = Command::new("pgrep").args(["-a", "pcscd"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
     let run = std::fs::read_dir("/run/pcscd").map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>());
     // /proc/net/tcp and tcp6 name ports in hex: 35963 is 8C7B.
@@ -217,7 +218,8 @@ fn pcscd_state() -> String {
         .filter_map(|f| std::fs::read_to_string(f).ok())
         .flat_map(|t| t.lines().filter(|l| l.contains(":8C7B ")).map(|l| l.trim().to_owned()).collect::<Vec<_>>())
         .collect();
-    format!("pcscd processes: {processes:?}\n/run/pcscd: {run:?}\nsockets on port 35963: {sockets:?}")
+    let log = std::fs::read_to_string(log).unwrap_or_else(|e| format!("({e})"));
+    format!("pcscd processes: {processes:?}\n/run/pcscd: {run:?}\nsockets on port 35963: {sockets:?}\npcscd's log:\n{log}")
 }
 
 #[test]
