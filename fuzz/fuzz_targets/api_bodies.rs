@@ -1,7 +1,9 @@
 //! The platform API's JSON request bodies and their base64 fields on arbitrary bytes: decoded or
 //! refused, never a panic; an OpenID Connect client's registration metadata checked as well.
 #![no_main]
-use jpki_server::v1::requests::{base64_field, LoginRequest, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest};
+use jpki_server::v1::requests::{
+    base64_field, ConsentRequest, LatestInfoRequest, LoginRequest, NewCustomer, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,6 +22,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = serde_json::from_slice::<PresentationAnswer>(data);
+    let _ = serde_json::from_slice::<NewCustomer>(data);
+    let _ = serde_json::from_slice::<LatestInfoRequest>(data);
+    if let Ok(c) = serde_json::from_slice::<ConsentRequest>(data) {
+        let _ = base64_field("cms", &c.cms);
+    }
     if let Ok(meta) = serde_json::from_slice::<jpki_platform::oidc::clients::ClientMetadata>(data) {
         let _ = meta.check(false);
     }

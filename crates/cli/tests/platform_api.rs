@@ -168,18 +168,20 @@ fn login(sb: &Sandbox, server: &common::Server, key: &str) {
         server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": b64(&[1u8; 256]) }).to_string());
     assert_eq!((status, v["failure"]["code"].as_str(), &v["account_id"]), (200, Some("signature_invalid"), &json!(null)), "{label}: {v}");
 
-    // A re-issued authentication certificate: unknown until re-linked by the signature proof.
+    // A re-issued authentication certificate: linked to the account by the issuer's link information.
     sb.ok(&["sandbox", "cert", "reissue", "--card", sb.path("card").to_str().unwrap(), "--which", "auth"]);
     let (id, sig, _) = answer(sb, server, key, "card");
     let (status, v) = server.post_json("/v1/auth/verify", Some(key), &json!({ "challenge_id": id, "certificate": cert(), "signature": sig }).to_string());
-    assert_eq!((status, &v["valid"], &v["account_id"]), (200, &json!(true), &json!(null)), "{label}: {v}");
+    assert_eq!((status, &v["valid"], &v["account_id"], &v["linked_by"]), (200, &json!(true), &json!("user-42"), &json!("certificate_link")), "{label}: {v}");
+    // Renewed again, and re-linked by the same person's signature proof.
+    sb.ok(&["sandbox", "cert", "reissue", "--card", sb.path("card").to_str().unwrap(), "--which", "auth"]);
     let (id, sig, proof) = answer(sb, server, key, "card");
     let (status, v) = server.post_json(
         "/v1/auth/verify",
         Some(key),
         &json!({ "challenge_id": id, "certificate": cert(), "signature": sig, "signature_proof": proof }).to_string(),
     );
-    assert_eq!((status, &v["account_id"], &v["linked"]), (200, &json!("user-42"), &json!(true)), "{label}: {v}");
+    assert_eq!((status, &v["account_id"], &v["linked_by"]), (200, &json!("user-42"), &json!("registration")), "{label}: {v}");
 
     // Unknown challenge.
     let (status, v) =

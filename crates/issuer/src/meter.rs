@@ -21,7 +21,7 @@ use jpki_profile::KeyRole;
 pub struct Provision {
     pub operator_id: Option<String>,
     pub at: OffsetDateTime,
-    pub method: &'static str,
+    pub method: ProvisionMethod,
     pub cert_kind: FeeCertKind,
     pub fee_yen: Option<u32>,
 }
@@ -33,7 +33,7 @@ impl Provision {
             fee_yen: fee_yen(method, FeeCertKind::from(role), at.to_offset(jpki_profile::cert_profile::JST).date()),
             operator_id,
             at,
-            method: method.as_str(),
+            method,
             cert_kind: FeeCertKind::from(role),
         }
     }
@@ -98,7 +98,7 @@ async fn write<'a>(db: &Database, items: impl Iterator<Item = &'a Provision>) ->
     type Key<'a> = (&'a str, String, &'a str, &'a str);
     let mut totals: BTreeMap<Key<'_>, (i64, i64)> = BTreeMap::new();
     for p in items {
-        let key = (p.operator_id.as_deref().unwrap_or(""), jpki_profile::fees::billing_month(p.at), p.method, p.cert_kind.as_str());
+        let key = (p.operator_id.as_deref().unwrap_or(""), jpki_profile::fees::billing_month(p.at), p.method.as_str(), p.cert_kind.as_str());
         let t = totals.entry(key).or_default();
         t.0 += 1;
         t.1 += i64::from(p.fee_yen.unwrap_or(0));

@@ -5,7 +5,8 @@
 //! 4 information and the serial of the certificate that replaced it — only when the customer consented
 //! beforehand to provision to that operator.
 
-use jpki_profile::fees::FeeCertKind;
+use jpki_profile::cert_profile::JST;
+use jpki_profile::fees::{fee_yen, FeeCertKind, ProvisionMethod};
 use jpki_profile::FourInfo;
 use jpki_store::sqlx;
 use serde::Serialize;
@@ -142,27 +143,14 @@ impl Issuer {
         let Some(revoked_at) = revoked_at else { return Err(IssuerError::NotRevoked(serial)) };
         let person = self.person(&person_id).await?;
         let at = now();
-        // The successor is the certificate that replaced this one: a signature certificate of the same
-        // person on the same kind of device (a re-issued card's, not a phone's), issued after it and in force.
-        let current: Option<(String,)> = sqlx::query_as(
-            "SELECT c.serial FROM certificate c JOIN card d ON d.id = c.card_id
-             JOIN certificate old ON old.serial = $3 JOIN card old_device ON old_device.id = old.card_id
-             WHERE c.person_id = $1 AND c.ca_role = 'signature' AND c.revoked_at IS NULL AND c.not_after > $2
-               AND d.device = old_device.device AND c.not_before >= old.not_before AND c.serial <> old.serial
-             ORDER BY c.not_before DESC LIMIT 1",
-        )
-        .bind(&person.id)
-        .bind(at.unix_timestamp())
-        .bind(&serial)
-        .fetch_optional(self.db.pool())
-        .await?;
+        let current = self.successor(&serial, KeyRole::Signature, at).await?;
         meter
             .record(vec![Provision {
                 operator_id: Some(operator.id.clone()),
                 at,
-                method: "latest_4_info",
+                method: ProvisionMethod::Latest4Info,
                 cert_kind: FeeCertKind::from(KeyRole::Signature),
-                fee_yen: None,
+                fee_yen: fee_yen(ProvisionMethod::Latest4Info, FeeCertKind::Signature, at.to_offset(JST).date()),
             }])
             .await?;
         Ok(LatestFourInfo {
@@ -171,7 +159,120 @@ impl Issuer {
             revocation_reason: RevocationReason::from_code(reason.unwrap_or(0)),
             deceased: person.deceased_at.is_some(),
             four_info: person.four_info,
-            current_serial: current.map(|(s,)| s),
+            current_serial: current,
         })
     }
+
+    /// The certificate that replaced `serial` (of `role`), if one is in force at `at`: the same holder's
+    /// certificate of that role on the same kind of device (a re-issued card's, not a phone's), issued
+    /// after it.
+    async fn successor(&self, serial: &str, role: KeyRole, at: OffsetDateTime) -> Result<Option<String>, IssuerError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT c.serial FROM certificate c JOIN card d ON d.id = c.card_id
+             JOIN certificate old ON old.serial = $1 JOIN card old_device ON old_device.id = old.card_id
+             WHERE c.person_id = old.person_id AND c.ca_role = $2 AND old.ca_role = $2 AND c.revoked_at IS NULL AND c.not_after > $3
+               AND d.device = old_device.device AND c.not_before >= old.not_before AND c.serial <> old.serial
+             ORDER BY c.not_before DESC, c.serial LIMIT 1",
+        )
+        .bind(serial)
+        .bind(role.as_str())
+        .bind(at.unix_timestamp())
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.map(|(s,)| s))
+    }
+
+    /// The old → new certificate link information for each of `serials` (J-LIS provides platform
+    /// operators with the links between a holder's old and new certificates, which commercial operators
+    /// use to keep one user across renewal — ../shared/reference/relying-party-apis.md, "user across
+    /// re-issue"; the format of J-LIS's own data is not public). For each serial: its role, the holder's
+    /// earlier certificates of that role on the same kind of device (newest first) and the one in force
+    /// that replaced it. An unknown serial is answered as unknown. Each known serial is metered to
+    /// `operator`.
+    pub async fn certificate_links(&self, operator: &Operator, serials: &[String], meter: &Meter) -> Result<Vec<CertificateLink>, IssuerError> {
+        let at = now();
+        let mut links = Vec::with_capacity(serials.len());
+        let mut provisions = Vec::new();
+        for asked in serials {
+            let serial = asked.trim().trim_start_matches("0x").to_ascii_lowercase();
+            let row: Option<(String,)> =
+                sqlx::query_as("SELECT ca_role FROM certificate WHERE serial = $1").bind(&serial).fetch_optional(self.db.pool()).await?;
+            let Some(role) = row.and_then(|(r,)| KeyRole::parse(&r)) else {
+                links.push(CertificateLink { serial, role: None, predecessors: Vec::new(), successor: None });
+                continue;
+            };
+            let predecessors: Vec<(String,)> = sqlx::query_as(
+                "SELECT c.serial FROM certificate c JOIN card d ON d.id = c.card_id
+                 JOIN certificate new ON new.serial = $1 JOIN card new_device ON new_device.id = new.card_id
+                 WHERE c.person_id = new.person_id AND c.ca_role = new.ca_role AND d.device = new_device.device
+                   AND c.not_before <= new.not_before AND c.serial <> new.serial
+                 ORDER BY c.not_before DESC, c.serial",
+            )
+            .bind(&serial)
+            .fetch_all(self.db.pool())
+            .await?;
+            let successor = self.successor(&serial, role, at).await?;
+            let cert_kind = FeeCertKind::from(role);
+            let fee = fee_yen(ProvisionMethod::CertificateLink, cert_kind, at.to_offset(JST).date());
+            provisions.push(Provision { operator_id: Some(operator.id.clone()), at, method: ProvisionMethod::CertificateLink, cert_kind, fee_yen: fee });
+            links.push(CertificateLink { serial, role: Some(role), predecessors: predecessors.into_iter().map(|(s,)| s).collect(), successor });
+        }
+        if !provisions.is_empty() {
+            meter.record(provisions).await?;
+        }
+        Ok(links)
+    }
+
+    /// The operator named `name`, added (without an API key: it is asked in-process) if there is none:
+    /// the sandbox platform's own operator account at its issuer.
+    pub async fn in_process_operator(&self, name: &str) -> Result<Operator, IssuerError> {
+        match self.operator_by_name(name).await {
+            Err(IssuerError::UnknownOperatorName(_)) => {
+                let id = jpki_store::new_id("operator");
+                sqlx::query("INSERT INTO operator (id, name, api_key_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
+                    .bind(&id)
+                    .bind(name)
+                    .bind(hash_api_key(&hex::encode(jpki_crypto::random_bytes::<32>())))
+                    .bind(now().unix_timestamp())
+                    .execute(self.db.pool())
+                    .await?;
+                self.operator_by_name(name).await
+            }
+            found => found,
+        }
+    }
+
+    /// The holder of certificate `serial` (either role).
+    async fn holder_of(&self, serial: &str) -> Result<String, IssuerError> {
+        let serial = serial.trim().trim_start_matches("0x").to_ascii_lowercase();
+        let row: Option<(String,)> = sqlx::query_as("SELECT person_id FROM certificate WHERE serial = $1").bind(&serial).fetch_optional(self.db.pool()).await?;
+        row.map(|(p,)| p).ok_or(IssuerError::UnknownCertificate(serial))
+    }
+
+    /// The consent of the holder of certificate `serial` to provision to `operator`, as the operator
+    /// forwards it: granted, or withdrawn.
+    pub async fn forward_consent(&self, operator: &Operator, serial: &str, granted: bool) -> Result<(), IssuerError> {
+        let person_id = self.holder_of(serial).await?;
+        if granted {
+            self.grant_consent(&person_id, &operator.id).await
+        } else {
+            // Withdrawing what is not in force is already done.
+            match self.withdraw_consent(&person_id, &operator.id).await {
+                Err(IssuerError::Refused(_)) => Ok(()),
+                other => other,
+            }
+        }
+    }
+}
+
+/// The link information of one certificate ([`Issuer::certificate_links`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateLink {
+    pub serial: String,
+    /// `None`: the issuer knows no certificate with this serial.
+    pub role: Option<KeyRole>,
+    /// The holder's earlier certificates of the same role and kind of device, newest first.
+    pub predecessors: Vec<String>,
+    /// The certificate in force that replaced it.
+    pub successor: Option<String>,
 }

@@ -3,7 +3,9 @@
 //!
 //! - [`tenants`]: tenants and their API keys (random, shown once, stored as SHA-256, revocable);
 //! - [`changes`]: the change feed of watched certificates found revoked, and its webhooks;
-//! - [`customers`]: the customers a tenant watches for change confirmation (変更確認);
+//! - [`customers`]: the customers a tenant watches for change confirmation (変更確認), each one user
+//!   across re-issued certificates;
+//! - [`consent`]: a customer's consent to the latest-4-info provision;
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
 //! - [`housekeeping`]: removes login challenges, presentation requests and OpenID Connect
 //!   authorizations an hour after they expired;
@@ -20,6 +22,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod consent;
 pub mod customers;
 pub mod housekeeping;
 pub mod ledger;

@@ -182,3 +182,46 @@ pub async fn account_by_identity(db: &Database, tenant_id: &str, identity_hash: 
             .await?;
     Ok(row.map(|(a,)| a))
 }
+
+/// Links the re-issued authentication certificate `auth_serial` to the account one of `predecessors`
+/// (its earlier certificates, newest first, from the issuer's link information) is linked to, with that
+/// link's proofed identity. Returns the account, if one of them was linked.
+pub async fn link_successor(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    auth_serial: &str,
+    predecessors: &[String],
+    now: OffsetDateTime,
+) -> Result<Option<String>, PlatformError> {
+    for old in predecessors {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT account_id, identity_hash FROM account_link WHERE tenant_id = $1 AND auth_serial = $2")
+                .bind(tenant_id)
+                .bind(old)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some((account_id, identity_hash)) = row {
+            sqlx::query(
+                "INSERT INTO account_link (tenant_id, auth_serial, account_id, identity_hash, linked_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (tenant_id, auth_serial) DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(auth_serial)
+            .bind(&account_id)
+            .bind(identity_hash)
+            .bind(now.unix_timestamp())
+            .execute(&mut **tx)
+            .await?;
+            return Ok(Some(account_id));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the tenant links any account to a certificate (only then is a login's unknown certificate
+/// worth asking the issuer about).
+pub async fn has_links(db: &Database, tenant_id: &str) -> Result<bool, PlatformError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT auth_serial FROM account_link WHERE tenant_id = $1 LIMIT 1").bind(tenant_id).fetch_optional(db.pool()).await?;
+    Ok(row.is_some())
+}

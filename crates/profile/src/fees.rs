@@ -9,6 +9,11 @@
 //! The end of the OCSP waiver is not fixed by the source beyond "3 years"; this table ends it on
 //! 2025-12-31. Operators update [`FEE_TABLE`] when J-LIS announces otherwise: it is the only place fees live.
 //!
+//! What J-LIS provides a platform operator besides revocation information — the latest 4 information
+//! (with the holder's consent) and the old → new certificate link information — is metered under its
+//! own method; the sources name no per-item fee for either, so the table prices them at 0 yen until one
+//! does.
+//!
 //! Checks of the card-substitute record (a smartphone's mdoc, its status read from the issuer's status
 //! list) are metered too, under their own kind and method; no source publishes a fee for them, so the
 //! table prices them at 0 yen until one does.
@@ -26,7 +31,8 @@ pub enum FeeCertKind {
     CardSubstituteRecord,
 }
 
-/// How the revocation information was provided.
+/// What was provided about a certificate, and how: revocation information (OCSP, CRL, status list),
+/// the latest 4 information, or its link information.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProvisionMethod {
@@ -34,10 +40,16 @@ pub enum ProvisionMethod {
     Crl,
     /// The record issuer's Token Status List.
     StatusList,
+    /// The latest 4 information of a revoked signature certificate's holder (最新の利用者情報).
+    #[serde(rename = "latest_4_info")]
+    Latest4Info,
+    /// The old → new certificate link information.
+    CertificateLink,
 }
 
 impl ProvisionMethod {
-    pub const ALL: [ProvisionMethod; 3] = [ProvisionMethod::Ocsp, ProvisionMethod::Crl, ProvisionMethod::StatusList];
+    pub const ALL: [ProvisionMethod; 5] =
+        [ProvisionMethod::Ocsp, ProvisionMethod::Crl, ProvisionMethod::StatusList, ProvisionMethod::Latest4Info, ProvisionMethod::CertificateLink];
 
     /// The method named by [`ProvisionMethod::as_str`] (as stored).
     pub fn parse(s: &str) -> Option<ProvisionMethod> {
@@ -49,6 +61,8 @@ impl ProvisionMethod {
             ProvisionMethod::Ocsp => "ocsp",
             ProvisionMethod::Crl => "crl",
             ProvisionMethod::StatusList => "status_list",
+            ProvisionMethod::Latest4Info => "latest_4_info",
+            ProvisionMethod::CertificateLink => "certificate_link",
         }
     }
 }
@@ -99,7 +113,7 @@ const fn rule(method: ProvisionMethod, kind: FeeCertKind, from: Date, until: Opt
 }
 
 use FeeCertKind::{Authentication as Auth, Signature as Sign};
-use ProvisionMethod::{Crl, Ocsp, StatusList};
+use ProvisionMethod::{CertificateLink, Crl, Latest4Info, Ocsp, StatusList};
 
 const EPOCH: Date = date!(2016 - 01 - 01); // JPKI on the My Number Card began in January 2016.
 const WAIVER_START: Date = date!(2023 - 01 - 01);
@@ -120,6 +134,9 @@ pub const FEE_TABLE: &[FeeRule] = &[
     rule(Crl, Sign, WAIVER_START, None, 0),
     rule(Crl, Auth, WAIVER_START, None, 0),
     rule(StatusList, FeeCertKind::CardSubstituteRecord, EPOCH, None, 0),
+    rule(Latest4Info, Sign, EPOCH, None, 0),
+    rule(CertificateLink, Sign, EPOCH, None, 0),
+    rule(CertificateLink, Auth, EPOCH, None, 0),
 ];
 
 /// The fee in yen for one certificate's revocation information provided on `on`; `None` for a date the
@@ -151,6 +168,9 @@ mod tests {
         assert_eq!(fee_yen(Crl, Auth, date!(2015 - 01 - 01)), None);
         assert_eq!(fee_yen(StatusList, FeeCertKind::CardSubstituteRecord, date!(2026 - 11 - 23)), Some(0));
         assert_eq!(fee_yen(StatusList, Sign, date!(2026 - 11 - 23)), None, "certificates are not checked by status list");
+        assert_eq!(fee_yen(Latest4Info, Sign, date!(2026 - 12 - 04)), Some(0));
+        assert_eq!(fee_yen(Latest4Info, Auth, date!(2026 - 12 - 04)), None, "the latest 4 info comes from a signature certificate");
+        assert_eq!(fee_yen(CertificateLink, Auth, date!(2026 - 12 - 04)), Some(0));
         // 2026-01-31 16:00 UTC is already February in Japan.
         assert_eq!(billing_month(time::macros::datetime!(2026-01-31 16:00 UTC)), "2026-02");
     }

@@ -22,13 +22,15 @@ use jpki_verify::{TrustStore, Verifier};
 
 use crate::issuer::IssuerService;
 use crate::listen::{self, Limits};
+use crate::provisions::IssuerProvisions;
 use crate::transport::{CrlLocation, HttpOcsp, HttpStatusLists, InProcessOcsp, InProcessStatusList};
 use crate::v1::PlatformState;
 
 /// How long a request to an outside OCSP responder or status list may take as a whole.
 pub const OUTSIDE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The sandbox platform's reader certificate: who the wallet is told signs its requests.
+/// The sandbox platform's name: in its reader certificate (who the wallet is told signs its requests),
+/// and as its operator account at the sandbox issuer.
 const SANDBOX_PLATFORM_NAME: &str = "openjpki sandbox platform";
 const SANDBOX_PLATFORM_DNS: &str = "localhost";
 
@@ -116,6 +118,7 @@ impl Server {
         let mut app = Router::new().route("/healthz", get(|| async { "ok\n" })).merge(crate::web::router(pages.clone()));
         let mut sandbox_ocsp = None;
         let mut sandbox_issuer = None;
+        let mut provisions = None;
         if let Some(sandbox) = &config.sandbox {
             let (issuer, _) = Issuer::init(db.clone()).await?;
             let issuer = issuer.with_public_url(&public_url);
@@ -129,6 +132,7 @@ impl Server {
             let responder = OcspResponder::start(issuer.clone(), meter.clone()).await?;
             sandbox_ocsp = Some(responder.clone());
             sandbox_issuer = Some(issuer.clone());
+            provisions = Some(Arc::new(IssuerProvisions::in_process(issuer.clone(), meter.clone(), SANDBOX_PLATFORM_NAME).await?));
             crate::jobs::publish_crls(db, issuer.clone(), sandbox.crl_dir.clone());
             app = app.merge(crate::issuer::router(IssuerService { issuer, responder, meter, crl_dir: sandbox.crl_dir.clone() }));
         }
@@ -142,7 +146,8 @@ impl Server {
         };
         let reader = config.reader.take();
         let mdoc = mdoc_service(&config, reader, sandbox_issuer.clone()).await?;
-        let (state, trust) = platform_state(&config, db, ocsp, mdoc)?;
+        let (mut state, trust) = platform_state(&config, db, ocsp, mdoc)?;
+        state.issuer = provisions;
         let state = Arc::new(state);
         if !config.crls.is_empty() {
             let ingested = crate::jobs::ingest_crls(db, &trust, &config.crls, Arc::new(|_: &str, _| {}), &state.metrics).await;

@@ -4,6 +4,9 @@
 //!   (`application/pkix-crl`): `auth.crl`, and a `sign-<id>.crl` per municipality;
 //! - `POST /issuer/ocsp` and `GET /issuer/ocsp/{base64 request}`: OCSP (RFC 6960 Appendix A);
 //! - `POST /issuer/latest-4-info`: `{"serial": "…"}` with an operator's `Authorization: Bearer` key;
+//! - `POST /issuer/certificate-links`: `{"serials": ["…", …]}` (the old → new link information), and
+//!   `PUT` / `DELETE /issuer/consents/{serial}`: a holder's consent as the operator forwards it, both
+//!   with an operator's key;
 //! - `GET /issuer/status/mnc`: the card-substitute records' status list.
 //!
 //! A platform operator may send its key with OCSP and CRL requests too, so that they are metered to it.
@@ -47,6 +50,8 @@ pub fn router(service: IssuerService) -> Router {
         .route("/issuer/ocsp", post(ocsp_post))
         .route("/issuer/ocsp/{*request}", get(ocsp_get))
         .route("/issuer/latest-4-info", post(latest_four_info))
+        .route("/issuer/certificate-links", post(certificate_links))
+        .route("/issuer/consents/{serial}", axum::routing::put(grant_consent).delete(withdraw_consent))
         .route("/issuer/status/mnc", get(status_list))
         .layer(DefaultBodyLimit::max(MAX_OCSP_REQUEST))
         .method_not_allowed_fallback(crate::error::method_not_allowed)
@@ -143,10 +148,49 @@ async fn latest_four_info(
     headers: HeaderMap,
     body: Result<Json<LatestRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Some(operator) = operator(&service, &headers).await? else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the operator API key as `Authorization: Bearer …`"));
-    };
+    let operator = required_operator(&service, &headers).await?;
     let Json(request) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let answer = service.issuer.latest_four_info(&operator, &request.serial, &service.meter).await?;
     Ok(Json(answer).into_response())
+}
+
+async fn required_operator(service: &IssuerService, headers: &HeaderMap) -> Result<Operator, ApiError> {
+    operator(service, headers)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the operator API key as `Authorization: Bearer …`"))
+}
+
+/// Most serials one link request names.
+pub const MAX_LINK_SERIALS: usize = 1000;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinksRequest {
+    serials: Vec<String>,
+}
+
+async fn certificate_links(
+    State(service): State<IssuerService>,
+    headers: HeaderMap,
+    body: Result<Json<LinksRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let operator = required_operator(&service, &headers).await?;
+    let Json(request) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    if request.serials.is_empty() || request.serials.len() > MAX_LINK_SERIALS {
+        return Err(ApiError::bad("invalid_serials", format!("serials names 1 to {MAX_LINK_SERIALS} certificates")));
+    }
+    let links = service.issuer.certificate_links(&operator, &request.serials, &service.meter).await?;
+    Ok(Json(serde_json::json!({ "links": links })).into_response())
+}
+
+async fn grant_consent(State(service): State<IssuerService>, headers: HeaderMap, Path(serial): Path<String>) -> Result<StatusCode, ApiError> {
+    let operator = required_operator(&service, &headers).await?;
+    service.issuer.forward_consent(&operator, &serial, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn withdraw_consent(State(service): State<IssuerService>, headers: HeaderMap, Path(serial): Path<String>) -> Result<StatusCode, ApiError> {
+    let operator = required_operator(&service, &headers).await?;
+    service.issuer.forward_consent(&operator, &serial, false).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

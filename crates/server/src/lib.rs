@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod listen;
 pub mod oidc;
 pub mod openapi;
+pub mod provisions;
 pub mod transport;
 pub mod v1;
 pub mod web;

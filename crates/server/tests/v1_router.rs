@@ -223,3 +223,69 @@ async fn login_and_presentations() {
     let (status, v) = call(&app, "POST", "/v1/mdoc/requests", Some(&key), Some(json!({ "elements": "x" }))).await;
     assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, "invalid_json"), "{v}");
 }
+
+/// Consent and latest-info bodies: each malformed one refused with the code naming what is wrong;
+/// without a connected issuer a well-formed consent is answered 503, and nothing is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn consent_and_latest_info_refusals() {
+    let app = app(Some(ADMIN)).await;
+    let (_, key) = tenant(&app, "Bank").await;
+    let (_, other) = tenant(&app, "Other").await;
+    let text = "最新の基本4情報の提供に同意します";
+    let mut signer = card(&app);
+    let (application, consent) = tokio::task::spawn_blocking(move || {
+        let cert = signer.read_certificate(KeyRole::Signature, Some("ABC123")).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut sign = |content: &[u8]| jpki_verify::signed_data::build(content, &cert, true, now, |d| signer.sign(KeyRole::Signature, "ABC123", d)).unwrap();
+        (sign("申込書".as_bytes()), sign(text.as_bytes()))
+    })
+    .await
+    .unwrap();
+    let (_, v) = call(&app, "POST", "/v1/signatures/verify", Some(&key), Some(json!({ "cms": b64(&application), "identify_user": true }))).await;
+    assert_eq!((&v["valid"], &v["user"]), (&json!(true), &Value::Null), "{v}");
+    let body = json!({ "verification_id": v["verification_id"], "reference": "c-1", "account_id": "" });
+    let (status, e) = call(&app, "POST", "/v1/customers", Some(&key), Some(body)).await;
+    assert_eq!((status, code(&e)), (StatusCode::BAD_REQUEST, "invalid_account_id"), "{e}");
+    let (status, customer) =
+        call(&app, "POST", "/v1/customers", Some(&key), Some(json!({ "verification_id": v["verification_id"], "reference": "c-1", "account_id": "a-1" })))
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    let id = customer["id"].as_str().unwrap();
+    let (_, v) = call(&app, "POST", "/v1/signatures/verify", Some(&key), Some(json!({ "cms": b64(&application), "identify_user": true }))).await;
+    assert_eq!((&v["user"]["customer_id"], &v["user"]["account_id"]), (&json!(id), &json!("a-1")), "{v}");
+
+    let consent_path = format!("/v1/customers/{id}/consent");
+    for (body, status, error) in [
+        (json!({ "text": text }), StatusCode::BAD_REQUEST, "invalid_json"),
+        (json!({ "text": text, "cms": b64(&consent), "extra": 1 }), StatusCode::BAD_REQUEST, "invalid_json"),
+        (json!({ "text": text, "cms": "***" }), StatusCode::BAD_REQUEST, "invalid_base64"),
+        (json!({ "text": text, "cms": "MAMCAQA=" }), StatusCode::BAD_REQUEST, "invalid_cms"),
+        (json!({ "text": "別の文言", "cms": b64(&consent) }), StatusCode::BAD_REQUEST, "consent_text_mismatch"),
+        (json!({ "text": text, "cms": b64(&consent) }), StatusCode::SERVICE_UNAVAILABLE, "issuer_not_configured"),
+    ] {
+        let (got, v) = call(&app, "PUT", &consent_path, Some(&key), Some(body.clone())).await;
+        assert_eq!((got, code(&v)), (status, error), "{body} → {v}");
+    }
+    let (status, v) = call(&app, "PUT", "/v1/customers/customer_x/consent", Some(&key), Some(json!({ "text": text, "cms": b64(&consent) }))).await;
+    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+    let (status, v) = call(&app, "PUT", &consent_path, Some(&other), Some(json!({ "text": text, "cms": b64(&consent) }))).await;
+    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "another tenant's customer: {v}");
+    let (status, v) = call(&app, "GET", &consent_path, Some(&key), None).await;
+    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "nothing was recorded: {v}");
+    let (status, v) = call(&app, "DELETE", &consent_path, Some(&key), None).await;
+    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+
+    let latest_path = format!("/v1/customers/{id}/latest-info");
+    for (body, status, error) in [
+        (json!({}), StatusCode::BAD_REQUEST, "invalid_json"),
+        (json!({ "purpose": 5 }), StatusCode::BAD_REQUEST, "invalid_json"),
+        (json!({ "purpose": " " }), StatusCode::BAD_REQUEST, "invalid_purpose"),
+        (json!({ "purpose": "x".repeat(201) }), StatusCode::BAD_REQUEST, "invalid_purpose"),
+        (json!({ "purpose": "住所確認" }), StatusCode::FORBIDDEN, "consent_required"),
+    ] {
+        let (got, v) = call(&app, "POST", &latest_path, Some(&key), Some(body.clone())).await;
+        assert_eq!((got, code(&v)), (status, error), "{body} → {v}");
+    }
+    let (status, v) = call(&app, "POST", &latest_path, Some(&other), Some(json!({ "purpose": "住所確認" }))).await;
+    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+}

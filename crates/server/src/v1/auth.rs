@@ -13,6 +13,7 @@ use super::AppState;
 use super::{base64_field, tenant};
 use crate::error::ApiError;
 use crate::extract::Body;
+use jpki_platform::customers;
 use jpki_platform::login::{self, ChallengeProblem};
 use jpki_platform::usage;
 use jpki_profile::fees::FeeCertKind;
@@ -74,6 +75,16 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     let mut linked = false;
     let mut replaced = 0;
     let mut refusal = None;
+    // A certificate no account is linked to may be one re-issued after a linked one: the issuer's link
+    // information names its predecessors (asked before the write transaction: the sandbox issuer
+    // meters in the same database).
+    let mut predecessors = Vec::new();
+    if let (true, Some(serial), None, None, Some(provisions)) = (login.valid, serial.as_deref(), &body.account_id, &proof_identity, state.issuer.as_deref()) {
+        if login::account_of(&state.db, &tenant.id, serial).await?.is_none() && login::has_links(&state.db, &tenant.id).await? {
+            predecessors = provisions.links(&[serial.to_owned()]).await?.into_iter().flat_map(|l| l.predecessors).collect();
+        }
+    }
+    let mut linked_by_issuer = false;
     let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
     if let (true, Some(serial)) = (login.valid, serial.as_deref()) {
         let target = match (&body.account_id, &proof_identity) {
@@ -85,7 +96,11 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
                 }
                 None => match identity {
                     Some(hash) => login::account_by_identity(&state.db, &tenant.id, hash).await?,
-                    None => None,
+                    None => {
+                        account = login::link_successor(&mut tx, &tenant.id, serial, &predecessors, now).await?;
+                        (linked, linked_by_issuer) = (account.is_some(), account.is_some());
+                        None
+                    }
                 },
             },
         };
@@ -116,6 +131,7 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         "linked": linked,
         "replaced_links": replaced,
         "identity_proof": proof_identity.is_some(),
+        "linked_by_certificate_link": linked_by_issuer,
     });
     let action = if replaced > 0 { "auth.link.replace" } else { "auth.login" };
     let entry = audit::Entry { tenant_id: Some(&tenant.id), action, purpose: None, result: &outcome, detail: &detail, at: now.unix_timestamp() };
@@ -125,13 +141,19 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         return Err(ApiError::new(StatusCode::CONFLICT, refused.code(), refused.message()));
     }
     // At registration, what the signature proof showed of the person now linked.
+    let customer_id = match &account {
+        Some(account) => customers::of_account(&state.db, &tenant.id, account).await?,
+        None => None,
+    };
     let four_info =
         proof.as_ref().and_then(|p| p.signer.as_ref()).map(|s| json!({ "name": s.name, "address": s.address, "birth_date": s.birth_date, "sex": s.sex }));
     Ok(Json(json!({
         "valid": login.valid,
         "failure": login.failure,
         "account_id": account,
+        "customer_id": customer_id,
         "linked": linked,
+        "linked_by": linked.then_some(if linked_by_issuer { "certificate_link" } else { "registration" }),
         "replaced_links": replaced,
         "four_info": four_info,
         "certificate_serial": serial,

@@ -5,17 +5,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use jpki_platform::{customers, ledger};
+use jpki_platform::{audit, consent, customers, ledger, usage, PlatformError};
+use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
+use jpki_profile::{CertKind, FourInfo, KeyRole};
 use serde_json::json;
+use time::OffsetDateTime;
 
-use super::requests::{NewCustomer, Page};
-use super::{tenant, AppState};
+use super::requests::{ConsentRequest, LatestInfoRequest, NewCustomer, Page};
+use super::{base64_field, tenant, AppState};
 use crate::error::ApiError;
 use crate::extract::{Body, PathParam, QueryParams};
+use crate::provisions::Latest;
 
 pub(super) async fn create(State(state): AppState, headers: HeaderMap, Body(body): Body<NewCustomer>) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers).await?;
-    let customer = customers::register(&state.db, &tenant.id, &body.verification_id, &body.reference).await?;
+    let customer = customers::register(&state.db, &tenant.id, &body.verification_id, &body.reference, body.account_id.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(customer)).into_response())
 }
 
@@ -73,4 +77,142 @@ pub(super) async fn ledger_match_csv(State(state): AppState, headers: HeaderMap,
     }
     let text = std::str::from_utf8(&body).map_err(|e| ApiError::bad("invalid_csv", format!("the CSV is not UTF-8: {e}")))?;
     Ok(Json(ledger::match_csv(&state.db, &tenant.id, text, time::OffsetDateTime::now_utc()).await?).into_response())
+}
+
+/// Records the customer's consent to the latest-4-info provision, signed by them, and forwards it to
+/// the issuer; nothing is recorded if the issuer does not take it.
+pub(super) async fn grant_consent(
+    State(state): AppState,
+    headers: HeaderMap,
+    PathParam(id): PathParam<String>,
+    Body(body): Body<ConsentRequest>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    customers::get(&state.db, &tenant.id, &id).await?;
+    let cms = base64_field("cms", &body.cms)?;
+    let now = OffsetDateTime::now_utc();
+    let policy = tenant.revocation.unwrap_or_default();
+    let progress = state
+        .verifier
+        .verify_cms_without_waiting_by(CertKind::Signature, policy, &cms, None, now)
+        .map_err(|problem| ApiError::bad("invalid_cms", problem.to_string()))?;
+    let verification = super::conclude(&state, progress).await?;
+    let signer = match (&verification.failure, &verification.signer) {
+        (None, Some(signer)) if verification.valid => signer,
+        (failure, _) => {
+            let why = failure.as_ref().map_or_else(|| "not valid".to_owned(), |f| f.code.to_string());
+            return Err(ApiError::bad("invalid_consent_signature", format!("the consent's signature is not valid ({why})")));
+        }
+    };
+    let signed = jpki_verify::signed_data::verify(&cms, None).map_err(|e| ApiError::bad("invalid_cms", e.to_string()))?;
+    if signed.content != body.text.as_bytes() {
+        return Err(ApiError::bad("consent_text_mismatch", "the CMS must sign the consent text (UTF-8, attached)"));
+    }
+    consent::check_signer(&state.db, &tenant.id, &id, &body.text, &signer.certificate_serial).await?;
+    // Forwarded first (the sandbox issuer writes to the same database): a grant the issuer holds and
+    // this commit lost is granted again by the tenant's retry.
+    state.issuer()?.forward_consent(&signer.certificate_serial, true).await?;
+    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    let granted = consent::grant(&mut tx, &tenant.id, &id, &body.text, &signer.certificate_serial, &body.cms, now).await?;
+    if let Some(method) = verification.revocation.as_ref().and_then(|r| r.method.provision()) {
+        usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, method, now).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(granted).into_response())
+}
+
+/// Withdraws the customer's consent, here and at the issuer.
+pub(super) async fn withdraw_consent(State(state): AppState, headers: HeaderMap, PathParam(id): PathParam<String>) -> Result<StatusCode, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    customers::get(&state.db, &tenant.id, &id).await?;
+    let held = consent::of(&state.db, &id).await?.filter(|c| c.withdrawn_at.is_none());
+    let held = held.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("customer {id} has no consent in force")))?;
+    // Withdrawn at the issuer first: if this commit is lost, the issuer provides nothing all the same.
+    state.issuer()?.forward_consent(&held.certificate_serial, false).await?;
+    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    consent::withdraw(&mut tx, &tenant.id, &id, OffsetDateTime::now_utc()).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn get_consent(State(state): AppState, headers: HeaderMap, PathParam(id): PathParam<String>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    customers::get(&state.db, &tenant.id, &id).await?;
+    let held = consent::of(&state.db, &id).await?;
+    Ok(Json(held.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("customer {id} never consented")))?).into_response())
+}
+
+/// Which of the 4 information changed from `held` to `latest` (an alternative-character flag that
+/// changed changes its field).
+fn changed_fields(held: &FourInfo, latest: &FourInfo) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if held.name != latest.name || held.name_alt != latest.name_alt {
+        changed.push("name");
+    }
+    if held.address != latest.address || held.address_alt != latest.address_alt {
+        changed.push("address");
+    }
+    if held.birth_date != latest.birth_date {
+        changed.push("birth_date");
+    }
+    if held.sex != latest.sex {
+        changed.push("sex");
+    }
+    changed
+}
+
+/// The customer's latest 4 information from the issuer (with their consent), the fields changed against
+/// the certificate the platform holds for them, and the certificate that replaced it (linked to the
+/// customer ahead of its first use); metered and audited with its purpose.
+pub(super) async fn latest_info(
+    State(state): AppState,
+    headers: HeaderMap,
+    PathParam(id): PathParam<String>,
+    Body(body): Body<LatestInfoRequest>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let purpose = body.purpose.trim();
+    if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control) {
+        return Err(ApiError::bad("invalid_purpose", "purpose is 1 to 200 printable characters"));
+    }
+    customers::get(&state.db, &tenant.id, &id).await?;
+    if consent::of(&state.db, &id).await?.is_none_or(|c| c.withdrawn_at.is_some()) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "consent_required", "the customer has no consent in force: PUT /v1/customers/{id}/consent first"));
+    }
+    let held = customers::newest_certificate(&state.db, &id, KeyRole::Signature).await?;
+    let (Some(held), Some(held_info)) = (held.as_ref(), held.as_ref().and_then(|c| c.four_info.as_ref())) else {
+        return Err(ApiError::new(StatusCode::CONFLICT, "no_signature_certificate", "the platform holds no signature certificate of this customer"));
+    };
+    let now = OffsetDateTime::now_utc();
+    let latest = state.issuer()?.latest_four_info(&held.serial).await?;
+    let mut tx = state.db.begin_write().await.map_err(PlatformError::from)?;
+    let answer = match &latest {
+        Latest::Current => json!({
+            "customer_id": id, "certificate_serial": held.serial, "revoked": false, "four_info": held_info, "changed": [], "successor_serial": null,
+        }),
+        Latest::Provided(info) => {
+            if let Some(successor) = &info.current_serial {
+                customers::link_ahead(&mut tx, &id, successor, KeyRole::Signature, customers::LinkSource::Latest4Info, now).await?;
+            }
+            usage::record(&mut tx, &tenant.id, FeeCertKind::Signature, ProvisionMethod::Latest4Info, now).await?;
+            json!({
+                "customer_id": id,
+                "certificate_serial": held.serial,
+                "revoked": true,
+                "revoked_at": super::rfc3339(info.revoked_at),
+                "revocation_reason": info.revocation_reason,
+                "deceased": info.deceased,
+                "four_info": info.four_info,
+                "changed": changed_fields(held_info, &info.four_info),
+                "successor_serial": info.current_serial,
+            })
+        }
+    };
+    let detail = json!({ "customer_id": id, "certificate_serial": held.serial, "changed": answer["changed"], "released": ["4_info"] });
+    let result = if matches!(latest, Latest::Current) { "current" } else { "provided" };
+    let entry =
+        audit::Entry { tenant_id: Some(&tenant.id), action: "customer.latest_info", purpose: Some(purpose), result, detail: &detail, at: now.unix_timestamp() };
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(Json(answer).into_response())
 }

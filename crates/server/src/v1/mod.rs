@@ -42,6 +42,8 @@ pub struct PlatformState {
     pub keys: tenants::KeyCache,
     /// Serving the sandbox: webhooks may be plain HTTP.
     pub sandbox: bool,
+    /// The issuer's provisions to the platform (links, latest 4 info, consent); `None` without one.
+    pub issuer: Option<Arc<crate::provisions::IssuerProvisions>>,
 }
 
 impl PlatformState {
@@ -58,12 +60,20 @@ impl PlatformState {
             mdoc: None,
             keys: Default::default(),
             sandbox: false,
+            issuer: None,
         }
     }
 
     pub fn with_mdoc(mut self, service: MdocService) -> PlatformState {
         self.mdoc = Some(Arc::new(service));
         self
+    }
+}
+
+impl PlatformState {
+    /// The issuer's provisions, or why there are none.
+    pub(crate) fn issuer(&self) -> Result<&crate::provisions::IssuerProvisions, ApiError> {
+        self.issuer.as_deref().ok_or_else(crate::provisions::not_configured)
     }
 }
 
@@ -139,6 +149,8 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/auth/verify", post(auth::verify))
         .route("/v1/customers", post(customers::create).get(customers::list))
         .route("/v1/customers/{id}", get(customers::get).delete(customers::delete))
+        .route("/v1/customers/{id}/consent", get(customers::get_consent).put(customers::grant_consent).delete(customers::withdraw_consent))
+        .route("/v1/customers/{id}/latest-info", post(customers::latest_info))
         .route("/v1/customers/{id}/ledger-match", post(customers::ledger_match))
         .route("/v1/ledger-matches", post(customers::ledger_match_csv))
         .route("/v1/customers/{id}/qualifications", post(qualifications::create).get(qualifications::list))

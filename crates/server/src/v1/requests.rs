@@ -48,6 +48,10 @@ pub struct VerifyRequest {
     /// Where the revocation status comes from and how old it may be; fresh OCSP when absent.
     #[serde(default, deserialize_with = "present")]
     pub revocation: Option<RevocationRequest>,
+    /// Name the tenant's customer the signer is (`user`), following the issuer's link information
+    /// from a re-issued certificate to the customer's earlier one.
+    #[serde(default)]
+    pub identify_user: bool,
 }
 
 fn signature_role() -> KeyRole {
@@ -167,6 +171,28 @@ pub struct NewCustomer {
     pub verification_id: String,
     /// The tenant's own identifier of the customer.
     pub reference: String,
+    /// The tenant's login account of the customer (`account_id` of `/v1/auth/verify`): its logins
+    /// are this customer's.
+    #[serde(default, deserialize_with = "present")]
+    pub account_id: Option<String>,
+}
+
+/// `PUT /v1/customers/{id}/consent`: the text consented to, signed by the customer.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    pub text: String,
+    /// CMS SignedData over the text (UTF-8, attached), DER, base64, made with one of the customer's
+    /// signature certificates.
+    pub cms: String,
+}
+
+/// `POST /v1/customers/{id}/latest-info`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatestInfoRequest {
+    /// Why the tenant asks (recorded in the audit log).
+    pub purpose: String,
 }
 
 #[derive(Deserialize)]

@@ -11,6 +11,7 @@ use super::AppState;
 use super::{base64_field, tenant};
 use crate::error::ApiError;
 use crate::extract::Body;
+use jpki_platform::customers;
 use jpki_platform::recorder::{CheckKind, CheckRecord, CheckedCertificate};
 use jpki_profile::fees::FeeCertKind;
 use serde::Serialize;
@@ -21,6 +22,9 @@ struct SignatureAnswer<'a> {
     verification_id: &'a str,
     #[serde(flatten)]
     verification: &'a jpki_verify::Verification,
+    /// Asked with `identify_user`: the tenant's customer the signer is, or `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<Option<customers::User>>,
 }
 
 pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body): Body<VerifyRequest>) -> Result<Response, ApiError> {
@@ -43,8 +47,13 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     let failure_code = result.failure.as_ref().map(|f| f.code.as_str());
     state.metrics.record("signature", failure_code.unwrap_or("valid"), started.elapsed().as_secs_f64());
     let signer = result.signer.as_ref();
+    let user = match (body.identify_user, signer.filter(|_| result.valid)) {
+        (false, _) => None,
+        (true, None) => Some(None),
+        (true, Some(signer)) => Some(identify_user(&state, &tenant.id, signer, now).await?),
+    };
     let outcome = if result.valid { "valid".to_owned() } else { format!("invalid:{}", failure_code.unwrap_or("")) };
-    let response = serde_json::to_string(&SignatureAnswer { verification_id: &id, verification: &result })
+    let response = serde_json::to_string(&SignatureAnswer { verification_id: &id, verification: &result, user })
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the answer does not serialize: {e}")))?;
 
     let metered = match (signer, &result.revocation) {
@@ -74,4 +83,24 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     };
     state.recorder.record(record).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
+}
+
+/// The tenant's customer a validly verified signer is: by the certificate, else (when the platform is
+/// connected to the issuer) by the issuer's link information from it to an earlier certificate of the
+/// customer's, which it then joins.
+pub(super) async fn identify_user(
+    state: &super::PlatformState,
+    tenant_id: &str,
+    signer: &jpki_verify::verifier::Signer,
+    now: OffsetDateTime,
+) -> Result<Option<customers::User>, ApiError> {
+    let issuer = CheckedCertificate::of(signer).issuer;
+    if customers::user_of(&state.db, tenant_id, &signer.certificate_serial).await?.is_none() {
+        if let Some(provisions) = state.issuer.as_deref() {
+            let links = provisions.links(std::slice::from_ref(&signer.certificate_serial)).await?;
+            let predecessors: Vec<String> = links.into_iter().flat_map(|l| l.predecessors).collect();
+            return Ok(customers::identify(&state.db, tenant_id, &issuer, &signer.certificate, &predecessors, now).await?);
+        }
+    }
+    Ok(customers::identify(&state.db, tenant_id, &issuer, &signer.certificate, &[], now).await?)
 }
