@@ -38,6 +38,7 @@ fn run(sb: &Sandbox) {
     let person = sb.add_person("転居　花子", "1985-05-05");
     sb.issue_card(&person, "card");
     let stranger = sb.add_person("別人　次郎", "1990-09-09");
+    sb.ok(&["sandbox", "event", "move", "--person", &stranger, "--address", "北海道札幌市中央区北一条西２"]);
     sb.issue_card(&stranger, "stranger");
     let server = sb.serve();
     let (_, tenant) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Bank"}"#);
@@ -69,8 +70,12 @@ fn run(sb: &Sandbox) {
         v
     };
 
+    let certificates = |card: &str| ["sign-cert.pem", "auth-cert.pem"].map(|f| common::der_file(&sb.path(&format!("{card}/{f}"))));
+    let mut held_certificates = certificates("card").to_vec();
+
     // The customer signs an application, logs in to open an account, and is registered with both.
     let application = verify(&signed(sb, "card", "application", "口座開設申込書\n"));
+    let old_address = application["signer"]["address"].as_str().unwrap().to_owned();
     assert_eq!(application["valid"], true, "{label}: {application}");
     assert_eq!(application["user"], Value::Null, "{label}: no customer yet: {application}");
     let first_login = login("card", Some("acct-1"));
@@ -113,6 +118,7 @@ fn run(sb: &Sandbox) {
     sb.ok(&["sandbox", "event", "move", "--person", &person, "--address", "大阪府大阪市北区梅田１"]);
     let renewed = sb.json(&["sandbox", "cert", "reissue", "--card", "card"]);
     let new_sign = renewed.as_array().unwrap().iter().find(|c| c["role"] == "signature").unwrap()["serial"].as_str().unwrap().to_owned();
+    held_certificates.extend(certificates("card"));
     ingest();
     let (_, feed) = server.get_json("/v1/changes", Some(key));
     let events = feed["events"].as_array().unwrap();
@@ -165,5 +171,27 @@ fn run(sb: &Sandbox) {
     let lines = sb.ok(&["sandbox", "usage"]);
     assert!(lines.lines().any(|l| l.contains("certificate_link")), "{label}: {lines}");
     assert!(lines.lines().any(|l| l.contains("latest_4_info")), "{label}: {lines}");
+    sb.ok(&["audit", "verify"]);
+
+    // Deleting the customer deletes every row of the platform's that holds their name, address or
+    // certificates (another person's stays: the search sees results), and the audit chain still holds.
+    let kept = verify(&signed(sb, "stranger", "kept", "別件\n"));
+    assert_eq!(kept["valid"], true, "{label}");
+    let (status, _) = server.request("DELETE", &format!("/v1/customers/{customer_id}"), &[("Authorization", &format!("Bearer {key}"))], b"");
+    assert_eq!(status, 204, "{label}");
+    let rows = sb.platform_rows();
+    let found =
+        |needle: &str| rows.iter().filter(|r| r.contains(needle) || r.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())).cloned().collect::<Vec<_>>();
+    assert!(!found("別人　次郎").is_empty(), "{label}: the other person's verification is kept");
+    for needle in ["転居　花子", old_address.as_str(), "大阪府大阪市北区梅田１"] {
+        assert_eq!(found(needle), Vec::<String>::new(), "{label}: {needle} is still held");
+    }
+    for der in &held_certificates {
+        for trace in common::certificate_traces(der) {
+            assert_eq!(found(&trace), Vec::<String>::new(), "{label}: a certificate of the deleted customer is still held");
+        }
+    }
+    let (status, _) = server.get_json(&format!("/v1/customers/{customer_id}"), Some(key));
+    assert_eq!(status, 404, "{label}");
     sb.ok(&["audit", "verify"]);
 }

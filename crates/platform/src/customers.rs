@@ -322,13 +322,19 @@ pub async fn list(db: &Database, tenant_id: &str, after: Option<&str>, limit: i6
 }
 
 /// Deletes the tenant's customer `id` with its certificates (watched, linked ahead, and its account's
-/// login links), consent, qualifications, change events and their deliveries.
+/// login links), the verifications of them, consent, qualifications, change events and their
+/// deliveries: nothing of the platform's holds their 4 information or certificates after it (the audit
+/// log holds identifiers only, and keeps its chain).
 pub async fn delete(db: &Database, tenant_id: &str, id: &str) -> Result<(), PlatformError> {
     let deletes = [
         "DELETE FROM webhook_attempt WHERE event_id IN (SELECT id FROM change_event WHERE customer_id = $1)",
         "DELETE FROM webhook_delivery WHERE event_id IN (SELECT id FROM change_event WHERE customer_id = $1)",
         "DELETE FROM change_event WHERE customer_id = $1",
         "DELETE FROM qualification WHERE customer_id = $1",
+        // The verifications of the customer's certificates: their results hold the 4 information.
+        "DELETE FROM verification WHERE tenant_id IN (SELECT tenant_id FROM customer WHERE id = $1)
+           AND (certificate_serial IN (SELECT serial FROM customer_certificate WHERE customer_id = $1)
+             OR certificate_serial IN (SELECT l.auth_serial FROM account_link l JOIN customer c ON c.tenant_id = l.tenant_id AND c.account_id = l.account_id WHERE c.id = $1))",
         "DELETE FROM account_link WHERE (tenant_id, account_id) IN (SELECT tenant_id, account_id FROM customer WHERE id = $1)",
         "DELETE FROM customer_link WHERE customer_id = $1",
         "DELETE FROM customer_consent WHERE customer_id = $1",

@@ -431,3 +431,57 @@ pub fn answer(sb: &Sandbox, server: &Server, key: &str, card: &str) -> (String, 
     sb.ok(&sign_attached(card_dir.to_str().unwrap(), file.to_str().unwrap(), proof.to_str().unwrap()));
     (c["challenge_id"].as_str().unwrap().to_owned(), b64.encode(std::fs::read(sig).unwrap()), b64.encode(std::fs::read(proof).unwrap()))
 }
+
+/// The sandbox issuer's own tables (the simulated J-LIS's registry and keys), left out of
+/// [`Sandbox::platform_rows`]: the platform's deletions do not reach the issuer's records.
+pub const ISSUER_TABLES: [&str; 12] = [
+    "issuer_ca", "issuer_state", "person", "card", "certificate", "life_event", "operator", "consent", "provision_count", "issuer_key", "issuer_mdoc_key",
+    "mdoc_record",
+];
+
+impl Sandbox {
+    /// Every row of the platform's tables as text (`table: values`), read from the database itself:
+    /// what a search for a person's data must not find after its deletion. Binary values are hex.
+    pub fn platform_rows(&self) -> Vec<String> {
+        use jpki_store::sqlx;
+        let url = self.db_url.clone();
+        tokio::runtime::Runtime::new().unwrap().block_on(async move {
+            let db = jpki_store::Database::open(&url).await.unwrap();
+            let sqlite = url.starts_with("sqlite:");
+            let tables: Vec<(String,)> = if sqlite {
+                sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(db.pool()).await.unwrap()
+            } else {
+                sqlx::query_as("SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = 'public'")
+                    .fetch_all(db.pool())
+                    .await
+                    .unwrap()
+            };
+            let mut rows = Vec::new();
+            for (table,) in tables.into_iter().filter(|(t,)| !ISSUER_TABLES.contains(&t.as_str())) {
+                let query = if sqlite {
+                    let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info($1)").bind(&table).fetch_all(db.pool()).await.unwrap();
+                    let values: Vec<String> = columns.iter().map(|(c,)| format!("COALESCE(quote(\"{c}\"), '')")).collect();
+                    format!("SELECT {} FROM \"{table}\"", values.join(" || '|' || "))
+                } else {
+                    format!("SELECT CAST(t AS TEXT) FROM \"{table}\" t")
+                };
+                let found: Vec<(String,)> = sqlx::query_as(&query).fetch_all(db.pool()).await.unwrap();
+                rows.extend(found.into_iter().map(|(r,)| format!("{table}: {r}")));
+            }
+            db.close().await;
+            rows
+        })
+    }
+}
+
+/// Text that stands for certificate `der` wherever it is stored: a stretch of its signature in hex,
+/// and in base64 at each of the three alignments it can have inside a longer base64 value.
+pub fn certificate_traces(der: &[u8]) -> Vec<String> {
+    let tail = &der[der.len() - 48..der.len() - 8];
+    let mut traces = vec![hex::encode(tail)];
+    for k in 0..3 {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&der[k..]);
+        traces.push(encoded[encoded.len() - 60..encoded.len() - 8].to_owned());
+    }
+    traces
+}
