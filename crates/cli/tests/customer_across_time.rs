@@ -173,6 +173,19 @@ fn run(sb: &Sandbox) {
     assert!(lines.lines().any(|l| l.contains("latest_4_info")), "{label}: {lines}");
     sb.ok(&["audit", "verify"]);
 
+    // A disclosure request: everything held about the customer, for the tenant only.
+    let export_path = format!("/v1/customers/{customer_id}/export");
+    let (status, export) = server.get_json(&export_path, Some(key));
+    assert_eq!(status, 200, "{label}: {export}");
+    assert_eq!(export["customer"]["id"], json!(customer_id), "{label}");
+    assert!(export["certificates"].as_array().unwrap().len() >= 2, "{label}: the old and the new signature certificates: {export}");
+    assert!(export["login_certificates"].as_array().unwrap().len() >= 2, "{label}: the old and the renewed authentication certificates: {export}");
+    assert_eq!((&export["consent"]["text"], export["consent"]["withdrawn_at"].is_string()), (&json!(text), true), "{label}: {export}");
+    assert!(export["change_events"].as_array().unwrap().iter().any(|e| e["reason"] == "affiliationChanged"), "{label}: {export}");
+    let verifications = export["verifications"].as_array().unwrap();
+    assert!(verifications.len() >= 3 && verifications.iter().all(|v| v["signer"]["name"] == "転居　花子"), "{label}: {export}");
+    assert_eq!(server.get_json(&export_path, other["api_key"].as_str()).0, 404, "{label}: another tenant's");
+
     // Deleting the customer deletes every row of the platform's that holds their name, address or
     // certificates (another person's stays: the search sees results), and the audit chain still holds.
     let kept = verify(&signed(sb, "stranger", "kept", "別件\n"));

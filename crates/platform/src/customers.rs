@@ -350,3 +350,88 @@ pub async fn of_account(db: &Database, tenant_id: &str, account_id: &str) -> Res
         sqlx::query_as("SELECT id FROM customer WHERE tenant_id = $1 AND account_id = $2").bind(tenant_id).bind(account_id).fetch_optional(db.pool()).await?;
     Ok(row.map(|(id,)| id))
 }
+
+/// Everything the platform holds about the tenant's customer `id`, for a disclosure request under the
+/// Act on the Protection of Personal Information (開示請求): the customer, its certificates (DER,
+/// base64), the certificates linked ahead, the account's login links, the consent with its signature,
+/// the qualifications, the change events and the verification results of its certificates. The export
+/// is audited (by id).
+pub async fn export(db: &Database, tenant_id: &str, id: &str, now: OffsetDateTime) -> Result<serde_json::Value, PlatformError> {
+    use serde_json::json;
+    let customer = get(db, tenant_id, id).await?;
+    let time = |t: i64| stored_time(t).map(|t| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+    let certificates: Vec<(String, String, String, i64)> =
+        sqlx::query_as("SELECT kind, serial, certificate, not_after FROM customer_certificate WHERE customer_id = $1 ORDER BY created_at, serial")
+            .bind(id)
+            .fetch_all(db.pool())
+            .await?;
+    let links: Vec<(String, String, String, i64)> =
+        sqlx::query_as("SELECT serial, kind, source, linked_at FROM customer_link WHERE customer_id = $1 ORDER BY linked_at, serial")
+            .bind(id)
+            .fetch_all(db.pool())
+            .await?;
+    let logins: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT l.auth_serial, l.linked_at FROM account_link l JOIN customer c ON c.tenant_id = l.tenant_id AND c.account_id = l.account_id
+         WHERE c.id = $1 ORDER BY l.linked_at, l.auth_serial",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    let consent: Option<(String, String, String, i64, Option<i64>)> =
+        sqlx::query_as("SELECT text, certificate_serial, signature, granted_at, withdrawn_at FROM customer_consent WHERE customer_id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    let qualifications: Vec<(String, String, String, i64, Option<i64>, String)> =
+        sqlx::query_as("SELECT id, kind, identifier, valid_from, valid_until, attributes FROM qualification WHERE customer_id = $1 ORDER BY created_at, id")
+            .bind(id)
+            .fetch_all(db.pool())
+            .await?;
+    let events: Vec<(String, String, String, Option<i32>, i64)> =
+        sqlx::query_as("SELECT id, certificate_kind, serial, reason, revoked_at FROM change_event WHERE customer_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(db.pool())
+            .await?;
+    let verifications: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, result FROM verification WHERE tenant_id = $1
+           AND (certificate_serial IN (SELECT serial FROM customer_certificate WHERE customer_id = $2)
+             OR certificate_serial IN (SELECT l.auth_serial FROM account_link l JOIN customer c ON c.tenant_id = l.tenant_id AND c.account_id = l.account_id WHERE c.id = $2))
+         ORDER BY created_at, id",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).map_err(|e| PlatformError::Corrupt(format!("stored JSON: {e}")));
+    let export = json!({
+        "customer": customer,
+        "certificates": certificates.iter().map(|(kind, serial, der, not_after)| Ok(json!({ "kind": kind, "serial": serial, "certificate": der, "not_after": time(*not_after)? }))).collect::<Result<Vec<_>, PlatformError>>()?,
+        "linked_certificates": links.iter().map(|(serial, kind, source, at)| Ok(json!({ "serial": serial, "kind": kind, "linked_by": source, "linked_at": time(*at)? }))).collect::<Result<Vec<_>, PlatformError>>()?,
+        "login_certificates": logins.iter().map(|(serial, at)| Ok(json!({ "serial": serial, "linked_at": time(*at)? }))).collect::<Result<Vec<_>, PlatformError>>()?,
+        "consent": consent.map(|(text, serial, signature, granted, withdrawn)| -> Result<_, PlatformError> {
+            Ok(json!({ "text": text, "certificate_serial": serial, "signature": signature, "granted_at": time(granted)?, "withdrawn_at": withdrawn.map(time).transpose()? }))
+        }).transpose()?,
+        "qualifications": qualifications.iter().map(|(qid, kind, identifier, from, until, attributes)| {
+            Ok(json!({ "id": qid, "type": kind, "identifier": identifier, "valid_from": time(*from)?, "valid_until": until.map(time).transpose()?, "attributes": parse(attributes)? }))
+        }).collect::<Result<Vec<_>, PlatformError>>()?,
+        "change_events": events.iter().map(|(eid, kind, serial, reason, revoked)| {
+            let reason = reason.map(|r| jpki_profile::revocation_reason::RevocationReason::from_code(i64::from(r)));
+            Ok(json!({ "id": eid, "certificate_kind": kind, "certificate_serial": serial, "reason": reason, "revoked_at": time(*revoked)? }))
+        }).collect::<Result<Vec<_>, PlatformError>>()?,
+        "verifications": verifications.iter().map(|(_, result)| parse(result)).collect::<Result<Vec<_>, PlatformError>>()?,
+        "exported_at": time(now.unix_timestamp())?,
+    });
+    let mut tx = db.begin_write().await?;
+    let detail = json!({ "customer_id": id });
+    let entry = crate::audit::Entry {
+        tenant_id: Some(tenant_id),
+        action: "customer.export",
+        purpose: None,
+        result: "exported",
+        detail: &detail,
+        at: now.unix_timestamp(),
+    };
+    crate::audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(export)
+}

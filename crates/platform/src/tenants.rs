@@ -24,6 +24,9 @@ pub struct Tenant {
     pub revocation: Option<RevocationPolicy>,
 }
 
+/// The longest retention a tenant may set for its verification results (days): ten years.
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+
 /// A tenant's stored revocation default, read.
 fn revocation(method: Option<String>, max_age: Option<i64>) -> Option<RevocationPolicy> {
     Some(RevocationPolicy { method: RequestedMethod::parse(method.as_deref()?)?, max_age: time::Duration::seconds(max_age.unwrap_or(0)) })
@@ -37,6 +40,8 @@ pub struct TenantRecord {
     pub disabled_at: Option<i64>,
     /// Keys not revoked.
     pub active_keys: i64,
+    /// How long its verification results are kept; `None`: until deleted.
+    pub verification_retention_days: Option<i64>,
 }
 
 /// A new key: the secret is in `api_key`, here and nowhere else.
@@ -92,13 +97,14 @@ pub async fn create_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str, nu
 }
 
 const RECORD_COLUMNS: &str = "SELECT t.id, t.name, t.number_law_authorized, t.created_at, t.disabled_at,
-     (SELECT COUNT(*) FROM tenant_key k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL), t.revocation_method, t.revocation_max_age FROM tenant t";
+     (SELECT COUNT(*) FROM tenant_key k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL), t.revocation_method, t.revocation_max_age,
+     t.verification_retention_days FROM tenant t";
 
-type RecordRow = (String, String, i32, i64, Option<i64>, i64, Option<String>, Option<i64>);
+type RecordRow = (String, String, i32, i64, Option<i64>, i64, Option<String>, Option<i64>, Option<i64>);
 
-fn record((id, name, law, created_at, disabled_at, active_keys, method, max_age): RecordRow) -> TenantRecord {
+fn record((id, name, law, created_at, disabled_at, active_keys, method, max_age, retention): RecordRow) -> TenantRecord {
     let tenant = Tenant { id, name, number_law_authorized: law != 0, disabled: disabled_at.is_some(), revocation: revocation(method, max_age) };
-    TenantRecord { tenant, created_at, disabled_at, active_keys }
+    TenantRecord { tenant, created_at, disabled_at, active_keys, verification_retention_days: retention }
 }
 
 /// The tenant `tenant_id`, if there is one.
@@ -142,6 +148,18 @@ pub async fn set_revocation_in(
         .bind(tenant_id)
         .execute(&mut **tx)
         .await?;
+    if done.rows_affected() == 0 {
+        return Err(PlatformError::NotFound(format!("no tenant {tenant_id}")));
+    }
+    let row: RecordRow = sqlx::query_as(&format!("{RECORD_COLUMNS} WHERE t.id = $1")).bind(tenant_id).fetch_one(&mut **tx).await?;
+    Ok(record(row))
+}
+
+/// Sets how long the tenant's verification results are kept (`None`: until deleted), inside the
+/// caller's write transaction.
+pub async fn set_retention_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant_id: &str, days: Option<u32>) -> Result<TenantRecord, PlatformError> {
+    let done =
+        sqlx::query("UPDATE tenant SET verification_retention_days = $1 WHERE id = $2").bind(days.map(i64::from)).bind(tenant_id).execute(&mut **tx).await?;
     if done.rows_affected() == 0 {
         return Err(PlatformError::NotFound(format!("no tenant {tenant_id}")));
     }

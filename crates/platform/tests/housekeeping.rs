@@ -84,7 +84,7 @@ async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
         let live_sign = sign_transaction(&db, &tenant.id, now + Duration::minutes(20)).await;
 
         let swept = housekeeping::sweep(&db, now).await.unwrap();
-        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1, authorizations: 1, sign_transactions: 1 }, "{url}");
+        assert_eq!(swept, Swept { challenges: 2, presentation_requests: 1, authorizations: 1, sign_transactions: 1, verifications: 0 }, "{url}");
 
         let consume = |id: String| {
             let (db, tenant) = (db.clone(), tenant.id.clone());
@@ -106,6 +106,58 @@ async fn the_sweep_removes_only_what_expired_more_than_an_hour_ago() {
         assert_eq!(live, live_authorization, "{url}");
 
         assert_eq!(housekeeping::sweep(&db, now).await.unwrap(), Swept::default(), "{url}: a second sweep finds nothing");
+        db.close().await;
+    }
+}
+
+/// A verification row of `tenant_id` made at `at`, its result holding a name.
+async fn verification(db: &Database, tenant_id: &str, at: OffsetDateTime) -> String {
+    let id = jpki_store::new_id("verification");
+    sqlx::query(
+        "INSERT INTO verification (id, tenant_id, kind, valid, created_at, result) VALUES ($1, $2, 'signature', 1, $3, '{\"signer\":{\"name\":\"x\"}}')",
+    )
+    .bind(&id)
+    .bind(tenant_id)
+    .bind(at.unix_timestamp())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    id
+}
+
+/// A tenant's retention period deletes its verification results once they are older, audited with
+/// the count; a tenant without one keeps them; the audit chain holds.
+#[tokio::test]
+async fn verification_results_are_kept_for_the_tenants_retention_period() {
+    let scratch = tempfile::tempdir().unwrap();
+    for url in jpki_store::testing::database_urls(scratch.path()).await {
+        let db = Database::open(&url).await.unwrap();
+        let (short, _) = jpki_platform::tenants::create(&db, "thirty days", false).await.unwrap();
+        let (keeps, _) = jpki_platform::tenants::create(&db, "keeps", false).await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        jpki_platform::tenants::set_retention_in(&mut tx, &short.id, Some(30)).await.unwrap();
+        tx.commit().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let old = verification(&db, &short.id, now - Duration::days(31)).await;
+        let recent = verification(&db, &short.id, now - Duration::days(29)).await;
+        let kept = verification(&db, &keeps.id, now - Duration::days(400)).await;
+
+        let swept = housekeeping::sweep(&db, now).await.unwrap();
+        assert_eq!(swept.verifications, 1, "{url}");
+        let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM verification ORDER BY id").fetch_all(db.pool()).await.unwrap();
+        let mut expected = vec![recent.clone(), kept.clone()];
+        expected.sort();
+        assert_eq!(left.into_iter().map(|(i,)| i).collect::<Vec<_>>(), expected, "{url}: {old} goes");
+        let (action, detail): (String, String) = sqlx::query_as("SELECT action, detail FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(&short.id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(action, "verification.expire", "{url}");
+        assert!(detail.contains("\"deleted\":1") && !detail.contains("name"), "{url}: {detail}");
+        // Two days later the recent one is past it too.
+        assert_eq!(housekeeping::sweep(&db, now + Duration::days(2)).await.unwrap().verifications, 1, "{url}");
+        jpki_platform::audit::verify(&db).await.unwrap();
         db.close().await;
     }
 }

@@ -108,6 +108,9 @@ async fn admin_endpoints() {
         ("GET", "/v1/admin/tenants", None, None, StatusCode::UNAUTHORIZED, "unauthorized"),
         ("PATCH", "/v1/admin/tenants/tenant_none", Some(ADMIN), Some(json!({ "disabled": true })), StatusCode::NOT_FOUND, "not_found"),
         ("PATCH", tenant_path.as_str(), Some(ADMIN), Some(json!({})), StatusCode::BAD_REQUEST, "invalid_change"),
+        ("PATCH", tenant_path.as_str(), Some(ADMIN), Some(json!({ "verification_retention_days": 0 })), StatusCode::BAD_REQUEST, "invalid_retention"),
+        ("PATCH", tenant_path.as_str(), Some(ADMIN), Some(json!({ "verification_retention_days": 3651 })), StatusCode::BAD_REQUEST, "invalid_retention"),
+        ("PATCH", tenant_path.as_str(), Some(ADMIN), Some(json!({ "verification_retention_days": -1 })), StatusCode::BAD_REQUEST, "invalid_json"),
         ("POST", "/v1/admin/tenants/tenant_none/keys", Some(ADMIN), None, StatusCode::NOT_FOUND, "not_found"),
         ("DELETE", "/v1/admin/keys/key_none", Some(ADMIN), None, StatusCode::NOT_FOUND, "not_found"),
         ("PUT", "/v1/admin/tenants", Some(ADMIN), None, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -121,6 +124,10 @@ async fn admin_endpoints() {
     assert_eq!((status, &v["disabled"]), (StatusCode::OK, &json!(true)), "{v}");
     let (status, v) = call(&app, "GET", "/v1/usage", Some(&key), None).await;
     assert_eq!((status, code(&v)), (StatusCode::FORBIDDEN, "tenant_disabled"));
+    let (status, v) = call(&app, "PATCH", &tenant_path, Some(ADMIN), Some(json!({ "verification_retention_days": 90 }))).await;
+    assert_eq!((status, &v["verification_retention_days"]), (StatusCode::OK, &json!(90)), "{v}");
+    let (status, v) = call(&app, "PATCH", &tenant_path, Some(ADMIN), Some(json!({ "verification_retention_days": null }))).await;
+    assert_eq!((status, &v["verification_retention_days"]), (StatusCode::OK, &Value::Null), "{v}");
     call(&app, "PATCH", &tenant_path, Some(ADMIN), Some(json!({ "disabled": false }))).await;
     let (status, v) = call(&app, "POST", &format!("{tenant_path}/keys"), Some(ADMIN), None).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");

@@ -30,3 +30,7 @@ CREATE TABLE customer_consent (
     granted_at BIGINT NOT NULL,
     withdrawn_at BIGINT
 );
+
+-- How long the tenant's verification results are kept (days), enforced by the housekeeping sweep;
+-- NULL: until the tenant deletes them (or the customer).
+ALTER TABLE tenant ADD COLUMN verification_retention_days BIGINT;

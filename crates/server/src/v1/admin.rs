@@ -50,6 +50,7 @@ fn tenant_json(record: &tenants::TenantRecord) -> serde_json::Value {
         "disabled_at": record.disabled_at.and_then(time),
         "active_keys": record.active_keys,
         "revocation": record.tenant.revocation.map(|p| json!({ "method": p.method, "max_age_seconds": p.max_age.whole_seconds() })),
+        "verification_retention_days": record.verification_retention_days,
     })
 }
 
@@ -68,8 +69,13 @@ pub(super) async fn change_tenant(
     Body(body): Body<TenantChange>,
 ) -> Result<Response, ApiError> {
     admin(&state, &headers)?;
-    if body.disabled.is_none() && body.revocation.is_none() {
-        return Err(ApiError::bad("invalid_change", "give disabled, revocation or both"));
+    let nothing = || ApiError::bad("invalid_change", "give disabled, revocation or verification_retention_days");
+    if body.disabled.is_none() && body.revocation.is_none() && body.verification_retention_days.is_none() {
+        return Err(nothing());
+    }
+    if body.verification_retention_days.flatten().is_some_and(|d| d == 0 || d > tenants::MAX_RETENTION_DAYS) {
+        let max = tenants::MAX_RETENTION_DAYS;
+        return Err(ApiError::bad("invalid_retention", format!("verification_retention_days is 1 to {max}, or null to keep results until deleted")));
     }
     let revocation = body.revocation.map(|r| r.map(|r| RevocationRequest::policy(Some(r), None)).transpose()).transpose();
     let revocation = revocation.map_err(|e| ApiError::bad("invalid_revocation", e))?;
@@ -93,7 +99,17 @@ pub(super) async fn change_tenant(
         .await?;
         record = Some(changed);
     }
-    let record = record.expect("one change at least was made");
+    if let Some(days) = body.verification_retention_days {
+        let changed = tenants::set_retention_in(&mut tx, &id, days).await?;
+        let detail = json!({ "verification_retention_days": days });
+        audit::append(
+            &mut tx,
+            &audit::Entry { tenant_id: Some(&changed.tenant.id), action: "tenant.retention", purpose: None, result: "changed", detail: &detail, at },
+        )
+        .await?;
+        record = Some(changed);
+    }
+    let record = record.ok_or_else(nothing)?;
     tx.commit().await?;
     state.keys.clear();
     Ok(Json(tenant_json(&record)).into_response())

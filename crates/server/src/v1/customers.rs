@@ -36,6 +36,12 @@ pub(super) async fn get(State(state): AppState, headers: HeaderMap, PathParam(id
     Ok(Json(customers::get(&state.db, &tenant.id, &id).await?).into_response())
 }
 
+/// Everything the platform holds about the customer (a disclosure request), audited.
+pub(super) async fn export(State(state): AppState, headers: HeaderMap, PathParam(id): PathParam<String>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    Ok(Json(customers::export(&state.db, &tenant.id, &id, OffsetDateTime::now_utc()).await?).into_response())
+}
+
 pub(super) async fn delete(State(state): AppState, headers: HeaderMap, PathParam(id): PathParam<String>) -> Result<StatusCode, ApiError> {
     let tenant = tenant(&state, &headers).await?;
     customers::delete(&state.db, &tenant.id, &id).await?;

@@ -23,6 +23,9 @@ pub struct TenantChange {
     /// The revocation policy of the tenant's verifications that state none; `null` for the platform's.
     #[serde(default, deserialize_with = "explicit")]
     pub revocation: Option<Option<RevocationRequest>>,
+    /// How long the tenant's verification results are kept (days); `null`: until deleted.
+    #[serde(default, deserialize_with = "explicit")]
+    pub verification_retention_days: Option<Option<u32>>,
 }
 
 /// A field that may be given as `null` (`Some(None)`), told apart from one left out (`None`).
