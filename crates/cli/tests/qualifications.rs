@@ -2,11 +2,12 @@
 //! PostgreSQL: a customer registered from a verified signature, an employee qualification attached,
 //! checked by a fresh signature of the person: qualified; expired; of another type; after the
 //! certificate's revocation, not qualified with the reason; another tenant's ids not found; the
-//! qualifications deleted with the customer.
+//! qualifications deleted with the customer. And checked by a card login with no user id, through the
+//! customer's account.
 
 mod common;
 
-use common::{b64, Sandbox, ADMIN_TOKEN};
+use common::{answer, b64, Sandbox, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
 #[test]
@@ -98,19 +99,20 @@ fn run(sb: &Sandbox) {
         "{label}: {answer}"
     );
 
-    // Deleted with the customer.
-    let delete = |path: &str| server.exchange("DELETE", path, &[("Authorization", &format!("Bearer {key}"))], b"").0;
-    assert_eq!(delete(&format!("/v1/customers/{customer_id}")), 204, "{label}");
-    assert_eq!(server.get_json(&format!("/v1/qualifications/{qid}"), Some(&key)).0, 404, "{label}: deleted with the customer");
-    let (_, answer) = check(&now, "employee", &key);
-    assert_eq!((&answer["qualified"], &answer["reason"]), (&json!(false), &json!("unknown_person")), "{label}: {answer}");
-
     // A verification result is deleted by its tenant only.
-    let verification = format!("/v1/verifications/{}", now["verification_id"].as_str().unwrap());
+    let delete = |path: &str| server.exchange("DELETE", path, &[("Authorization", &format!("Bearer {key}"))], b"").0;
+    let extra = signed();
+    let verification = format!("/v1/verifications/{}", extra["verification_id"].as_str().unwrap());
     assert_eq!(server.exchange("DELETE", &verification, &[("Authorization", &format!("Bearer {other}"))], b"").0, 404, "{label}");
     assert_eq!(delete(&verification), 204, "{label}");
     assert_eq!(server.get_json(&verification, Some(&key)).0, 404, "{label}");
     assert_eq!(delete(&verification), 404, "{label}: deleted once");
+
+    // Deleted with the customer, and so are the verifications of the customer's certificates.
+    assert_eq!(delete(&format!("/v1/customers/{customer_id}")), 204, "{label}");
+    assert_eq!(server.get_json(&format!("/v1/qualifications/{qid}"), Some(&key)).0, 404, "{label}: deleted with the customer");
+    let (status, answer) = check(&now, "employee", &key);
+    assert_eq!((status, &answer["error"]["code"]), (404, &json!("not_found")), "{label}: {answer}");
     drop(server);
 
     // Every change and check is audited by id, with no personal data; the chain holds.
@@ -125,9 +127,63 @@ fn run(sb: &Sandbox) {
     let count = |action: &str| entries.iter().filter(|(a, _, _)| a == action).count();
     assert_eq!(
         (count("qualification.create"), count("qualification.update"), count("qualification.check"), count("customer.delete"), count("verification.delete")),
-        (1, 2, 5, 1, 1),
+        (1, 2, 4, 1, 1),
         "{label}: {entries:?}"
     );
     assert!(entries.iter().any(|(a, r, _)| a == "qualification.check" && r == "not_qualified:certificate_revoked"), "{label}: {entries:?}");
     assert!(entries.iter().all(|(_, _, d)| !d.contains("社員") && !d.contains("E-0001") && !d.contains("総務部")), "{label}: no personal data audited");
+}
+
+#[test]
+fn a_card_login_answers_whether_the_person_holds_a_qualification() {
+    common::on_every_database("a_card_login_answers_whether_the_person_holds_a_qualification", run_login);
+}
+
+/// An employee logs in by card with no user id: the login's verification answers the check through the
+/// customer's account; after the card is reported lost (its certificates held), not qualified, and why.
+fn run_login(sb: &Sandbox) {
+    let label = sb.label();
+    sb.ok(&["sandbox", "init"]);
+    let person = sb.add_person("社員　次郎", "1979-07-07");
+    sb.issue_card(&person, "card");
+    let server = sb.serve();
+    let (_, a) = server.post_json("/v1/admin/tenants", Some(ADMIN_TOKEN), r#"{"name":"Employer"}"#);
+    let key = a["api_key"].as_str().unwrap().to_owned();
+    let login = |account: Option<&str>| {
+        let (id, signature, _) = answer(sb, &server, &key, "card");
+        let cert = common::der_file(&sb.path("card/auth-cert.pem"));
+        let mut body = json!({ "challenge_id": id, "certificate": b64(&cert), "signature": signature });
+        if let Some(account) = account {
+            body["account_id"] = json!(account);
+        }
+        let (status, v) = server.post_json("/v1/auth/verify", Some(&key), &body.to_string());
+        assert_eq!(status, 200, "{label}: {v}");
+        v
+    };
+    std::fs::write(sb.path("entry.txt"), "入社手続\n").unwrap();
+    sb.ok(&common::sign_attached("card", "entry.txt", "entry.p7s"));
+    let cms = std::fs::read(sb.path("entry.p7s")).unwrap();
+    let (_, signed) = server.post_json("/v1/signatures/verify", Some(&key), &json!({ "cms": b64(&cms) }).to_string());
+    let registered = login(Some("staff-7"));
+    assert_eq!(registered["linked"], true, "{label}: {registered}");
+    let body = json!({ "verification_id": signed["verification_id"], "reference": "emp-7", "account_id": "staff-7" });
+    let (_, customer) = server.post_json("/v1/customers", Some(&key), &body.to_string());
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+    let employee = json!({ "type": "employee", "identifier": "E-0007" });
+    let (status, _) = server.post_json(&format!("/v1/customers/{customer_id}/qualifications"), Some(&key), &employee.to_string());
+    assert_eq!(status, 201, "{label}");
+    let check = |verification: &Value| {
+        server.post_json("/v1/qualifications/check", Some(&key), &json!({ "verification_id": verification["verification_id"], "type": "employee" }).to_string())
+    };
+
+    let at_the_door = login(None);
+    assert_eq!((&at_the_door["account_id"], &at_the_door["customer_id"]), (&json!("staff-7"), &json!(customer_id)), "{label}: {at_the_door}");
+    let (status, answer) = check(&at_the_door);
+    assert_eq!((status, &answer["qualified"], &answer["qualification"]["identifier"]), (200, &json!(true), &json!("E-0007")), "{label}: {answer}");
+
+    sb.ok(&["sandbox", "event", "lost", "--person", &person]);
+    let after_loss = login(None);
+    assert_eq!(after_loss["valid"], false, "{label}: {after_loss}");
+    let (_, answer) = check(&after_loss);
+    assert_eq!((&answer["qualified"], &answer["reason"]), (&json!(false), &json!("certificate_revoked")), "{label}: {answer}");
 }

@@ -280,6 +280,20 @@ async fn answer(db: &Database, tenant_id: &str, verification_id: &str, kind: &st
     .bind(tenant_id)
     .fetch_optional(db.pool())
     .await?;
+    // A login's authentication certificate is the customer's through their account's login links.
+    let customer = match customer {
+        Some(found) => Some(found),
+        None => {
+            sqlx::query_as(
+                "SELECT c.id FROM account_link l JOIN customer c ON c.tenant_id = l.tenant_id AND c.account_id = l.account_id
+             WHERE l.tenant_id = $1 AND l.auth_serial = $2",
+            )
+            .bind(tenant_id)
+            .bind(&serial)
+            .fetch_optional(db.pool())
+            .await?
+        }
+    };
     let Some((customer_id,)) = customer else { return Ok(Check::not(NotQualified::UnknownPerson)) };
     let held: Vec<Row> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM qualification WHERE customer_id = $1 AND tenant_id = $2 AND kind = $3 ORDER BY valid_until DESC"))

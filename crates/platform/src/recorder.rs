@@ -22,6 +22,8 @@ pub enum CheckKind {
     Signature,
     /// A card-substitute record presented from a smartphone.
     Mdoc,
+    /// A login: a challenge signed with the authentication certificate.
+    Login,
 }
 
 impl CheckKind {
@@ -30,6 +32,7 @@ impl CheckKind {
         match self {
             CheckKind::Signature => "signature",
             CheckKind::Mdoc => "mdoc",
+            CheckKind::Login => "login",
         }
     }
 }

@@ -12,6 +12,40 @@ pub async fn get(db: &Database, tenant_id: &str, id: &str) -> Result<String, Pla
     row.map(|(result,)| result).ok_or_else(|| PlatformError::NotFound(format!("no verification {id}")))
 }
 
+/// Stores a login's result as the tenant's verification `id` (inside the login's transaction), so
+/// that a fresh login can answer a qualification check like a fresh signature.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_login(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    tenant_id: &str,
+    login: &jpki_verify::Verification,
+    result: &str,
+    at: time::OffsetDateTime,
+) -> Result<(), PlatformError> {
+    let signer = login.signer.as_ref();
+    let checked = signer.filter(|_| login.valid).map(crate::recorder::CheckedCertificate::of);
+    sqlx::query(
+        "INSERT INTO verification (id, tenant_id, kind, valid, failure_code, certificate_serial, certificate_kind, revocation_method, created_at, result, certificate, certificate_issuer)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(crate::recorder::CheckKind::Login.as_str())
+    .bind(i32::from(login.valid))
+    .bind(login.failure.as_ref().map(|f| f.code.as_str()))
+    .bind(signer.map(|s| s.certificate_serial.as_str()))
+    .bind(signer.and_then(|s| jpki_profile::fees::FeeCertKind::of(s.certificate_kind)).map(|k| k.as_str()))
+    .bind(login.revocation.as_ref().map(|r| r.method.as_str()))
+    .bind(at.unix_timestamp())
+    .bind(result)
+    .bind(checked.as_ref().map(|c| c.der_base64.as_str()))
+    .bind(checked.as_ref().map(|c| c.issuer.as_str()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Deletes the tenant's verification `id`, with the signer's certificate and data it holds; audited.
 pub async fn delete(db: &Database, tenant_id: &str, id: &str) -> Result<(), PlatformError> {
     crate::delete_owned(

@@ -13,9 +13,9 @@ use super::AppState;
 use super::{base64_field, tenant};
 use crate::error::ApiError;
 use crate::extract::Body;
-use jpki_platform::customers;
 use jpki_platform::login::{self, ChallengeProblem};
 use jpki_platform::usage;
+use jpki_platform::{customers, verifications};
 use jpki_profile::fees::FeeCertKind;
 use jpki_profile::CertKind;
 use jpki_verify::FailureCode;
@@ -136,18 +136,19 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
     let action = if replaced > 0 { "auth.link.replace" } else { "auth.login" };
     let entry = audit::Entry { tenant_id: Some(&tenant.id), action, purpose: None, result: &outcome, detail: &detail, at: now.unix_timestamp() };
     audit::append(&mut tx, &entry).await?;
-    tx.commit().await?;
     if let Some(refused) = refusal {
+        tx.commit().await?;
         return Err(ApiError::new(StatusCode::CONFLICT, refused.code(), refused.message()));
     }
-    // At registration, what the signature proof showed of the person now linked.
     let customer_id = match &account {
         Some(account) => customers::of_account(&state.db, &tenant.id, account).await?,
         None => None,
     };
-    let four_info =
-        proof.as_ref().and_then(|p| p.signer.as_ref()).map(|s| json!({ "name": s.name, "address": s.address, "birth_date": s.birth_date, "sex": s.sex }));
-    Ok(Json(json!({
+    // The login is kept as a verification (a fresh one answers a qualification check), without what
+    // the signature proof showed.
+    let verification_id = jpki_store::new_id("verification");
+    let mut answer = json!({
+        "verification_id": verification_id,
         "valid": login.valid,
         "failure": login.failure,
         "account_id": account,
@@ -155,10 +156,16 @@ pub(super) async fn verify(State(state): AppState, headers: HeaderMap, Body(body
         "linked": linked,
         "linked_by": linked.then_some(if linked_by_issuer { "certificate_link" } else { "registration" }),
         "replaced_links": replaced,
-        "four_info": four_info,
         "certificate_serial": serial,
         "device": login.signer.as_ref().and_then(|s| s.device),
         "revocation": login.revocation,
-    }))
-    .into_response())
+    });
+    verifications::record_login(&mut tx, &verification_id, &tenant.id, &login, &answer.to_string(), now).await?;
+    tx.commit().await?;
+    // At registration, what the signature proof showed of the person now linked.
+    answer["four_info"] = json!(proof
+        .as_ref()
+        .and_then(|p| p.signer.as_ref())
+        .map(|s| json!({ "name": s.name, "address": s.address, "birth_date": s.birth_date, "sex": s.sex })));
+    Ok(Json(answer).into_response())
 }
