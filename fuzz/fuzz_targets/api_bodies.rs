@@ -2,7 +2,7 @@
 //! refused, never a panic; an OpenID Connect client's registration metadata checked as well.
 #![no_main]
 use jpki_server::v1::requests::{
-    base64_field, ConsentRequest, LatestInfoRequest, LoginRequest, NewCustomer, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest,
+    base64_field, ConsentRequest, LatestInfoRequest, LoginRequest, NewCustomer, NumberCheckRequest, NewPresentationRequest, NewTenant, PresentationAnswer, VerifyRequest,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -24,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<PresentationAnswer>(data);
     let _ = serde_json::from_slice::<NewCustomer>(data);
     let _ = serde_json::from_slice::<LatestInfoRequest>(data);
+    if let Ok(n) = serde_json::from_slice::<NumberCheckRequest>(data) {
+        let _ = base64_field("my_number_record", &n.my_number_record);
+    }
     if let Ok(c) = serde_json::from_slice::<ConsentRequest>(data) {
         let _ = base64_field("cms", &c.cms);
     }

@@ -101,6 +101,32 @@ pub struct InputAssistanceData {
     pub seal: SealCheck,
 }
 
+/// The input-assistance application's records as read (the EFs' bytes): what a relying party sends
+/// on for the number check, which verifies the issuer's seal over them itself.
+#[derive(Debug, Clone)]
+pub struct InputAssistanceRecords {
+    /// EF 0001, when the credential opened it.
+    pub my_number: Option<Vec<u8>>,
+    /// EF 0002, when the credential opened it.
+    pub attributes: Option<Vec<u8>>,
+    /// EF 0003: the issuer's digests and signature.
+    pub integrity: Vec<u8>,
+    /// EF 0004: the issuer's card-verifiable certificate.
+    pub card_certificate: Vec<u8>,
+}
+
+impl InputAssistanceRecords {
+    /// The data the records hold, checked against the seal of the card's own certificate.
+    pub fn read(&self) -> Result<InputAssistanceData, CardError> {
+        let seal = input_assistance::check_seal(&self.integrity, &self.card_certificate, self.my_number.as_deref(), self.attributes.as_deref())?;
+        Ok(InputAssistanceData {
+            my_number: self.my_number.as_deref().map(input_assistance::parse_my_number).transpose()?,
+            four_info: self.attributes.as_deref().map(input_assistance::parse_attributes).transpose()?,
+            seal,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PinStatus {
     pub application: &'static str,
@@ -277,6 +303,11 @@ impl<T: Transport> MyNumberCard<T> {
 
     /// Reads the input-assistance data the credential opens and checks it against the issuer's seal.
     pub fn read_input_assistance(&mut self, credential: &InfoCredential) -> Result<InputAssistanceData, CardError> {
+        self.read_input_assistance_records(credential)?.read()
+    }
+
+    /// Reads the input-assistance records the credential opens, as they are on the card.
+    pub fn read_input_assistance_records(&mut self, credential: &InfoCredential) -> Result<InputAssistanceRecords, CardError> {
         self.select(Aid::INPUT_ASSISTANCE)?;
         let (slot, value, number, attributes) = match credential {
             InfoCredential::Pin(pin) => (PinSlot::InputAssistancePin, pin, true, true),
@@ -287,13 +318,8 @@ impl<T: Transport> MyNumberCard<T> {
         let number_ef = number.then(|| self.read_ef(input_assistance::MY_NUMBER, "My Number record")).transpose()?;
         let attributes_ef = attributes.then(|| self.read_ef(input_assistance::ATTRIBUTES, "4-information record")).transpose()?;
         let integrity = self.read_ef(input_assistance::INTEGRITY, "integrity record")?;
-        let cv = self.read_ef(input_assistance::CV_CERTIFICATE, "card-verifiable certificate")?;
-        let seal = input_assistance::check_seal(&integrity, &cv, number_ef.as_deref(), attributes_ef.as_deref())?;
-        Ok(InputAssistanceData {
-            my_number: number_ef.as_deref().map(input_assistance::parse_my_number).transpose()?,
-            four_info: attributes_ef.as_deref().map(input_assistance::parse_attributes).transpose()?,
-            seal,
-        })
+        let card_certificate = self.read_ef(input_assistance::CV_CERTIFICATE, "card-verifiable certificate")?;
+        Ok(InputAssistanceRecords { my_number: number_ef, attributes: attributes_ef, integrity, card_certificate })
     }
 
     pub fn read_card_face(&mut self, credential: &FaceCredential) -> Result<CardFace, CardError> {

@@ -62,6 +62,10 @@ pub enum CardCommand {
         /// 照合番号B (birth date YYMMDD in the era + expiry year + security code): opens the 4 information only.
         #[arg(long)]
         code_b: Option<String>,
+        /// Print the records as read (base64 JSON), for a platform's number check
+        /// (`POST /v1/input-assistance/verify`) rather than their content.
+        #[arg(long)]
+        records: bool,
     },
     /// Read the card face (card-face application) with 照合番号A or B.
     ReadFace {
@@ -351,13 +355,26 @@ pub async fn run(ctx: &Context, command: CardCommand) -> CliResult {
                 None => stdout(&jpki_files::pem("CERTIFICATE", &der)),
             }
         }
-        CardCommand::ReadInfo { source, pin, code_a, code_b } => {
+        CardCommand::ReadInfo { source, pin, code_a, code_b, records } => {
             let credential = match (code_a, code_b) {
                 (Some(a), _) => InfoCredential::CodeA(a),
                 (None, Some(b)) => InfoCredential::CodeB(b),
                 (None, None) => InfoCredential::Pin(pin_or_prompt(pin, "input-assistance PIN")?),
             };
-            let data = source.open()?.read_input_assistance(&credential)?;
+            let read = source.open()?.read_input_assistance_records(&credential)?;
+            if records {
+                use base64::Engine;
+                let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+                let body = serde_json::json!({
+                    "my_number_record": read.my_number.as_deref().map(b64),
+                    "attributes_record": read.attributes.as_deref().map(b64),
+                    "integrity_record": b64(&read.integrity),
+                    "card_certificate": b64(&read.card_certificate),
+                });
+                stdout(&body.to_string());
+                return Ok(());
+            }
+            let data = read.read()?;
             emit(ctx, &data, || {
                 let mut lines = Vec::new();
                 if let Some(n) = &data.my_number {

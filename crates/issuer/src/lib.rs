@@ -197,16 +197,24 @@ impl Issuer {
             KeyRole::ALL.iter().map(|&role| (format!("{}-ca.pem", role.file_stem()), self.ca(role).certificate_pem())).collect();
         files.push(("iaca.pem".into(), pki.iaca.certificate_pem()));
         files.push(("reader-ca.pem".into(), pki.reader_ca.certificate_pem()));
+        let mut files: Vec<(String, Vec<u8>)> = files.into_iter().map(|(name, pem)| (name, pem.into_bytes())).collect();
+        // The card issuer's card-verifiable certificate (binary): the key that seals the card's text
+        // records, which the number check trusts.
+        files.push((CARD_ISSUER_FILE.into(), jpki_card::applications::card_data::cv_certificate(&self.card_data_key)?));
         files
             .into_iter()
-            .map(|(name, pem)| {
+            .map(|(name, bytes)| {
                 let path = dir.join(name);
-                jpki_files::write_atomic(&path, pem.as_bytes())?;
+                jpki_files::write_atomic(&path, &bytes)?;
                 Ok(path)
             })
             .collect()
     }
 }
+
+/// The file [`Issuer::export_trust`] writes the card issuer's card-verifiable certificate to; a
+/// platform trusts the card issuer keys of the `*.cvc` files in its trust directory.
+pub const CARD_ISSUER_FILE: &str = "card-issuer.cvc";
 
 /// The current time, truncated to whole seconds (certificates and CRLs carry seconds).
 pub fn now() -> OffsetDateTime {

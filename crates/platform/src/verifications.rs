@@ -58,3 +58,28 @@ pub async fn delete(db: &Database, tenant_id: &str, id: &str) -> Result<(), Plat
     )
     .await
 }
+
+/// The 4 information of the signature certificate the tenant's verification `id` found valid at most
+/// [`crate::qualifications::FRESHNESS`] before `now` (the same session's signature, for the number check).
+pub async fn fresh_signer(db: &Database, tenant_id: &str, id: &str, now: time::OffsetDateTime) -> Result<jpki_profile::FourInfo, PlatformError> {
+    use base64::Engine as _;
+    let row: Option<(i32, Option<String>, i64)> = sqlx::query_as("SELECT valid, certificate, created_at FROM verification WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(db.pool())
+        .await?;
+    let (valid, certificate, created_at) = row.ok_or_else(|| PlatformError::NotFound(format!("no verification {id}")))?;
+    let invalid = |code, message: String| PlatformError::Invalid { code, message };
+    if created_at < (now - crate::qualifications::FRESHNESS).unix_timestamp() {
+        return Err(invalid(
+            "verification_stale",
+            format!("verification {id} is older than {} minutes: verify again", crate::qualifications::FRESHNESS.whole_minutes()),
+        ));
+    }
+    let (1, Some(certificate)) = (valid, certificate) else {
+        return Err(invalid("verification_not_valid", format!("verification {id} did not succeed")));
+    };
+    let der = base64::engine::general_purpose::STANDARD.decode(&certificate).map_err(|e| PlatformError::Corrupt(format!("stored certificate: {e}")))?;
+    let cert = jpki_profile::cert_profile::JpkiCertificate::from_der(&der).map_err(|e| PlatformError::Corrupt(format!("stored certificate: {e}")))?;
+    cert.four_info.ok_or_else(|| invalid("not_a_signature", format!("verification {id} is not of a signature certificate, which holds the 4 information")))
+}

@@ -209,11 +209,31 @@ fn platform_state(
     }
     let verifier = Verifier { trust: trust.clone(), ocsp, crls: Default::default() };
     let mut state = PlatformState::new(db.clone(), verifier, config.admin_token.as_deref());
+    state.card_issuer_keys = Arc::new(card_issuer_keys(&config.trust_dir)?);
     state.sandbox = config.sandbox.is_some();
     if let Some(mdoc) = mdoc {
         state = state.with_mdoc(mdoc);
     }
     Ok((state, trust))
+}
+
+/// The card issuer keys of the trust directory's card-verifiable certificates (`*.cvc`), which the
+/// number check trusts; none: every number check answers untrusted_card_issuer.
+fn card_issuer_keys(dir: &std::path::Path) -> Result<Vec<jpki_card::applications::card_data::CardPublicKey>, ServerError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ServerError::Trust(format!("cannot read {}: {e}", dir.display())))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "cvc")).collect();
+    paths.sort();
+    let mut keys = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(&path).map_err(|e| ServerError::Trust(format!("cannot read {}: {e}", path.display())))?;
+        let cert = jpki_card::applications::card_data::CvCertificate::parse(&bytes)
+            .map_err(|e| ServerError::Trust(format!("{} is not a card-verifiable certificate: {e}", path.display())))?;
+        keys.push(cert.public_key);
+    }
+    if keys.is_empty() {
+        tracing::warn!("no card issuer key (*.cvc) in {}: the number check answers untrusted_card_issuer", dir.display());
+    }
+    Ok(keys)
 }
 
 /// The presentation verifier: IACA roots, the platform's reader certificate, and the records' status

@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod changes;
 mod customers;
+mod input_assistance;
 mod mdoc;
 mod oidc_clients;
 mod qualifications;
@@ -44,6 +45,8 @@ pub struct PlatformState {
     pub sandbox: bool,
     /// The issuer's provisions to the platform (links, latest 4 info, consent); `None` without one.
     pub issuer: Option<Arc<crate::provisions::IssuerProvisions>>,
+    /// The card issuer keys the number check trusts (the trust directory's `*.cvc` files).
+    pub card_issuer_keys: Arc<Vec<jpki_card::applications::card_data::CardPublicKey>>,
 }
 
 impl PlatformState {
@@ -61,6 +64,7 @@ impl PlatformState {
             keys: Default::default(),
             sandbox: false,
             issuer: None,
+            card_issuer_keys: Default::default(),
         }
     }
 
@@ -156,6 +160,7 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/ledger-matches", post(customers::ledger_match_csv))
         .route("/v1/customers/{id}/qualifications", post(qualifications::create).get(qualifications::list))
         .route("/v1/qualifications/check", post(qualifications::check))
+        .route("/v1/input-assistance/verify", post(input_assistance::verify))
         .route("/v1/qualifications/{id}", get(qualifications::get).put(qualifications::update).delete(qualifications::delete))
         .route("/v1/changes", get(changes::feed))
         .route("/v1/changes/{id}", get(changes::get))

@@ -190,6 +190,23 @@ pub struct ConsentRequest {
     pub cms: String,
 }
 
+/// `POST /v1/input-assistance/verify`: the input-assistance application's records as read from the
+/// card (base64), and the same session's signature verification.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberCheckRequest {
+    /// EF 0001 (My Number).
+    pub my_number_record: String,
+    /// EF 0002 (the 4 information).
+    pub attributes_record: String,
+    /// EF 0003 (the issuer's digests and signature).
+    pub integrity_record: String,
+    /// EF 0004 (the issuer's card-verifiable certificate).
+    pub card_certificate: String,
+    /// A valid signature verification of this tenant from the same session (`POST /v1/signatures/verify`).
+    pub verification_id: String,
+}
+
 /// `POST /v1/customers/{id}/latest-info`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
