@@ -124,6 +124,25 @@ fn run(sb: &Sandbox) {
     let events = feed["events"].as_array().unwrap();
     assert!(events.iter().any(|e| e["customer_id"] == json!(customer_id) && e["reason"] == "affiliationChanged"), "{label}: {feed}");
 
+    // The liveness report against the CRLs held: the old signature certificate revoked (JSON, CSV).
+    let (status, report) = server.get_json("/v1/customers/status-report", Some(key));
+    assert_eq!(status, 200, "{label}: {report}");
+    let line =
+        report["certificates"].as_array().unwrap().iter().find(|l| l["customer_id"] == json!(customer_id)).unwrap_or_else(|| panic!("{label}: {report}"));
+    assert_eq!((&line["status"], &line["reason"]), (&json!("revoked"), &json!("affiliationChanged")), "{label}: {report}");
+    let (status, csv) = server.request("GET", "/v1/customers/status-report?format=csv", &[("Authorization", &format!("Bearer {key}"))], b"");
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(status, 200, "{label}: {csv}");
+    assert!(csv.starts_with("customer_id,reference,kind,serial,status,reason,revoked_at,generation\r\n"), "{label}: {csv}");
+    assert!(csv.lines().any(|l| l.starts_with(&format!("{customer_id},cust-1,signature,")) && l.contains(",revoked,affiliationChanged,")), "{label}: {csv}");
+    assert_eq!(server.get_json("/v1/customers/status-report?format=xml", Some(key)).0, 400, "{label}");
+    // A liveness check now, with its purpose: revoked.
+    let checks_path = format!("/v1/customers/{customer_id}/status-checks");
+    let (status, checked) = server.post_json(&checks_path, Some(key), r#"{"purpose":"liveness_check"}"#);
+    assert_eq!(status, 200, "{label}: {checked}");
+    assert_eq!((&checked["checks"][0]["kind"], &checked["checks"][0]["valid"]), (&json!("signature"), &json!(false)), "{label}: {checked}");
+    assert_eq!(server.post_json(&checks_path, Some(key), r#"{"purpose":"curiosity"}"#).0, 400, "{label}: purposes are named");
+
     // The latest 4 information: the new address, marked changed; the successor named.
     let (status, latest) = server.post_json(&latest_path, Some(key), r#"{"purpose":"住所変更の確認"}"#);
     assert_eq!(status, 200, "{label}: {latest}");
@@ -144,6 +163,8 @@ fn run(sb: &Sandbox) {
     let serials: Vec<&str> = customer["certificates"].as_array().unwrap().iter().map(|c| c["serial"].as_str().unwrap()).collect();
     assert!(serials.contains(&new_sign.as_str()), "{label}: {customer}");
     assert_eq!(verify(&signed(sb, "card", "renewed-again", "再度\n"))["user"]["linked_by"], "certificate", "{label}");
+    let (_, checked) = server.post_json(&checks_path, Some(key), r#"{"purpose":"signature_verification"}"#);
+    assert_eq!((&checked["checks"][0]["certificate_serial"], &checked["checks"][0]["valid"]), (&json!(new_sign), &json!(true)), "{label}: {checked}");
 
     // A login with the renewed authentication certificate resolves the same account.
     let renewed_login = login("card", None);

@@ -9,6 +9,7 @@
 //! - [`audit`]: the append-only, hash-chained audit log of verifications and releases of personal data;
 //! - [`housekeeping`]: removes login challenges, presentation requests and OpenID Connect
 //!   authorizations an hour after they expired;
+//! - [`liveness`]: liveness checks (現況確認) with a purpose, and the report against the CRLs held;
 //! - [`login`]: authentication-certificate login: challenges, account links;
 //! - [`metrics`]: Prometheus counters and latency histogram;
 //! - [`oidc`]: the OpenID Connect provider's domain: clients, authorizations, tokens, signing keys;
@@ -26,6 +27,7 @@ pub mod consent;
 pub mod customers;
 pub mod housekeeping;
 pub mod ledger;
+pub mod liveness;
 pub mod login;
 pub mod metrics;
 pub mod oidc;

@@ -24,6 +24,8 @@ pub enum CheckKind {
     Mdoc,
     /// A login: a challenge signed with the authentication certificate.
     Login,
+    /// A watched certificate's status checked, without a signature (a liveness check).
+    Status,
 }
 
 impl CheckKind {
@@ -33,6 +35,7 @@ impl CheckKind {
             CheckKind::Signature => "signature",
             CheckKind::Mdoc => "mdoc",
             CheckKind::Login => "login",
+            CheckKind::Status => "status",
         }
     }
 }

@@ -11,7 +11,7 @@ use jpki_profile::{CertKind, FourInfo, KeyRole};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::requests::{ConsentRequest, LatestInfoRequest, NewCustomer, Page};
+use super::requests::{ConsentRequest, LatestInfoRequest, NewCustomer, Page, RevocationRequest, StatusCheckRequest};
 use super::{base64_field, tenant, AppState};
 use crate::error::ApiError;
 use crate::extract::{Body, PathParam, QueryParams};
@@ -221,4 +221,75 @@ pub(super) async fn latest_info(
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(Json(answer).into_response())
+}
+
+/// Checks the customer's newest certificate of each kind now, with the tenant's purpose: each check is
+/// recorded as a verification, metered by its method and audited with the purpose.
+pub(super) async fn status_check(
+    State(state): AppState,
+    headers: HeaderMap,
+    PathParam(id): PathParam<String>,
+    Body(body): Body<StatusCheckRequest>,
+) -> Result<Response, ApiError> {
+    use jpki_platform::recorder::{CheckKind, CheckRecord, CheckedCertificate};
+    let tenant = tenant(&state, &headers).await?;
+    let policy = RevocationRequest::policy(body.revocation, tenant.revocation).map_err(|e| ApiError::bad("invalid_revocation", e))?;
+    let certificates = jpki_platform::liveness::certificates_to_check(&state.db, &tenant.id, &id).await?;
+    let now = OffsetDateTime::now_utc();
+    let mut checks = Vec::new();
+    for (role, der) in certificates {
+        let progress = state.verifier.verify_certificate_without_waiting(role.end_entity(), policy, &der, now);
+        let result = super::conclude(&state, progress).await?;
+        let verification_id = jpki_store::new_id("verification");
+        let answer = json!({ "verification_id": verification_id, "kind": role, "valid": result.valid, "failure": result.failure, "revocation": result.revocation, "verified_at": super::rfc3339(result.verified_at) });
+        let signer = result.signer.as_ref();
+        let failure_code = result.failure.as_ref().map(|f| f.code.as_str());
+        let record = CheckRecord {
+            id: verification_id.clone(),
+            tenant_id: tenant.id.clone(),
+            kind: CheckKind::Status,
+            valid: result.valid,
+            failure_code,
+            certificate_serial: signer.map(|s| s.certificate_serial.clone()),
+            certificate_kind: Some(FeeCertKind::from(role)),
+            revocation_method: result.revocation.as_ref().map(|r| r.method.as_str()),
+            at: now,
+            result: answer.to_string(),
+            certificate: signer.filter(|_| result.valid).map(CheckedCertificate::of),
+            metered: result.revocation.as_ref().and_then(|r| r.method.provision()).map(|m| (FeeCertKind::from(role), m)),
+            audit_action: "customer.status_check",
+            purpose: Some(body.purpose.as_str().to_owned()),
+            outcome: if result.valid { "valid".to_owned() } else { format!("invalid:{}", failure_code.unwrap_or("")) },
+            audit_detail: json!({ "customer_id": id, "verification_id": verification_id, "certificate_serial": signer.map(|s| &s.certificate_serial) }),
+        };
+        state.recorder.record(record).await?;
+        let mut answer = answer;
+        answer["certificate_serial"] = json!(signer.map(|s| &s.certificate_serial));
+        checks.push(answer);
+    }
+    Ok(Json(json!({ "customer_id": id, "purpose": body.purpose, "checks": checks })).into_response())
+}
+
+/// `?format=`: `json` (the default) or `csv`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportQuery {
+    format: Option<String>,
+}
+
+/// All of the tenant's customers' watched certificates against the CRL generations in force, as JSON
+/// or CSV; metered and audited.
+pub(super) async fn status_report(State(state): AppState, headers: HeaderMap, QueryParams(query): QueryParams<ReportQuery>) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers).await?;
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(ApiError::bad("invalid_format", format!("format is json or csv, not {other:?}"))),
+    };
+    let now = OffsetDateTime::now_utc();
+    let lines = jpki_platform::liveness::report(&state.db, &tenant.id, now).await?;
+    if csv {
+        return Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], jpki_platform::liveness::report_csv(&lines)).into_response());
+    }
+    Ok(Json(json!({ "generated_at": super::rfc3339(now), "certificates": lines })).into_response())
 }

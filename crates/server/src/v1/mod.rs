@@ -156,6 +156,8 @@ pub fn router(state: Arc<PlatformState>) -> Router {
         .route("/v1/customers/{id}/consent", get(customers::get_consent).put(customers::grant_consent).delete(customers::withdraw_consent))
         .route("/v1/customers/{id}/latest-info", post(customers::latest_info))
         .route("/v1/customers/{id}/export", get(customers::export))
+        .route("/v1/customers/{id}/status-checks", post(customers::status_check))
+        .route("/v1/customers/status-report", get(customers::status_report))
         .route("/v1/customers/{id}/ledger-match", post(customers::ledger_match))
         .route("/v1/ledger-matches", post(customers::ledger_match_csv))
         .route("/v1/customers/{id}/qualifications", post(qualifications::create).get(qualifications::list))

@@ -207,6 +207,16 @@ pub struct NumberCheckRequest {
     pub verification_id: String,
 }
 
+/// `POST /v1/customers/{id}/status-checks`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCheckRequest {
+    pub purpose: jpki_platform::liveness::CheckPurpose,
+    /// Where the status comes from and how old it may be; the tenant's default (else fresh OCSP) when absent.
+    #[serde(default, deserialize_with = "present")]
+    pub revocation: Option<RevocationRequest>,
+}
+
 /// `POST /v1/customers/{id}/latest-info`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
