@@ -22,6 +22,7 @@ use x509_ocsp::{CertId, OcspRequest, Request, TbsRequest, Version};
 
 mod card_sign;
 mod crl_ingest;
+mod liveness;
 mod mdoc_verify;
 mod verify;
 
@@ -43,11 +44,12 @@ fn main() -> BenchResult {
         Some("crl-publish-child") => crl_publish_child(Path::new(&args[1])),
         Some("crl-ingest") => crl_ingest::run(arg(&args, "--entries", 20_000_000), arg(&args, "--watched", 10_000_000), arg(&args, "--delta", 50_000)),
         Some("crl-ingest-child") => crl_ingest::child(&args[1], Path::new(&args[2]), Path::new(&args[3])),
+        Some("liveness") => liveness::run(arg(&args, "--users", 1_000_000), arg(&args, "--entries", 20_000_000)),
         Some("card-sign") => card_sign::run(arg(&args, "--iterations", 200) as usize),
         Some("mdoc-verify") => mdoc_verify::run(arg(&args, "--seconds", 10)),
         Some("verify") => verify::run(arg(&args, "--seconds", 10), arg(&args, "--clients", 32) as usize),
         _ => {
-            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N] | crl-ingest [--entries N] [--watched N] [--delta N] | card-sign [--iterations N] | verify [--seconds N] [--clients N] | mdoc-verify [--seconds N]");
+            eprintln!("usage: jpki-bench ocsp [--seconds N] [--clients N] | crl [--entries N] [--baseline N] | crl-ingest [--entries N] [--watched N] [--delta N] | liveness [--users N] [--entries N] | card-sign [--iterations N] | verify [--seconds N] [--clients N] | mdoc-verify [--seconds N]");
             std::process::exit(2)
         }
     }
