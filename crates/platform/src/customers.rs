@@ -321,6 +321,10 @@ pub async fn list(db: &Database, tenant_id: &str, after: Option<&str>, limit: i6
     Ok(out)
 }
 
+/// The serials of customer `$1`'s certificates: those watched, and its account's login certificates.
+const CUSTOMER_SERIALS: &str = "SELECT serial FROM customer_certificate WHERE customer_id = $1
+     UNION SELECT l.auth_serial FROM account_link l JOIN customer c ON c.tenant_id = l.tenant_id AND c.account_id = l.account_id WHERE c.id = $1";
+
 /// Deletes the tenant's customer `id` with its certificates (watched, linked ahead, and its account's
 /// login links), the verifications of them, consent, qualifications, change events and their
 /// deliveries: nothing of the platform's holds their 4 information or certificates after it (the audit
@@ -332,9 +336,7 @@ pub async fn delete(db: &Database, tenant_id: &str, id: &str) -> Result<(), Plat
         "DELETE FROM change_event WHERE customer_id = $1",
         "DELETE FROM qualification WHERE customer_id = $1",
         // The verifications of the customer's certificates: their results hold the 4 information.
-        "DELETE FROM verification WHERE tenant_id IN (SELECT tenant_id FROM customer WHERE id = $1)
-           AND (certificate_serial IN (SELECT serial FROM customer_certificate WHERE customer_id = $1)
-             OR certificate_serial IN (SELECT l.auth_serial FROM account_link l JOIN customer c ON c.tenant_id = l.tenant_id AND c.account_id = l.account_id WHERE c.id = $1))",
+        &format!("DELETE FROM verification WHERE tenant_id IN (SELECT tenant_id FROM customer WHERE id = $1) AND certificate_serial IN ({CUSTOMER_SERIALS})"),
         "DELETE FROM account_link WHERE (tenant_id, account_id) IN (SELECT tenant_id, account_id FROM customer WHERE id = $1)",
         "DELETE FROM customer_link WHERE customer_id = $1",
         "DELETE FROM customer_consent WHERE customer_id = $1",
@@ -392,14 +394,11 @@ pub async fn export(db: &Database, tenant_id: &str, id: &str, now: OffsetDateTim
             .bind(id)
             .fetch_all(db.pool())
             .await?;
-    let verifications: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, result FROM verification WHERE tenant_id = $1
-           AND (certificate_serial IN (SELECT serial FROM customer_certificate WHERE customer_id = $2)
-             OR certificate_serial IN (SELECT l.auth_serial FROM account_link l JOIN customer c ON c.tenant_id = l.tenant_id AND c.account_id = l.account_id WHERE c.id = $2))
-         ORDER BY created_at, id",
-    )
-    .bind(tenant_id)
+    let verifications: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT id, result FROM verification WHERE tenant_id = $2 AND certificate_serial IN ({CUSTOMER_SERIALS}) ORDER BY created_at, id"
+    ))
     .bind(id)
+    .bind(tenant_id)
     .fetch_all(db.pool())
     .await?;
     let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).map_err(|e| PlatformError::Corrupt(format!("stored JSON: {e}")));
