@@ -254,18 +254,23 @@ pub async fn link_ahead(
     Ok(())
 }
 
-/// The customer's newest watched certificate of `role`: its serial and 4 information (a signature
-/// certificate's), as the platform holds them.
-pub async fn newest_certificate(db: &Database, customer_id: &str, role: KeyRole) -> Result<Option<JpkiCertificate>, PlatformError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT certificate FROM customer_certificate WHERE customer_id = $1 AND kind = $2 ORDER BY not_after DESC, created_at DESC LIMIT 1")
-            .bind(customer_id)
-            .bind(role.as_str())
-            .fetch_optional(db.pool())
-            .await?;
-    let Some((encoded,)) = row else { return Ok(None) };
-    let der = base64::engine::general_purpose::STANDARD.decode(&encoded).map_err(|e| PlatformError::Corrupt(format!("stored certificate: {e}")))?;
-    JpkiCertificate::from_der(&der).map(Some).map_err(|e| PlatformError::Corrupt(format!("stored certificate: {e}")))
+/// The customer's newest watched certificate of `role` (the latest notBefore: a renewal keeps the
+/// card's expiry, so notAfter can tie), with its DER.
+pub async fn newest_certificate(db: &Database, customer_id: &str, role: KeyRole) -> Result<Option<(JpkiCertificate, Vec<u8>)>, PlatformError> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT certificate FROM customer_certificate WHERE customer_id = $1 AND kind = $2")
+        .bind(customer_id)
+        .bind(role.as_str())
+        .fetch_all(db.pool())
+        .await?;
+    let mut newest: Option<(JpkiCertificate, Vec<u8>)> = None;
+    for (encoded,) in rows {
+        let der = base64::engine::general_purpose::STANDARD.decode(&encoded).map_err(|e| PlatformError::Corrupt(format!("stored certificate: {e}")))?;
+        let cert = JpkiCertificate::from_der(&der).map_err(|e| PlatformError::Corrupt(format!("stored certificate: {e}")))?;
+        if newest.as_ref().is_none_or(|(n, _)| (cert.not_before, cert.not_after, &cert.serial) > (n.not_before, n.not_after, &n.serial)) {
+            newest = Some((cert, der));
+        }
+    }
+    Ok(newest)
 }
 
 async fn certificates(db: &Database, customer_id: &str) -> Result<Vec<WatchedCertificate>, PlatformError> {

@@ -33,19 +33,10 @@ impl CheckPurpose {
 
 /// The customer's newest watched certificate of each kind (DER), to check now.
 pub async fn certificates_to_check(db: &Database, tenant_id: &str, customer_id: &str) -> Result<Vec<(KeyRole, Vec<u8>)>, PlatformError> {
-    use base64::Engine as _;
     crate::customers::get(db, tenant_id, customer_id).await?;
     let mut out = Vec::new();
     for role in KeyRole::ALL {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT certificate FROM customer_certificate WHERE customer_id = $1 AND kind = $2 ORDER BY not_after DESC, created_at DESC LIMIT 1",
-        )
-        .bind(customer_id)
-        .bind(role.as_str())
-        .fetch_optional(db.pool())
-        .await?;
-        if let Some((encoded,)) = row {
-            let der = base64::engine::general_purpose::STANDARD.decode(&encoded).map_err(|e| PlatformError::Corrupt(format!("stored certificate: {e}")))?;
+        if let Some((_, der)) = crate::customers::newest_certificate(db, customer_id, role).await? {
             out.push((role, der));
         }
     }

@@ -185,7 +185,7 @@ pub(super) async fn latest_info(
     if consent::of(&state.db, &id).await?.is_none_or(|c| c.withdrawn_at.is_some()) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "consent_required", "the customer has no consent in force: PUT /v1/customers/{id}/consent first"));
     }
-    let held = customers::newest_certificate(&state.db, &id, KeyRole::Signature).await?;
+    let held = customers::newest_certificate(&state.db, &id, KeyRole::Signature).await?.map(|(cert, _)| cert);
     let (Some(held), Some(held_info)) = (held.as_ref(), held.as_ref().and_then(|c| c.four_info.as_ref())) else {
         return Err(ApiError::new(StatusCode::CONFLICT, "no_signature_certificate", "the platform holds no signature certificate of this customer"));
     };
