@@ -281,6 +281,20 @@ fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), FourInfoEr
 }
 
 impl FourInfo {
+    /// The fields (`name`, `address`, `birth_date`, `sex`) in which `other` differs; with `flags`, a
+    /// changed alternative-character flag changes its field too.
+    pub fn differing_fields(&self, other: &FourInfo, flags: bool) -> Vec<&'static str> {
+        [
+            ("name", self.name != other.name || (flags && self.name_alt != other.name_alt)),
+            ("address", self.address != other.address || (flags && self.address_alt != other.address_alt)),
+            ("birth_date", self.birth_date != other.birth_date),
+            ("sex", self.sex != other.sex),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field))
+        .collect()
+    }
+
     /// Four information with no alternative characters.
     pub fn new(name: &str, address: &str, birth_date: BirthDate, sex: Sex) -> Result<Self, FourInfoError> {
         let name = name.trim();

@@ -71,17 +71,7 @@ pub fn check(records: &Records<'_>, trusted: &[CardPublicKey], signer: &FourInfo
     }
     let my_number = input_assistance::parse_my_number(records.my_number).map_err(malformed)?;
     let four_info = input_assistance::parse_attributes(records.attributes).map_err(malformed)?;
-    let mut differ = Vec::new();
-    for (field, same) in [
-        ("name", four_info.name == signer.name),
-        ("address", four_info.address == signer.address),
-        ("birth_date", four_info.birth_date == signer.birth_date),
-        ("sex", four_info.sex == signer.sex),
-    ] {
-        if !same {
-            differ.push(field);
-        }
-    }
+    let differ = four_info.differing_fields(signer, false);
     if !differ.is_empty() {
         return Err(NumberCheckProblem::FourInfoMismatch(differ));
     }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jpki_platform::{audit, consent, customers, ledger, usage, PlatformError};
 use jpki_profile::fees::{FeeCertKind, ProvisionMethod};
-use jpki_profile::{CertKind, FourInfo, KeyRole};
+use jpki_profile::{CertKind, KeyRole};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -148,25 +148,6 @@ pub(super) async fn get_consent(State(state): AppState, headers: HeaderMap, Path
     Ok(Json(held.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("customer {id} never consented")))?).into_response())
 }
 
-/// Which of the 4 information changed from `held` to `latest` (an alternative-character flag that
-/// changed changes its field).
-fn changed_fields(held: &FourInfo, latest: &FourInfo) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if held.name != latest.name || held.name_alt != latest.name_alt {
-        changed.push("name");
-    }
-    if held.address != latest.address || held.address_alt != latest.address_alt {
-        changed.push("address");
-    }
-    if held.birth_date != latest.birth_date {
-        changed.push("birth_date");
-    }
-    if held.sex != latest.sex {
-        changed.push("sex");
-    }
-    changed
-}
-
 /// The customer's latest 4 information from the issuer (with their consent), the fields changed against
 /// the certificate the platform holds for them, and the certificate that replaced it (linked to the
 /// customer ahead of its first use); metered and audited with its purpose.
@@ -209,7 +190,7 @@ pub(super) async fn latest_info(
                 "revocation_reason": info.revocation_reason,
                 "deceased": info.deceased,
                 "four_info": info.four_info,
-                "changed": changed_fields(held_info, &info.four_info),
+                "changed": held_info.differing_fields(&info.four_info, true),
                 "successor_serial": info.current_serial,
             })
         }
